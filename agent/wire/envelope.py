@@ -1,0 +1,194 @@
+"""The data envelope, the ack and the status payloads, and their codec.
+
+A payload is compact JSON, or zlib-compressed JSON (first byte 0x78) for large batches. Decoding checks
+everything the hub relies on and raises WireError with a counter-friendly reason (`bad_json`,
+`bad_envelope`, `bad_record`, `topic_mismatch`, `schema_version`), never echoing payload content.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.wire.records import parse_iso, record_from_dict, record_schema, record_to_dict, RECORD_TYPES
+from agent.wire.topics import Topics, check_id
+
+SCHEMA_VERSION = 1
+COMPRESS_ABOVE_BYTES = 4096
+
+
+class WireError(ValueError):
+    """A payload that does not fit the contract; `reason` is the counter name."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One batch of records from one agent; `(agent, epoch, seq)` identifies it for ever."""
+
+    org: str
+    store: str
+    agent: str
+    epoch: str
+    seq: int
+    sent_at: str
+    records: tuple[Any, ...]
+    schema: int = SCHEMA_VERSION
+    signature: str | None = field(default=None)
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.org, self.store, self.agent)
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "schema": self.schema,
+            "org": self.org,
+            "store": self.store,
+            "agent": self.agent,
+            "epoch": self.epoch,
+            "seq": self.seq,
+            "sent_at": self.sent_at,
+            "records": [record_to_dict(r) for r in self.records],
+        }
+        if self.signature is not None:
+            out["signature"] = self.signature
+        return out
+
+
+def _dumps(obj: dict[str, Any]) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), sort_keys=False).encode()
+
+
+def _loads(payload: bytes) -> Any:
+    try:
+        if payload[:1] == b"\x78":
+            payload = zlib.decompress(payload)
+        return json.loads(payload)
+    except (zlib.error, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise WireError("bad_json", type(exc).__name__) from None
+
+
+def encode_envelope(env: Envelope, compress: bool = True) -> bytes:
+    """Serialize an envelope; compressed when larger than COMPRESS_ABOVE_BYTES and `compress`."""
+    raw = _dumps(env.body())
+    if compress and len(raw) > COMPRESS_ABOVE_BYTES:
+        return zlib.compress(raw, 6)
+    return raw
+
+
+def decode_envelope(topic: str, payload: bytes) -> Envelope:
+    """Parse and check a data payload received on `topic`; raise WireError when anything is off."""
+    obj = _loads(payload)
+    if not isinstance(obj, dict):
+        raise WireError("bad_envelope", "payload is not an object")
+    if obj.get("schema") != SCHEMA_VERSION:
+        raise WireError("schema_version", f"schema {obj.get('schema')!r} is not {SCHEMA_VERSION}")
+    try:
+        for k in ("org", "store", "agent"):
+            check_id(k, obj.get(k) if isinstance(obj.get(k), str) else "")
+        epoch, seq, sent_at, records = obj["epoch"], obj["seq"], obj["sent_at"], obj["records"]
+        if not (isinstance(epoch, str) and 1 <= len(epoch) <= 64):
+            raise ValueError("epoch must be a string of 1 to 64 characters")
+        if not (isinstance(seq, int) and not isinstance(seq, bool) and seq >= 0):
+            raise ValueError("seq must be a non-negative integer")
+        parse_iso(sent_at)
+        if not isinstance(records, list):
+            raise ValueError("records must be a list")
+        extra = set(obj) - {"schema", "org", "store", "agent", "epoch", "seq", "sent_at", "records", "signature"}
+        if extra:
+            raise ValueError(f"unknown field {sorted(extra)[0]!r}")
+    except (KeyError, ValueError) as exc:
+        raise WireError("bad_envelope", str(exc)) from None
+    expected = Topics(obj["org"], obj["store"], obj["agent"]).data
+    if topic != expected:
+        raise WireError("topic_mismatch", "envelope ids do not match the topic")
+    recs = []
+    for i, r in enumerate(records):
+        try:
+            recs.append(record_from_dict(r))
+        except ValueError as exc:
+            raise WireError("bad_record", f"records[{i}]: {exc}") from None
+    return Envelope(
+        org=obj["org"], store=obj["store"], agent=obj["agent"], epoch=epoch, seq=seq, sent_at=sent_at,
+        records=tuple(recs), signature=obj.get("signature"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """The hub's end-to-end acknowledgement: these seqs of this epoch are committed in its database."""
+
+    epoch: str
+    seqs: tuple[int, ...]
+
+    def encode(self) -> bytes:
+        return _dumps({"schema": SCHEMA_VERSION, "epoch": self.epoch, "seqs": list(self.seqs)})
+
+    @staticmethod
+    def decode(payload: bytes) -> Ack:
+        obj = _loads(payload)
+        try:
+            seqs = tuple(int(s) for s in obj["seqs"])
+            return Ack(str(obj["epoch"]), seqs)
+        except (KeyError, TypeError, ValueError):
+            raise WireError("bad_ack", "ack must hold epoch and seqs") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """Retained agent status; `state` offline is also the agent's last will."""
+
+    state: str
+    agent_version: str = ""
+    backlog_batches: int = 0
+    clock_synced: bool = True
+    counters: dict[str, int] = field(default_factory=dict)
+    updated_at: str = ""
+
+    def encode(self) -> bytes:
+        return _dumps({
+            "schema": SCHEMA_VERSION, "state": self.state, "agent_version": self.agent_version,
+            "backlog_batches": self.backlog_batches, "clock_synced": self.clock_synced,
+            "counters": self.counters, "updated_at": self.updated_at,
+        })
+
+    @staticmethod
+    def decode(payload: bytes) -> Status:
+        obj = _loads(payload)
+        if not isinstance(obj, dict) or obj.get("state") not in ("online", "offline"):
+            raise WireError("bad_status", "status must hold state online or offline")
+        return Status(
+            state=obj["state"], agent_version=str(obj.get("agent_version", "")),
+            backlog_batches=int(obj.get("backlog_batches", 0)), clock_synced=bool(obj.get("clock_synced", True)),
+            counters={str(k): int(v) for k, v in dict(obj.get("counters", {})).items()},
+            updated_at=str(obj.get("updated_at", "")),
+        )
+
+
+def envelope_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of the decompressed data payload, built from the record classes."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "footfall data envelope",
+        "type": "object",
+        "properties": {
+            "schema": {"const": SCHEMA_VERSION, "description": "wire schema version"},
+            "org": {"type": "string", "pattern": "^[a-z0-9-]{1,64}$", "description": "chain id"},
+            "store": {"type": "string", "pattern": "^[a-z0-9-]{1,64}$", "description": "store id"},
+            "agent": {"type": "string", "pattern": "^[a-z0-9-]{1,64}$", "description": "gateway id"},
+            "epoch": {"type": "string", "description": "id of the agent's outbox, new when it is created"},
+            "seq": {"type": "integer", "minimum": 0, "description": "batch number, gap-free per epoch"},
+            "sent_at": {"type": "string", "format": "date-time", "description": "when the batch was made"},
+            "records": {"type": "array", "items": {"oneOf": [record_schema(c) for c in RECORD_TYPES.values()]}},
+            "signature": {"type": "string", "description": "Ed25519 signature over topic and body (hex)"},
+        },
+        "required": ["schema", "org", "store", "agent", "epoch", "seq", "sent_at", "records"],
+        "additionalProperties": False,
+    }

@@ -1,0 +1,169 @@
+"""Record types carried in a data envelope. Field names carry their unit (`_s`, `_dbm`, `_n`, `_at`).
+
+Every field has a description: the README's field table and the JSON Schema are built from them, and a
+test checks that the README matches. Times are ISO 8601 UTC strings with a `Z`, to the second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+
+def doc(text: str, **kw: Any) -> Any:
+    """A dataclass field with its description (used for the schema and the README table)."""
+    return field(metadata={"doc": text}, **kw)
+
+
+def iso(ts: float) -> str:
+    """Format epoch seconds as ISO 8601 UTC with a Z, to the second (the wire's time format)."""
+    return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text: str) -> float:
+    """Parse the wire's time format back to epoch seconds; ValueError when it is not one."""
+    if not isinstance(text, str) or not text.endswith("Z"):
+        raise ValueError(f"time {text!r} is not ISO 8601 UTC ending in Z")
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """A closed visit that reached bounce or visitor level. Passers-by never leave as visits."""
+
+    type: ClassVar[str] = "visit"
+    started_at: str = doc("first sighting of the visit (UTC)")
+    ended_at: str = doc("last sighting of the visit (UTC)")
+    dwell_s: int = doc("ended_at - started_at, seconds")
+    sightings_n: int = doc("probe requests heard during the visit")
+    rssi_max_dbm: int = doc("strongest signal heard, dBm")
+    kind: str = doc("visitor or bounce (DESIGN section 2)")
+    randomized: bool = doc("the device used locally administered (random) MACs")
+    device_key: str | None = doc(
+        "visit key (32 hex) of a visitor, valid within one key window; null for a bounce"
+    )
+    key_window: str = doc("id of the key window the device key belongs to (its linkability scope)")
+
+
+@dataclass(frozen=True, slots=True)
+class MinuteCounts:
+    """What the gateway heard in one minute."""
+
+    type: ClassVar[str] = "minute"
+    minute_at: str = doc("start of the minute (UTC)")
+    probe_requests_n: int = doc("probe requests parsed in the minute")
+    seen_n: int = doc("distinct devices heard in the minute (after grouping, static devices excluded)")
+    clock_synced: bool = doc("the gateway's clock was synchronised when these were heard")
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodCounts:
+    """Distinct devices of an hour or a day, classified once the period's visits are known."""
+
+    type: ClassVar[str] = "period"
+    period: str = doc("hour or day (day in the store's time zone)")
+    start_at: str = doc("start of the period (UTC)")
+    seen_n: int = doc("distinct devices heard (static excluded)")
+    visitors_n: int = doc("devices that made a visitor visit overlapping the period")
+    passersby_n: int = doc("devices heard that made no visitor visit in the period")
+    bounces_n: int = doc("bounce visits overlapping the period")
+    visits_n: int = doc("visitor visits overlapping the period")
+
+
+@dataclass(frozen=True, slots=True)
+class DoorCounts:
+    """Entries and exits counted by a door sensor in one minute."""
+
+    type: ClassVar[str] = "door"
+    sensor: str = doc("sensor id from the agent's config")
+    minute_at: str = doc("start of the minute (UTC)")
+    traffic_in_n: int = doc("people entering")
+    traffic_out_n: int = doc("people leaving")
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceFlag:
+    """A device flagged static (fixture, staff phone): excluded from counts, listed for review."""
+
+    type: ClassVar[str] = "device_flag"
+    device_key: str = doc("visit key (32 hex) of the device in key_window")
+    key_window: str = doc("id of the key window the key belongs to")
+    flag: str = doc("static")
+    hours_present_h: float = doc("hours the device was heard on the flagging day")
+    days_present_n: int = doc("days of the last D the device was present for more than N hours")
+
+
+Record = Visit | MinuteCounts | PeriodCounts | DoorCounts | DeviceFlag
+
+RECORD_TYPES: dict[str, type[Any]] = {
+    cls.type: cls for cls in (Visit, MinuteCounts, PeriodCounts, DoorCounts, DeviceFlag)
+}
+
+_PY_TO_JSON: dict[str, Any] = {
+    "str": {"type": "string"},
+    "int": {"type": "integer"},
+    "float": {"type": "number"},
+    "bool": {"type": "boolean"},
+    "str | None": {"type": ["string", "null"]},
+}
+
+
+def record_to_dict(rec: Any) -> dict[str, Any]:
+    """A record as the JSON object on the wire, with its `type`."""
+    out: dict[str, Any] = {"type": rec.type}
+    for f in fields(rec):
+        out[f.name] = getattr(rec, f.name)
+    return out
+
+
+def record_from_dict(obj: Any) -> Any:
+    """Build a record from its wire object; ValueError naming the field when it does not fit."""
+    if not isinstance(obj, dict):
+        raise ValueError("record is not an object")
+    cls = RECORD_TYPES.get(obj.get("type", ""))
+    if cls is None:
+        raise ValueError(f"unknown record type {obj.get('type')!r}")
+    names = {f.name: f for f in fields(cls)}
+    extra = set(obj) - set(names) - {"type"}
+    if extra:
+        raise ValueError(f"{cls.type}: unknown field {sorted(extra)[0]!r}")
+    kw: dict[str, Any] = {}
+    for name, f in names.items():
+        if name not in obj:
+            raise ValueError(f"{cls.type}: missing field {name!r}")
+        value = obj[name]
+        _check_type(cls.type, name, str(f.type), value)
+        kw[name] = value
+    return cls(**kw)
+
+
+def _check_type(rtype: str, name: str, typ: str, value: Any) -> None:
+    ok = {
+        "str": isinstance(value, str),
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "float": isinstance(value, int | float) and not isinstance(value, bool),
+        "bool": isinstance(value, bool),
+        "str | None": value is None or isinstance(value, str),
+    }[typ]
+    if not ok:
+        raise ValueError(f"{rtype}.{name}: {value!r} is not {typ}")
+    if name.endswith("_at") and isinstance(value, str):
+        parse_iso(value)
+
+
+def record_schema(cls: type[Any]) -> dict[str, Any]:
+    """JSON Schema of one record type, built from the dataclass."""
+    props: dict[str, Any] = {"type": {"const": cls.type}}
+    for f in fields(cls):
+        props[f.name] = {**_PY_TO_JSON[str(f.type)], "description": f.metadata["doc"]}
+        if f.name.endswith("_at"):
+            props[f.name]["format"] = "date-time"
+    return {
+        "type": "object",
+        "title": cls.type,
+        "description": (cls.__doc__ or "").strip(),
+        "properties": props,
+        "required": ["type", *(f.name for f in fields(cls))],
+        "additionalProperties": False,
+    }

@@ -1,0 +1,1 @@
+"""Helpers shared by tests: a real mosquitto, scapy-built frames."""
