@@ -1,0 +1,151 @@
+"""footfall-agent: a thin command line over the agent library.
+
+User errors are one line on stderr with a remedy and exit 1; usage errors exit 2 (argparse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from agent import __version__
+from agent.config import AgentConfig, load
+from agent.configfile import ConfigError
+from agent.sources.capture_file import CaptureError
+
+PROG = "footfall-agent"
+
+
+class UserError(Exception):
+    """An error the user can fix; printed as one line."""
+
+
+def _config(path: str | None) -> AgentConfig:
+    try:
+        return load(path)
+    except ConfigError as exc:
+        raise UserError(f"{exc} (fix the file, then run: {PROG} check-config --config {path})") from None
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    _config(args.config)
+    print(f"{args.config}: ok")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from agent.app import AgentApp  # the sink and outbox load only for `run`
+
+    cfg = _config(args.config)
+    if args.pcap:
+        cfg = replace(cfg, source=replace(cfg.source, type="pcap", path=args.pcap))
+    if cfg.source.type == "pcap" and not Path(cfg.source.path).is_file():
+        raise UserError(f"capture file {cfg.source.path!r} not found (set source.path in {args.config})")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    app = AgentApp(cfg)
+    try:
+        code = app.run(stop, drain_timeout_s=args.drain_timeout)
+    except CaptureError as exc:
+        raise UserError(str(exc)) from None
+    if app.problem:
+        print(f"{PROG}: warning: {app.problem}", file=sys.stderr)
+    return code
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from agent import replay
+
+    cfg = _config(args.config)
+    try:
+        result = replay.run(Path(args.capture), cfg)
+    except CaptureError as exc:
+        raise UserError(f"{exc} (give a pcap or pcapng capture)") from None
+    if result.problem:
+        print(f"{PROG}: warning: {result.problem}", file=sys.stderr)
+    if args.summary:
+        print(json.dumps(replay.summary(result), indent=2))
+        return 0
+    rows = replay.windows(result, args.window, cfg.counting.calibration_factor)
+    writer = csv.DictWriter(sys.stdout, ["window_start", "seen", "present", "visitors", "passersby", "entering"],
+                            lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from agent.simulate.store_day import generate_day
+
+    try:
+        day = date.fromisoformat(args.date)
+    except ValueError:
+        raise UserError(f"--date {args.date!r} is not a date like 2026-11-26") from None
+    files = generate_day(Path(args.out), day, seed=args.seed, store=args.store, timezone=args.timezone,
+                         scale=args.scale)
+    for f in (files.pcap, files.pos_csv, files.truth_json):
+        print(f)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description="Footfall agent: probe requests to visits and counts.")
+    p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("run", help="run the daemon: source -> pipeline -> outbox -> MQTT")
+    s.add_argument("--config", help="agent.yaml (defaults when omitted)")
+    s.add_argument("--pcap", help="read this capture instead of source.path")
+    s.add_argument("--drain-timeout", type=float, default=60.0,
+                   help="seconds to wait for the hub's acks after a capture file ends (default 60)")
+    s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("replay", help="run a capture offline and print CSV per window (or --summary)")
+    s.add_argument("capture", help="pcap or pcapng file")
+    s.add_argument("--config", help="agent.yaml for the store's settings")
+    s.add_argument("--window", type=int, default=600, help="window length in seconds (default 600)")
+    s.add_argument("--summary", action="store_true", help="print one JSON object for the whole capture")
+    s.set_defaults(func=cmd_replay)
+
+    s = sub.add_parser("check-config", help="validate agent.yaml without connecting to anything")
+    s.add_argument("--config", required=True, help="agent.yaml")
+    s.set_defaults(func=cmd_check_config)
+
+    s = sub.add_parser("simulate", help="write a seeded demo store-day: capture, POS sales, truth")
+    s.add_argument("--out", required=True, help="output folder")
+    s.add_argument("--date", default="2026-11-26", help="local date of the day (default 2026-11-26)")
+    s.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    s.add_argument("--store", default="demo-store", help="store id (default demo-store)")
+    s.add_argument("--timezone", default="Europe/Prague", help="store time zone (default Europe/Prague)")
+    s.add_argument("--scale", type=float, default=1.0, help="multiply the number of people (default 1)")
+    s.set_defaults(func=cmd_simulate)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return int(args.func(args))
+    except UserError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Keys that turn MACs into pseudonyms (DESIGN section 3)."""

@@ -1,0 +1,109 @@
+"""The store's chain of window keys: a one-way ratchet, key n+1 = HKDF-SHA256(key n, "next").
+
+A key yields the later keys, never the earlier ones, so destroying the key of a closed window makes its
+pseudonyms unlinkable for good. Windows are whole local days of the store (1, 7 or 30 days long).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from datetime import date, datetime, time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+ALLOWED_WINDOW_DAYS = (1, 7, 30)
+
+
+class KeyExpired(LookupError):
+    """The window's key was destroyed (the window closed): its data can no longer be pseudonymized."""
+
+
+def next_key(key: bytes) -> bytes:
+    """One step of the ratchet."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"next").derive(key)
+
+
+class KeyChain:
+    """Window keys of one store from an anchor (the oldest key still held) onwards."""
+
+    def __init__(self, anchor_index: int, anchor_key: bytes, window_days: int = 1, timezone: str = "UTC",
+                 path: Path | None = None) -> None:
+        if window_days not in ALLOWED_WINDOW_DAYS:
+            raise ValueError(f"key window must be one of {ALLOWED_WINDOW_DAYS} days, not {window_days}")
+        self.window_days = window_days
+        self.tz = ZoneInfo(timezone)
+        self.path = path
+        self._anchor = (anchor_index, anchor_key)
+        self._last = (anchor_index, anchor_key)
+
+    @classmethod
+    def ephemeral(cls, first_ts: float, window_days: int = 1, timezone: str = "UTC") -> KeyChain:
+        """A random chain anchored at `first_ts`'s window, held in memory only (offline replay)."""
+        chain = cls(0, secrets.token_bytes(32), window_days, timezone)
+        chain._anchor = chain._last = (chain.index_of(first_ts), chain._anchor[1])
+        return chain
+
+    @classmethod
+    def open(cls, path: Path, first_ts: float, window_days: int = 1, timezone: str = "UTC") -> KeyChain:
+        """Load the chain file, or create one anchored at `first_ts`'s window (mode 0600)."""
+        if path.exists():
+            obj = json.loads(path.read_text())
+            if obj.get("window_days") != window_days:
+                raise ValueError(f"{path}: key window is {obj.get('window_days')} days, config says {window_days}")
+            return cls(int(obj["anchor_index"]), bytes.fromhex(obj["anchor_key"]), window_days, timezone, path)
+        chain = cls(0, secrets.token_bytes(32), window_days, timezone, path)
+        chain._anchor = chain._last = (chain.index_of(first_ts), chain._anchor[1])
+        chain._save()
+        return chain
+
+    def _save(self) -> None:
+        if self.path is None:
+            return
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"window_days": self.window_days, "anchor_index": self._anchor[0],
+                       "anchor_key": self._anchor[1].hex()}, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+
+    @property
+    def anchor_index(self) -> int:
+        return self._anchor[0]
+
+    def index_of(self, ts: float) -> int:
+        """Window index of a UTC timestamp: local date ordinal // window_days."""
+        return datetime.fromtimestamp(ts, self.tz).date().toordinal() // self.window_days
+
+    def bounds(self, index: int) -> tuple[float, float]:
+        """UTC [start, end) of a window: local midnights."""
+        start = datetime.combine(date.fromordinal(index * self.window_days), time(), self.tz)
+        end = datetime.combine(date.fromordinal((index + 1) * self.window_days), time(), self.tz)
+        return start.timestamp(), end.timestamp()
+
+    def window_id(self, index: int) -> str:
+        """Human id of a window: its first local date."""
+        return date.fromordinal(index * self.window_days).isoformat()
+
+    def key(self, index: int) -> bytes:
+        """The window's key, ratcheting forward from the newest derived one (or the anchor)."""
+        if index < self._anchor[0]:
+            raise KeyExpired(f"the key of window {self.window_id(index)} was destroyed")
+        i, k = self._last if self._last[0] <= index else self._anchor
+        while i < index:
+            k, i = next_key(k), i + 1
+        self._last = (i, k)
+        return k
+
+    def destroy_before(self, index: int) -> None:
+        """Move the anchor to `index`: every earlier key is gone from memory and from the file."""
+        if index <= self._anchor[0]:
+            return
+        self._anchor = (index, self.key(index))
+        self._save()

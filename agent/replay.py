@@ -1,0 +1,113 @@
+"""Offline replay: run a capture through the same pipeline and report per window, or one summary.
+
+This is how an installer checks a store's capture: no outbox, no network, an ephemeral key chain
+(pseudonyms of a replay never leave the process).
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.config import AgentConfig
+from agent.pipeline import Pipeline
+from agent.pipeline.classify import BOUNCE, VISITOR
+from agent.pipeline.sessionize import ClosedVisit
+from agent.privacy.keychain import KeyChain
+from agent.sources.pcap_file import PcapFileSource
+from agent.wire.records import iso
+
+
+@dataclass
+class ReplayResult:
+    visits: list[ClosedVisit] = field(default_factory=list)
+    counters: dict[str, int] = field(default_factory=dict)
+    first_ts: float = 0.0
+    last_ts: float = 0.0
+    problem: str | None = None
+    macs_n: int = 0
+
+
+def run(capture: Path, config: AgentConfig) -> ReplayResult:
+    """Replay a whole capture; raises CaptureError when it is not a capture at all."""
+    source = PcapFileSource(capture, config.source.batch_frames)
+    result = ReplayResult()
+    pipeline: Pipeline | None = None
+    stop = threading.Event()
+    for batch in source.batches(stop):
+        if pipeline is None:
+            chain = KeyChain.ephemeral(batch[0][0], config.privacy.key_window_days, config.timezone)
+            pipeline = Pipeline(config.counting, chain, config.timezone, source.linktype)
+            result.first_ts = batch[0][0]
+        result.visits.extend(pipeline.feed(batch).visits)
+        result.last_ts = max(result.last_ts, batch[-1][0])
+    if pipeline is not None:
+        result.visits.extend(pipeline.close().visits)
+        result.counters.update(pipeline.counters())
+        result.macs_n = pipeline.pseudonymizer.distinct_keys
+    result.counters.update(source.counters)
+    result.problem = source.problem
+    return result
+
+
+def windows(result: ReplayResult, window_s: int, factor: float = 1.0) -> list[dict[str, Any]]:
+    """One row per window from the first frame to the last: seen, present, visitors, passersby, entering.
+
+    `present` is the time-averaged number of visitor devices in the window times the store's
+    calibration factor: the occupancy estimate of DESIGN section 2.
+    """
+    if not result.visits and result.first_ts == 0.0:
+        return []
+    first = int(result.first_ts // window_s) * window_s
+    last = int(result.last_ts // window_s) * window_s
+    seen: dict[int, set[bytes]] = defaultdict(set)
+    visitors: dict[int, set[bytes]] = defaultdict(set)
+    present: dict[int, float] = defaultdict(float)
+    entering: dict[int, int] = defaultdict(int)
+    for v in result.visits:
+        w = int(v.started // window_s) * window_s
+        while w <= v.ended:
+            seen[w].add(v.device)
+            if v.kind == VISITOR:
+                visitors[w].add(v.device)
+                present[w] += (min(v.ended, w + window_s) - max(v.started, w)) / window_s
+            w += window_s
+        if v.kind == VISITOR:
+            entering[int(v.started // window_s) * window_s] += 1
+    rows = []
+    for w in range(first, last + 1, window_s):
+        rows.append({
+            "window_start": iso(w), "seen": len(seen[w]), "present": round(present[w] * factor, 3),
+            "visitors": len(visitors[w]), "passersby": len(seen[w] - visitors[w]), "entering": entering[w],
+        })
+    return rows
+
+
+def summary(result: ReplayResult) -> dict[str, Any]:
+    """The whole capture in one object (see README: replay --summary)."""
+    by_device: dict[bytes, set[str]] = defaultdict(set)
+    for v in result.visits:
+        by_device[v.device].add(v.kind)
+    visitors = sum(1 for kinds in by_device.values() if VISITOR in kinds)
+    passersby = len(by_device) - visitors
+    dwell = [v.ended - v.started for v in result.visits if v.kind == VISITOR]
+    malformed = {k: n for k, n in result.counters.items() if k not in ("frames", "probe_requests")}
+    return {
+        "frames": result.counters.get("frames", 0),
+        "probe_requests": result.counters.get("probe_requests", 0),
+        "distinct_macs": result.macs_n,
+        "devices": len(by_device),
+        "visits": sum(1 for v in result.visits if v.kind == VISITOR),
+        "bounces": sum(1 for v in result.visits if v.kind == BOUNCE),
+        "visitors": visitors,
+        "passersby": passersby,
+        "capture_rate": round(visitors / (visitors + passersby), 4) if by_device else 0.0,
+        "median_dwell_s": round(statistics.median(dwell)) if dwell else 0,
+        "first_frame_at": iso(result.first_ts) if result.first_ts else None,
+        "last_frame_at": iso(result.last_ts) if result.last_ts else None,
+        "skipped": malformed,
+    }
