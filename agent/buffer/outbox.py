@@ -1,0 +1,251 @@
+"""The agent's durable outbox: batches wait here, encoded, until the hub acknowledges their commit.
+
+DESIGN section 5: a batch leaves the outbox only on the hub's end-to-end ack, never on a broker's PUBACK,
+and a kill -9 loses nothing committed (WAL, `synchronous` FULL by default, one transaction per append).
+
+Identity: the file holds one random `epoch`, made when the file is created; `seq` is gap-free per epoch,
+kept in the meta table so that acking everything never lets a number be reused. `(agent, epoch, seq)`
+is what the hub deduplicates on, so a new file (a wiped gateway) must never reuse an old epoch.
+
+States of a batch: `queued` (never confirmed by the broker) -> `sent` (the broker PUBACKed it; resent
+if the hub does not ack it within `resend_after_s`) -> deleted (the hub acked it).
+
+Threads: one connection guarded by one lock. SQLite admits one writer at a time anyway, so a second
+connection would only add SQLITE_BUSY retries between our own two threads, twice the page cache on a
+64 MB gateway, and a second place to get seq allocation wrong. Every call is short (one statement or one
+small transaction) and both callers work in batches, so the lock is never held for long.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import sqlite3
+import threading
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import sqlite_utils
+
+from agent.wire import Envelope, Record, encode_envelope
+from agent.wire.records import iso
+
+log = logging.getLogger(__name__)
+
+OUTBOX_SCHEMA = 1
+SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+# Priority per batch, for the disk-cap drop policy (DESIGN section 5): raw data goes first, closed
+# visits and counts last. Batches never mix priorities, so dropping raw data never drops a count.
+PRIORITY_RAW = 0
+PRIORITY_AGGREGATE = 1
+# Record types that are raw data (the debug option's hashed sightings); none exists on the wire yet.
+RAW_RECORD_TYPES: frozenset[str] = frozenset({"sighting"})
+
+QUEUED = "queued"
+SENT = "sent"
+
+
+def priority_of(record: Record) -> int:
+    """The drop priority of a record: raw data is dropped before aggregates at the disk cap."""
+    return PRIORITY_RAW if record.type in RAW_RECORD_TYPES else PRIORITY_AGGREGATE
+
+
+class DueBatch(NamedTuple):
+    """A batch to publish; `attempts` > 0 means the broker had confirmed it before (a resend)."""
+
+    seq: int
+    payload: bytes
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Ids:
+    """Who the outbox's envelopes are from."""
+
+    org: str
+    store: str
+    agent: str
+
+
+class Outbox:
+    """A SQLite file of encoded batches waiting for the hub's ack; safe to share between two threads."""
+
+    def __init__(self, path: Path, org: str, store: str, agent: str, *, synchronous: str = "FULL",
+                 max_records_per_batch: int = 500) -> None:
+        sync = synchronous.upper()
+        if sync not in SYNCHRONOUS_MODES:
+            modes = ", ".join(SYNCHRONOUS_MODES)
+            raise ValueError(f"synchronous must be one of {modes}, not {synchronous!r}")
+        if max_records_per_batch < 1:
+            raise ValueError("max_records_per_batch must be at least 1")
+        self.path = Path(path)
+        self.ids = Ids(org, store, agent)
+        self.max_records_per_batch = max_records_per_batch
+        self._lock = threading.Lock()
+        conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=10.0)
+        self._db = sqlite_utils.Database(conn, execute_plugins=False)
+        self._closed = False
+        try:
+            self._db.enable_wal()
+            self._db.execute(f"PRAGMA synchronous={sync};")
+            self.epoch = self._create_schema()
+        except BaseException:
+            conn.close()
+            raise
+
+    def _create_schema(self) -> str:
+        db = self._db
+        with db.atomic():
+            db.table("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
+            db.table("batches").create(
+                {"seq": int, "priority": int, "state": str, "made_at": float, "sent_at": float,
+                 "attempts": int, "records_n": int, "bytes_n": int, "payload": bytes},
+                pk="seq", not_null={"priority", "state", "made_at", "attempts", "records_n", "bytes_n",
+                                    "payload"},
+                defaults={"attempts": 0}, if_not_exists=True,
+            )
+            db.table("state").create({"name": str, "value": str}, pk="name", if_not_exists=True)
+            db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?), ('epoch', ?), "
+                       "('next_seq', '0')", [str(OUTBOX_SCHEMA), secrets.token_hex(8)])
+            meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        if meta["schema"] != str(OUTBOX_SCHEMA):
+            raise RuntimeError(f"{self.path}: outbox schema {meta['schema']} is not {OUTBOX_SCHEMA}")
+        return str(meta["epoch"])
+
+    @contextmanager
+    def _locked(self) -> Iterator[sqlite_utils.Database]:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the outbox is closed")
+            yield self._db
+
+    # -- the pipeline's side ----------------------------------------------------------------------------
+
+    def append(self, records: Sequence[Record], now: float) -> list[int]:
+        """Store `records` as batches of at most max_records_per_batch, in one transaction; their seqs.
+
+        Records are grouped by priority (aggregates first) so that a batch never mixes them.
+        """
+        groups: dict[int, list[Record]] = {}
+        for rec in records:
+            groups.setdefault(priority_of(rec), []).append(rec)
+        if not groups:
+            return []
+        sent_at = iso(now)
+        with self._locked() as db, db.atomic():
+            seq = int(db.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()[0])
+            rows: list[dict[str, Any]] = []
+            for priority in sorted(groups, reverse=True):
+                recs = groups[priority]
+                for i in range(0, len(recs), self.max_records_per_batch):
+                    chunk = tuple(recs[i:i + self.max_records_per_batch])
+                    env = Envelope(org=self.ids.org, store=self.ids.store, agent=self.ids.agent,
+                                   epoch=self.epoch, seq=seq, sent_at=sent_at, records=chunk)
+                    payload = encode_envelope(env)
+                    rows.append({"seq": seq, "priority": priority, "state": QUEUED, "made_at": now,
+                                 "sent_at": None, "attempts": 0, "records_n": len(chunk),
+                                 "bytes_n": len(payload), "payload": payload})
+                    seq += 1
+            db.table("batches").insert_all(rows)
+            db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", [str(seq)])
+        return [int(r["seq"]) for r in rows]
+
+    # -- the sink's side --------------------------------------------------------------------------------
+
+    def due_batches(self, now: float, limit: int, resend_after_s: float) -> list[DueBatch]:
+        """Queued batches, and sent ones unacked for resend_after_s, oldest seq first.
+
+        A `sent_at` later than now + resend_after_s means the clock went back (no RTC, then NTP): such
+        a batch is due too, or it would wait until the clock caught up.
+        """
+        if limit <= 0:
+            return []
+        with self._locked() as db:
+            rows = db.execute(
+                "SELECT seq, payload, attempts FROM batches WHERE state = ? "
+                "OR (state = ? AND (sent_at <= ? OR sent_at > ?)) ORDER BY seq LIMIT ?",
+                [QUEUED, SENT, now - resend_after_s, now + resend_after_s, limit],
+            ).fetchall()
+        return [DueBatch(int(s), bytes(p), int(a)) for s, p, a in rows]
+
+    def due(self, now: float, limit: int, resend_after_s: float) -> list[tuple[int, bytes]]:
+        """`(seq, payload)` of the batches to publish now (see due_batches)."""
+        return [(b.seq, b.payload) for b in self.due_batches(now, limit, resend_after_s)]
+
+    def next_resend_at(self, resend_after_s: float, exclude: Collection[int] = ()) -> float | None:
+        """When the oldest sent batch (not in `exclude`, the ones in flight) becomes due again, or None."""
+        skip = sorted(int(s) for s in exclude)
+        marks = ",".join("?" * len(skip))
+        with self._locked() as db:
+            (oldest,) = db.execute(
+                f"SELECT min(sent_at) FROM batches WHERE state = ? AND seq NOT IN ({marks})", [SENT, *skip]
+            ).fetchone()
+        return None if oldest is None else float(oldest) + resend_after_s
+
+    def mark_sent(self, seqs: Sequence[int], now: float) -> None:
+        """The broker confirmed these batches (PUBACK): wait resend_after_s for the hub before resending."""
+        if not seqs:
+            return
+        with self._locked() as db, db.atomic():
+            db.conn.executemany(
+                "UPDATE batches SET state = ?, sent_at = ?, attempts = attempts + 1 WHERE seq = ?",
+                [(SENT, now, int(s)) for s in seqs],
+            )
+
+    def acked(self, epoch: str, seqs: Sequence[int]) -> int:
+        """Delete the batches the hub committed; an ack for another epoch deletes nothing. How many went."""
+        if epoch != self.epoch or not seqs:
+            return 0
+        with self._locked() as db, db.atomic():
+            before = db.conn.total_changes
+            db.conn.executemany("DELETE FROM batches WHERE seq = ?", [(int(s),) for s in set(seqs)])
+            return db.conn.total_changes - before
+
+    def backlog(self) -> int:
+        """Batches not yet acked by the hub (queued or sent)."""
+        with self._locked() as db:
+            return int(db.execute("SELECT count(*) FROM batches").fetchone()[0])
+
+    def states(self) -> dict[str, int]:
+        """Batches per state, for status and tests."""
+        with self._locked() as db:
+            return {str(s): int(n) for s, n in db.execute(
+                "SELECT state, count(*) FROM batches GROUP BY state").fetchall()}
+
+    # -- pipeline state for restarts --------------------------------------------------------------------
+
+    def save_state(self, name: str, value: dict[str, Any]) -> None:
+        """Persist a stage's exported state (JSON) under `name`, replacing the previous one."""
+        text = json.dumps(value, separators=(",", ":"))
+        with self._locked() as db, db.atomic():
+            db.execute("INSERT OR REPLACE INTO state(name, value) VALUES (?, ?)", [name, text])
+
+    def load_state(self, name: str) -> dict[str, Any] | None:
+        """The state last saved under `name`, or None."""
+        with self._locked() as db:
+            row = db.execute("SELECT value FROM state WHERE name = ?", [name]).fetchone()
+        if row is None:
+            return None
+        value = json.loads(row[0])
+        if not isinstance(value, dict):
+            raise ValueError(f"state {name!r} is not an object")
+        return value
+
+    def close(self) -> None:
+        """Close the file; later calls raise RuntimeError. Closing twice is harmless."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._db.close()
+                log.debug("outbox closed")
+
+    def __enter__(self) -> Outbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
