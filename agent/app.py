@@ -82,10 +82,10 @@ class AgentApp:
             if self.pipeline is None:
                 chain = KeyChain.open(self.state_dir / cfg.privacy.keychain_file, batch[0][0],
                                       cfg.privacy.key_window_days, cfg.timezone)
-                self.pipeline = Pipeline(cfg.counting, chain, cfg.timezone, source.linktype)  # type: ignore[attr-defined]
+                self.pipeline = Pipeline(cfg, chain, source.linktype)  # type: ignore[attr-defined]
                 saved = self.outbox.load_state(PIPELINE_STATE)
                 if saved:
-                    self.pipeline.sessionizer.import_state(saved)
+                    self.pipeline.import_state(saved)
             out = self.pipeline.feed(batch)
             if out.records:
                 self.outbox.append(out.records, time.time())
@@ -97,11 +97,13 @@ class AgentApp:
             return not stop.is_set()
         if stop.is_set():
             # open visits resume at the next start; everything closed is already in the outbox
-            self.outbox.save_state(PIPELINE_STATE, self.pipeline.sessionizer.export_state())
+            self.outbox.save_state(PIPELINE_STATE, self.pipeline.export_state())
             return False
         out = self.pipeline.close()
         if out.records:
             self.outbox.append(out.records, time.time())
             self.sink.kick()
-        self.outbox.save_state(PIPELINE_STATE, {})
+        state = self.pipeline.export_state()
+        state["sessionizer"] = {}
+        self.outbox.save_state(PIPELINE_STATE, state)
         return True

@@ -67,7 +67,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     cfg = _config(args.config)
     try:
-        result = replay.run(Path(args.capture), cfg)
+        result = replay.run(Path(args.capture), cfg, Path(args.state) if args.state else None)
     except CaptureError as exc:
         raise UserError(f"{exc} (give a pcap or pcapng capture)") from None
     if result.problem:
@@ -117,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", help="agent.yaml for the store's settings")
     s.add_argument("--window", type=int, default=600, help="window length in seconds (default 600)")
     s.add_argument("--summary", action="store_true", help="print one JSON object for the whole capture")
+    s.add_argument("--state", help="a state folder kept across replays (static devices learned over days)")
     s.set_defaults(func=cmd_replay)
 
     s = sub.add_parser("check-config", help="validate agent.yaml without connecting to anything")

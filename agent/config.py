@@ -43,6 +43,32 @@ class CountingConfig:
 
 
 @dataclass(frozen=True)
+class GroupingConfig:
+    enabled: bool = setting(True, "link random MACs of one phone into one device (issue 10)")
+    seq_window: int = setting(256, "a new MAC continues a track when its sequence number follows by 1 to this")
+    busy_s: float = setting(1.0, "two MACs of one fingerprint heard within this are two devices")
+    rssi_tol_db: float = setting(12.0, "signal difference allowed when linking without sequence continuity")
+
+    def check(self) -> None:
+        if not 1 <= self.seq_window < 4096:
+            raise ValueError("seq_window must be between 1 and 4095")
+
+
+@dataclass(frozen=True)
+class StaticConfig:
+    hours_n: float = setting(6.0, "heard for more than this many hours in a day: present all day, static today")
+    days_m: int = setting(3, "present all day on this many ...")
+    days_d: int = setting(7, "... of the last this many days with data: static")
+    all_day_share: float = setting(0.8, "or heard in this share of the day's 10-minute slots with data")
+
+    def check(self) -> None:
+        if not 1 <= self.days_m <= self.days_d:
+            raise ValueError("days_m must be between 1 and days_d")
+        if not 0 < self.all_day_share <= 1:
+            raise ValueError("all_day_share must be in (0, 1]")
+
+
+@dataclass(frozen=True)
 class PrivacyConfig:
     key_window_days: int = setting(1, "linkability window: 1, 7 or 30 days (over 1 day needs a legal basis)")
     keychain_file: str = setting("keychain.json", "the store's window-key chain (mode 0600), in state_dir")
@@ -86,6 +112,8 @@ class AgentConfig:
     state_dir: str = setting("footfall-agent-state", "where the outbox and the key chain live")
     source: SourceConfig = section(SourceConfig, "frame source")
     counting: CountingConfig = section(CountingConfig, "visit and visitor definitions")
+    grouping: GroupingConfig = section(GroupingConfig, "random-MAC device grouping")
+    static: StaticConfig = section(StaticConfig, "static devices (fixtures, staff phones)")
     privacy: PrivacyConfig = section(PrivacyConfig, "pseudonym keys")
     outbox: OutboxConfig = section(OutboxConfig, "the store-and-forward buffer")
     mqtt: MqttConfig = section(MqttConfig, "the broker")

@@ -6,6 +6,7 @@ This is how an installer checks a store's capture: no outbox, no network, an eph
 
 from __future__ import annotations
 
+import json
 import statistics
 import threading
 from collections import defaultdict
@@ -19,7 +20,7 @@ from agent.pipeline.classify import BOUNCE, VISITOR
 from agent.pipeline.sessionize import ClosedVisit
 from agent.privacy.keychain import KeyChain
 from agent.sources.pcap_file import PcapFileSource
-from agent.wire.records import iso
+from agent.wire.records import DeviceFlag, iso
 
 
 @dataclass
@@ -30,28 +31,61 @@ class ReplayResult:
     last_ts: float = 0.0
     problem: str | None = None
     macs_n: int = 0
+    static_n: int = 0
 
 
-def run(capture: Path, config: AgentConfig) -> ReplayResult:
-    """Replay a whole capture; raises CaptureError when it is not a capture at all."""
+STATE_FILE = "replay-state.json"
+
+
+def run(capture: Path, config: AgentConfig, state_dir: Path | None = None) -> ReplayResult:
+    """Replay a whole capture; raises CaptureError when it is not a capture at all.
+
+    With `state_dir`, what the agent learns across days (static devices, the key chain) is loaded
+    from it and saved back, as a gateway's state directory would keep it: replaying days in order then
+    behaves like the agent running through them.
+    """
     source = PcapFileSource(capture, config.source.batch_frames)
     result = ReplayResult()
     pipeline: Pipeline | None = None
     stop = threading.Event()
+    flagged: set[str] = set()
     for batch in source.batches(stop):
         if pipeline is None:
-            chain = KeyChain.ephemeral(batch[0][0], config.privacy.key_window_days, config.timezone)
-            pipeline = Pipeline(config.counting, chain, config.timezone, source.linktype)
+            pipeline = _pipeline(config, state_dir, batch[0][0], source.linktype)
             result.first_ts = batch[0][0]
-        result.visits.extend(pipeline.feed(batch).visits)
+        out = pipeline.feed(batch)
+        result.visits.extend(out.visits)
+        flagged.update(r.device_key for r in out.records if isinstance(r, DeviceFlag))
         result.last_ts = max(result.last_ts, batch[-1][0])
     if pipeline is not None:
-        result.visits.extend(pipeline.close().visits)
+        out = pipeline.close()
+        result.visits.extend(out.visits)
         result.counters.update(pipeline.counters())
         result.macs_n = pipeline.pseudonymizer.distinct_keys
+        result.static_n = len(flagged)
+        # offline, a device found static during the day leaves the day's counts from its start, as the
+        # hub does with the DeviceFlag records it receives
+        result.visits = [v for v in result.visits if v.device.hex() not in flagged]
+        if state_dir is not None:
+            state = pipeline.export_state()
+            state.pop("sessionizer")
+            (state_dir / STATE_FILE).write_text(json.dumps(state))
     result.counters.update(source.counters)
     result.problem = source.problem
     return result
+
+
+def _pipeline(config: AgentConfig, state_dir: Path | None, first_ts: float, linktype: int) -> Pipeline:
+    days, tz = config.privacy.key_window_days, config.timezone
+    if state_dir is None:
+        return Pipeline(config, KeyChain.ephemeral(first_ts, days, tz), linktype)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    pipeline = Pipeline(config, KeyChain.open(state_dir / config.privacy.keychain_file, first_ts, days, tz),
+                        linktype)
+    saved = state_dir / STATE_FILE
+    if saved.exists():
+        pipeline.import_state(json.loads(saved.read_text()))
+    return pipeline
 
 
 def windows(result: ReplayResult, window_s: int, factor: float = 1.0) -> list[dict[str, Any]]:
@@ -101,6 +135,7 @@ def summary(result: ReplayResult) -> dict[str, Any]:
         "probe_requests": result.counters.get("probe_requests", 0),
         "distinct_macs": result.macs_n,
         "devices": len(by_device),
+        "static_devices": result.static_n,
         "visits": sum(1 for v in result.visits if v.kind == VISITOR),
         "bounces": sum(1 for v in result.visits if v.kind == BOUNCE),
         "visitors": visitors,

@@ -1,4 +1,4 @@
-"""The frame path, in order: parse -> pseudonymize -> sessionize -> classify -> aggregate.
+"""The frame path, in order: parse -> pseudonymize -> group -> static -> sessionize -> classify -> aggregate.
 
 Each stage takes a batch and returns a batch; none knows where records go (the composition root,
 agent/app.py, hands them to the outbox). The clock is the frames' own time, passed in as `now`.
@@ -10,12 +10,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.config import CountingConfig
+from agent.config import AgentConfig
 from agent.pipeline.aggregate import Aggregator
 from agent.pipeline.classify import BOUNCE, VISITOR, Classifier
+from agent.pipeline.group import Grouper
 from agent.pipeline.parse import FrameParser
-from agent.pipeline.pseudonymize import Pseudonymizer
+from agent.pipeline.pseudonymize import Pseudonymizer, Sighting
 from agent.pipeline.sessionize import ClosedVisit, Sessionizer
+from agent.pipeline.static import StaticDetector
 from agent.privacy.keychain import KeyChain
 from agent.wire.records import Visit, iso
 
@@ -38,22 +40,38 @@ class Output:
 class Pipeline:
     """The whole frame path of one capture interface."""
 
-    def __init__(self, counting: CountingConfig, chain: KeyChain, timezone: str, linktype: int) -> None:
+    def __init__(self, config: AgentConfig, chain: KeyChain, linktype: int) -> None:
+        counting, grouping, static = config.counting, config.grouping, config.static
         self.chain = chain
         self.parser = FrameParser(linktype)
         self.pseudonymizer = Pseudonymizer(chain)
+        self.grouper = Grouper(counting.visit_timeout_s, grouping.seq_window, grouping.busy_s,
+                               grouping.rssi_tol_db) if grouping.enabled else None
+        self.static = StaticDetector(static.hours_n, static.days_m, static.days_d, static.all_day_share,
+                                     chain.window_id)
+        self.static.token_of = self.pseudonymizer.token_of
         self.sessionizer = Sessionizer(counting.visit_timeout_s, counting.visitor_rssi_dbm)
         self.classifier = Classifier(counting.min_dwell_s, counting.min_strong_sightings, counting.min_bounce_s)
-        self.aggregator = Aggregator(timezone, counting.visit_timeout_s)
+        self.aggregator = Aggregator(config.timezone, counting.visit_timeout_s)
         self.now = 0.0
 
-    def feed(self, frames: list[tuple[float, bytes]]) -> Output:
+    def sightings(self, frames: list[tuple[float, bytes]]) -> list[Sighting]:
+        """The front of the path: frames to pseudonymous, grouped, non-static sightings."""
         sightings = self.pseudonymizer.feed(self.parser.feed(frames))
-        if not sightings:
+        transfers = self.pseudonymizer.take_transfers()
+        if self.grouper is not None:
+            sightings = self.grouper.feed(sightings)
+        return self.static.feed(sightings, transfers)
+
+    def feed(self, frames: list[tuple[float, bytes]]) -> Output:
+        if not frames:
             return Output()
-        out = Output(records=self.aggregator.feed(sightings))
-        out.extend(self._visits(self.sessionizer.feed(sightings)))
-        self.now = max(self.now, sightings[-1].ts)
+        sightings = self.sightings(frames)
+        out = Output(records=self.static.take_records())
+        if sightings:
+            out.records.extend(self.aggregator.feed(sightings))
+            out.extend(self._visits(self.sessionizer.feed(sightings)))
+        self.now = max(self.now, frames[-1][0])
         out.extend(self.flush(self.now))
         return out
 
@@ -91,3 +109,12 @@ class Pipeline:
         merged.update(self.parser.counters)
         merged.update(self.pseudonymizer.counters)
         return dict(merged)
+
+    def export_state(self) -> dict[str, Any]:
+        return {"sessionizer": self.sessionizer.export_state(), "static": self.static.export_state(),
+                "pseudonymizer": self.pseudonymizer.export_state()}
+
+    def import_state(self, state: dict[str, Any]) -> None:
+        self.pseudonymizer.import_state(state.get("pseudonymizer", {}))
+        self.sessionizer.import_state(state.get("sessionizer", {}))
+        self.static.import_state(state.get("static", {}))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from agent.pipeline.radiotap import FLAG_BAD_FCS, FLAG_FCS, Layout, channel_of, layout, present_words
 
@@ -108,8 +108,11 @@ class FrameParser:
                     lay = layout(buf, 0, rt_len, n_words)
                     if not lay.dynamic:
                         layouts[key] = lay
-                if lay.signal < 0 or lay.signal >= rt_len:
+                if lay.signal < 0:
                     counters["no_signal"] += 1
+                    continue
+                if lay.signal >= rt_len or lay.flags >= rt_len or lay.channel + 4 > rt_len:
+                    counters["bad_radiotap"] += 1  # the bitmap places a field past the header's length
                     continue
                 rssi = buf[lay.signal]
                 if rssi > 127:
@@ -136,8 +139,11 @@ class FrameParser:
                 counters["group_source"] += 1
                 continue
             body = off + 28 if buf[off + 1] & 0x80 else off + 24  # +HT control when the order bit is set
+            if body > size - fcs:
+                counters["too_short"] += 1
+                continue
             ies = buf[body:size - fcs]
-            fp = ies_cache.get(ies, False)
+            fp: tuple[int, bool, int] | Literal[False] | None = ies_cache.get(ies, False)
             if fp is False:
                 fp = fingerprint_ies(ies)
                 if len(ies_cache) >= _IE_CACHE_MAX:

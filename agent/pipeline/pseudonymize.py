@@ -2,23 +2,35 @@
 
 This is the only stage that sees a raw MAC besides the parser. The batch's raw sightings are dropped as
 soon as this stage returns; the per-batch cache of keys lives only for the call (bursts repeat a MAC).
+
+Carrying static flags across rotations (DESIGN section 3, improved): staff phones and fixtures are often
+switched off at night and skip days, so holding the old key for the first hour of a new window misses
+them, and holding old keys longer would link everybody. Instead each window n has a carry key
+C_n = HMAC(key_n, "carry"), and key_n is destroyed as soon as window n+1 begins. On a universally
+administered MAC's first sighting in a window the stage notes its carry token HMAC(C_n, MAC) (memory
+only; the static stage keeps the tokens of its all-day candidates only) and, for each carry key still
+held (the last `carry_windows` windows with data), yields (token under that key, new key) in `transfers`.
+A carry key links nothing but candidates' tokens, and is dropped after `carry_windows` windows.
+Randomized MACs never cross a window.
 """
 
 from __future__ import annotations
 
 import hmac
 from collections import Counter
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from agent.pipeline.parse import RawSighting
 from agent.privacy.keychain import KeyChain, KeyExpired
+
+CARRY_WINDOWS = 7
 
 
 class Sighting(NamedTuple):
     """A pseudonymous sighting: what every stage after this one sees."""
 
     ts: float
-    device: bytes      # 16-byte visit key (later: group key for randomized MACs)
+    device: bytes      # 16-byte visit key (a group key for randomized MACs after grouping)
     randomized: bool   # locally administered MAC
     rssi_dbm: int
     channel: int
@@ -30,18 +42,33 @@ class Sighting(NamedTuple):
 class Pseudonymizer:
     """Batch stage: [RawSighting] -> [Sighting]."""
 
-    def __init__(self, chain: KeyChain) -> None:
+    def __init__(self, chain: KeyChain, carry_windows: int = CARRY_WINDOWS) -> None:
         self.chain = chain
+        self.carry_windows = carry_windows
         self.counters: Counter[str] = Counter()
         self._win = (-1, 0.0, 0.0, b"")  # index, start, end, key
+        self._carry = b""                  # C_n of the current window
+        self.tokens: dict[bytes, bytes] = {}       # visit key -> carry token, current window (memory only)
+        self.prev_tokens: dict[bytes, bytes] = {}  # the same for the previous window
+        self.carry_keys: list[tuple[int, bytes]] = []  # (window, C) of earlier windows with data, newest last
+        self.transfers: list[tuple[bytes, bytes]] = []  # (old carry token, new key), for the static stage
         self._keys_seen: set[bytes] = set()  # distinct visit keys (MACs) of the current window
         self.distinct_keys = 0  # distinct visit keys, summed over windows
 
-    def _window_for(self, ts: float) -> tuple[int, float, float, bytes]:
+    def _enter_window(self, ts: float) -> tuple[int, float, float, bytes]:
         index = self.chain.index_of(ts)
+        old_index = self._win[0]
+        key = self.chain.key(index)  # raises KeyExpired for a destroyed window
+        if old_index >= 0 and index > old_index:
+            self.carry_keys = [*self.carry_keys, (old_index, self._carry)][-self.carry_windows:]
+            self.prev_tokens, self.tokens = self.tokens, {}
+            self.chain.destroy_before(index)
+        elif index != old_index:
+            self.tokens = {}
+        self._carry = hmac.digest(key, b"carry", "sha256")
         start, end = self.chain.bounds(index)
         self._keys_seen.clear()
-        self._win = (index, start, end, self.chain.key(index))
+        self._win = (index, start, end, key)
         return self._win
 
     def feed(self, raws: list[RawSighting]) -> list[Sighting]:
@@ -51,22 +78,50 @@ class Pseudonymizer:
         cache: dict[bytes, bytes] = {}
         digest = hmac.digest
         new = tuple.__new__  # skips NamedTuple's Python-level __new__ on the frame path
+        seen = self._keys_seen
         for r in raws:
-            ts = r.ts
+            ts = r[0]
             if not start <= ts < end:
                 try:
-                    index, start, end, key = self._window_for(ts)
+                    index, start, end, key = self._enter_window(ts)
                 except KeyExpired:
                     self.counters["key_expired"] += 1
                     continue
-                cache = {}
-            mac = r.mac
+                cache, seen = {}, self._keys_seen
+            mac = r[1]
             dev = cache.get(mac)
             if dev is None:
                 dev = cache[mac] = digest(key, mac, "sha256")[:16]
-                if dev not in self._keys_seen:
-                    self._keys_seen.add(dev)
+                if dev not in seen:  # first sighting of this MAC in the window
+                    seen.add(dev)
                     self.distinct_keys += 1
+                    if not mac[0] & 0x02:
+                        self.tokens[dev] = digest(self._carry, mac, "sha256")[:16]
+                        for _w, carry in self.carry_keys:
+                            self.transfers.append((digest(carry, mac, "sha256")[:16], dev))
             append(new(Sighting, (ts, dev, mac[0] & 0x02 == 2, r[2], r[3], r[4], r[5], index)))
         cache.clear()
+        return out
+
+    def export_state(self) -> dict[str, Any]:
+        """The current window and the carry keys (secrets: the state is stored with mode 0600)."""
+        return {"window": self._win[0], "carry_keys": [[w, c.hex()] for w, c in self.carry_keys]}
+
+    def import_state(self, state: dict[str, Any]) -> None:
+        self.carry_keys = [(int(w), bytes.fromhex(c)) for w, c in state.get("carry_keys", [])]
+        index = int(state.get("window", -1))
+        if index >= 0:
+            try:
+                start, end = self.chain.bounds(index)
+                key = self.chain.key(index)
+            except KeyExpired:
+                return
+            self._win, self._carry = (index, start, end, key), hmac.digest(key, b"carry", "sha256")
+
+    def token_of(self, dev: bytes) -> bytes | None:
+        """Carry token of a visit key of the current or previous window (None when not held)."""
+        return self.tokens.get(dev) or self.prev_tokens.get(dev)
+
+    def take_transfers(self) -> list[tuple[bytes, bytes]]:
+        out, self.transfers = self.transfers, []
         return out

@@ -17,7 +17,7 @@ FIELDS: dict[int, tuple[int, int]] = {
     1: (1, 1),    # Flags
     2: (1, 1),    # Rate
     3: (2, 4),    # Channel: frequency u16, flags u16
-    4: (1, 2),    # FHSS
+    4: (2, 2),    # FHSS: hop set u8, hop pattern u8, 2-aligned (radiotap.org, Linux radiotap.c)
     5: (1, 1),    # dBm antenna signal
     6: (1, 1),    # dBm antenna noise
     7: (2, 2),    # lock quality

@@ -52,7 +52,8 @@ class CaptureFile:
             self.linktype = _first_interface_linktype(self._fh, self._endian)
         else:
             self._fh.close()
-            raise CaptureError(f"{self.path}: not a pcap or pcapng file (starts with {head[:4].hex() or 'nothing'})")
+            start = head[:4].hex() or "nothing"
+            raise CaptureError(f"{self.path}: not a pcap or pcapng file (starts with {start})")
 
     def close(self) -> None:
         self._fh.close()

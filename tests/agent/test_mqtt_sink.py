@@ -22,10 +22,6 @@ from agent.sinks.mqtt import MqttSink
 from agent.wire import Ack, MinuteCounts, Status, Topics, decode_envelope
 from tests.support.mosquitto import Mosquitto
 
-# tests/support/mosquitto.py leaves its log file handle to the garbage collector (reported, not ours to
-# edit); ignore exactly that warning so that every other ResourceWarning, ours above all, still fails.
-pytestmark = pytest.mark.filterwarnings(r"ignore:unclosed file <_io\.BufferedWriter name='.*mosquitto\.log'>")
-
 TOPICS = Topics("acme", "store-1", "gw-1")
 REPO = Path(__file__).resolve().parents[2]
 

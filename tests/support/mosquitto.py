@@ -11,6 +11,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import IO
 
 
 def free_port() -> int:
@@ -42,10 +43,12 @@ class Mosquitto:
         ]
         self.conf.write_text("\n".join(lines) + "\n")
         self.proc: subprocess.Popen[bytes] | None = None
+        self._log_fh: IO[bytes] | None = None
 
     def start(self) -> Mosquitto:
+        self._log_fh = self.log.open("ab")
         self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=subprocess.DEVNULL,
-                                     stderr=self.log.open("ab"))
+                                     stderr=self._log_fh)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -65,6 +68,9 @@ class Mosquitto:
                 self.proc.terminate()
             self.proc.wait(timeout=10)
         self.proc = None
+        if self._log_fh is not None:
+            self._log_fh.close()
+            self._log_fh = None
 
     def restart(self) -> None:
         self.stop()
