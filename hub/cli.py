@@ -1,0 +1,191 @@
+"""footfall-hub: a thin CLI over the hub library (sqlite-utils' model).
+
+User errors are one line on stderr with a remedy and exit 1; usage errors exit 2 (argparse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from types import FrameType
+
+from agent.wire.topics import ID_RE
+from hub.config import ConfigError, HubConfig, load_hub_config
+
+PROG = "footfall-hub"
+DEFAULT_CONFIG = "hub.yaml"
+COUNTERS_EVERY_S = 60.0
+
+log = logging.getLogger("hub")
+
+
+class UserError(Exception):
+    """An error the user can fix: printed as one line, exit code 1."""
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (use YYYY-MM-DD)") from None
+
+
+def _store(text: str) -> str:
+    if not ID_RE.match(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a store id (lower-case letters, digits and -)")
+    return text
+
+
+def _config(args: argparse.Namespace) -> HubConfig:
+    """hub.yaml as given; without --config, ./hub.yaml when it exists, else every default."""
+    path: str | None = args.config
+    if path is None:
+        path = DEFAULT_CONFIG if Path(DEFAULT_CONFIG).exists() else None
+    try:
+        return load_hub_config(path)
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from hub.app import Hub  # noqa: PLC0415 -- paho and the decoders load only for serve
+    from hub.ingest.mqtt import BrokerUnavailableError  # noqa: PLC0415
+
+    config = _config(args)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    hub = Hub(config)
+    try:
+        hub.start()
+    except BrokerUnavailableError as exc:
+        raise UserError(
+            f"{exc} (is mosquitto running? check mqtt.host and mqtt.port in the config)"
+        ) from None
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while not stop.wait(COUNTERS_EVERY_S):
+            log.info("counters: %s", hub.counters.snapshot())
+    finally:
+        hub.stop()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return 0
+
+
+def cmd_import_pos(args: argparse.Namespace) -> int:
+    from hub.imports import ImportFileError, importer  # noqa: PLC0415
+    from hub.store import open_db  # noqa: PLC0415
+
+    config = _config(args)
+    path = Path(args.file)
+    if not path.is_file():
+        raise UserError(f"{args.file}: no such file (give the path of a POS export in CSV)")
+    db = open_db(config.database.path)
+    try:
+        result = importer("pos")(db, path, config, progress=sys.stderr.isatty())
+    except ImportFileError as exc:
+        raise UserError(f"{exc} (nothing was imported; fix the file and run import-pos again)") from None
+    finally:
+        db.close()
+    print(result.summary())
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from hub.joins import NoDataError, daily_report  # noqa: PLC0415
+    from hub.reports import formatter  # noqa: PLC0415
+    from hub.store import open_db  # noqa: PLC0415
+
+    config = _config(args)
+    db_path = Path(config.database.path)
+    if not db_path.exists():
+        raise UserError(f"database {db_path} does not exist (is the hub ingesting? see {PROG} serve)")
+    db = open_db(db_path)
+    try:
+        report = daily_report(db.conn, config, args.store, args.date)
+    except NoDataError as exc:
+        raise UserError(f"{exc} (is the hub ingesting? see {PROG} serve)") from None
+    finally:
+        db.close()
+    formatter(args.format)(report, sys.stdout)
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    path = args.config or DEFAULT_CONFIG
+    if not Path(path).exists():
+        raise UserError(f"{path}: no such file (give the hub's config with --config)")
+    try:
+        config = load_hub_config(path)
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+    n = len(config.stores)
+    print(f"{path}: ok ({n} store{'' if n == 1 else 's'} configured, database {config.database.path})")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    from hub.reports import FORMATS  # noqa: PLC0415
+
+    ap = argparse.ArgumentParser(prog=PROG, description="The footfall hub: ingest, imports and reports.")
+    ap.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument(
+            "--config", metavar="FILE", help=f"hub config (default: ./{DEFAULT_CONFIG} if present)"
+        )
+        return p
+
+    p = command("serve", "ingest agents' batches from MQTT into the database until SIGTERM or Ctrl-C")
+    p.set_defaults(run=cmd_serve)
+    p = command("import-pos", "import POS transactions from CSV (store,timestamp,transaction_id,net_amount)")
+    p.add_argument("file", metavar="FILE.csv")
+    p.set_defaults(run=cmd_import_pos)
+    p = command("report", "daily report of a store: per local hour, footfall joined with POS sales")
+    p.add_argument("--store", required=True, type=_store, help="store id")
+    p.add_argument("--date", required=True, type=_date, help="local date, YYYY-MM-DD")
+    p.add_argument(
+        "--format", choices=sorted(FORMATS), default="table", help="output format (default: table)"
+    )
+    p.set_defaults(run=cmd_report)
+    p = command(
+        "check-config", "check a hub config without connecting to anything; exit 0 if valid, 1 if not"
+    )
+    p.set_defaults(run=cmd_check_config)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        code: int = args.run(args)
+        sys.stdout.flush()
+    except UserError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `footfall-hub report ... | head`: the reader left, nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""Imports of business data joined with footfall: a file in, rows in one transaction, all or nothing.
+
+An importer validates the whole file before writing anything and raises ImportFileError naming the
+file, line and column of the first bad row. Registry entries are import strings (CONVENTIONS rule 1).
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Protocol
+
+import sqlite_utils
+
+from hub.config import HubConfig
+from hub.imports.base import ImportFileError, ImportResult
+
+__all__ = ["IMPORTERS", "ImportFileError", "ImportResult", "Importer", "importer"]
+
+
+class Importer(Protocol):
+    """Import one file into the hub database; re-importing adds nothing."""
+
+    def __call__(
+        self, db: sqlite_utils.Database, path: Path, config: HubConfig, *, progress: bool = False
+    ) -> ImportResult: ...
+
+
+IMPORTERS: dict[str, str] = {
+    "pos": "hub.imports.pos:import_pos",  # point-of-sale transactions (CSV)
+}
+
+
+def importer(kind: str) -> Importer:
+    """The importer registered as `kind`."""
+    module, _, name = IMPORTERS[kind].partition(":")
+    found: Importer = getattr(importlib.import_module(module), name)
+    return found

@@ -1,0 +1,286 @@
+"""The writer thread: group commits of decoded messages, then the acknowledgements.
+
+A batch's records go in only with its new `batches` row (INSERT OR IGNORE on `(agent, epoch, seq)`),
+so a redelivery adds nothing; it is still acknowledged, since the agent may have missed the first ack.
+Nothing is acknowledged before the COMMIT that holds it returns (DESIGN section 5).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent.wire.records import iso
+from hub.ingest.counters import Counters
+from hub.ingest.decode import DataBatch, DeadLetter, Decoded, Ignored, StatusUpdate, decode
+from hub.store.rows import RECORD_TABLES
+from hub.store.schema import connect
+
+log = logging.getLogger(__name__)
+
+RETRY_DELAY_S = 1.0
+
+
+@dataclass(slots=True)
+class Incoming:
+    """One received message; `token` lets its receiver acknowledge it later (e.g. MQTT mid and qos)."""
+
+    topic: str
+    payload: bytes
+    received_at: float
+    token: object = None
+    retained: bool = False
+    pending: Future[Decoded] | None = field(default=None, repr=False)
+
+
+# after_commit(messages, acks): acks maps (ack topic, epoch) -> committed seqs (new and duplicate).
+AfterCommit = Callable[[list[Incoming], dict[tuple[str, str], list[int]]], None]
+
+
+class Writer:
+    """Owns the ingest connection; `submit` may be called from any thread."""
+
+    def __init__(
+        self,
+        db_path: str | Path,
+        counters: Counters,
+        after_commit: AfterCommit,
+        *,
+        max_batches: int = 64,
+        max_wait_ms: int = 20,
+        decoder: Executor | None = None,
+    ) -> None:
+        self._db_path = db_path
+        self._counters = counters
+        self._after_commit = after_commit
+        self._max_batches = max_batches
+        self._max_wait_s = max_wait_ms / 1000
+        self._decoder = decoder
+        self._queue: queue.Queue[Incoming | None] = queue.Queue()  # None: stop
+        self._idle = threading.Condition()
+        self._outstanding = 0
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="hub-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, msg: Incoming) -> None:
+        """Queue a message; its decoding starts now in a decoder process when there is one."""
+        if self._decoder is not None:
+            try:
+                msg.pending = self._decoder.submit(decode, msg.topic, msg.payload)
+            except (BrokenProcessPool, RuntimeError):
+                msg.pending = None  # decoded in the writer instead
+        with self._idle:
+            self._outstanding += 1
+        self._queue.put(msg)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Commit and acknowledge everything submitted so far, then end the thread."""
+        self._stopping = True
+        self._queue.put(None)
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """True once every submitted message is committed and acknowledged; False on timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._outstanding == 0, timeout)
+
+    def _run(self) -> None:
+        conn = connect(self._db_path)
+        try:
+            stop = False
+            while not stop:
+                group, stop = self._collect()
+                if group:
+                    self._write_with_retry(conn, group)
+        finally:
+            conn.close()
+
+    def _collect(self) -> tuple[list[Incoming], bool]:
+        first = self._queue.get()
+        if first is None:
+            return [], True
+        group = [first]
+        deadline = time.monotonic() + self._max_wait_s
+        while len(group) < self._max_batches:
+            remaining = deadline - time.monotonic()
+            try:
+                item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                return group, True
+            group.append(item)
+        return group, False
+
+    def _write_with_retry(self, conn: sqlite3.Connection, group: list[Incoming]) -> None:
+        decoded = [self._decoded(m) for m in group]
+        while True:
+            try:
+                acks = self._write(conn, group, decoded)
+                break
+            except sqlite3.OperationalError as exc:  # locked, disk full, I/O: may pass, so retry
+                _rollback(conn)
+                self._counters.add(write_errors=1)
+                if self._stopping:
+                    log.error(
+                        "commit failed while stopping (%s): %d messages left for redelivery", exc, len(group)
+                    )
+                    self._done(len(group))
+                    return
+                log.error("commit failed (%s), retrying in %.0f s", exc, RETRY_DELAY_S)
+                time.sleep(RETRY_DELAY_S)
+            except sqlite3.Error as exc:  # a message the schema refuses: never retry it for ever
+                _rollback(conn)
+                self._counters.add(write_errors=1)
+                log.error("commit failed (%s); writing the group one message at a time", exc)
+                acks = self._write_one_by_one(conn, group, decoded)
+                break
+        try:
+            self._after_commit(group, acks)
+        except Exception:
+            log.exception("acknowledging a commit failed; the broker will redeliver, stored once")
+        self._done(len(group))
+
+    def _write_one_by_one(
+        self, conn: sqlite3.Connection, group: list[Incoming], decoded: list[Decoded]
+    ) -> dict[tuple[str, str], list[int]]:
+        acks: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for msg, dec in zip(group, decoded, strict=True):
+            try:
+                part = self._write(conn, [msg], [dec])
+            except sqlite3.Error as exc:
+                _rollback(conn)
+                part = self._write(conn, [msg], [DeadLetter("store_error", type(exc).__name__)])
+            for k, seqs in part.items():
+                acks[k].extend(seqs)
+        return dict(acks)
+
+    def _done(self, n: int) -> None:
+        with self._idle:
+            self._outstanding -= n
+            self._idle.notify_all()
+
+    @staticmethod
+    def _decoded(msg: Incoming) -> Decoded:
+        if msg.pending is not None:
+            try:
+                return msg.pending.result()
+            except Exception:  # a decoder process died: decode here instead
+                log.warning("decoder process failed; decoding in the writer")
+        return decode(msg.topic, msg.payload)
+
+    def _write(
+        self, conn: sqlite3.Connection, group: list[Incoming], decoded: list[Decoded]
+    ) -> dict[tuple[str, str], list[int]]:
+        acks: dict[tuple[str, str], list[int]] = defaultdict(list)
+        seen: dict[str, tuple[str, str, str]] = {}
+        stored = records = dups = statuses = 0
+        dead: list[str] = []
+        cur = conn.cursor()
+        try:
+            cur.execute("BEGIN IMMEDIATE")
+            for msg, dec in zip(group, decoded, strict=True):
+                received_at = iso(msg.received_at)
+                if isinstance(dec, DataBatch):
+                    cur.execute(
+                        "INSERT OR IGNORE INTO batches (agent, org, store, epoch, seq, sent_at, received_at,"
+                        " records_n) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            dec.agent,
+                            dec.org,
+                            dec.store,
+                            dec.epoch,
+                            dec.seq,
+                            dec.sent_at,
+                            received_at,
+                            dec.records_n,
+                        ),
+                    )
+                    if cur.rowcount == 1:
+                        for rtype, rows in dec.rows.items():
+                            cur.executemany(RECORD_TABLES[rtype].insert_sql, rows)
+                        stored += 1
+                        records += dec.records_n
+                    else:
+                        dups += 1
+                    acks[(dec.ack_topic, dec.epoch)].append(dec.seq)
+                    seen[dec.agent] = (dec.org, dec.store, received_at)
+                elif isinstance(dec, StatusUpdate):
+                    _upsert_status(cur, dec, received_at, msg.retained)
+                    statuses += 1
+                elif isinstance(dec, DeadLetter):
+                    cur.execute(
+                        "INSERT INTO dead_letters (received_at, topic, reason, detail, payload)"
+                        " VALUES (?, ?, ?, ?, ?)",
+                        (received_at, msg.topic[:300], dec.reason, dec.detail, msg.payload),
+                    )
+                    dead.append(dec.reason)
+                else:
+                    assert isinstance(dec, Ignored)
+            cur.executemany(
+                "INSERT INTO agents (agent, org, store, last_seen) VALUES (?, ?, ?, ?) ON CONFLICT (agent)"
+                " DO UPDATE SET org = excluded.org, store = excluded.store, last_seen = excluded.last_seen",
+                [(a, o, s, t) for a, (o, s, t) in seen.items()],
+            )
+            cur.execute("COMMIT")
+        finally:
+            cur.close()
+        self._counters.add(
+            received=len(group),
+            batches_stored=stored,
+            records_stored=records,
+            duplicates=dups,
+            status_updates=statuses,
+            commits=1,
+        )
+        for reason in dead:
+            self._counters.dead_letter(reason)
+        return dict(acks)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
+def _upsert_status(cur: sqlite3.Cursor, st: StatusUpdate, received_at: str, retained: bool) -> None:
+    """A retained status replayed at the hub's subscribe is not a sign of life: keep last_seen then."""
+    cur.execute(
+        "INSERT INTO agents (agent, org, store, state, last_seen, backlog_batches, clock_synced,"
+        " agent_version, counters, status_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (agent) DO UPDATE SET"
+        " org = excluded.org, store = excluded.store, state = excluded.state,"
+        " last_seen = CASE WHEN ? THEN coalesce(agents.last_seen, excluded.last_seen)"
+        " ELSE excluded.last_seen END,"
+        " backlog_batches = excluded.backlog_batches, clock_synced = excluded.clock_synced,"
+        " agent_version = excluded.agent_version, counters = excluded.counters,"
+        " status_at = excluded.status_at",
+        (
+            st.agent,
+            st.org,
+            st.store,
+            st.state,
+            (st.updated_at or None) if retained else received_at,
+            st.backlog_batches,
+            int(st.clock_synced),
+            st.agent_version,
+            st.counters_json,
+            st.updated_at,
+            int(retained),
+        ),
+    )

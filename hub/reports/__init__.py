@@ -1,0 +1,32 @@
+"""Report formats: one file per format, one registry dict of import strings (CONVENTIONS rule 1).
+
+A formatter writes a `DailyReport` to a text stream, definitions and settings included: a number
+without its definition is not a report.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Protocol, TextIO
+
+from hub.joins.daily import DailyReport
+
+
+class Formatter(Protocol):
+    """Write one report to `out`."""
+
+    def __call__(self, report: DailyReport, out: TextIO) -> None: ...
+
+
+FORMATS: dict[str, str] = {
+    "table": "hub.reports.table:render",  # for people at a terminal (rich)
+    "csv": "hub.reports.csv_format:render",  # for spreadsheets; definitions as leading '#' lines
+    "json": "hub.reports.json_format:render",  # for programs; numbers unrounded, money in cents
+}
+
+
+def formatter(name: str) -> Formatter:
+    """The formatter registered as `name` (KeyError when there is none)."""
+    module, _, attr = FORMATS[name].partition(":")
+    found: Formatter = getattr(importlib.import_module(module), attr)
+    return found

@@ -1,0 +1,11 @@
+"""The hub's SQLite store: the schema, and opening it ready for concurrent readers (WAL).
+
+One file, one schema (`schema.py`); the row layout of each record type (`rows.py`) is pure Python so
+that decoder processes can build rows without a database. PostgreSQL (DESIGN section 7) would be a
+second store behind the same row layout.
+"""
+
+from hub.store.rows import RECORD_TABLES, TableSpec, epoch_s
+from hub.store.schema import SCHEMA_VERSION, connect, ensure_schema, open_db
+
+__all__ = ["RECORD_TABLES", "SCHEMA_VERSION", "TableSpec", "connect", "ensure_schema", "epoch_s", "open_db"]

@@ -1,0 +1,83 @@
+"""Row layout of the record tables, built from the wire's record classes (the wire exists once).
+
+A record table holds the batch key and the record's index in its batch, the record's fields as sent,
+and for every `*_at` time an `*_epoch_s` integer for indexed range queries. Pure Python, no SQLite:
+decoder processes use it to turn an envelope into rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from agent.wire import RECORD_TYPES
+
+KEY_COLUMNS = ("org", "store", "agent", "epoch", "seq", "idx")
+
+# Record type -> table. Explicit so that renaming a record type never silently renames a table.
+TABLE_NAMES: dict[str, str] = {
+    "visit": "visits",
+    "minute": "minutes",
+    "period": "periods",
+    "door": "doors",
+    "device_flag": "device_flags",
+}
+
+# Index per table for store + time queries (the report's access path).
+TIME_INDEX: dict[str, tuple[str, ...]] = {
+    "visits": ("store", "started_epoch_s"),
+    "minutes": ("store", "minute_epoch_s"),
+    "periods": ("store", "period", "start_epoch_s"),
+    "doors": ("store", "minute_epoch_s"),
+    "device_flags": ("store", "device_key"),
+}
+
+_SQL_TYPES = {"str": str, "int": int, "float": float, "bool": int, "str | None": str}
+
+
+def epoch_s(text: str) -> int:
+    """Epoch seconds of a wire time the wire codec has already checked (fast: no strptime)."""
+    return int(datetime.fromisoformat(text).timestamp())
+
+
+def _time_column(field_name: str) -> str:
+    return field_name[: -len("_at")] + "_epoch_s"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """How one record type is stored."""
+
+    record_type: str
+    table: str
+    fields: tuple[str, ...]
+    time_fields: tuple[str, ...]
+    columns: dict[str, type]
+
+    @property
+    def insert_sql(self) -> str:
+        names = ", ".join(self.columns)
+        marks = ", ".join("?" * len(self.columns))
+        return f"INSERT INTO {self.table} ({names}) VALUES ({marks})"
+
+    def row(self, key: tuple[str, str, str, str, int], idx: int, rec: Any) -> tuple[Any, ...]:
+        """One row: batch key, index, fields, then the epoch-seconds of each time field."""
+        values = [getattr(rec, f) for f in self.fields]
+        times = [epoch_s(getattr(rec, f)) for f in self.time_fields]
+        return (*key, idx, *values, *times)
+
+
+def _spec(record_type: str, cls: type[Any]) -> TableSpec:
+    fields = dataclasses.fields(cls)
+    columns: dict[str, type] = {"org": str, "store": str, "agent": str, "epoch": str, "seq": int, "idx": int}
+    columns.update({f.name: _SQL_TYPES[str(f.type)] for f in fields})
+    time_fields = tuple(f.name for f in fields if f.name.endswith("_at"))
+    columns.update({_time_column(f): int for f in time_fields})
+    return TableSpec(
+        record_type, TABLE_NAMES[record_type], tuple(f.name for f in fields), time_fields, columns
+    )
+
+
+RECORD_TABLES: dict[str, TableSpec] = {t: _spec(t, cls) for t, cls in RECORD_TYPES.items()}

@@ -1,0 +1,156 @@
+"""POS CSV import: validated in full before writing, all or nothing, re-imports add nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+from hub.config import HubConfig, StoreConfig
+from hub.imports import ImportFileError, importer
+from hub.imports.pos import cents
+from hub.store import open_db
+
+CONFIG = HubConfig(default_timezone="UTC", stores={"brno-1": StoreConfig(timezone="Europe/Prague")})
+GOOD = """\
+store,timestamp,transaction_id,net_amount
+brno-1,2026-11-26T10:15:00+01:00,T1,25.00
+brno-1,2026-11-26 10:20:00,T2,10.5
+brno-1,2026-11-26T09:30:00Z,T3,-5.00
+leeds-2,2026-11-26T10:15:00,T1,7
+"""
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[sqlite_utils.Database]:
+    database = open_db(tmp_path / "hub.db")
+    try:
+        yield database
+    finally:
+        database.close()
+
+
+def csv_file(tmp_path: Path, text: str, name: str = "pos.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def rows(db: sqlite_utils.Database) -> list[tuple[object, ...]]:
+    return db.execute(
+        "SELECT store, transaction_id, at_utc, at_epoch_s, net_amount_cents FROM pos_transactions"
+        " ORDER BY store, transaction_id"
+    ).fetchall()
+
+
+def test_good_file_is_imported_in_utc_cents(db: sqlite_utils.Database, tmp_path: Path) -> None:
+    """Offsets are honoured, naive times are the store's local time, amounts exact cents, refunds negative."""
+    result = importer("pos")(db, csv_file(tmp_path, GOOD), CONFIG)
+    assert result.summary() == "pos.csv: 4 rows imported"
+    assert rows(db) == [
+        ("brno-1", "T1", "2026-11-26T09:15:00Z", 1795684500, 2500),
+        ("brno-1", "T2", "2026-11-26T09:20:00Z", 1795684800, 1050),  # Prague is UTC+1 in November
+        ("brno-1", "T3", "2026-11-26T09:30:00Z", 1795685400, -500),
+        ("leeds-2", "T1", "2026-11-26T10:15:00Z", 1795688100, 700),  # not configured: default_timezone
+    ]
+
+
+def test_bad_row_names_file_line_and_column_and_writes_nothing(
+    db: sqlite_utils.Database, tmp_path: Path
+) -> None:
+    """One bad row anywhere stops the import before anything is written, and says exactly where."""
+    text = (
+        GOOD
+        + "".join(f"brno-1,2026-11-26T11:{i:02d}:00+01:00,X{i},1.00\n" for i in range(11))
+        + "brno-1,2026-11-26T12:00:00+01:00,X99,abc\n"
+    )
+    with pytest.raises(ImportFileError) as err:
+        importer("pos")(db, csv_file(tmp_path, text), CONFIG)
+    assert str(err.value) == "pos.csv:17: net_amount: 'abc' is not a decimal amount"
+    assert rows(db) == []
+    assert db.execute("SELECT count(*) FROM imports").fetchone() == (0,)
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (
+            "brno-1,yesterday,T9,1.00",
+            "pos.csv:2: timestamp: 'yesterday' is not an ISO 8601 date and time "
+            "(e.g. 2026-11-26T14:03:00+01:00)",
+        ),
+        (
+            "Brno 1,2026-11-26T10:00:00Z,T9,1.00",
+            "pos.csv:2: store: 'Brno 1' is not a store id (lower-case letters, digits, -)",
+        ),
+        ("brno-1,2026-11-26T10:00:00Z,,1.00", "pos.csv:2: transaction_id: must not be empty"),
+        (
+            "brno-1,2026-11-26T10:00:00Z,T9,1.005",
+            "pos.csv:2: net_amount: '1.005' is not a decimal amount with at most 2 decimal places",
+        ),
+        (
+            "brno-1,2026-11-26T10:00:00Z,T9",
+            "pos.csv:2: expected 4 fields (store,timestamp,transaction_id,net_amount), found 3",
+        ),
+    ],
+)
+def test_each_kind_of_bad_row_is_explained(
+    db: sqlite_utils.Database, tmp_path: Path, row: str, message: str
+) -> None:
+    """The error says which column is wrong and why, in words a shop manager can act on."""
+    with pytest.raises(ImportFileError) as err:
+        importer("pos")(db, csv_file(tmp_path, f"store,timestamp,transaction_id,net_amount\n{row}\n"), CONFIG)
+    assert str(err.value) == message
+
+
+def test_duplicate_transaction_in_one_file_is_an_error(db: sqlite_utils.Database, tmp_path: Path) -> None:
+    """The same transaction twice in one export is a broken export, not something to guess about."""
+    with pytest.raises(ImportFileError) as err:
+        importer("pos")(db, csv_file(tmp_path, GOOD + "brno-1,2026-11-26T11:00:00Z,T2,3.00\n"), CONFIG)
+    assert (
+        str(err.value) == "pos.csv:6: transaction_id: 'T2' appears twice for store 'brno-1' (first on line 3)"
+    )
+
+
+def test_wrong_header_is_an_error(db: sqlite_utils.Database, tmp_path: Path) -> None:
+    """A file from another system is refused at its header, naming what was expected."""
+    with pytest.raises(ImportFileError) as err:
+        importer("pos")(db, csv_file(tmp_path, "shop,when,id,amount\n"), CONFIG)
+    assert str(err.value) == (
+        "pos.csv:1: the header must be store,timestamp,transaction_id,net_amount (found shop,when,id,amount)"
+    )
+
+
+def test_reimporting_the_same_file_adds_nothing_and_says_so(
+    db: sqlite_utils.Database, tmp_path: Path
+) -> None:
+    """Running the same import twice (a retried cron job) is harmless and the user is told."""
+    path = csv_file(tmp_path, GOOD)
+    importer("pos")(db, path, CONFIG)
+    again = importer("pos")(db, path, CONFIG)
+    assert again.added_n == 0
+    assert again.summary().startswith("pos.csv: nothing imported: this file was already imported at 20")
+    assert len(rows(db)) == 4
+
+
+def test_overlapping_export_adds_only_new_transactions(db: sqlite_utils.Database, tmp_path: Path) -> None:
+    """Exports that overlap (Monday-Wednesday, then Tuesday-Thursday) import each transaction once."""
+    importer("pos")(db, csv_file(tmp_path, GOOD, "mon.csv"), CONFIG)
+    later = [*GOOD.splitlines()[0:2], "brno-1,2026-11-27T10:00:00+01:00,T4,3.00"]
+    result = importer("pos")(db, csv_file(tmp_path, "\n".join(later) + "\n", "tue.csv"), CONFIG)
+    assert result.summary() == "tue.csv: 1 of 2 rows imported (1 already in the database)"
+    assert len(rows(db)) == 5
+    first_only = importer("pos")(
+        db, csv_file(tmp_path, "\n".join(GOOD.splitlines()[0:2]) + "\n", "x.csv"), CONFIG
+    )
+    assert first_only.summary() == "x.csv: nothing imported: its 1 row was already in the database"
+
+
+@pytest.mark.parametrize(
+    ("text", "value"), [("0", 0), ("12.5", 1250), ("-0.07", -7), ("+3.10", 310), ("1000000.99", 100000099)]
+)
+def test_amounts_are_exact_cents(text: str, value: int) -> None:
+    """Money is never a float: sums of thousands of rows stay exact."""
+    assert cents(text) == value

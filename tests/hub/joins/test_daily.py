@@ -1,0 +1,159 @@
+"""The daily report's numbers, against values worked out by hand from tests/hub/scenario.py."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+from hub.config import DatabaseConfig, HubConfig, StoreConfig
+from hub.joins import DailyReport, NoDataError, daily_report
+from hub.store import open_db
+from tests.hub.scenario import build
+
+DAY = date(2026, 11, 26)
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> HubConfig:
+    return HubConfig(
+        database=DatabaseConfig(path=str(tmp_path / "hub.db")),
+        default_timezone="UTC",
+        stores={"brno-1": StoreConfig(timezone="Europe/Prague", calibration_factor=1.5)},
+    )
+
+
+@pytest.fixture
+def db(config: HubConfig) -> Iterator[sqlite_utils.Database]:
+    database = open_db(config.database.path)
+    try:
+        yield database
+    finally:
+        database.close()
+
+
+def report(db: sqlite_utils.Database, config: HubConfig) -> DailyReport:
+    return daily_report(db.conn, config, "brno-1", DAY)
+
+
+def test_hours_are_local_and_sum_the_agents(
+    config: HubConfig, tmp_path: Path, db: sqlite_utils.Database
+) -> None:
+    """Hour 10 local: gw-1 4 visitors + 6 passers-by, gw-2 2 + 3 -> 6 visitors, 9 passers-by, capture 6/15."""
+    build(config, tmp_path)
+    r = report(db, config)
+    assert len(r.hours) == 24
+    assert r.hours[0].start.isoformat() == "2026-11-26T00:00:00+01:00"
+    h10 = r.hours[10]
+    assert (h10.visitors, h10.passersby, h10.capture_rate) == (6, 9, pytest.approx(0.4))
+    h11 = r.hours[11]  # gw-1 re-sent hour 11: its last count (5, 15) replaces (3, 1)
+    assert (h11.visitors, h11.passersby, h11.capture_rate) == (5, 15, pytest.approx(0.25))
+    assert (r.hours[9].visitors, r.hours[9].capture_rate) == (None, None)  # nobody reported: unknown, not 0
+
+
+def test_median_dwell_of_visitor_visits_by_start_hour(
+    config: HubConfig, tmp_path: Path, db: sqlite_utils.Database
+) -> None:
+    """Hour 10: visitors 300, 900, 600 s (the bounce is not a visitor) -> 600; hour 11: 1200, 400 -> 800;
+    hour 00 holds the visit that started at 23:10Z the day before; the day: 300..1200 -> (600+700)/2."""
+    build(config, tmp_path)
+    r = report(db, config)
+    assert (r.hours[10].median_dwell_s, r.hours[10].visitor_visits_n) == (600, 3)
+    assert (r.hours[11].median_dwell_s, r.hours[0].median_dwell_s, r.hours[1].median_dwell_s) == (
+        800,
+        700,
+        None,
+    )
+    assert (r.day.median_dwell_s, r.day.visitor_visits_n) == (650, 6)
+
+
+def test_sales_and_conversion_without_door_counters(
+    config: HubConfig, tmp_path: Path, db: sqlite_utils.Database
+) -> None:
+    """No door counts: traffic in = visitors x 1.5. Hour 10: 2 sales (25.00, 10.50; the refund is not a sale),
+    net 30.50, traffic 9, conversion 2/9. Hour 11: 12.00 (naive local) + 8.00 (10:59:59Z), traffic 7.5."""
+    build(config, tmp_path)
+    r = report(db, config)
+    assert r.traffic_source == "wifi_visitors"
+    h10, h11, h12 = r.hours[10], r.hours[11], r.hours[12]
+    assert (h10.transactions, h10.net_sales_cents, h10.traffic_in) == (2, 3050, 9.0)
+    assert h10.conversion == pytest.approx(2 / 9)
+    assert (h11.transactions, h11.net_sales_cents, h11.traffic_in) == (2, 2000, 7.5)
+    assert h11.conversion == pytest.approx(2 / 7.5)
+    assert (h12.transactions, h12.net_sales_cents, h12.traffic_in, h12.conversion) == (0, 0, None, None)
+
+
+def test_day_totals_come_from_day_counts_not_summed_hours(
+    config: HubConfig, tmp_path: Path, db: sqlite_utils.Database
+) -> None:
+    """Day visitors 8 + 2 = 10 from the day counts (hours sum to 11: a device spans hours); 4 sales, 50.50,
+    traffic 10 x 1.5 = 15, conversion 4/15. The next local day's counts and sales are not included."""
+    build(config, tmp_path)
+    d = report(db, config).day
+    assert (d.visitors, d.passersby, d.capture_rate) == (10, 23, pytest.approx(10 / 33))
+    assert (d.transactions, d.net_sales_cents, d.traffic_in) == (4, 5050, 15.0)
+    assert d.conversion == pytest.approx(4 / 15)
+
+
+def test_door_counts_are_traffic_when_the_store_has_them(
+    config: HubConfig, tmp_path: Path, db: sqlite_utils.Database
+) -> None:
+    """With door counts that day, traffic in is the entries: hour 10 7 + 3 = 10, conversion 2/10; hour 11 has
+    no entries (conversion unknown); the day has 15 entries, conversion 4/15."""
+    build(config, tmp_path, with_doors=True)
+    r = report(db, config)
+    assert r.traffic_source == "door_counters"
+    assert (r.hours[10].traffic_in, r.hours[10].conversion) == (10.0, pytest.approx(0.2))
+    assert (r.hours[11].traffic_in, r.hours[11].conversion) == (0.0, None)
+    assert (r.hours[12].traffic_in, r.day.traffic_in, r.day.conversion) == (5.0, 15.0, pytest.approx(4 / 15))
+    assert "door counters" in r.definitions()["traffic in"]
+
+
+def test_report_states_its_definitions_and_settings(
+    config: HubConfig, tmp_path: Path, db: sqlite_utils.Database
+) -> None:
+    """Every report says what its words mean and which thresholds and window were used."""
+    build(config, tmp_path)
+    r = report(db, config)
+    assert r.settings_used() == {
+        "visit_timeout_s": 900,
+        "min_dwell_s": 300,
+        "visitor_rssi_dbm": -70,
+        "visitor_sightings_n": 3,
+        "linkability_window_d": 1,
+        "calibration_factor": 1.5,
+        "timezone": "Europe/Prague",
+        "traffic_in_source": "wifi_visitors",
+    }
+    d = r.definitions()
+    assert d["visitor"] == (
+        "a device whose visit (no gap over 900 s) lasted at least 300 s with at least 3 "
+        "sightings at or above -70 dBm"
+    )
+    assert d["traffic in"] == "visitors x the store's calibration factor 1.5 (no door counts on this day)"
+    assert d["linkability window"].startswith("1 day(s)")
+    assert r.agents == ("gw-1", "gw-2")
+
+
+def test_daylight_saving_day_has_25_hours(config: HubConfig, db: sqlite_utils.Database) -> None:
+    """On the autumn change the local day has 25 hours, 02:00 twice, told apart by their offsets."""
+    from tests.hub.scenario import p, write  # noqa: PLC0415
+
+    write(config, [("gw-1", 0, [p("hour", "2026-10-25T01:00:00Z", 1, 1)])])
+    r = daily_report(db.conn, config, "brno-1", date(2026, 10, 25))
+    assert len(r.hours) == 25
+    assert [h.start.isoformat() for h in r.hours[2:4]] == [
+        "2026-10-25T02:00:00+02:00",
+        "2026-10-25T02:00:00+01:00",
+    ]
+    assert r.hours[3].visitors == 1
+
+
+def test_no_data_for_the_store_and_day(config: HubConfig, tmp_path: Path, db: sqlite_utils.Database) -> None:
+    """A store or day with nothing stored is an error, not a report of zeros."""
+    build(config, tmp_path)
+    with pytest.raises(NoDataError, match="no data for store 'brno-1' on 2026-11-28"):
+        daily_report(db.conn, config, "brno-1", date(2026, 11, 28))
