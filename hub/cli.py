@@ -122,6 +122,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    import shutil  # noqa: PLC0415
+
+    from hub.demo import run_demo  # noqa: PLC0415 -- scapy (the generator) loads only for the demo
+
+    if shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists():
+        raise UserError("mosquitto is not installed (run ./run demo, or: apt-get install mosquitto)")
+    return run_demo(Path(args.out) if args.out else None, args.date, args.seed, args.scale, args.format,
+                    sys.stdout)
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     path = args.config or DEFAULT_CONFIG
     if not Path(path).exists():
@@ -161,6 +172,15 @@ def parser() -> argparse.ArgumentParser:
         "--format", choices=sorted(FORMATS), default="table", help="output format (default: table)"
     )
     p.set_defaults(run=cmd_report)
+    p = sub.add_parser("demo", help="run a seeded store-day through agent, mosquitto and hub; print the report",
+                       description="generate a store-day, replay it through the agent, a local mosquitto and "
+                       "the hub, import its POS sales and print the daily report")
+    p.add_argument("--out", metavar="DIR", help="keep the generated data, databases and state here")
+    p.add_argument("--date", type=_date, default=date(2026, 11, 26), help="the store-day (default 2026-11-26)")
+    p.add_argument("--seed", type=int, default=1, help="random seed of the day (default 1)")
+    p.add_argument("--scale", type=float, default=1.0, help="multiply the number of people (default 1)")
+    p.add_argument("--format", choices=sorted(FORMATS), default="table", help="report format (default: table)")
+    p.set_defaults(run=cmd_demo)
     p = command(
         "check-config", "check a hub config without connecting to anything; exit 0 if valid, 1 if not"
     )

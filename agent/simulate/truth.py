@@ -124,7 +124,7 @@ def build_truth(
                 visitors += 1
             elif bisect.bisect_left(d.times_us, h) < bisect.bisect_left(d.times_us, h + HOUR_US):
                 passersby += 1
-        transactions = sum(h <= sale.at_s * US < h + HOUR_US for sale in sales)
+        transactions = sum(h <= sale.at_s * US < h + HOUR_US and sale.amount_cents > 0 for sale in sales)
         row = {"hour_start": _utc(h), "visitors": visitors, "passersby": passersby}
         hours.append(row | {"transactions": transactions})
     visitor_devices = [d for d in counted if any(v.is_visitor(settings) for v in d.visits)]
@@ -133,7 +133,7 @@ def build_truth(
         "visitor_visits": sum(v.is_visitor(settings) for d in counted for v in d.visits),
         "passersby": len(counted) - len(visitor_devices),
         "bounces": sum(v.is_bounce(settings) for d in counted for v in d.visits),
-        "transactions": len(sales),
+        "transactions": sum(sale.amount_cents > 0 for sale in sales),  # a refund is not a transaction
         "refunds": sum(sale.amount_cents < 0 for sale in sales),
         "net_sales": round(sum(sale.amount_cents for sale in sales) / 100, 2),
     }

@@ -6,6 +6,7 @@ test checks that the README matches. Times are ISO 8601 UTC strings with a `Z`, 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -21,11 +22,14 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_ISO_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
+
 def parse_iso(text: str) -> float:
     """Parse the wire's time format back to epoch seconds; ValueError when it is not one."""
-    if not isinstance(text, str) or not text.endswith("Z"):
-        raise ValueError(f"time {text!r} is not ISO 8601 UTC ending in Z")
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    if not isinstance(text, str) or not _ISO_RE.fullmatch(text):
+        raise ValueError("time is not ISO 8601 UTC like 2026-11-26T12:00:00Z")
+    return datetime.fromisoformat(text).timestamp()
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,39 +121,58 @@ def record_to_dict(rec: Any) -> dict[str, Any]:
     return out
 
 
+def _is_int(v: Any) -> bool:
+    return type(v) is int
+
+
+def _is_float(v: Any) -> bool:
+    return type(v) is float or type(v) is int
+
+
+def _is_bool(v: Any) -> bool:
+    return type(v) is bool
+
+
+def _is_str(v: Any) -> bool:
+    return type(v) is str
+
+
+def _is_opt_str(v: Any) -> bool:
+    return v is None or type(v) is str
+
+
+_CHECKS = {"str": _is_str, "int": _is_int, "float": _is_float, "bool": _is_bool, "str | None": _is_opt_str}
+# per record type: (field name, type check, is a time) in declaration order, built once
+_FIELD_CHECKS: dict[str, tuple[tuple[str, Any, bool, str], ...]] = {
+    t: tuple((f.name, _CHECKS[str(f.type)], f.name.endswith("_at"), str(f.type)) for f in fields(c))
+    for t, c in RECORD_TYPES.items()
+}
+
+
 def record_from_dict(obj: Any) -> Any:
-    """Build a record from its wire object; ValueError naming the field when it does not fit."""
-    if not isinstance(obj, dict):
+    """Build a record from its wire object; ValueError naming the field (never its value) when it does not fit."""
+    if type(obj) is not dict:
         raise ValueError("record is not an object")
-    cls = RECORD_TYPES.get(obj.get("type", ""))
-    if cls is None:
-        raise ValueError(f"unknown record type {obj.get('type')!r}")
-    names = {f.name: f for f in fields(cls)}
-    extra = set(obj) - set(names) - {"type"}
-    if extra:
-        raise ValueError(f"{cls.type}: unknown field {sorted(extra)[0]!r}")
+    rtype = obj.get("type")
+    checks = _FIELD_CHECKS.get(rtype) if type(rtype) is str else None
+    if checks is None:
+        raise ValueError("unknown record type")
+    if len(obj) != len(checks) + 1:
+        extra = sorted(set(obj) - {c[0] for c in checks} - {"type"})
+        if extra:
+            raise ValueError(f"{rtype}: unknown field {extra[0]!r}")
     kw: dict[str, Any] = {}
-    for name, f in names.items():
-        if name not in obj:
-            raise ValueError(f"{cls.type}: missing field {name!r}")
-        value = obj[name]
-        _check_type(cls.type, name, str(f.type), value)
+    for name, check, is_time, typ in checks:
+        try:
+            value = obj[name]
+        except KeyError:
+            raise ValueError(f"{rtype}: missing field {name!r}") from None
+        if not check(value):
+            raise ValueError(f"{rtype}.{name}: is not {typ}")
+        if is_time:
+            parse_iso(value)
         kw[name] = value
-    return cls(**kw)
-
-
-def _check_type(rtype: str, name: str, typ: str, value: Any) -> None:
-    ok = {
-        "str": isinstance(value, str),
-        "int": isinstance(value, int) and not isinstance(value, bool),
-        "float": isinstance(value, int | float) and not isinstance(value, bool),
-        "bool": isinstance(value, bool),
-        "str | None": value is None or isinstance(value, str),
-    }[typ]
-    if not ok:
-        raise ValueError(f"{rtype}.{name}: {value!r} is not {typ}")
-    if name.endswith("_at") and isinstance(value, str):
-        parse_iso(value)
+    return RECORD_TYPES[rtype](**kw)
 
 
 def record_schema(cls: type[Any]) -> dict[str, Any]:

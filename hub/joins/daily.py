@@ -134,11 +134,18 @@ def daily_report(conn: sqlite3.Connection, config: HubConfig, store: str, day: d
         " GROUP BY agent, sensor, minute_epoch_s)",
         rng,
     )
-    visits = conn.execute(
-        "SELECT started_epoch_s, dwell_s, agent FROM visits WHERE store = ? AND started_epoch_s >= ?"
-        " AND started_epoch_s < ? AND kind = 'visitor'",
+    all_visits = conn.execute(
+        "SELECT started_epoch_s, dwell_s, agent, ended_epoch_s, device_key, key_window FROM visits"
+        " WHERE store = ? AND ended_epoch_s >= ? AND started_epoch_s < ? AND kind = 'visitor'",
         rng,
     ).fetchall()
+    static = set(conn.execute(
+        "SELECT DISTINCT device_key, key_window FROM device_flags WHERE store = ? AND flag = 'static'", [store]
+    ).fetchall())
+    # a device found static later in its window (a fixture after 6 hours, a staff phone) leaves the
+    # counts the agent sent before it knew: its visitor visits are subtracted hour by hour
+    static_visits = [v for v in all_visits if (v[4], v[5]) in static]
+    visits = [(t, d, a) for t, d, a, _, k, w in all_visits if (k, w) not in static and t0 <= t < t1]
     sales = conn.execute(
         "SELECT at_epoch_s, net_amount_cents FROM pos_transactions WHERE store = ?"
         " AND at_epoch_s >= ? AND at_epoch_s < ?",
@@ -155,6 +162,13 @@ def daily_report(conn: sqlite3.Connection, config: HubConfig, store: str, day: d
     for _, t, v, p in hourly:
         vis[hour(t)] += v
         pas[hour(t)] += p
+    static_hours: dict[int, set[str]] = defaultdict(set)
+    for start, _, _, end, key, _ in static_visits:
+        for h in range(max(hour(start), 0), min(hour(end), n_hours - 1) + 1):
+            static_hours[h].add(key)
+    for h, keys in static_hours.items():
+        if h in vis:
+            vis[h] = max(vis[h] - len(keys), 0)
     dwell: dict[int, list[int]] = defaultdict(list)
     for t, d, _ in visits:
         dwell[hour(t)].append(d)
@@ -198,7 +212,7 @@ def daily_report(conn: sqlite3.Connection, config: HubConfig, store: str, day: d
         )
         for h in range(n_hours)
     )
-    day_v = sum(r[2] for r in daily) if daily else None
+    day_v = max(sum(r[2] for r in daily) - len({v[4] for v in static_visits}), 0) if daily else None
     day_p = sum(r[3] for r in daily) if daily else None
     total = row(
         t0,

@@ -138,7 +138,9 @@ def test_truth_agrees_with_the_pos_file_and_itself(day: DayFiles, truth: dict[st
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == ["store", "timestamp", "transaction_id", "net_amount"]
     totals = truth["totals"]
-    assert totals["transactions"] == len(rows) == sum(h["transactions"] for h in truth["hours"])
+    sales = [r for r in rows if not r["net_amount"].startswith("-")]
+    assert totals["transactions"] == len(sales) == sum(h["transactions"] for h in truth["hours"])
+    assert totals["refunds"] == len(rows) - len(sales)
     assert Decimal(str(totals["net_sales"])) == sum(Decimal(r["net_amount"]) for r in rows)
     assert len({r["transaction_id"] for r in rows}) == len(rows)
     stamps = [dt.datetime.fromisoformat(r["timestamp"]) for r in rows]
