@@ -62,6 +62,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     return code
 
 
+def _factor(cfg: AgentConfig, state: str | None) -> float:
+    """The calibrated factor of the state folder when there is one, else the config's."""
+    from agent.calibrate import load_factor
+
+    stored = load_factor(Path(state)) if state else None
+    return stored if stored is not None else cfg.counting.calibration_factor
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from agent import replay
 
@@ -75,11 +83,42 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.summary:
         print(json.dumps(replay.summary(result), indent=2))
         return 0
-    rows = replay.windows(result, args.window, cfg.counting.calibration_factor)
+    rows = replay.windows(result, args.window, _factor(cfg, args.state))
     writer = csv.DictWriter(sys.stdout, ["window_start", "seen", "present", "visitors", "passersby", "entering"],
                             lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from agent import calibrate, replay
+    from agent.wire.records import parse_iso
+
+    cfg = _config(args.config)
+    state = Path(args.state) if args.state else cfg.state_path
+    pairs: list[tuple[float, float]] = []
+    sources: list[str] = []
+    try:
+        for capture, truth_csv in args.pair:
+            truth = calibrate.truth_windows(calibrate.read_truth(Path(truth_csv)), args.window)
+            result = replay.run(Path(capture), cfg, state / "replay")
+            est = {int(parse_iso(r["window_start"])): r["present"]
+                   for r in replay.windows(result, args.window)}
+            overlap = [w for w in truth if w in est]
+            if not overlap:
+                raise calibrate.CalibrationError(
+                    f"{Path(truth_csv).name}: no window overlaps the capture {Path(capture).name}")
+            pairs.extend((est[w], truth[w]) for w in overlap)
+            sources.append(f"{Path(capture).name}+{Path(truth_csv).name}")
+        fitted = calibrate.fit(pairs, args.window, tuple(sources))
+    except calibrate.CalibrationError as exc:
+        raise UserError(f"{exc} (nothing was stored)") from None
+    except CaptureError as exc:
+        raise UserError(f"{exc} (give a pcap or pcapng capture)") from None
+    path = calibrate.save(state, fitted)
+    print(json.dumps(fitted.as_dict()))
+    print(f"stored in {path}: estimates now use factor {fitted.factor}", file=sys.stderr)
     return 0
 
 
@@ -123,6 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("check-config", help="validate agent.yaml without connecting to anything")
     s.add_argument("--config", required=True, help="agent.yaml")
     s.set_defaults(func=cmd_check_config)
+
+    s = sub.add_parser("calibrate", help="fit the store's people-per-device factor from hand-logged occupancy")
+    s.add_argument("--pair", nargs=2, action="append", required=True, metavar=("CAPTURE", "TRUTH_CSV"),
+                   help="a capture and its occupancy CSV (start_utc,end_utc,occupancy); repeat for more days")
+    s.add_argument("--config", help="agent.yaml of the store")
+    s.add_argument("--state", help="the store's state folder (default: state_dir of the config)")
+    s.add_argument("--window", type=int, default=600, help="window length in seconds (default 600)")
+    s.set_defaults(func=cmd_calibrate)
 
     s = sub.add_parser("simulate", help="write a seeded demo store-day: capture, POS sales, truth")
     s.add_argument("--out", required=True, help="output folder")

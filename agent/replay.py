@@ -17,6 +17,7 @@ from typing import Any
 from agent.config import AgentConfig
 from agent.pipeline import Pipeline
 from agent.pipeline.classify import BOUNCE, VISITOR
+from agent.pipeline.occupancy import OccupancyTally
 from agent.pipeline.sessionize import ClosedVisit
 from agent.privacy.keychain import KeyChain
 from agent.sources.pcap_file import PcapFileSource
@@ -32,9 +33,11 @@ class ReplayResult:
     problem: str | None = None
     macs_n: int = 0
     static_n: int = 0
+    occupancy: Any = None  # the rate-occupancy tally (agent.pipeline.occupancy), when configured
 
 
 STATE_FILE = "replay-state.json"
+OCCUPANCY_FILE = "occupancy-state.json"
 
 
 def run(capture: Path, config: AgentConfig, state_dir: Path | None = None) -> ReplayResult:
@@ -53,6 +56,14 @@ def run(capture: Path, config: AgentConfig, state_dir: Path | None = None) -> Re
         if pipeline is None:
             pipeline = _pipeline(config, state_dir, batch[0][0], source.linktype)
             result.first_ts = batch[0][0]
+            if config.counting.occupancy == "rate":
+                c = config.counting
+                result.occupancy = OccupancyTally(c.near_rssi_dbm, c.occupied_min_near, c.count_rssi_dbm,
+                                                  c.smooth_s)
+                saved = state_dir / OCCUPANCY_FILE if state_dir is not None else None
+                if saved is not None and saved.exists():
+                    result.occupancy.import_state(json.loads(saved.read_text()))
+                pipeline.sessionizer.tally = result.occupancy
         out = pipeline.feed(batch)
         result.visits.extend(out.visits)
         flagged.update(r.device_key for r in out.records if isinstance(r, DeviceFlag))
@@ -66,10 +77,14 @@ def run(capture: Path, config: AgentConfig, state_dir: Path | None = None) -> Re
         # offline, a device found static during the day leaves the day's counts from its start, as the
         # hub does with the DeviceFlag records it receives
         result.visits = [v for v in result.visits if v.device.hex() not in flagged]
+        if result.occupancy is not None:
+            result.occupancy.exclude({bytes.fromhex(k) for k in flagged if k})
         if state_dir is not None:
             state = pipeline.export_state()
             state.pop("sessionizer")
             (state_dir / STATE_FILE).write_text(json.dumps(state))
+            if result.occupancy is not None:
+                (state_dir / OCCUPANCY_FILE).write_text(json.dumps(result.occupancy.export_state()))
     result.counters.update(source.counters)
     result.problem = source.problem
     return result
@@ -91,8 +106,9 @@ def _pipeline(config: AgentConfig, state_dir: Path | None, first_ts: float, link
 def windows(result: ReplayResult, window_s: int, factor: float = 1.0) -> list[dict[str, Any]]:
     """One row per window from the first frame to the last: seen, present, visitors, passersby, entering.
 
-    `present` is the time-averaged number of visitor devices in the window times the store's
-    calibration factor: the occupancy estimate of DESIGN section 2.
+    `present` is the occupancy estimate times the store's calibration factor: with rate occupancy (the
+    default, agent.pipeline.occupancy) the near-gated, smoothed number of devices heard in the window; else
+    the time-averaged number of visitor devices in the window (DESIGN section 2).
     """
     if not result.visits and result.first_ts == 0.0:
         return []
@@ -112,6 +128,8 @@ def windows(result: ReplayResult, window_s: int, factor: float = 1.0) -> list[di
             w += window_s
         if v.kind == VISITOR:
             entering[int(v.started // window_s) * window_s] += 1
+    if result.occupancy is not None:
+        present = defaultdict(float, result.occupancy.counts(window_s))
     rows = []
     for w in range(first, last + 1, window_s):
         rows.append({

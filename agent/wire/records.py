@@ -190,3 +190,12 @@ def record_schema(cls: type[Any]) -> dict[str, Any]:
         "required": ["type", *(f.name for f in fields(cls))],
         "additionalProperties": False,
     }
+
+
+def field_table() -> str:
+    """The README's table of record fields, built from the code (a test keeps the README in step)."""
+    lines = ["| record `type` | field | JSON type | meaning |", "|---|---|---|---|"]
+    for rtype, cls in RECORD_TYPES.items():
+        for f in fields(cls):
+            lines.append(f"| `{rtype}` | `{f.name}` | {_PY_TO_JSON[str(f.type)]['type']} | {f.metadata['doc']} |")
+    return "\n".join(lines).replace("['string', 'null']", "string or null")
