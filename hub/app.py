@@ -1,9 +1,8 @@
 """The composition root: the hub's life cycle on one screen (CONVENTIONS rule 2).
 
-start: store (schema) -> decoder processes -> writer -> MQTT session (subscriptions last, so nothing
-arrives before there is somewhere to put it). stop: the reverse: close the intake, commit and ack what
-was received, wait for the acks to reach the broker, disconnect (the broker keeps queueing for the
-session), stop the decoders. Use it in-process:
+start: store (schema) -> writer -> MQTT session (subscriptions last, so nothing arrives before there is
+somewhere to put it). stop: the reverse: close the intake, commit and ack what was received, wait for
+the acks to reach the broker, disconnect (the broker keeps queueing for the session). Use it in-process:
 
     with Hub(load_hub_config("hub.yaml")) as hub:
         hub.wait_idle()
@@ -12,11 +11,6 @@ session), stop the decoders. Use it in-process:
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import os
-import threading
-import time
-from concurrent.futures import ProcessPoolExecutor
 from types import TracebackType
 
 from agent.wire import Ack
@@ -27,53 +21,24 @@ from hub.store import open_db
 log = logging.getLogger(__name__)
 
 
-def _warm_up() -> None:
-    """Run once in each decoder process so that spawning is paid at start, not on the first batch."""
-    import hub.ingest.decode  # noqa: F401, PLC0415 -- the import is the warm-up
-
-
-def _exit_with_parent(parent_pid: int) -> None:
-    """Decoder initializer: end this process when the hub dies (kill -9 would otherwise orphan it,
-    since a spawned worker holds both ends of its task pipe and never sees EOF)."""
-
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(1.0)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
-
-
 class Hub:
     """Ingest from MQTT into the hub's SQLite store until stopped."""
 
     def __init__(self, config: HubConfig) -> None:
         self.config = config
         self.counters = Counters()
-        self._decoder: ProcessPoolExecutor | None = None
         self._writer: Writer | None = None
         self._subscriber: MqttSubscriber | None = None
 
     def start(self) -> Hub:
         """Start every stage; BrokerUnavailableError, everything stopped again, when the broker is down."""
         open_db(self.config.database.path).close()
-        n = self.config.ingest.decode_processes
-        if n > 0:
-            self._decoder = ProcessPoolExecutor(
-                n,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_exit_with_parent,
-                initargs=(os.getpid(),),
-            )
-            for f in [self._decoder.submit(_warm_up) for _ in range(n)]:
-                f.result()
         self._writer = Writer(
             self.config.database.path,
             self.counters,
             self._acknowledge,
             max_batches=self.config.ingest.max_batches_per_commit,
             max_wait_ms=self.config.ingest.max_wait_ms,
-            decoder=self._decoder,
         )
         self._writer.start()
         self._subscriber = MqttSubscriber(self.config.mqtt, self._writer.submit)
@@ -107,9 +72,6 @@ class Hub:
                 log.warning("some acks were not confirmed by the broker; agents will resend, stored once")
             self._subscriber.stop()
             self._subscriber = None
-        if self._decoder is not None:
-            self._decoder.shutdown(wait=True, cancel_futures=True)
-            self._decoder = None
         log.info("hub stopped: %s", self.counters.snapshot())
 
     def _acknowledge(self, messages: list[Incoming], acks: dict[tuple[str, str], list[int]]) -> None:

@@ -55,7 +55,7 @@ def _config(args: argparse.Namespace) -> HubConfig:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from hub.app import Hub  # noqa: PLC0415 -- paho and the decoders load only for serve
+    from hub.app import Hub  # noqa: PLC0415 -- paho loads only for serve
     from hub.ingest.mqtt import BrokerUnavailableError  # noqa: PLC0415
 
     config = _config(args)

@@ -20,10 +20,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from agent.configfile import ConfigError, load_config, section, setting
 from agent.wire.topics import check_id
 
-# RUF009 is silenced where a field's default is `section(...)` or `setting({}, ...)`: those return a
-# dataclasses.field with a default_factory, which ruff cannot see (pyproject could list them in
-# flake8-bugbear.extend-immutable-calls instead).
-
 __all__ = ["ConfigError", "HubConfig", "StoreConfig", "load_hub_config", "zone"]
 
 
@@ -74,17 +70,12 @@ class IngestConfig:
 
     max_batches_per_commit: int = setting(64, "data messages written in one transaction at most")
     max_wait_ms: int = setting(20, "longest a received message waits for others to share its commit, ms")
-    decode_processes: int = setting(
-        2, "processes decoding payloads beside the writer (0: decode in the writer)"
-    )
 
     def check(self) -> None:
         if self.max_batches_per_commit < 1:
             raise ValueError("max_batches_per_commit must be at least 1")
         if self.max_wait_ms < 0:
             raise ValueError("max_wait_ms must not be negative")
-        if not 0 <= self.decode_processes <= 16:
-            raise ValueError("decode_processes must be between 0 and 16")
 
 
 @dataclass(frozen=True)
@@ -114,7 +105,7 @@ class StoreConfig:
     calibration_factor: float = setting(
         1.0, "people per visitor device, for traffic when there is no door counter"
     )
-    settings: MetricSettings = section(MetricSettings, "thresholds the store's agents classify with")  # noqa: RUF009
+    settings: MetricSettings = section(MetricSettings, "thresholds the store's agents classify with")
 
     def check(self) -> None:
         if self.timezone is not None:
@@ -127,11 +118,11 @@ class StoreConfig:
 class HubConfig:
     """Everything the hub reads from hub.yaml."""
 
-    mqtt: MqttConfig = section(MqttConfig, "the MQTT broker")  # noqa: RUF009
-    database: DatabaseConfig = section(DatabaseConfig, "the SQLite store")  # noqa: RUF009
-    ingest: IngestConfig = section(IngestConfig, "how received batches are committed")  # noqa: RUF009
+    mqtt: MqttConfig = section(MqttConfig, "the MQTT broker")
+    database: DatabaseConfig = section(DatabaseConfig, "the SQLite store")
+    ingest: IngestConfig = section(IngestConfig, "how received batches are committed")
     default_timezone: str = setting("UTC", "time zone of stores without their own")
-    stores: dict[str, StoreConfig] = setting({}, "per-store settings by store id")  # noqa: RUF009
+    stores: dict[str, StoreConfig] = setting({}, "per-store settings by store id")
 
     def check(self) -> None:
         zone(self.default_timezone)

@@ -1,8 +1,8 @@
 """Ingest: MQTT in, SQLite out, exactly once, acknowledged only after the commit (DESIGN sections 4-5).
 
-    paho network thread         decoder process(es)            writer thread
-    on_message -> Incoming ---> decode(topic, payload) -----> group, one transaction, COMMIT
-                                 rows or dead letter            -> after_commit: PUBACKs, Acks
+    paho network thread          writer thread
+    on_message -> Incoming ----> decode(topic, payload): rows, status or dead letter
+                                 group, one transaction, COMMIT -> after_commit: PUBACKs, Acks
 
 `mqtt.py` knows MQTT, `decode.py` knows the wire, `writer.py` knows SQLite; `hub/app.py` wires them.
 There is one input (MQTT); a second one (say HTTP upload) would be another file feeding `Writer.submit`.

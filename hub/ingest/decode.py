@@ -1,4 +1,4 @@
-"""Turn one MQTT message into rows, a status update, or a dead letter. Pure: runs in decoder processes.
+"""Turn one MQTT message into rows, a status update, or a dead letter. Pure: no database, no MQTT.
 
 Never raises on bad input: whatever a payload holds, the result is a DeadLetter with a counter-friendly
 reason (the wire's reasons, plus `decode_error` for anything the wire codec did not foresee).

@@ -1,4 +1,4 @@
-"""The writer thread: group commits of decoded messages, then the acknowledgements.
+"""The writer thread: decode, group commits, then the acknowledgements.
 
 A batch's records go in only with its new `batches` row (INSERT OR IGNORE on `(agent, epoch, seq)`),
 so a redelivery adds nothing; it is still acknowledged, since the agent may have missed the first ack.
@@ -14,9 +14,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import Executor, Future
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from agent.wire.records import iso
@@ -39,7 +37,6 @@ class Incoming:
     received_at: float
     token: object = None
     retained: bool = False
-    pending: Future[Decoded] | None = field(default=None, repr=False)
 
 
 # after_commit(messages, acks): acks maps (ack topic, epoch) -> committed seqs (new and duplicate).
@@ -57,14 +54,12 @@ class Writer:
         *,
         max_batches: int = 64,
         max_wait_ms: int = 20,
-        decoder: Executor | None = None,
     ) -> None:
         self._db_path = db_path
         self._counters = counters
         self._after_commit = after_commit
         self._max_batches = max_batches
         self._max_wait_s = max_wait_ms / 1000
-        self._decoder = decoder
         self._queue: queue.Queue[Incoming | None] = queue.Queue()  # None: stop
         self._idle = threading.Condition()
         self._outstanding = 0
@@ -76,12 +71,7 @@ class Writer:
         self._thread.start()
 
     def submit(self, msg: Incoming) -> None:
-        """Queue a message; its decoding starts now in a decoder process when there is one."""
-        if self._decoder is not None:
-            try:
-                msg.pending = self._decoder.submit(decode, msg.topic, msg.payload)
-            except (BrokenProcessPool, RuntimeError):
-                msg.pending = None  # decoded in the writer instead
+        """Queue a message; the writer thread decodes it."""
         with self._idle:
             self._outstanding += 1
         self._queue.put(msg)
@@ -128,7 +118,7 @@ class Writer:
         return group, False
 
     def _write_with_retry(self, conn: sqlite3.Connection, group: list[Incoming]) -> None:
-        decoded = [self._decoded(m) for m in group]
+        decoded = [decode(m.topic, m.payload) for m in group]
         while True:
             try:
                 acks = self._write(conn, group, decoded)
@@ -174,15 +164,6 @@ class Writer:
         with self._idle:
             self._outstanding -= n
             self._idle.notify_all()
-
-    @staticmethod
-    def _decoded(msg: Incoming) -> Decoded:
-        if msg.pending is not None:
-            try:
-                return msg.pending.result()
-            except Exception:  # a decoder process died: decode here instead
-                log.warning("decoder process failed; decoding in the writer")
-        return decode(msg.topic, msg.payload)
 
     def _write(
         self, conn: sqlite3.Connection, group: list[Incoming], decoded: list[Decoded]

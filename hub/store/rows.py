@@ -2,7 +2,7 @@
 
 A record table holds the batch key and the record's index in its batch, the record's fields as sent,
 and for every `*_at` time an `*_epoch_s` integer for indexed range queries. Pure Python, no SQLite:
-decoder processes use it to turn an envelope into rows.
+the writer uses it to turn an envelope into rows.
 """
 
 from __future__ import annotations

@@ -27,7 +27,6 @@ def hub_yaml(tmp_path: Path, port: int | None = None, extra: str = "") -> Path:
 version: 1
 mqtt: {{port: {port or free_port()}, client_id: cli-hub}}
 database: {{path: hub.db}}
-ingest: {{decode_processes: 1}}
 stores:
   brno-1: {{timezone: Europe/Prague, calibration_factor: 1.5}}
 {extra}""")

@@ -14,6 +14,7 @@ from hub.app import Hub
 from hub.config import HubConfig
 from hub.ingest.mqtt import BrokerUnavailableError, MqttSubscriber
 from tests.hub.envelopes import T0, Publisher, envelope, visit
+from tests.hub.ingest_rate import time_ingest, visit_payloads
 from tests.hub.support import query, scalar, wait_for
 from tests.support.mosquitto import Mosquitto
 
@@ -195,20 +196,7 @@ def test_an_envelope_of_every_record_type_is_stored_in_its_table(
 def test_ingest_rate_floor(hub_config: HubConfig, publisher: Publisher) -> None:
     """Batches are committed in groups, never one commit per record or message: 50,000 records go in at
     well over 5,000 records/s even on a loaded CI machine. (The budget, 20,000 records/s, is measured by
-    `python -m tests.hub.bench_ingest`; this floor only catches a regression of an order of magnitude.)"""
-    import dataclasses  # noqa: PLC0415
-    import time  # noqa: PLC0415
-
-    config = dataclasses.replace(
-        hub_config, ingest=dataclasses.replace(hub_config.ingest, decode_processes=2)
-    )
-    payloads = [
-        encode_envelope(envelope(s, [visit(s * 500 + i, T0 + i) for i in range(500)])) for s in range(100)
-    ]
-    with Hub(config) as hub:
-        start = time.perf_counter()
-        for payload in payloads:
-            publisher.client.publish(TOPICS.data, payload, qos=1)
-        assert wait_for(lambda: hub.counters["records_stored"] == 50_000, 60)
-        rate = 50_000 / (time.perf_counter() - start)
-    assert rate > 5_000, f"{rate:,.0f} records/s"
+    `bench/hub_ingest.py`; this floor only catches a regression of an order of magnitude.)"""
+    stored, seconds = time_ingest(hub_config, publisher, visit_payloads(100, 500), timeout=60)
+    assert stored == 50_000
+    assert stored / seconds > 5_000, f"{stored / seconds:,.0f} records/s"

@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Hub ingest benchmark (DESIGN section 6: at least 20,000 records/s), end to end from MQTT into SQLite.
+
+A plain paho client publishes pre-encoded batches of visits to a fresh mosquitto; the hub is timed from
+the first publish until every batch is committed and acknowledged. Measured in the same run against two
+one-core baselines on the same payloads, so that the ratios hold from one machine to another:
+
+- decode: `agent.wire.decode_envelope` alone (the wire codec, no rows, no database);
+- insert: plain sqlite3 `executemany` of the same rows, already built, into a fresh hub database (same
+  schema, WAL, synchronous=FULL), one commit per `ingest.max_batches_per_commit` batches.
+
+    .venv/bin/python bench/hub_ingest.py [--batches 400] [--records 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from agent.wire import decode_envelope
+from hub.config import DatabaseConfig, HubConfig, IngestConfig, MqttConfig
+from hub.ingest.decode import DataBatch, decode
+from hub.store import RECORD_TABLES, connect, open_db
+from tests.hub.envelopes import Publisher
+from tests.hub.ingest_rate import time_ingest, visit_payloads
+from tests.support.mosquitto import Mosquitto
+
+BUDGET = 20_000  # records/s, DESIGN section 6
+
+
+def decode_rate(payloads: list[tuple[str, bytes]]) -> float:
+    """Records/s of `decode_envelope` over `payloads`, one core."""
+    start = time.perf_counter()
+    n = sum(len(decode_envelope(topic, payload).records) for topic, payload in payloads)
+    return n / (time.perf_counter() - start)
+
+
+def insert_rate(payloads: list[tuple[str, bytes]], db_path: Path, per_commit: int) -> float:
+    """Records/s of inserting the payloads' rows, built beforehand, with plain sqlite3, one core."""
+    open_db(db_path).close()
+    batches = [decode(topic, payload) for topic, payload in payloads]
+    assert all(isinstance(b, DataBatch) for b in batches)
+    conn = connect(db_path)
+    n = 0
+    start = time.perf_counter()
+    for i in range(0, len(batches), per_commit):
+        conn.execute("BEGIN IMMEDIATE")
+        for b in batches[i : i + per_commit]:
+            assert isinstance(b, DataBatch)
+            conn.execute(
+                "INSERT INTO batches (agent, org, store, epoch, seq, sent_at, received_at, records_n)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (b.agent, b.org, b.store, b.epoch, b.seq, b.sent_at, b.sent_at, b.records_n),
+            )
+            for rtype, rows in b.rows.items():
+                conn.executemany(RECORD_TABLES[rtype].insert_sql, rows)
+            n += b.records_n
+        conn.execute("COMMIT")
+    seconds = time.perf_counter() - start
+    conn.close()
+    return n / seconds
+
+
+def hub_rate(payloads: list[tuple[str, bytes]], workdir: Path) -> tuple[int, float]:
+    """Records stored and records/s of the hub, MQTT in, SQLite out, acks back."""
+    broker = Mosquitto(workdir).start()
+    try:
+        cfg = HubConfig(
+            mqtt=MqttConfig(port=broker.port, client_id="bench-hub"),
+            database=DatabaseConfig(path=str(workdir / "hub.db")),
+        )
+        pub = Publisher(broker.port)
+        try:
+            n, seconds = time_ingest(cfg, pub, payloads)
+        finally:
+            pub.close()
+    finally:
+        broker.stop()
+    return n, n / seconds
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--batches", type=int, default=400, help="data messages to publish")
+    ap.add_argument("--records", type=int, default=500, help="visits per message")
+    args = ap.parse_args()
+
+    payloads = visit_payloads(args.batches, args.records)
+    total = args.batches * args.records
+    with tempfile.TemporaryDirectory() as tmp:
+        decoded = decode_rate(payloads)
+        insert = insert_rate(payloads, Path(tmp) / "insert.db", IngestConfig().max_batches_per_commit)
+        n, hub = hub_rate(payloads, Path(tmp))
+    if n != total:
+        sys.exit(f"hub_ingest: only {n} of {total} records were stored")
+    print(f"{args.batches} batches x {args.records} visits = {total:,} records, one run")
+    print(f"  baseline decode_envelope alone, one core   {decoded:>9,.0f} records/s")
+    print(f"  baseline sqlite3 insert of the same rows    {insert:>9,.0f} records/s")
+    print(f"  hub, MQTT -> decode -> SQLite -> acks       {hub:>9,.0f} records/s")
+    print(f"  hub / decode = {hub / decoded:.2f}   hub / insert = {hub / insert:.2f}")
+    verdict = "met" if hub >= BUDGET else "MISSED"
+    print(f"  budget {BUDGET:,} records/s (DESIGN section 6): {verdict}, {hub / BUDGET:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
