@@ -1,0 +1,92 @@
+"""The shape of the code (CONVENTIONS rule 8): registries, CLI docs, import boundaries, module sizes."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent.buffer import BUFFERS
+from agent.cli import build_parser as agent_parser
+from agent.sinks import SINKS
+from agent.sources import REGISTRY as SOURCES
+from agent.wire.records import field_table
+from hub.cli import parser as hub_parser
+from hub.imports import IMPORTERS
+from hub.reports import FORMATS
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+MAX_LINES = 400
+LONG_MODULES: dict[str, str] = {}  # path -> why it is longer than MAX_LINES
+
+
+@pytest.mark.parametrize("entry", [*SOURCES.values(), *BUFFERS.values(), *SINKS.values(), *IMPORTERS.values(),
+                                   *FORMATS.values()])
+def test_every_registry_entry_imports(entry: str) -> None:
+    """A registry entry names an importable object, so choosing it in config can never fail late."""
+    module, _, name = entry.partition(":")
+    assert getattr(importlib.import_module(module), name) is not None
+
+
+def _commands(parser: object) -> dict[str, str]:
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")  # type: ignore[attr-defined]
+    return {c.dest: c.help for c in sub._choices_actions}
+
+
+@pytest.mark.parametrize(("prog", "parser"), [("footfall-agent", agent_parser()), ("footfall-hub", hub_parser())])
+def test_every_cli_command_has_help_and_a_readme_mention(prog: str, parser: object) -> None:
+    """Each command explains itself in --help and appears in the README with its program name."""
+    for name, help_text in _commands(parser).items():
+        assert help_text, f"{prog} {name} has no help"
+        assert f"{prog} {name}" in README, f"README does not mention `{prog} {name}`"
+
+
+def _imports(path: Path) -> set[str]:
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            out.add(node.module)
+    return out
+
+
+def test_the_agent_never_imports_the_hub() -> None:
+    """The agent runs on a gateway without the hub installed."""
+    offenders = [str(p) for p in (ROOT / "agent").rglob("*.py") if any(m.split(".")[0] == "hub" for m in _imports(p))]
+    assert offenders == []
+
+
+def test_the_wire_stays_light() -> None:
+    """Importing agent.wire pulls in neither scapy, paho nor sqlite3 (the hub and tools import it)."""
+    code = "import sys, agent.wire; print(sorted(m for m in sys.modules if m.split('.')[0] in ('scapy', 'paho', 'sqlite3', '_sqlite3')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_modules_stay_small() -> None:
+    """Modules stay under about 400 lines; a longer one is listed with its reason."""
+    long = {str(p.relative_to(ROOT)) for d in ("agent", "hub") for p in (ROOT / d).rglob("*.py")
+            if len(p.read_text().splitlines()) > MAX_LINES}
+    assert long <= set(LONG_MODULES), f"over {MAX_LINES} lines without a reason: {sorted(long - set(LONG_MODULES))}"
+
+
+def test_readme_field_table_matches_the_code() -> None:
+    """The data team's field table in the README is the one the wire module builds."""
+    assert field_table() in README
+
+
+def test_every_test_says_what_it_pins() -> None:
+    """Each test function has a docstring stating the behaviour a user relies on."""
+    missing = []
+    for path in (ROOT / "tests").rglob("test_*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test_") \
+                    and not ast.get_docstring(node):
+                missing.append(f"{path.relative_to(ROOT)}::{node.name}")
+    assert missing == []
