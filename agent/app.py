@@ -60,9 +60,12 @@ class AgentApp:
             finished = self._pump(stop)
             if finished:
                 log.info("source ended; waiting for the hub to acknowledge %d batches", self.outbox.backlog())
-                if not self.sink.wait_drained(drain_timeout_s) and not stop.is_set():
-                    log.warning("the hub has not acknowledged %d batches yet; they stay in the outbox",
-                                self.outbox.backlog())
+                deadline = time.monotonic() + drain_timeout_s
+                while not self.sink.wait_drained(0.2):  # short waits: SIGTERM ends the wait at once
+                    if stop.is_set() or time.monotonic() > deadline:
+                        log.warning("the hub has not acknowledged %d batches yet; they stay in the outbox",
+                                    self.outbox.backlog())
+                        break
         finally:
             self.sink.stop()
             self.outbox.close()

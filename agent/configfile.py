@@ -8,6 +8,7 @@ Shared by agent and hub. A config dataclass has a default and a one-line descrip
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from pathlib import Path
@@ -98,6 +99,11 @@ def _build(source: str, prefix: str, node: yaml.MappingNode, cls: type[T]) -> T:
         if check is not None:
             check()
     except ValueError as exc:
+        # point at the setting the check is about: the first key named (as a word) in its message
+        for key_node, _ in node.value:
+            if re.search(rf"\b{re.escape(key_node.value)}\b", str(exc)):
+                path = f"{prefix}.{key_node.value}" if prefix else key_node.value
+                raise ConfigError(f"{_where(source, key_node)}: {path}: {exc}") from None
         raise ConfigError(f"{_where(source, node)}: {prefix or 'config'}: {exc}") from None
     return obj
 
