@@ -1,6 +1,10 @@
 """footfall-agent: a thin command line over the agent library.
 
 User errors are one line on stderr with a remedy and exit 1; usage errors exit 2 (argparse).
+
+Each command imports the modules only it needs inside its function (hence the PLC0415 ignores): only
+`run` loads paho and SQLite, and the daemon on the gateway never loads the replay, calibration or
+demo-generator code.
 """
 
 from __future__ import annotations
@@ -14,12 +18,14 @@ import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 from agent import __version__
 from agent.config import AgentConfig, load
 from agent.configfile import ConfigError
 from agent.sources.capture_file import CaptureError
+from agent.wire.records import parse_iso
 
 PROG = "footfall-agent"
 
@@ -42,7 +48,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from agent.app import AgentApp  # the sink and outbox load only for `run`
+    from agent.app import AgentApp  # noqa: PLC0415 -- the sink and outbox (paho, SQLite) load only here
 
     cfg = _config(args.config)
     if args.pcap:
@@ -64,14 +70,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _factor(cfg: AgentConfig, state: str | None) -> float:
     """The calibrated factor of the state folder when there is one, else the config's."""
-    from agent.calibrate import load_factor
+    from agent.calibrate import load_factor  # noqa: PLC0415 -- per-command import, see the docstring
 
     stored = load_factor(Path(state)) if state else None
     return stored if stored is not None else cfg.counting.calibration_factor
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from agent import replay
+    from agent import replay  # noqa: PLC0415 -- per-command import, see the docstring
 
     cfg = _config(args.config)
     try:
@@ -84,16 +90,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(json.dumps(replay.summary(result), indent=2))
         return 0
     rows = replay.windows(result, args.window, _factor(cfg, args.state))
-    writer = csv.DictWriter(sys.stdout, ["window_start", "seen", "present", "visitors", "passersby", "entering"],
-                            lineterminator="\n")
+    columns = ["window_start", "seen", "present", "visitors", "passersby", "entering"]
+    writer = csv.DictWriter(sys.stdout, columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return 0
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from agent import calibrate, replay
-    from agent.wire.records import parse_iso
+    from agent import calibrate, replay  # noqa: PLC0415 -- per-command import, see the docstring
 
     cfg = _config(args.config)
     state = Path(args.state) if args.state else cfg.state_path
@@ -123,9 +128,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from datetime import date
-
-    from agent.simulate.store_day import generate_day
+    from agent.simulate.store_day import generate_day  # noqa: PLC0415 -- per-command import, see the docstring
 
     try:
         day = date.fromisoformat(args.date)
@@ -163,7 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", required=True, help="agent.yaml")
     s.set_defaults(func=cmd_check_config)
 
-    s = sub.add_parser("calibrate", help="fit the store's people-per-device factor from hand-logged occupancy")
+    s = sub.add_parser("calibrate",
+                       help="fit the store's people-per-device factor from hand-logged occupancy")
     s.add_argument("--pair", nargs=2, action="append", required=True, metavar=("CAPTURE", "TRUTH_CSV"),
                    help="a capture and its occupancy CSV (start_utc,end_utc,occupancy); repeat for more days")
     s.add_argument("--config", help="agent.yaml of the store")

@@ -27,7 +27,8 @@ class ConfigError(ValueError):
 def setting(default: Any, description: str) -> Any:
     """A config field with its default and its one-line description."""
     if isinstance(default, list | dict):
-        return dataclasses.field(default_factory=lambda: type(default)(default), metadata={"doc": description})
+        return dataclasses.field(default_factory=lambda: type(default)(default),
+                                 metadata={"doc": description})
     if dataclasses.is_dataclass(default):
         return dataclasses.field(default_factory=lambda: default, metadata={"doc": description})
     return dataclasses.field(default=default, metadata={"doc": description})
@@ -74,7 +75,8 @@ def _convert(source: str, path: str, node: yaml.Node, typ: Any) -> Any:
     if typ is str and isinstance(value, int | float) and not isinstance(value, bool):
         value = node.value
     if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
-        raise ConfigError(f"{_where(source, node)}: {path}: {node.value!r} is not {_TYPE_WORDS.get(typ, typ)}")
+        expected = _TYPE_WORDS.get(typ, typ)
+        raise ConfigError(f"{_where(source, node)}: {path}: {node.value!r} is not {expected}")
     return value
 
 
@@ -131,7 +133,8 @@ def load_config(path: str | Path | None, cls: type[T], text: str | None = None) 
         raise ConfigError(f"{source}:1: the file must be a mapping of settings")
     for k, v in root.value:
         if k.value == "version" and v.value != str(CONFIG_VERSION):
-            raise ConfigError(f"{_where(source, v)}: version: {v.value!r} is not supported (use {CONFIG_VERSION})")
+            raise ConfigError(
+                f"{_where(source, v)}: version: {v.value!r} is not supported (use {CONFIG_VERSION})")
     return _build(source, "", root, cls)
 
 
@@ -144,6 +147,11 @@ def describe(cls: type[Any], prefix: str = "") -> list[tuple[str, str, str]]:
         if dataclasses.is_dataclass(hints[f.name]):
             rows.extend(describe(hints[f.name], key + "."))
             continue
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:  # every setting has a default (setting() and section() give one)
+            raise TypeError(f"{cls.__name__}.{f.name} has no default")
         rows.append((key, repr(default), f.metadata.get("doc", "")))
     return rows

@@ -14,6 +14,8 @@ on its own (their keys are computed here, from the key chain, before each day is
 from __future__ import annotations
 
 import glob
+import hashlib
+import hmac
 import json
 import shutil
 import subprocess
@@ -22,13 +24,20 @@ import tempfile
 import time
 from pathlib import Path
 
+from agent import replay
+from agent.config import AgentConfig
+from agent.privacy.keychain import KeyChain
+from agent.sources.capture_file import CaptureFile
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 DATA = SHARED / "datasets" / "brno-lab"
 SCORER = SHARED / "bench" / "occupancy_score.py"
-LISTED_STATIC = """dc:fb:48:68:be:e4 dc:fb:48:8c:71:fc dc:fb:48:2a:52:e0 dc:fb:48:f5:c6:c2 dc:fb:48:e3:ab:78
-dc:fb:48:00:51:90 dc:fb:48:75:d8:42 dc:fb:48:de:86:8d dc:fb:48:dd:c6:0b dc:fb:48:55:d5:78 dc:fb:48:c2:1d:64
-40:ec:99:f9:34:a6 40:ec:99:8e:3f:63 40:ec:99:1f:3e:75""".split()
+LISTED_STATIC = [
+    "dc:fb:48:68:be:e4", "dc:fb:48:8c:71:fc", "dc:fb:48:2a:52:e0", "dc:fb:48:f5:c6:c2", "dc:fb:48:e3:ab:78",
+    "dc:fb:48:00:51:90", "dc:fb:48:75:d8:42", "dc:fb:48:de:86:8d", "dc:fb:48:dd:c6:0b", "dc:fb:48:55:d5:78",
+    "dc:fb:48:c2:1d:64", "40:ec:99:f9:34:a6", "40:ec:99:8e:3f:63", "40:ec:99:1f:3e:75",
+]
 MEASURES = [("occupied windows: MAE, people", "occupied_mae", "<= 3.0", "<= 2.0"),
             ("occupied windows: MAPE", "occupied_mape", "<= 0.25", "<= 0.15"),
             ("empty windows predicted < 0.5", "empty_below_half", ">= 95%", ">= 98%"),
@@ -44,14 +53,6 @@ def score(data: Path, cmd: str | None) -> dict[str, object]:
 
 def per_day(state: Path) -> None:
     """Replay every day in order in-process; print the per-day counts and the static-list recall."""
-    import hashlib
-    import hmac
-
-    from agent import replay
-    from agent.config import AgentConfig
-    from agent.privacy.keychain import KeyChain
-    from agent.sources.capture_file import CaptureFile
-
     cfg = AgentConfig()
     listed = [bytes.fromhex(m.replace(":", "")) for m in LISTED_STATIC]
     frames_n, seconds = 0, 0.0
@@ -79,13 +80,14 @@ def per_day(state: Path) -> None:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp) / "state"
-        ours = score(DATA, f"{sys.executable} -m agent.cli replay {{pcap}} --window {{window}} --state {state}")
+        cmd = f"{sys.executable} -m agent.cli replay {{pcap}} --window {{window}} --state {state}"
+        ours = score(DATA, cmd)
         naive = score(DATA, None)
         print("scorer: ../shared/bench/occupancy_score.py ../shared/datasets/brno-lab --from 2023"
               " (factor fitted on 2022, 2023 evaluated, 10-minute windows)")
         print(f"{'measure (2023 days)':<32} {'naive':>8} {'footfall':>9} {'must':>8} {'goal':>8}")
         for label, key, must, goal in MEASURES:
-            n, o = naive["transfer"][key], ours["transfer"][key]  # type: ignore[index]
+            n, o = naive["transfer"][key], ours["transfer"][key]  # type: ignore[index]  # scorer JSON: untyped
             print(f"{label:<32} {n:>8} {o:>9} {must:>8} {goal:>8}")
         print(f"factor fitted on 2022: naive {naive['factor']}, footfall {ours['factor']}")
         print("footfall:", json.dumps(ours))

@@ -33,7 +33,7 @@ log = logging.getLogger("footfall.demo")
 ORG, STORE, TZ = "demo", "demo-store", "Europe/Prague"
 
 
-def run_demo(out_dir: Path | None, day: date, seed: int, scale: float, fmt: str, out: TextIO) -> int:
+def run_demo(out_dir: Path | None, day: date, *, seed: int, scale: float, fmt: str, out: TextIO) -> int:
     """Run the whole path; the report goes to `out`, progress to the log. Returns an exit code."""
     with tempfile.TemporaryDirectory(prefix="footfall-demo-") as tmp:
         work = out_dir or Path(tmp)

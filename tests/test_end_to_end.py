@@ -49,8 +49,8 @@ def _mac_forms(mac: bytes) -> list[bytes]:
     return [mac] + [f.encode() for f in forms] + [f.upper().encode() for f in forms]
 
 
-def test_no_raw_mac_of_a_real_capture_leaves_the_pipeline(tmp_path: Path, mosquitto: Mosquitto,
-                                                          brno: Path, capfd: pytest.CaptureFixture[str]) -> None:
+def test_no_raw_mac_of_a_real_capture_leaves_the_pipeline(tmp_path: Path, mosquitto: Mosquitto, brno: Path,
+                                                          capfd: pytest.CaptureFixture[str]) -> None:
     """Every MAC of a real capture, in every text form and as bytes, is absent from every file the agent
     and the hub wrote, every MQTT payload, and every log line."""
     capture = brno / "2022-11-24.pcap"
@@ -66,7 +66,8 @@ def test_no_raw_mac_of_a_real_capture_leaves_the_pipeline(tmp_path: Path, mosqui
     hub_cfg = HubConfig(mqtt=HubMqttConfig(port=mosquitto.port),
                         database=DatabaseConfig(path=str(tmp_path / "hub.db")))
     agent_cfg = replace(AgentConfig(state_dir=str(tmp_path / "agent")),
-                        source=SourceConfig(type="pcap", path=str(capture)), mqtt=MqttConfig(port=mosquitto.port))
+                        source=SourceConfig(type="pcap", path=str(capture)),
+                        mqtt=MqttConfig(port=mosquitto.port))
     try:
         with Hub(hub_cfg) as hub:
             AgentApp(agent_cfg).run(threading.Event(), drain_timeout_s=30)

@@ -51,7 +51,8 @@ class Pipeline:
                                      chain.window_id)
         self.static.token_of = self.pseudonymizer.token_of
         self.sessionizer = Sessionizer(counting.visit_timeout_s, counting.visitor_rssi_dbm)
-        self.classifier = Classifier(counting.min_dwell_s, counting.min_strong_sightings, counting.min_bounce_s)
+        self.classifier = Classifier(counting.min_dwell_s, counting.min_strong_sightings,
+                                     counting.min_bounce_s)
         self.aggregator = Aggregator(config.timezone, counting.visit_timeout_s)
         self.now = 0.0
 
@@ -101,7 +102,8 @@ class Pipeline:
         return Visit(
             started_at=iso(v.started), ended_at=iso(v.ended), dwell_s=round(v.ended - v.started),
             sightings_n=v.sightings_n, rssi_max_dbm=v.rssi_max_dbm, kind=v.kind, randomized=v.randomized,
-            device_key=v.device.hex() if v.kind == VISITOR else None, key_window=self.chain.window_id(v.window),
+            device_key=v.device.hex() if v.kind == VISITOR else None,
+            key_window=self.chain.window_id(v.window),
         )
 
     def counters(self) -> dict[str, int]:

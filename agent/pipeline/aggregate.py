@@ -7,9 +7,9 @@ visitor level by then counts as a visitor. Periods are local hours and days of t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -98,7 +98,7 @@ class Aggregator:
     def visits(self, visits: list[ClosedVisit]) -> None:
         """Mark the periods each visitor or bounce visit overlaps."""
         for v in visits:
-            if v.kind == VISITOR or v.kind == BOUNCE:
+            if v.kind in (VISITOR, BOUNCE):
                 self._mark(v, self._periods.values())
 
     def _mark(self, v: ClosedVisit, periods: Any) -> None:

@@ -21,7 +21,7 @@ from collections import Counter
 from typing import Any, NamedTuple
 
 from agent.pipeline.parse import RawSighting
-from agent.privacy.keychain import KeyChain, KeyExpired
+from agent.privacy.keychain import KeyChain, KeyExpiredError
 
 CARRY_WINDOWS = 7
 
@@ -58,7 +58,7 @@ class Pseudonymizer:
     def _enter_window(self, ts: float) -> tuple[int, float, float, bytes]:
         index = self.chain.index_of(ts)
         old_index = self._win[0]
-        key = self.chain.key(index)  # raises KeyExpired for a destroyed window
+        key = self.chain.key(index)  # raises KeyExpiredError for a destroyed window
         if old_index >= 0 and index > old_index:
             self.carry_keys = [*self.carry_keys, (old_index, self._carry)][-self.carry_windows:]
             self.prev_tokens, self.tokens = self.tokens, {}
@@ -84,7 +84,7 @@ class Pseudonymizer:
             if not start <= ts < end:
                 try:
                     index, start, end, key = self._enter_window(ts)
-                except KeyExpired:
+                except KeyExpiredError:
                     self.counters["key_expired"] += 1
                     continue
                 cache, seen = {}, self._keys_seen
@@ -114,7 +114,7 @@ class Pseudonymizer:
             try:
                 start, end = self.chain.bounds(index)
                 key = self.chain.key(index)
-            except KeyExpired:
+            except KeyExpiredError:
                 return
             self._win, self._carry = (index, start, end, key), hmac.digest(key, b"carry", "sha256")
 

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 ALLOWED_WINDOW_DAYS = (1, 7, 30)
 
 
-class KeyExpired(LookupError):
+class KeyExpiredError(LookupError):
     """The window's key was destroyed (the window closed): its data can no longer be pseudonymized."""
 
 
@@ -54,8 +54,10 @@ class KeyChain:
         if path.exists():
             obj = json.loads(path.read_text())
             if obj.get("window_days") != window_days:
-                raise ValueError(f"{path}: key window is {obj.get('window_days')} days, config says {window_days}")
-            return cls(int(obj["anchor_index"]), bytes.fromhex(obj["anchor_key"]), window_days, timezone, path)
+                raise ValueError(
+                    f"{path}: key window is {obj.get('window_days')} days, config says {window_days}")
+            anchor_key = bytes.fromhex(obj["anchor_key"])
+            return cls(int(obj["anchor_index"]), anchor_key, window_days, timezone, path)
         chain = cls(0, secrets.token_bytes(32), window_days, timezone, path)
         chain._anchor = chain._last = (chain.index_of(first_ts), chain._anchor[1])
         chain._save()
@@ -94,7 +96,7 @@ class KeyChain:
     def key(self, index: int) -> bytes:
         """The window's key, ratcheting forward from the newest derived one (or the anchor)."""
         if index < self._anchor[0]:
-            raise KeyExpired(f"the key of window {self.window_id(index)} was destroyed")
+            raise KeyExpiredError(f"the key of window {self.window_id(index)} was destroyed")
         i, k = self._last if self._last[0] <= index else self._anchor
         while i < index:
             k, i = next_key(k), i + 1

@@ -4,7 +4,15 @@ Imported by the agent and by the hub. It must stay light: it imports neither sca
 so that the hub and tests can use it without the agent's capture stack.
 """
 
-from agent.wire.envelope import SCHEMA_VERSION, Ack, Envelope, Status, WireError, decode_envelope, encode_envelope
+from agent.wire.envelope import (
+    SCHEMA_VERSION,
+    Ack,
+    Envelope,
+    Status,
+    WireError,
+    decode_envelope,
+    encode_envelope,
+)
 from agent.wire.records import RECORD_TYPES, DeviceFlag, DoorCounts, MinuteCounts, PeriodCounts, Record, Visit
 from agent.wire.topics import Topics, parse_agent_topic
 

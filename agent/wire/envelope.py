@@ -12,11 +12,14 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.wire.records import parse_iso, record_from_dict, record_schema, record_to_dict, RECORD_TYPES
+from agent.wire.records import RECORD_TYPES, parse_iso, record_from_dict, record_schema, record_to_dict
 from agent.wire.topics import Topics, check_id
 
 SCHEMA_VERSION = 1
 COMPRESS_ABOVE_BYTES = 4096
+# every field a data envelope may hold; any other is an error
+_ENVELOPE_FIELDS = frozenset(
+    {"schema", "org", "store", "agent", "epoch", "seq", "sent_at", "records", "signature"})
 
 
 class WireError(ValueError):
@@ -92,7 +95,8 @@ def decode_envelope(topic: str, payload: bytes) -> Envelope:
         raise WireError("schema_version", f"schema {obj.get('schema')!r} is not {SCHEMA_VERSION}")
     try:
         for k in ("org", "store", "agent"):
-            check_id(k, obj.get(k) if isinstance(obj.get(k), str) else "")
+            value = obj.get(k)
+            check_id(k, value if isinstance(value, str) else "")
         epoch, seq, sent_at, records = obj["epoch"], obj["seq"], obj["sent_at"], obj["records"]
         if not (isinstance(epoch, str) and 1 <= len(epoch) <= 64):
             raise ValueError("epoch must be a string of 1 to 64 characters")
@@ -101,7 +105,7 @@ def decode_envelope(topic: str, payload: bytes) -> Envelope:
         parse_iso(sent_at)
         if not isinstance(records, list):
             raise ValueError("records must be a list")
-        extra = set(obj) - {"schema", "org", "store", "agent", "epoch", "seq", "sent_at", "records", "signature"}
+        extra = set(obj) - _ENVELOPE_FIELDS
         if extra:
             raise ValueError(f"unknown field {sorted(extra)[0]!r}")
     except (KeyError, ValueError) as exc:
@@ -166,7 +170,8 @@ class Status:
             raise WireError("bad_status", "status must hold state online or offline")
         return Status(
             state=obj["state"], agent_version=str(obj.get("agent_version", "")),
-            backlog_batches=int(obj.get("backlog_batches", 0)), clock_synced=bool(obj.get("clock_synced", True)),
+            backlog_batches=int(obj.get("backlog_batches", 0)),
+            clock_synced=bool(obj.get("clock_synced", True)),
             counters={str(k): int(v) for k, v in dict(obj.get("counters", {})).items()},
             updated_at=str(obj.get("updated_at", "")),
         )
@@ -186,7 +191,10 @@ def envelope_schema() -> dict[str, Any]:
             "epoch": {"type": "string", "description": "id of the agent's outbox, new when it is created"},
             "seq": {"type": "integer", "minimum": 0, "description": "batch number, gap-free per epoch"},
             "sent_at": {"type": "string", "format": "date-time", "description": "when the batch was made"},
-            "records": {"type": "array", "items": {"oneOf": [record_schema(c) for c in RECORD_TYPES.values()]}},
+            "records": {
+                "type": "array",
+                "items": {"oneOf": [record_schema(c) for c in RECORD_TYPES.values()]},
+            },
             "signature": {"type": "string", "description": "Ed25519 signature over topic and body (hex)"},
         },
         "required": ["schema", "org", "store", "agent", "epoch", "seq", "sent_at", "records"],

@@ -150,12 +150,14 @@ _FIELD_CHECKS: dict[str, tuple[tuple[str, Any, bool, str], ...]] = {
 
 
 def record_from_dict(obj: Any) -> Any:
-    """Build a record from its wire object; ValueError naming the field (never its value) when it does not fit."""
+    """Build a record from its wire object.
+
+    Raises ValueError naming the field (never its value) when it does not fit.
+    """
     if type(obj) is not dict:
         raise ValueError("record is not an object")
     rtype = obj.get("type")
-    checks = _FIELD_CHECKS.get(rtype) if type(rtype) is str else None
-    if checks is None:
+    if type(rtype) is not str or (checks := _FIELD_CHECKS.get(rtype)) is None:
         raise ValueError("unknown record type")
     if len(obj) != len(checks) + 1:
         extra = sorted(set(obj) - {c[0] for c in checks} - {"type"})
@@ -197,5 +199,6 @@ def field_table() -> str:
     lines = ["| record `type` | field | JSON type | meaning |", "|---|---|---|---|"]
     for rtype, cls in RECORD_TYPES.items():
         for f in fields(cls):
-            lines.append(f"| `{rtype}` | `{f.name}` | {_PY_TO_JSON[str(f.type)]['type']} | {f.metadata['doc']} |")
+            json_type = _PY_TO_JSON[str(f.type)]["type"]
+            lines.append(f"| `{rtype}` | `{f.name}` | {json_type} | {f.metadata['doc']} |")
     return "\n".join(lines).replace("['string', 'null']", "string or null")

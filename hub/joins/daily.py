@@ -140,7 +140,8 @@ def daily_report(conn: sqlite3.Connection, config: HubConfig, store: str, day: d
         rng,
     ).fetchall()
     static = set(conn.execute(
-        "SELECT DISTINCT device_key, key_window FROM device_flags WHERE store = ? AND flag = 'static'", [store]
+        "SELECT DISTINCT device_key, key_window FROM device_flags WHERE store = ? AND flag = 'static'",
+        [store],
     ).fetchall())
     # a device found static later in its window (a fixture after 6 hours, a staff phone) leaves the
     # counts the agent sent before it knew: its visitor visits are subtracted hour by hour

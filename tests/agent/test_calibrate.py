@@ -25,8 +25,10 @@ def test_fit_recovers_a_known_linear_relation() -> None:
     assert result.factor == 2.5 and result.r == 1.0 and result.mae_after == 0.0
 
 
-def test_calibrate_command_stores_the_factor_replay_uses(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """On a real capture whose truth is 2 x the estimate, `calibrate` stores 2.0 and replay then applies it."""
+def test_calibrate_command_stores_the_factor_replay_uses(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """On a real capture whose truth is 2 x the estimate, `calibrate` stores 2.0 and replay then applies
+    it."""
     day = generate_day(tmp_path / "d", date(2026, 11, 26), seed=5, scale=0.2)
     rows = replay.windows(replay.run(day.pcap, AgentConfig()), 600)
     lines = [HEADER]
@@ -53,16 +55,22 @@ def _iso(ts: float) -> str:
     (HEADER, "truth.csv: no rows after the header"),
     (HEADER + "2023-01-01T10:00:00+00:00,2023-01-01T11:00:00+00:00,-2\n",
      "truth.csv:2: occupancy: '-2' is negative or not finite"),
-    (HEADER + "2023-01-01T10:00:00+00:00,2023-01-01T11:00:00+00:00,x\n", "truth.csv:2: occupancy: 'x' is not a number"),
-    (HEADER + "2023-01-01T10:00:00+00:00,2023-01-01T09:00:00+00:00,1\n", "truth.csv:2: end_utc is not after start_utc"),
+    (HEADER + "2023-01-01T10:00:00+00:00,2023-01-01T11:00:00+00:00,x\n",
+     "truth.csv:2: occupancy: 'x' is not a number"),
+    (HEADER + "2023-01-01T10:00:00+00:00,2023-01-01T09:00:00+00:00,1\n",
+     "truth.csv:2: end_utc is not after start_utc"),
     (HEADER + "2023-01-01T10:00:00+00:00,2023-01-01T11:00:00+00:00,1\n"
-     "2023-01-01T09:00:00+00:00,2023-01-01T09:30:00+00:00,1\n", "truth.csv:3: rows are not sorted by start_utc"),
+     "2023-01-01T09:00:00+00:00,2023-01-01T09:30:00+00:00,1\n",
+     "truth.csv:3: rows are not sorted by start_utc"),
     (HEADER + "2023-01-01T10:00:00+00:00,2023-01-01T11:00:00+00:00,1\n"
-     "2023-01-01T10:30:00+00:00,2023-01-01T12:00:00+00:00,1\n", "truth.csv:3: this row overlaps the previous one"),
-    (HEADER + "yesterday,2023-01-01T11:00:00+00:00,1\n", "truth.csv:2: start_utc: 'yesterday' is not an ISO 8601 time"),
+     "2023-01-01T10:30:00+00:00,2023-01-01T12:00:00+00:00,1\n",
+     "truth.csv:3: this row overlaps the previous one"),
+    (HEADER + "yesterday,2023-01-01T11:00:00+00:00,1\n",
+     "truth.csv:2: start_utc: 'yesterday' is not an ISO 8601 time"),
     (HEADER + "2023-01-01T10:00:00,2023-01-01T11:00:00+00:00,1\n",
      "truth.csv:2: start_utc: '2023-01-01T10:00:00' has no UTC offset (add +00:00)"),
-    (HEADER + "2023-01-01T10:00:00+00:00,2023-01-01T11:00:00+00:00\n", "truth.csv:2: expected 3 columns, found 2"),
+    (HEADER + "2023-01-01T10:00:00+00:00,2023-01-01T11:00:00+00:00\n",
+     "truth.csv:2: expected 3 columns, found 2"),
 ])
 def test_bad_truth_files_name_file_and_line(tmp_path: Path, body: str, message: str) -> None:
     """Each kind of bad row is refused with its file and line, word for word."""
@@ -79,9 +87,11 @@ def test_truth_with_no_overlap_is_an_error_and_stores_nothing(tmp_path: Path, br
     truth = tmp_path / "truth.csv"
     truth.write_text(HEADER + "2020-01-01T10:00:00+00:00,2020-01-01T11:00:00+00:00,3\n")
     state = tmp_path / "state"
-    assert main(["calibrate", "--state", str(state), "--pair", str(brno / "2023-04-17.pcap"), str(truth)]) == 1
+    capture = brno / "2023-04-17.pcap"
+    assert main(["calibrate", "--state", str(state), "--pair", str(capture), str(truth)]) == 1
     assert capsys.readouterr().err.strip() == (
-        "footfall-agent: error: truth.csv: no window overlaps the capture 2023-04-17.pcap (nothing was stored)")
+        "footfall-agent: error: truth.csv: no window overlaps the capture 2023-04-17.pcap"
+        " (nothing was stored)")
     assert load_factor(state) is None
 
 

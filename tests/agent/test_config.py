@@ -20,11 +20,12 @@ def write(tmp_path: Path, text: str) -> Path:
 @pytest.mark.parametrize(("text", "message"), [
     ("version: 1\nmqtt:\n  port: abc\n", "agent.yaml:3: mqtt.port: 'abc' is not an integer"),
     ("version: 1\nstore: demo\nmqtt:\n  prot: 1883\n",
-     "agent.yaml:4: mqtt.prot: unknown setting (known: client_id, host, keepalive_s, max_inflight_batches, port,"
-     " resend_after_s)"),
+     "agent.yaml:4: mqtt.prot: unknown setting (known: client_id, host, keepalive_s, max_inflight_batches,"
+     " port, resend_after_s)"),
     ("version: 2\n", "agent.yaml:1: version: '2' is not supported (use 1)"),
     ("version: 1\ncounting: [1, 2]\n", "agent.yaml:2: counting: must be a mapping of settings"),
-    ("version: 1\nstore: Demo Store\n", "agent.yaml:2: store: store id 'Demo Store' must match [a-z0-9-]{1,64}"),
+    ("version: 1\nstore: Demo Store\n",
+     "agent.yaml:2: store: store id 'Demo Store' must match [a-z0-9-]{1,64}"),
     ("version: 1\nmqtt: {port: 70000}\n", "agent.yaml:2: mqtt.port: port 70000 is not between 1 and 65535"),
     ("version: 1\nstore: a\nstore: b\n", "agent.yaml:3: store: given twice"),
     ("version: 1\nstore: [\n", "agent.yaml:3: expected the node content, but found '<stream end>'"),
@@ -39,8 +40,8 @@ def test_bad_config_names_file_line_and_key(tmp_path: Path, text: str, message: 
 def test_defaults_fill_what_the_file_leaves_out(tmp_path: Path) -> None:
     """A file with only the store's ids keeps every documented default."""
     cfg = load(write(tmp_path, "version: 1\norg: acme\nstore: brno-1\ncounting: {min_dwell_s: 600}\n"))
-    assert (cfg.org, cfg.store, cfg.counting.min_dwell_s, cfg.counting.visit_timeout_s) == ("acme", "brno-1", 600,
-                                                                                            900)
+    got = (cfg.org, cfg.store, cfg.counting.min_dwell_s, cfg.counting.visit_timeout_s)
+    assert got == ("acme", "brno-1", 600, 900)
 
 
 def test_check_config_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -50,5 +51,5 @@ def test_check_config_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[s
     bad = write(tmp_path, "version: 1\nmqtt: {port: abc}\n")
     assert main(["check-config", "--config", str(bad)]) == 1
     assert capsys.readouterr().err.strip().endswith(
-        f"agent.yaml:2: mqtt.port: 'abc' is not an integer (fix the file, then run: footfall-agent check-config"
-        f" --config {bad})")
+        "agent.yaml:2: mqtt.port: 'abc' is not an integer (fix the file, then run: footfall-agent"
+        f" check-config --config {bad})")

@@ -14,10 +14,10 @@ PHONE_IES = elements(vendor=[bytes.fromhex("0017f20a000104")])  # one model: eve
 
 
 def random_mac(n: int) -> str:
-    return "02:%02x:%02x:%02x:%02x:%02x" % (n >> 24 & 255, n >> 16 & 255, n >> 8 & 255, n & 255, 0x5A)
+    return f"02:{n >> 24 & 255:02x}:{n >> 16 & 255:02x}:{n >> 8 & 255:02x}:{n & 255:02x}:{0x5A:02x}"
 
 
-def phone(start: float, minutes: int, seq0: int, mac0: int, rssi: int = -55, every_s: float = 60.0
+def phone(start: float, minutes: int, *, seq0: int, mac0: int, rssi: int = -55, every_s: float = 60.0
           ) -> list[tuple[float, bytes]]:
     """A phone on random MACs: a burst of two probes every minute, a new MAC each burst, seq counting on."""
     frames, seq, t, n = [], seq0, start, 0

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.privacy.keychain import KeyChain, KeyExpired, next_key
+from agent.privacy.keychain import KeyChain, KeyExpiredError, next_key
 
 NOON = datetime(2026, 11, 26, 12, tzinfo=ZoneInfo("Europe/Prague")).timestamp()
 
@@ -21,7 +21,7 @@ def test_keys_only_go_forward(tmp_path: Path) -> None:
     k0, k2 = chain.key(today), chain.key(today + 2)
     assert k2 == next_key(next_key(k0))
     chain.destroy_before(today + 1)
-    with pytest.raises(KeyExpired):
+    with pytest.raises(KeyExpiredError):
         chain.key(today)
     assert chain.key(today + 2) == k2
     reopened = KeyChain.open(tmp_path / "k.json", NOON, 1, "Europe/Prague")
