@@ -15,6 +15,7 @@ Batch = list[tuple[float, bytes]]
 
 REGISTRY: dict[str, str] = {
     "pcap": "agent.sources.pcap_file:PcapFileSource",
+    "live": "agent.sources.live:LiveSource",  # a monitor-mode interface, probe requests only
 }
 
 
@@ -25,7 +26,9 @@ class Source(Protocol):
     counters: dict[str, int]
     problem: str | None  # a sentence for the operator when the source ended on damaged input
 
-    def batches(self, stop: threading.Event) -> Iterator[Batch]: ...
+    def batches(self, stop: threading.Event) -> Iterator[Batch]:
+        """Batches until the source ends or `stop` is set; a live source also yields empty ones when idle."""
+        ...
 
 
 def load(kind: str) -> type[Any]:
