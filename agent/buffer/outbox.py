@@ -2,6 +2,10 @@
 
 DESIGN section 5: a batch leaves the outbox only on the hub's end-to-end ack, never on a broker's PUBACK,
 and a kill -9 loses nothing committed (WAL, `synchronous` FULL by default, one transaction per append).
+Disk cap (agent/buffer/cap.py): at the cap an append drops the oldest raw data first, then the oldest of
+the rest, and counts it in `meta`, all in its transaction; a dropped seq is a gap the hub never fills.
+WAL: autocheckpoints keep it within its share of the cap; a TRUNCATE checkpoint empties it at open, at
+close, when the backlog empties and whenever it outgrew journal_size_limit.
 
 Identity: the file holds one random `epoch`, made when the file is created; `seq` is gap-free per epoch,
 kept in the meta table so that acking everything never lets a number be reused. `(agent, epoch, seq)`
@@ -23,6 +27,7 @@ import logging
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +36,9 @@ from typing import Any, NamedTuple
 
 import sqlite_utils
 
+from agent.buffer import cap, sqlitefile
+from agent.buffer.cap import DEFAULT_CAP_BYTES, Budget, Candidate
+from agent.buffer.sqlitefile import OutboxCorruptError, checkpoint, disk_bytes, file_bytes, is_corruption
 from agent.wire import Envelope, Record, encode_envelope
 from agent.wire.records import iso
 
@@ -48,11 +56,12 @@ RAW_RECORD_TYPES: frozenset[str] = frozenset({"sighting"})
 
 QUEUED = "queued"
 SENT = "sent"
+DROP_LOG_EVERY_S = 600.0
 
 
-def priority_of(record: Record) -> int:
+def priority_of(record: Record, raw_types: Collection[str] = RAW_RECORD_TYPES) -> int:
     """The drop priority of a record: raw data is dropped before aggregates at the disk cap."""
-    return PRIORITY_RAW if record.type in RAW_RECORD_TYPES else PRIORITY_AGGREGATE
+    return PRIORITY_RAW if record.type in raw_types else PRIORITY_AGGREGATE
 
 
 class DueBatch(NamedTuple):
@@ -76,7 +85,12 @@ class Outbox:
     """A SQLite file of encoded batches waiting for the hub's ack; safe to share between two threads."""
 
     def __init__(self, path: Path, org: str, store: str, agent: str, *, synchronous: str = "FULL",
-                 max_records_per_batch: int = 500) -> None:
+                 max_records_per_batch: int = 500, cap_bytes: int = DEFAULT_CAP_BYTES,
+                 quick_check: bool = True, raw_types: Collection[str] = RAW_RECORD_TYPES) -> None:
+        """Open or create the file; OutboxCorruptError when it is damaged (agent.buffer.recover's case).
+
+        `raw_types`: record types dropped first at the cap; `cap_bytes` bounds db + WAL + shm.
+        """
         sync = synchronous.upper()
         if sync not in SYNCHRONOUS_MODES:
             modes = ", ".join(SYNCHRONOUS_MODES)
@@ -86,17 +100,37 @@ class Outbox:
         self.path = Path(path)
         self.ids = Ids(org, store, agent)
         self.max_records_per_batch = max_records_per_batch
+        self.budget = Budget(cap_bytes)
+        self.raw_types = frozenset(raw_types)
         self._lock = threading.Lock()
+        self._last_drop_log = float("-inf")
         conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=10.0)
         self._db = sqlite_utils.Database(conn, execute_plugins=False)
         self._closed = False
         try:
-            self._db.enable_wal()
-            self._db.execute(f"PRAGMA synchronous={sync};")
-            self.epoch = self._create_schema()
+            self.epoch = self._open(sync, quick_check)
+        except sqlite3.Error as exc:
+            conn.close()
+            if is_corruption(exc):
+                raise OutboxCorruptError(f"{type(exc).__name__}: {exc}") from exc
+            raise
         except BaseException:
             conn.close()
             raise
+
+    def _open(self, sync: str, quick_check: bool) -> str:
+        db = self._db
+        if quick_check:
+            sqlitefile.quick_check(db.conn)
+        (page_size,) = db.execute("PRAGMA page_size").fetchone()
+        self.budget = Budget(self.budget.cap_bytes, int(page_size))
+        db.enable_wal()
+        db.execute(f"PRAGMA synchronous={sync};")
+        db.execute(f"PRAGMA journal_size_limit={self.budget.journal_limit_bytes};")
+        db.execute(f"PRAGMA wal_autocheckpoint={self.budget.checkpoint_pages};")
+        epoch = self._create_schema()
+        checkpoint(db.conn)
+        return epoch
 
     def _create_schema(self) -> str:
         db = self._db
@@ -109,6 +143,7 @@ class Outbox:
                                     "payload"},
                 defaults={"attempts": 0}, if_not_exists=True,
             )
+            db.table("batches").create_index(["priority", "seq"], if_not_exists=True, find_unique_name=True)
             db.table("state").create({"name": str, "value": str}, pk="name", if_not_exists=True)
             db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?), ('epoch', ?), "
                        "('next_seq', '0')", [str(OUTBOX_SCHEMA), secrets.token_hex(8)])
@@ -129,31 +164,47 @@ class Outbox:
     def append(self, records: Sequence[Record], now: float) -> list[int]:
         """Store `records` as batches of at most max_records_per_batch, in one transaction; their seqs.
 
-        Records are grouped by priority (aggregates first) so that a batch never mixes them.
+        Records are grouped by priority (aggregates first) so that a batch never mixes them. At the disk
+        cap, older batches (or some of these) are dropped and counted; the seqs of those stored are returned.
         """
         groups: dict[int, list[Record]] = {}
         for rec in records:
-            groups.setdefault(priority_of(rec), []).append(rec)
+            groups.setdefault(priority_of(rec, self.raw_types), []).append(rec)
         if not groups:
             return []
         sent_at = iso(now)
-        with self._locked() as db, db.atomic():
-            seq = int(db.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()[0])
-            rows: list[dict[str, Any]] = []
-            for priority in sorted(groups, reverse=True):
-                recs = groups[priority]
-                for i in range(0, len(recs), self.max_records_per_batch):
-                    chunk = tuple(recs[i:i + self.max_records_per_batch])
-                    env = Envelope(org=self.ids.org, store=self.ids.store, agent=self.ids.agent,
-                                   epoch=self.epoch, seq=seq, sent_at=sent_at, records=chunk)
-                    payload = encode_envelope(env)
-                    rows.append({"seq": seq, "priority": priority, "state": QUEUED, "made_at": now,
-                                 "sent_at": None, "attempts": 0, "records_n": len(chunk),
-                                 "bytes_n": len(payload), "payload": payload})
-                    seq += 1
-            db.table("batches").insert_all(rows)
-            db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", [str(seq)])
+        with self._locked() as db:
+            with db.atomic():
+                rows, drops = self._append(db, groups, sent_at, now)
+            self._checkpoint_if_grown()
+        if drops:
+            self._log_drops(drops)
         return [int(r["seq"]) for r in rows]
+
+    def _append(self, db: sqlite_utils.Database, groups: dict[int, list[Record]], sent_at: str,
+                now: float) -> tuple[list[dict[str, Any]], list[Candidate]]:
+        seq = int(db.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()[0])
+        rows: list[dict[str, Any]] = []
+        for priority in sorted(groups, reverse=True):
+            recs = groups[priority]
+            for i in range(0, len(recs), self.max_records_per_batch):
+                chunk = tuple(recs[i:i + self.max_records_per_batch])
+                env = Envelope(org=self.ids.org, store=self.ids.store, agent=self.ids.agent,
+                               epoch=self.epoch, seq=seq, sent_at=sent_at, records=chunk)
+                payload = encode_envelope(env)
+                rows.append({"seq": seq, "priority": priority, "state": QUEUED, "made_at": now,
+                             "sent_at": None, "attempts": 0, "records_n": len(chunk),
+                             "bytes_n": len(payload), "payload": payload})
+                seq += 1
+        db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", [str(seq)])
+        return cap.store_within(db.conn, self.budget, rows)
+
+    def _log_drops(self, drops: list[Candidate]) -> None:
+        """One warning per DROP_LOG_EVERY_S at most: offline for days at the cap drops at every append."""
+        if (mono := time.monotonic()) - self._last_drop_log >= DROP_LOG_EVERY_S:
+            self._last_drop_log = mono
+            log.warning("outbox at its disk cap (%d bytes): dropped %d batches, oldest raw data first; "
+                        "totals so far: %s", self.budget.cap_bytes, len(drops), self.counters())
 
     # -- the sink's side --------------------------------------------------------------------------------
 
@@ -201,10 +252,16 @@ class Outbox:
         """Delete the batches the hub committed; an ack for another epoch deletes nothing. How many went."""
         if epoch != self.epoch or not seqs:
             return 0
-        with self._locked() as db, db.atomic():
-            before = db.conn.total_changes
-            db.conn.executemany("DELETE FROM batches WHERE seq = ?", [(int(s),) for s in set(seqs)])
-            return db.conn.total_changes - before
+        with self._locked() as db:
+            with db.atomic():
+                before = db.conn.total_changes
+                db.conn.executemany("DELETE FROM batches WHERE seq = ?", [(int(s),) for s in set(seqs)])
+                gone = db.conn.total_changes - before
+            if gone and db.execute("SELECT 1 FROM batches LIMIT 1").fetchone() is None:
+                checkpoint(db.conn)  # everything delivered: the cheapest moment to empty the WAL
+            else:
+                self._checkpoint_if_grown()
+            return gone
 
     def backlog(self) -> int:
         """Batches not yet acked by the hub (queued or sent)."""
@@ -216,6 +273,37 @@ class Outbox:
         with self._locked() as db:
             return {str(s): int(n) for s, n in db.execute(
                 "SELECT state, count(*) FROM batches GROUP BY state").fetchall()}
+
+    # -- the disk cap and its counters ------------------------------------------------------------------
+
+    def disk_bytes(self) -> int:
+        """Bytes on disk of the database, its WAL and its shared-memory index (what the cap bounds)."""
+        return disk_bytes(self.path)
+
+    def counters(self) -> dict[str, int]:
+        """For the status topic: dropped batches and records by priority, corruptions recovered, bytes."""
+        with self._locked() as db:
+            found = cap.drop_counters(db.conn)
+            row = db.execute("SELECT value FROM meta WHERE key = 'corrupt_recovered'").fetchone()
+        out = {f"outbox_{k}": v for k, v in found.items()}
+        out["outbox_corrupt_recovered"] = int(row[0]) if row else 0
+        out["outbox_bytes"] = self.disk_bytes()
+        out["outbox_cap_bytes"] = self.budget.cap_bytes
+        return out
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a meta entry (e.g. corrupt_recovered, written by agent.buffer.recover)."""
+        with self._locked() as db, db.atomic():
+            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", [key, value])
+
+    def checkpoint(self) -> bool:
+        """Copy the WAL into the database and truncate it to 0 bytes; False if a reader kept it busy."""
+        with self._locked() as db:
+            return checkpoint(db.conn)
+
+    def _checkpoint_if_grown(self) -> None:
+        if file_bytes(self.path.with_name(self.path.name + "-wal")) > self.budget.journal_limit_bytes:
+            checkpoint(self._db.conn)
 
     # -- pipeline state for restarts --------------------------------------------------------------------
 
@@ -241,6 +329,10 @@ class Outbox:
         with self._lock:
             if not self._closed:
                 self._closed = True
+                try:
+                    checkpoint(self._db.conn)
+                except sqlite3.Error as exc:  # closing must not fail; the WAL is replayed at the next open
+                    log.warning("outbox checkpoint at close failed: %s", exc)
                 self._db.close()
                 log.debug("outbox closed")
 

@@ -1,0 +1,146 @@
+"""Each agent's data in `(epoch, seq)` order, whatever the arrival order, and the gaps in it.
+
+An agent numbers its batches 0, 1, 2, ... within an epoch (a new epoch per outbox file), so a seq below
+the highest one received for an epoch that is not in `batches` is a gap: a batch in flight (it fills
+when the agent resends), or one the agent dropped at its disk cap or lost with a damaged outbox (it
+never fills; the agent's status counters say how many it dropped). Epochs are ordered by the first
+arrival of any of their batches (the hub's clock: an agent's may be unsynced), then by id.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.store.rows import RECORD_TABLES
+
+GAPS_SQL = """
+SELECT agent, epoch, prev + 1, seq - 1 FROM (
+  SELECT agent, epoch, seq, coalesce(lag(seq) OVER (PARTITION BY agent, epoch ORDER BY seq), -1) AS prev
+  FROM batches WHERE (:agent IS NULL OR agent = :agent)
+) WHERE seq - prev > 1 ORDER BY agent, epoch, seq
+"""
+EPOCHS_SQL = """
+SELECT agent, epoch, count(*), min(seq), max(seq), min(received_at) FROM batches
+WHERE (:agent IS NULL OR agent = :agent) GROUP BY agent, epoch ORDER BY agent, min(received_at), epoch
+"""
+AGENTS_SQL = """
+SELECT agent, org, store, state, last_seen, backlog_batches, clock_synced, agent_version, counters
+FROM agents ORDER BY store, agent
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Seqs `first`..`last` (inclusive) of `epoch` that have not arrived."""
+
+    epoch: str
+    first: int
+    last: int
+
+    @property
+    def missing_n(self) -> int:
+        return self.last - self.first + 1
+
+
+@dataclass(frozen=True, slots=True)
+class EpochSummary:
+    """One outbox file's batches as received: how many, the seq range, its gaps."""
+
+    epoch: str
+    batches: int
+    first_seq: int
+    last_seq: int
+    first_received_at: str
+    gaps: tuple[Gap, ...] = ()
+
+    @property
+    def missing_n(self) -> int:
+        """Seqs from 0 to last_seq that have not arrived."""
+        return self.last_seq + 1 - self.batches
+
+
+@dataclass(frozen=True)
+class AgentSummary:
+    """What the hub knows of one agent: its last status and its data, epoch by epoch."""
+
+    agent: str
+    org: str
+    store: str
+    state: str  # online, offline (its last will) or unknown (no status received)
+    last_seen: str | None
+    backlog_batches: int | None
+    clock_synced: bool | None
+    agent_version: str | None
+    counters: dict[str, int] = field(default_factory=dict)
+    epochs: tuple[EpochSummary, ...] = ()
+
+    @property
+    def batches(self) -> int:
+        return sum(e.batches for e in self.epochs)
+
+    @property
+    def gaps(self) -> list[Gap]:
+        return [g for e in self.epochs for g in e.gaps]
+
+    @property
+    def missing_n(self) -> int:
+        return sum(e.missing_n for e in self.epochs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view, every gap range included."""
+        return {
+            "agent": self.agent, "org": self.org, "store": self.store, "state": self.state,
+            "last_seen": self.last_seen, "backlog_batches": self.backlog_batches,
+            "clock_synced": self.clock_synced, "agent_version": self.agent_version,
+            "batches": self.batches, "missing_n": self.missing_n, "counters": self.counters,
+            "epochs": [{"epoch": e.epoch, "batches": e.batches, "first_seq": e.first_seq,
+                        "last_seq": e.last_seq, "first_received_at": e.first_received_at,
+                        "missing_n": e.missing_n, "gaps": [[g.first, g.last] for g in e.gaps]}
+                       for e in self.epochs],
+        }
+
+
+def agent_summaries(conn: sqlite3.Connection, store: str | None = None) -> list[AgentSummary]:
+    """Every agent the hub has heard from (by status or data), by store then agent."""
+    params = {"agent": None}
+    gaps: dict[tuple[str, str], list[Gap]] = {}
+    for agent, epoch, first, last in conn.execute(GAPS_SQL, params):
+        gaps.setdefault((agent, epoch), []).append(Gap(epoch, int(first), int(last)))
+    epochs: dict[str, list[EpochSummary]] = {}
+    for agent, epoch, n, lo, hi, first_at in conn.execute(EPOCHS_SQL, params):
+        epochs.setdefault(agent, []).append(EpochSummary(epoch, int(n), int(lo), int(hi), str(first_at),
+                                                         tuple(gaps.get((agent, epoch), ()))))
+    out = []
+    for agent, org, st, state, last_seen, backlog, synced, version, counters in conn.execute(AGENTS_SQL):
+        if store is not None and st != store:
+            continue
+        out.append(AgentSummary(
+            agent=agent, org=org, store=st, state=state or "unknown", last_seen=last_seen,
+            backlog_batches=None if backlog is None else int(backlog),
+            clock_synced=None if synced is None else bool(synced), agent_version=version,
+            counters=json.loads(counters) if counters else {}, epochs=tuple(epochs.get(agent, ())),
+        ))
+    return out
+
+
+def batches_in_order(conn: sqlite3.Connection, agent: str) -> list[tuple[str, int, str, int]]:
+    """`(epoch, seq, received_at, records_n)` of an agent's batches: epochs by first arrival, then seq."""
+    rows = conn.execute(
+        "WITH ep AS (SELECT epoch, min(received_at) AS first_at FROM batches WHERE agent = ? GROUP BY epoch)"
+        " SELECT b.epoch, b.seq, b.received_at, b.records_n FROM batches b JOIN ep USING (epoch)"
+        " WHERE b.agent = ? ORDER BY ep.first_at, b.epoch, b.seq", (agent, agent)).fetchall()
+    return [(str(e), int(s), str(r), int(n)) for e, s, r, n in rows]
+
+
+def records_in_order(conn: sqlite3.Connection, agent: str, record_type: str) -> list[dict[str, Any]]:
+    """An agent's records of one type as rows, in `(epoch, seq, idx)` order (epochs by first arrival)."""
+    table = RECORD_TABLES[record_type].table  # a KeyError for an unknown type, never SQL from input
+    cur = conn.execute(
+        "WITH ep AS (SELECT epoch, min(received_at) AS first_at FROM batches WHERE agent = ? GROUP BY epoch)"
+        f" SELECT r.* FROM {table} r JOIN ep USING (epoch) WHERE r.agent = ?"
+        " ORDER BY ep.first_at, r.epoch, r.seq, r.idx", (agent, agent))
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur]
