@@ -32,7 +32,11 @@ class ReplayResult:
     last_ts: float = 0.0
     problem: str | None = None
     macs_n: int = 0
-    static_n: int = 0
+    flagged: set[str] = field(default_factory=set)  # device keys (hex) found static
+
+    @property
+    def static_n(self) -> int:
+        return len(self.flagged)
     occupancy: Any = None  # the rate-occupancy tally (agent.pipeline.occupancy), when configured
 
 
@@ -73,7 +77,7 @@ def run(capture: Path, config: AgentConfig, state_dir: Path | None = None) -> Re
         result.visits.extend(out.visits)
         result.counters.update(pipeline.counters())
         result.macs_n = pipeline.pseudonymizer.distinct_keys
-        result.static_n = len(flagged)
+        result.flagged = flagged
         # offline, a device found static during the day leaves the day's counts from its start, as the
         # hub does with the DeviceFlag records it receives
         result.visits = [v for v in result.visits if v.device.hex() not in flagged]

@@ -45,8 +45,9 @@ class Pipeline:
         self.chain = chain
         self.parser = FrameParser(linktype)
         self.pseudonymizer = Pseudonymizer(chain)
-        self.grouper = Grouper(counting.visit_timeout_s, grouping.seq_window, grouping.busy_s,
-                               grouping.rssi_tol_db) if grouping.enabled else None
+        self.grouper = Grouper(gap_s=counting.visit_timeout_s, seq_window=grouping.seq_window,
+                               busy_s=grouping.busy_s, rssi_tol_db=grouping.rssi_tol_db,
+                               strict_seq=grouping.restart_test_seq) if grouping.enabled else None
         self.static = StaticDetector(static.hours_n, static.days_m, static.days_d, static.all_day_share,
                                      chain.window_id)
         self.static.token_of = self.pseudonymizer.token_of

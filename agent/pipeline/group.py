@@ -50,9 +50,13 @@ class FingerprintStats:
 class Grouper:
     """Batch stage: [Sighting] -> [Sighting] with random MACs' keys replaced by device (track) keys."""
 
-    def __init__(self, gap_s: float = 900.0, seq_window: int = 256, busy_s: float = 1.0,
-                 rssi_tol_db: float = 12.0, min_changes: int = 5) -> None:
+    def __init__(self, *, gap_s: float = 900.0, seq_window: int = 256, busy_s: float = 1.0,
+                 rssi_tol_db: float = 12.0, min_changes: int = 5, strict_seq: int = 64) -> None:
         self.gap_s, self.seq_window, self.busy_s = gap_s, seq_window, busy_s
+        # a change counts as seq-continuous (for learning which fingerprints restart) only within this:
+        # with ~20 live tracks of one model, a 256 window matches a random restart by chance most of the
+        # time, so such models would never be linked by recency and signal (measured on brno-lab: issue 10)
+        self.strict_seq = strict_seq
         self.rssi_tol_db, self.min_changes = rssi_tol_db, min_changes
         self._window = -1
         self._reset()
@@ -82,8 +86,7 @@ class Grouper:
             if t is None or t.mac_key != dev:
                 t = self._assign(s)
             ts = s[0]
-            if ts > t.last_ts:
-                t.last_ts = ts
+            t.last_ts = max(t.last_ts, ts)
             t.last_seq = s[5]
             t.mac_last_ts = ts
             t.rssi_dbm += (s[3] - t.rssi_dbm) * 0.2
@@ -109,7 +112,7 @@ class Grouper:
         stats = self.stats.setdefault(fp, FingerprintStats())
         if free:
             stats.changes_n += 1
-            if best is not None:
+            if best is not None and best_delta <= self.strict_seq:
                 stats.continuous_n += 1
         if best is None and free and stats.restarts_seq(self.min_changes):
             recent = [t for t in free if abs(t.rssi_dbm - s[3]) <= self.rssi_tol_db]

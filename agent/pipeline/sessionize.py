@@ -39,8 +39,11 @@ class Sessionizer:
         self.timeout = visit_timeout_s
         self.strong = visitor_rssi_dbm
         self.open: dict[bytes, list[Any]] = {}
+        self.tally: Any = None  # an occupancy tally fed every sighting (set by replay), or None
 
     def feed(self, sightings: list[Sighting]) -> list[ClosedVisit]:
+        if self.tally is not None:
+            self.tally.feed(sightings)
         closed: list[ClosedVisit] = []
         open_ = self.open
         timeout, strong = self.timeout, self.strong
@@ -49,13 +52,11 @@ class Sessionizer:
             ts, rssi = s.ts, s.rssi_dbm
             if v is not None:
                 if ts - v[LAST] <= timeout:
-                    if ts > v[LAST]:
-                        v[LAST] = ts
+                    v[LAST] = max(v[LAST], ts)
                     v[N] += 1
                     if rssi >= strong:
                         v[STRONG] += 1
-                    if rssi > v[RSSI_MAX]:
-                        v[RSSI_MAX] = rssi
+                    v[RSSI_MAX] = max(v[RSSI_MAX], rssi)
                     continue
                 closed.append(_close(s.device, v))
             open_[s.device] = [ts, ts, 1, int(rssi >= strong), rssi, s.randomized, s.window]

@@ -58,7 +58,8 @@ class StaticDetector:
                 self.pinned.add(dev)
                 self._flag(dev, 0.0)
 
-    def feed(self, sightings: list[Sighting], transfers: list[tuple[bytes, bytes]] | None = None) -> list[Sighting]:
+    def feed(self, sightings: list[Sighting],
+             transfers: list[tuple[bytes, bytes]] | None = None) -> list[Sighting]:
         """Drop static devices; `transfers` (old key, new key) belong to the newest window of the batch."""
         if transfers and sightings and sightings[-1][7] == self.window:
             self.transfer(transfers)
