@@ -9,12 +9,18 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from agent import __version__
 from agent.buffer.outbox import Outbox
+from agent.buffer.recover import open_outbox
+from agent.clock import ClockGate, SyncCheck, floor
 from agent.config import AgentConfig
+from agent.doors.service import DoorService
+from agent.enroll import client_context
 from agent.pipeline import Pipeline
 from agent.privacy.keychain import KeyChain
+from agent.sdnotify import Notifier
 from agent.sinks.mqtt import MqttSink
 from agent.sources import load as load_source
 from agent.wire import Status, Topics
@@ -22,51 +28,82 @@ from agent.wire.records import iso
 
 log = logging.getLogger("footfall.agent")
 PIPELINE_STATE = "pipeline"
+DOORS_STATE = "doors"
 
 
 class AgentApp:
     """One agent process: source -> pipeline -> outbox -> MQTT."""
 
-    def __init__(self, config: AgentConfig) -> None:
+    def __init__(self, config: AgentConfig, clock: SyncCheck | None = None) -> None:
         self.config = config
+        self.clock = clock or SyncCheck()
+        self.clock_counters: dict[str, int] = {}  # frames held, re-stamped or dropped for the clock
+        self.source: object | None = None
         self.topics = Topics(config.org, config.store, config.agent)
         self.state_dir = config.state_path
         self.pipeline: Pipeline | None = None
         self.outbox: Outbox | None = None
         self.sink: MqttSink | None = None
+        self.doors: DoorService | None = None  # door counters, when agent.yaml lists sensors
+        self._doors_stop = threading.Event()
+        self._doors_thread: threading.Thread | None = None
         self.problem: str | None = None
+        self.notify = Notifier()  # systemd: READY, WATCHDOG from the frame loop, STOPPING
+        self._pending: list[Any] = []  # records waiting to make a batch (at most outbox.coalesce_s)
+        self._pending_since = 0.0
 
     def status(self) -> Status:
         counters = self.pipeline.counters() if self.pipeline else {}
+        counters.update(getattr(self.source, "counters", {}))
+        counters.update(self.clock_counters)
+        if self.doors is not None:  # rejected pushes by reason, resets, door_stale_<sensor> = 1
+            counters.update(self.doors.counters())
+        if self.outbox:  # dropped at the cap, corrupt files set aside: the alerts a fleet watches
+            counters.update(self.outbox.counters())
         backlog = self.outbox.backlog() if self.outbox else 0
-        return Status(state="online", agent_version=__version__, backlog_batches=backlog, clock_synced=True,
+        return Status(state="online", agent_version=__version__, backlog_batches=backlog,
+                      clock_synced=self.clock.synced(),
                       counters=counters, updated_at=iso(time.time()))
 
     def run(self, stop: threading.Event, drain_timeout_s: float = 60.0) -> int:
         """Run until the source ends (then drain the outbox) or `stop` is set. Returns an exit code."""
         cfg = self.config
+        self.source = self._source()  # a wrong interface or file fails here, before anything connects
+        tls = cfg.mqtt.tls.paths(self.state_dir)  # None: plain MQTT (loopback development)
+        tls_context = client_context(*tls) if tls else None  # missing files: EnrollError, here too
         self.state_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.state_dir, 0o700)
-        self.outbox = Outbox(self.state_dir / cfg.outbox.file, cfg.org, cfg.store, cfg.agent,
-                             synchronous=cfg.outbox.synchronous,
-                             max_records_per_batch=cfg.outbox.max_records_per_batch)
+        # a damaged file (SD card) is moved aside and a new epoch begun here, never a restart loop
+        self.outbox = open_outbox(self.state_dir / cfg.outbox.file, cfg.org, cfg.store, cfg.agent,
+                                  synchronous=cfg.outbox.synchronous,
+                                  max_records_per_batch=cfg.outbox.max_records_per_batch,
+                                  cap_bytes=cfg.outbox.cap_bytes)
         self.sink = MqttSink(self.outbox, self.topics, cfg.mqtt.host, cfg.mqtt.port,
                              cfg.mqtt.client_id or f"footfall-agent-{cfg.agent}",
                              max_inflight_batches=cfg.mqtt.max_inflight_batches,
                              resend_after_s=cfg.mqtt.resend_after_s, keepalive_s=cfg.mqtt.keepalive_s,
-                             status=self.status)
+                             status=self.status, tls=tls_context)
         self.sink.start()
+        self.notify.ready(f"delivering to {cfg.mqtt.host}:{cfg.mqtt.port}")
         try:
+            self._start_doors()
             finished = self._pump(stop)
             if finished:
                 log.info("source ended; waiting for the hub to acknowledge %d batches", self.outbox.backlog())
                 deadline = time.monotonic() + drain_timeout_s
                 while not self.sink.wait_drained(0.2):  # short waits: SIGTERM ends the wait at once
+                    self.notify.watchdog()
                     if stop.is_set() or time.monotonic() > deadline:
                         log.warning("the hub has not acknowledged %d batches yet; they stay in the outbox",
                                     self.outbox.backlog())
                         break
+            if self.doors is not None and not stop.is_set():
+                log.info("door counters keep the agent running until it is stopped")
+                while not stop.wait(self.notify.ping_every_s):
+                    self.notify.watchdog()
         finally:
+            self.notify.stopping()
+            self._stop_doors()
             self.sink.stop()
             self.outbox.close()
         return 0
@@ -74,39 +111,110 @@ class AgentApp:
     def _source(self) -> object:
         cfg = self.config.source
         cls = load_source(cfg.type)
+        if cfg.type == "live":
+            return cls(cfg.interface, cfg.batch_frames, cfg.channels, cfg.dwell_s)
         return cls(Path(cfg.path), cfg.batch_frames)
 
     def _pump(self, stop: threading.Event) -> bool:
         """Feed the pipeline; True when the source ended by itself."""
         assert self.outbox is not None and self.sink is not None
-        cfg = self.config
-        source = self._source()
-        for batch in source.batches(stop):  # type: ignore[attr-defined]
-            if self.pipeline is None:
-                chain = KeyChain.open(self.state_dir / cfg.privacy.keychain_file, batch[0][0],
-                                      cfg.privacy.key_window_days, cfg.timezone)
-                self.pipeline = Pipeline(cfg, chain, source.linktype)  # type: ignore[attr-defined]
-                saved = self.outbox.load_state(PIPELINE_STATE)
-                if saved:
-                    self.pipeline.import_state(saved)
-            out = self.pipeline.feed(batch)
-            if out.records:
-                self.outbox.append(out.records, time.time())
-                self.sink.kick()
+        source = self.source
+        assert source is not None
+        # live frames carry this machine's clock: held aside until it is synchronised (agent/clock.py);
+        # a file's frames carry their own times, and only those before 2020 are refused
+        gate = ClockGate(self.clock) if self.config.source.type == "live" else None
+        self.clock_counters = gate.counters if gate else {}
+        for frames in source.batches(stop):  # type: ignore[attr-defined]
+            batch, synced = gate.feed(frames) if gate else (floor(frames, self.clock_counters), True)
+            self._feed(batch, synced, source)
             if stop.is_set():
                 break
+        if gate is not None:  # at shutdown, frames still held go marked (or counted, when before 2020)
+            self._feed(*gate.release(), source)
         self.problem = getattr(source, "problem", None)
         if self.pipeline is None:
             return not stop.is_set()
         if stop.is_set():
-            # open visits resume at the next start; everything closed is already in the outbox
+            # open visits resume at the next start; everything closed goes to the outbox now
+            self._store([], force=True)
             self.outbox.save_state(PIPELINE_STATE, self.pipeline.export_state())
             return False
-        out = self.pipeline.close()
-        if out.records:
-            self.outbox.append(out.records, time.time())
-            self.sink.kick()
+        self._store(self.pipeline.close().records, force=True)
         state = self.pipeline.export_state()
         state["sessionizer"] = {}
         self.outbox.save_state(PIPELINE_STATE, state)
         return True
+
+    def _feed(self, batch: list[tuple[float, bytes]], synced: bool, source: Any) -> None:
+        assert self.outbox is not None
+        self.notify.watchdog()  # a live source hands a batch (maybe empty) every 0.5 s
+        if not batch:
+            if self.pipeline is not None and synced and self.config.source.type == "live":
+                self._store(self.pipeline.flush(self.clock.now()).records)  # idle: close quiet visits
+            return
+        if self.pipeline is None:
+            cfg = self.config
+            chain = KeyChain.open(self.state_dir / cfg.privacy.keychain_file, batch[0][0],
+                                  cfg.privacy.key_window_days, cfg.timezone)
+            self.pipeline = Pipeline(cfg, chain, source.linktype)
+            saved = self.outbox.load_state(PIPELINE_STATE)
+            if saved:
+                self.pipeline.import_state(saved)
+        self.pipeline.aggregator.clock_synced = synced  # minute counts say whether the clock was set
+        self._store(self.pipeline.feed(batch).records)
+
+    def _store(self, records: list[Any], force: bool = False) -> None:
+        """Hand records to the outbox in batches: a live source yields every half second, and one
+        MQTT message per half second of a quiet store would be a message per event (DESIGN section 6)."""
+        assert self.outbox is not None and self.sink is not None
+        if records and not self._pending:
+            self._pending_since = time.monotonic()
+        self._pending.extend(records)
+        due = force or len(self._pending) >= self.config.outbox.max_records_per_batch \
+            or time.monotonic() - self._pending_since >= self.config.outbox.coalesce_s
+        if self._pending and due:
+            self.outbox.append(self._pending, time.time())
+            self._pending = []
+            self.sink.kick()
+
+    def _start_doors(self) -> None:
+        """Door counters, after the sink: the listener, pollers and pins, and a thread that moves closed
+        minutes to the outbox every `doors.flush_s`."""
+        assert self.outbox is not None
+        if not self.config.doors.sensors:
+            return
+        self.doors = DoorService(self.config.doors, self.state_dir)
+        saved = self.outbox.load_state(DOORS_STATE)
+        if saved:
+            self.doors.import_state(saved)
+        self.doors.start()
+        self._doors_thread = threading.Thread(target=self._flush_doors, name="door-flush", daemon=True)
+        self._doors_thread.start()
+
+    def _flush_doors(self) -> None:
+        assert self.doors is not None
+        while not self._doors_stop.wait(self.config.doors.flush_s):
+            records = self.doors.flush(time.time())
+            try:
+                self._append_doors(records)
+            except Exception:  # the outbox refused (disk full?): keep the minutes for the next round
+                self.doors.ledger.unflush(records)
+                log.exception("door counts could not be stored; retrying in %g s", self.config.doors.flush_s)
+
+    def _append_doors(self, records: list[Any]) -> None:
+        assert self.outbox is not None and self.sink is not None
+        if records:
+            self.outbox.append(records, time.time())
+            self.sink.kick()
+
+    def _stop_doors(self) -> None:
+        """Before the sink stops: no more counts, then every counted minute (the current one too) and the
+        ledger's state go to the outbox, so that a restart neither loses nor repeats a count."""
+        if self.doors is None or self.outbox is None:
+            return
+        self._doors_stop.set()
+        if self._doors_thread is not None:
+            self._doors_thread.join()
+        self.doors.stop()
+        self._append_doors(self.doors.close(time.time()))
+        self.outbox.save_state(DOORS_STATE, self.doors.export_state())

@@ -24,7 +24,10 @@ from pathlib import Path
 from agent import __version__
 from agent.config import AgentConfig, load
 from agent.configfile import ConfigError
+from agent.doors import DoorStartError
+from agent.enroll import EnrollError
 from agent.sources.capture_file import CaptureError
+from agent.sources.ifaces import LiveSourceError
 from agent.wire.records import parse_iso
 
 PROG = "footfall-agent"
@@ -47,6 +50,15 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from agent import doctor  # noqa: PLC0415 -- per-command import, see the docstring
+
+    findings = doctor.run(_config(args.config), timeout_s=args.timeout)
+    for f in findings:
+        print(f.line())
+    return 0 if all(f.ok for f in findings) else 1
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from agent.app import AgentApp  # noqa: PLC0415 -- the sink and outbox (paho, SQLite) load only here
 
@@ -61,7 +73,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     app = AgentApp(cfg)
     try:
         code = app.run(stop, drain_timeout_s=args.drain_timeout)
-    except CaptureError as exc:
+    except (CaptureError, LiveSourceError, DoorStartError, EnrollError) as exc:
         raise UserError(str(exc)) from None
     if app.problem:
         print(f"{PROG}: warning: {app.problem}", file=sys.stderr)
@@ -141,6 +153,22 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_enroll(args: argparse.Namespace) -> int:
+    from agent.enroll import EnrollError, enroll  # noqa: PLC0415 -- per-command import, see the docstring
+
+    try:
+        done = enroll(Path(args.dir), args.org, args.store, args.agent, new_key=args.new_key)
+    except EnrollError as exc:
+        raise UserError(str(exc)) from None
+    except ValueError as exc:  # a key file that is not PEM
+        raise UserError(f"{args.dir}/gateway.key: {exc} (move it aside, or enroll with --new-key)") from None
+    made = "new key" if done.new_key else "existing key kept"
+    print(f"{done.csr_path}: request for {done.cn} ({made}: {done.key_path}, mode 0600, stays here)")
+    print(f"next: on the hub, footfall-hub pki issue {done.csr_path.name} --dir PKI; copy gateway.crt and "
+          f"ca.crt back into {args.dir}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description="Footfall agent: probe requests to visits and counts.")
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
@@ -166,6 +194,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", required=True, help="agent.yaml")
     s.set_defaults(func=cmd_check_config)
 
+    s = sub.add_parser("doctor", help="check this gateway: interface, capabilities, clock, disk, broker, TLS")
+    s.add_argument("--config", help="agent.yaml (defaults when omitted)")
+    s.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the broker (default 3)")
+    s.set_defaults(func=cmd_doctor)
+
     s = sub.add_parser("calibrate",
                        help="fit the store's people-per-device factor from hand-logged occupancy")
     s.add_argument("--pair", nargs=2, action="append", required=True, metavar=("CAPTURE", "TRUTH_CSV"),
@@ -174,6 +207,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--state", help="the store's state folder (default: state_dir of the config)")
     s.add_argument("--window", type=int, default=600, help="window length in seconds (default 600)")
     s.set_defaults(func=cmd_calibrate)
+
+    s = sub.add_parser("enroll", help="make this gateway's key (0600) and a certificate request for the hub")
+    s.add_argument("--dir", required=True, help="the state folder (state_dir of agent.yaml)")
+    s.add_argument("--org", required=True, help="chain id")
+    s.add_argument("--store", required=True, help="store id")
+    s.add_argument("--agent", required=True, help="this gateway's id")
+    s.add_argument("--new-key", action="store_true", help="replace the key (default: keep it, renew only)")
+    s.set_defaults(func=cmd_enroll)
 
     s = sub.add_parser("simulate", help="write a seeded demo store-day: capture, POS sales, truth")
     s.add_argument("--out", required=True, help="output folder")

@@ -7,6 +7,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agent.configfile import describe, load_config, section, setting
+from agent.doors import REGISTRY as DOOR_TYPES
 from agent.privacy.keychain import ALLOWED_WINDOW_DAYS
 from agent.sources import REGISTRY
 from agent.wire.topics import check_id
@@ -14,16 +15,24 @@ from agent.wire.topics import check_id
 
 @dataclass(frozen=True)
 class SourceConfig:
-    type: str = setting("pcap", "where frames come from: a key of agent.sources.REGISTRY (pcap)")
+    type: str = setting("pcap", "where frames come from: a key of agent.sources.REGISTRY (pcap, live)")
     path: str = setting("", "the capture file, for type pcap")
-    interface: str = setting("", "the monitor-mode interface, for type live")
-    batch_frames: int = setting(4096, "frames handed to the pipeline at once (batches keep the frame path fast)")
+    interface: str = setting("", "the monitor-mode interface, for type live (e.g. mon0)")
+    batch_frames: int = setting(4096, "frames handed to the pipeline at once (batches keep the path fast)")
+    channels: list[int] = setting([], "type live: hop over these channels (e.g. [1, 6, 11]); empty stays put")
+    dwell_s: float = setting(1.0, "type live: seconds on each channel when hopping")
 
     def check(self) -> None:
         if self.type not in REGISTRY:
             raise ValueError(f"type {self.type!r} is not one of {', '.join(sorted(REGISTRY))}")
         if self.batch_frames < 1:
             raise ValueError("batch_frames must be at least 1")
+        if self.type == "live" and not self.interface:
+            raise ValueError("type live needs interface: the monitor-mode interface, such as mon0")
+        if any(not 1 <= c <= 233 for c in self.channels):
+            raise ValueError(f"channels {self.channels} must be Wi-Fi channel numbers between 1 and 233")
+        if self.dwell_s < 0.1:
+            raise ValueError(f"dwell_s {self.dwell_s} is under 0.1 s (iw cannot retune that often)")
 
 
 @dataclass(frozen=True)
@@ -34,20 +43,35 @@ class CountingConfig:
     min_strong_sightings: int = setting(3, "strong sightings a visitor (or a bounce) needs")
     min_bounce_s: float = setting(60.0, "a bounce stays at least this long, less than min_dwell_s")
     calibration_factor: float = setting(1.0, "people per present visitor device (footfall-agent calibrate)")
+    occupancy: str = setting("rate",
+                             "replay's present: rate (devices heard per window, near-gated) or visits")
+    near_rssi_dbm: int = setting(0, "near the gateway at or above this signal; 0 learns it"
+                                    " (3-class split, earlier days)")
+    occupied_min_near: int = setting(0, "a window is occupied with this many near devices; 0 learns it"
+                                        " (2-class split)")
+    count_rssi_dbm: int = setting(-120, "rate occupancy counts devices heard at or above this signal")
+    smooth_s: float = setting(5400.0, "rate occupancy: centred running median over this long (0: none)")
 
     def check(self) -> None:
         if self.visit_timeout_s <= 0 or self.min_dwell_s < 0:
             raise ValueError("visit_timeout_s must be positive and min_dwell_s not negative")
         if not -120 <= self.visitor_rssi_dbm <= 0:
             raise ValueError(f"visitor_rssi_dbm {self.visitor_rssi_dbm} is not between -120 and 0")
+        if self.occupancy not in ("rate", "visits"):
+            raise ValueError(f"occupancy {self.occupancy!r} is not rate or visits")
+        if self.occupied_min_near < 0 or self.smooth_s < 0:
+            raise ValueError("occupied_min_near and smooth_s must not be negative")
 
 
 @dataclass(frozen=True)
 class GroupingConfig:
     enabled: bool = setting(True, "link random MACs of one phone into one device (issue 10)")
-    seq_window: int = setting(256, "a new MAC continues a track when its sequence number follows by 1 to this")
+    seq_window: int = setting(256, "a new MAC continues a track when its sequence number follows"
+                                   " by 1 to this")
     busy_s: float = setting(1.0, "two MACs of one fingerprint heard within this are two devices")
     rssi_tol_db: float = setting(12.0, "signal difference allowed when linking without sequence continuity")
+    restart_test_seq: int = setting(64, "a fingerprint keeps its sequence counter across MACs if most changes"
+                                        " continue it within this (else: link by recency and signal)")
 
     def check(self) -> None:
         if not 1 <= self.seq_window < 4096:
@@ -56,7 +80,8 @@ class GroupingConfig:
 
 @dataclass(frozen=True)
 class StaticConfig:
-    hours_n: float = setting(6.0, "heard for more than this many hours in a day: present all day, static today")
+    hours_n: float = setting(6.0, "heard for more than this many hours in a day:"
+                                  " present all day, static today")
     days_m: int = setting(3, "present all day on this many ...")
     days_d: int = setting(7, "... of the last this many days with data: static")
     all_day_share: float = setting(0.8, "or heard in this share of the day's 10-minute slots with data")
@@ -83,10 +108,34 @@ class OutboxConfig:
     file: str = setting("outbox.db", "the SQLite outbox, in state_dir")
     synchronous: str = setting("FULL", "SQLite synchronous mode: FULL survives power loss, NORMAL is faster")
     max_records_per_batch: int = setting(500, "records per MQTT message")
+    coalesce_s: float = setting(5.0, "records wait at most this long to share a batch"
+                                     " (fewer, larger messages)")
+    cap_bytes: int = setting(256 * 1024 * 1024,
+                             "disk cap of db + wal + shm; at it the oldest raw data is dropped first")
 
     def check(self) -> None:
         if self.synchronous not in ("FULL", "NORMAL", "EXTRA"):
             raise ValueError(f"synchronous {self.synchronous!r} is not FULL, NORMAL or EXTRA")
+        if self.cap_bytes < 1024 * 1024:
+            raise ValueError(f"cap_bytes {self.cap_bytes} is below 1 MiB (1048576)")
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    ca_file: str = setting("", "the chain's CA certificate (ca.crt); empty: plain MQTT (loopback only)")
+    cert_file: str = setting("gateway.crt", "this gateway's certificate from footfall-hub pki issue")
+    key_file: str = setting("gateway.key", "this gateway's key from footfall-agent enroll (mode 0600)")
+
+    def check(self) -> None:
+        if self.ca_file and not (self.cert_file and self.key_file):
+            raise ValueError("ca_file needs cert_file and key_file: the broker requires a client certificate")
+
+    def paths(self, state_dir: Path) -> tuple[Path, Path, Path] | None:
+        """(ca, cert, key), relative paths taken from `state_dir`; None when TLS is off."""
+        if not self.ca_file:
+            return None
+        ca, cert, key = (state_dir / f for f in (self.ca_file, self.cert_file, self.key_file))
+        return ca, cert, key
 
 
 @dataclass(frozen=True)
@@ -97,10 +146,58 @@ class MqttConfig:
     max_inflight_batches: int = setting(32, "batches published and not yet acknowledged by the hub")
     resend_after_s: float = setting(30.0, "resend a batch the hub has not acknowledged after this long")
     keepalive_s: int = setting(30, "MQTT keepalive")
+    tls: TlsConfig = section(TlsConfig, "TLS with this gateway's certificate (footfall-agent enroll)")
 
     def check(self) -> None:
         if not 0 < self.port < 65536:
             raise ValueError(f"port {self.port} is not between 1 and 65535")
+
+
+@dataclass(frozen=True)
+class DoorSensorConfig:
+    id: str = setting("", "sensor id on the wire, [a-z0-9-]{1,64}; pushes name it")
+    type: str = setting("generic", "agent.doors.REGISTRY key: xovis, generic (pushed), axis (polled), gpio")
+    swap: bool = setting(False, "swap in and out (a sensor mounted facing the other way)")
+    lines: list[str] = setting([], "xovis: names of the line logics to count (empty: every logic with fw/bw)")
+    url: str = setting("", "axis: the live-sum.json URL to poll")
+    poll_s: float = setting(60.0, "axis: seconds between polls")
+    credentials_file: str = setting("", "axis: file holding user:password (mode 0600); empty: no login")
+    pin_in: int = setting(-1, "gpio: BCM pin whose pulses count entries")
+    pin_out: int = setting(-1, "gpio: BCM pin whose pulses count exits (-1: none)")
+    pull_up: bool = setting(True, "gpio: pull the pin up (a contact to ground pulses low)")
+    bounce_s: float = setting(0.05, "gpio: edges closer than this are one pulse (contact bounce)")
+
+    def check(self) -> None:
+        check_id("sensor", self.id)
+        if self.type not in DOOR_TYPES:
+            raise ValueError(f"type {self.type!r} is not one of {', '.join(sorted(DOOR_TYPES))}")
+        if self.type == "axis" and not self.url.startswith(("http://", "https://")):
+            raise ValueError("url must be the counter's http(s) live-sum.json URL for type axis")
+        if self.type == "gpio" and self.pin_in < 0:
+            raise ValueError("pin_in must be a BCM pin number for type gpio")
+        if self.poll_s <= 0 or self.bounce_s < 0:
+            raise ValueError("poll_s must be positive and bounce_s not negative")
+
+
+@dataclass(frozen=True)
+class DoorsConfig:
+    sensors: list[DoorSensorConfig] = setting([], "door counters (none: no listener, no door records)")
+    listen_host: str = setting("127.0.0.1", "address the push listener binds (the LAN address for sensors)")
+    listen_port: int = setting(8780, "port of the push listener (0: any free port)")
+    token_file: str = setting("door-token", "shared token pushes send as Bearer (mode 0600), in state_dir")
+    max_body_bytes: int = setting(1048576, "larger pushes are refused with 413")
+    stale_s: float = setting(900.0, "a sensor silent this long raises a status alert (not gpio)")
+    grace_s: float = setting(90.0, "a minute is reported this long after it ends, for late pushes")
+    flush_s: float = setting(15.0, "how often closed minutes go to the outbox")
+
+    def check(self) -> None:
+        ids = [s.id for s in self.sensors]
+        if len(set(ids)) != len(ids):
+            raise ValueError("sensors: every sensor id must be different")
+        if not 0 <= self.listen_port < 65536:
+            raise ValueError(f"listen_port {self.listen_port} is not between 0 and 65535")
+        if self.stale_s <= 0 or self.grace_s < 0 or self.flush_s <= 0 or self.max_body_bytes < 1:
+            raise ValueError("stale_s, flush_s and max_body_bytes must be positive, grace_s not negative")
 
 
 @dataclass(frozen=True)
@@ -117,6 +214,7 @@ class AgentConfig:
     privacy: PrivacyConfig = section(PrivacyConfig, "pseudonym keys")
     outbox: OutboxConfig = section(OutboxConfig, "the store-and-forward buffer")
     mqtt: MqttConfig = section(MqttConfig, "the broker")
+    doors: DoorsConfig = section(DoorsConfig, "door counters (traffic in and out)")
 
     def check(self) -> None:
         for kind in ("org", "store", "agent"):

@@ -15,13 +15,16 @@ import shutil
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from types import FrameType
 
+from agent.sdnotify import Notifier
 from agent.wire.topics import ID_RE
 from hub.config import ConfigError, HubConfig, load_hub_config
+from hub.pki.cli import add_commands as add_pki_commands
 
 PROG = "footfall-hub"
 DEFAULT_CONFIG = "hub.yaml"
@@ -77,10 +80,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"{exc} (is mosquitto running? check mqtt.host and mqtt.port in the config)"
         ) from None
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    notify = Notifier()  # systemd (Type=notify): ready now, a watchdog ping from this loop, stopping
+    notify.ready(f"ingesting from {config.mqtt.host}:{config.mqtt.port}")
+    counters_at = time.monotonic() + COUNTERS_EVERY_S
     try:
-        while not stop.wait(COUNTERS_EVERY_S):
-            log.info("counters: %s", hub.counters.snapshot())
+        while not stop.wait(min(COUNTERS_EVERY_S, notify.ping_every_s)):
+            notify.watchdog()
+            if time.monotonic() >= counters_at:
+                counters_at += COUNTERS_EVERY_S
+                log.info("counters: %s", hub.counters.snapshot())
     finally:
+        notify.stopping()
         hub.stop()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -108,6 +118,7 @@ def cmd_import_pos(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from hub.joins import NoDataError, daily_report  # noqa: PLC0415 -- per-command import (docstring)
+    from hub.joins.metrics import NoMetricsError  # noqa: PLC0415 -- per-command import (docstring)
     from hub.reports import formatter  # noqa: PLC0415 -- per-command import (docstring)
     from hub.store import open_db  # noqa: PLC0415 -- per-command import (docstring)
 
@@ -117,12 +128,40 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UserError(f"database {db_path} does not exist (is the hub ingesting? see {PROG} serve)")
     db = open_db(db_path)
     try:
+        if args.format == "html":  # its charts need hour and day rows of hub.joins.metrics
+            from hub.reports.html import write_page  # noqa: PLC0415 -- per-command import (docstring)
+
+            write_page(db.conn, config, [args.store], args.date, args.date, out=sys.stdout)
+            return 0
         report = daily_report(db.conn, config, args.store, args.date)
-    except NoDataError as exc:
+    except (NoDataError, NoMetricsError) as exc:
         raise UserError(f"{exc} (is the hub ingesting? see {PROG} serve)") from None
     finally:
         db.close()
     formatter(args.format)(report, sys.stdout)
+    return 0
+
+
+def cmd_agents(args: argparse.Namespace) -> int:
+    from hub.agents_view import FORMATS as AGENT_FORMATS  # noqa: PLC0415 -- per-command import (docstring)
+    from hub.joins.agents import agent_summaries  # noqa: PLC0415 -- per-command import (docstring)
+    from hub.store import open_db  # noqa: PLC0415 -- per-command import (docstring)
+
+    config = _config(args)
+    db_path = Path(config.database.path)
+    if not db_path.exists():
+        raise UserError(f"database {db_path} does not exist (is the hub ingesting? see {PROG} serve)")
+    db = open_db(db_path)
+    try:
+        agents = agent_summaries(db.conn, args.store)
+    finally:
+        db.close()
+    if not agents:
+        whose = f"of store {args.store} " if args.store else ""
+        raise UserError(
+            f"no agent {whose}has reported to {db_path} yet (is the hub ingesting? see {PROG} serve)"
+        )
+    AGENT_FORMATS[args.format](agents, sys.stdout)
     return 0
 
 
@@ -174,6 +213,11 @@ def parser() -> argparse.ArgumentParser:
         "--format", choices=sorted(FORMATS), default="table", help="output format (default: table)"
     )
     p.set_defaults(run=cmd_report)
+    p = command("agents", "each agent's state, last status, batches by (epoch, seq) and the gaps in them")
+    p.add_argument("--store", type=_store, help="only this store's agents")
+    p.add_argument("--format", choices=["json", "table"], default="table",
+                   help="output format (default: table)")
+    p.set_defaults(run=cmd_agents)
     p = sub.add_parser("demo",
                        help="run a seeded store-day through agent, mosquitto and hub; print the report",
                        description="generate a store-day, replay it through the agent, a local mosquitto "
@@ -190,6 +234,7 @@ def parser() -> argparse.ArgumentParser:
         "check-config", "check a hub config without connecting to anything; exit 0 if valid, 1 if not"
     )
     p.set_defaults(run=cmd_check_config)
+    add_pki_commands(sub)  # pki init|issue|issue-server|issue-service|revoke|list, broker-config
     return ap
 
 

@@ -34,6 +34,19 @@ def zone(name: str) -> ZoneInfo:
 
 
 @dataclass(frozen=True)
+class TlsConfig:
+    """The hub's identity at the broker (footfall-hub pki issue-service hub); relative to the config."""
+
+    ca_file: str = setting("", "the chain's CA certificate; empty: plain MQTT (loopback development only)")
+    cert_file: str = setting("", "the hub's certificate (CN hub)")
+    key_file: str = setting("", "the hub's private key (mode 0600)")
+
+    def check(self) -> None:
+        if self.ca_file and not (self.cert_file and self.key_file):
+            raise ValueError("ca_file needs cert_file and key_file: the broker requires a client certificate")
+
+
+@dataclass(frozen=True)
 class MqttConfig:
     """Where the broker is and how the hub's session survives its restarts."""
 
@@ -45,6 +58,7 @@ class MqttConfig:
         7 * 86400, "how long the broker keeps queueing data for the hub while it is down, seconds"
     )
     receive_maximum: int = setting(100, "data messages the broker may have in flight to the hub, unacked")
+    tls: TlsConfig = section(TlsConfig, "TLS with the hub's certificate; empty ca_file: plain MQTT")
 
     def check(self) -> None:
         if not 1 <= self.port <= 65535:
@@ -79,6 +93,25 @@ class IngestConfig:
 
 
 @dataclass(frozen=True)
+class PublishConfig:
+    """Store metrics republished for the data team (hub.publish; DESIGN sections 3 and 4)."""
+
+    enabled: bool = setting(True, "publish .../metrics/hour and .../metrics/day after each hour closes")
+    k: int = setting(5, "device counts from 1 to k-1 are withheld, with complementary cells (1: none)")
+    delay_s: int = setting(120, "publish an hour this long after it closes, once the agents' counts are in")
+    poll_s: float = setting(60.0, "look for POS imports (made by another process) this often, seconds")
+    client_id: str = setting("footfall-hub-metrics", "MQTT client id of the publisher's own connection")
+
+    def check(self) -> None:
+        if self.k < 1:
+            raise ValueError(f"k {self.k} must be at least 1")
+        if self.delay_s < 0 or self.poll_s <= 0:
+            raise ValueError("delay_s must not be negative and poll_s must be positive")
+        if not self.client_id:
+            raise ValueError("client_id must not be empty")
+
+
+@dataclass(frozen=True)
 class MetricSettings:
     """The thresholds agents classify with (DESIGN section 2); every report states them."""
 
@@ -87,6 +120,7 @@ class MetricSettings:
     visitor_rssi_dbm: int = setting(-70, "a visitor's sightings are at least this strong, dBm")
     visitor_sightings_n: int = setting(3, "a visitor is heard at least this often at visitor RSSI")
     linkability_window_d: int = setting(1, "days a device key links visits (1, 7 or at most 30)")
+    loyalty_window_d: int = setting(30, "days of member visits that loyalty and returning members look back")
 
     def check(self) -> None:
         if self.visit_timeout_s <= 0 or self.min_dwell_s < 0 or self.visitor_sightings_n < 1:
@@ -95,6 +129,8 @@ class MetricSettings:
             )
         if not 1 <= self.linkability_window_d <= 30:
             raise ValueError(f"linkability_window_d {self.linkability_window_d} is not between 1 and 30")
+        if not 7 <= self.loyalty_window_d <= 366:
+            raise ValueError(f"loyalty_window_d {self.loyalty_window_d} is not between 7 and 366")
 
 
 @dataclass(frozen=True)
@@ -115,19 +151,53 @@ class StoreConfig:
 
 
 @dataclass(frozen=True)
+class PosConfig:
+    """How POS exports are read (hub.imports.pos); unmapped fields are found by their usual names."""
+
+    columns: dict[str, str] = setting(
+        {}, "header of each field (transaction_id, timestamp, date, time, net_amount, store, status,"
+        " member_id, line_id) where the export's name is not a usual one"
+    )
+    store: str = setting("", "store id for exports without a store column")
+    void_statuses: list[str] = setting(
+        ["void", "voided", "cancelled", "canceled"], "status values (any case) that mark a voided transaction"
+    )
+    decimal_comma: bool = setting(False, "amounts use a decimal comma (12,50); the file then uses ';'")
+
+    def check(self) -> None:
+        if self.store:
+            check_id("store", self.store)
+
+
+@dataclass(frozen=True)
 class HubConfig:
     """Everything the hub reads from hub.yaml."""
 
     mqtt: MqttConfig = section(MqttConfig, "the MQTT broker")
     database: DatabaseConfig = section(DatabaseConfig, "the SQLite store")
     ingest: IngestConfig = section(IngestConfig, "how received batches are committed")
+    publish: PublishConfig = section(PublishConfig, "metrics republished for the data team over MQTT")
     default_timezone: str = setting("UTC", "time zone of stores without their own")
     stores: dict[str, StoreConfig] = setting({}, "per-store settings by store id")
+    groups: dict[str, list[str]] = setting({}, "store groups for reports (--group NAME): name -> store ids")
+    pos: PosConfig = section(PosConfig, "how POS exports are read")
+    member_secret_file: str = setting(
+        "member.secret", "member-key secret (mode 0600, made on first use); relative: beside the database"
+    )
 
     def check(self) -> None:
         zone(self.default_timezone)
         for store_id in self.stores:
             check_id("store", store_id)
+        for name, members in self.groups.items():
+            if not members:
+                raise ValueError(f"groups: group {name!r} has no stores")
+            for store_id in members:
+                check_id("store", store_id)
+
+    def member_secret_path(self) -> Path:
+        """Where the member secret lives: member_secret_file, relative to the database's folder."""
+        return Path(self.database.path).resolve().parent / self.member_secret_file
 
     def store(self, store_id: str) -> StoreConfig:
         """The settings of `store_id`, with the defaults filled in (timezone never None)."""
@@ -141,4 +211,8 @@ def load_hub_config(path: str | Path | None) -> HubConfig:
     if path is not None and not Path(config.database.path).is_absolute():
         db_path = str(Path(path).resolve().parent / config.database.path)
         config = dataclasses.replace(config, database=DatabaseConfig(path=db_path))
+    if path is not None and config.mqtt.tls.ca_file:
+        base, tls = Path(path).resolve().parent, config.mqtt.tls
+        tls = TlsConfig(*(str(base / f) for f in (tls.ca_file, tls.cert_file, tls.key_file)))
+        config = dataclasses.replace(config, mqtt=dataclasses.replace(config.mqtt, tls=tls))
     return config

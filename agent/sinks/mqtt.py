@@ -21,6 +21,7 @@ import contextlib
 import dataclasses
 import logging
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -53,7 +54,8 @@ class MqttSink:
                  max_inflight_batches: int = 32, resend_after_s: float = 30.0, keepalive_s: int = 30,
                  status: Callable[[], Status] | None = None, clock: Callable[[], float] = time.time,
                  status_interval_s: float = 30.0, status_min_interval_s: float = 5.0,
-                 reconnect_min_s: int = 1, reconnect_max_s: int = 60) -> None:
+                 reconnect_min_s: int = 1, reconnect_max_s: int = 60,
+                 tls: ssl.SSLContext | None = None) -> None:
         if max_inflight_batches < 1:
             raise ValueError("max_inflight_batches must be at least 1")
         self.outbox = outbox
@@ -88,6 +90,8 @@ class MqttSink:
         self._pump: threading.Thread | None = None
         self._gone = threading.Event()  # set by on_disconnect: stop() knows the socket is closed
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        if tls is not None:  # the gateway's certificate (agent.enroll.client_context); None: plain MQTT
+            self._client.tls_set_context(tls)
         self._client.reconnect_delay_set(reconnect_min_s, reconnect_max_s)
         self._client.max_inflight_messages_set(max_inflight_batches + 4)  # + status and subscribe
         self._client.max_queued_messages_set(2 * max_inflight_batches + 16)

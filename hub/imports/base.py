@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from agent.wire.records import iso
 
 
 class ImportFileError(ValueError):
@@ -18,9 +27,14 @@ class ImportResult:
     rows_n: int
     added_n: int
     imported_before_at: str | None = None
+    note: str = ""  # appended in brackets: line items folded, voids, consent withdrawn, ...
 
     def summary(self) -> str:
         """One line for the CLI."""
+        line = self._summary()
+        return f"{line} ({self.note})" if self.note and self.imported_before_at is None else line
+
+    def _summary(self) -> str:
         if self.imported_before_at is not None:
             return (
                 f"{self.name}: nothing imported: this file was already imported at {self.imported_before_at}"
@@ -38,3 +52,65 @@ class ImportResult:
 
 def _rows(n: int) -> str:
     return f"{n:,} row" if n == 1 else f"{n:,} rows"
+
+
+def read_file(path: Path) -> tuple[bytes, str]:
+    """The file's bytes and SHA-256 (the idempotency key); ImportFileError when it cannot be read."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ImportFileError(f"{path}: cannot read: {exc.strerror}") from None
+    return data, hashlib.sha256(data).hexdigest()
+
+
+def imported_before(db: sqlite_utils.Database, path: Path, sha: str) -> ImportResult | None:
+    """The result to report when this very file was imported already, else None."""
+    found = db.execute("SELECT at, rows_n FROM imports WHERE sha256 = ?", [sha]).fetchone()
+    if found is None:
+        return None
+    return ImportResult(path.name, sha, found[1], 0, imported_before_at=found[0])
+
+
+def write_all(
+    db: sqlite_utils.Database, kind: str, path: Path, sha: str, write: Callable[[Any], tuple[int, int]]
+) -> tuple[int, int]:
+    """Run `write(conn) -> (rows, rows added)` and record the import in one transaction: all or nothing."""
+    conn = db.conn
+    with db.ensure_autocommit_on():
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            rows_n, added = write(conn)
+            conn.execute(
+                "INSERT INTO imports (sha256, kind, name, rows_n, added_n, at) VALUES (?, ?, ?, ?, ?, ?)",
+                (sha, kind, path.name, rows_n, added, iso(time.time())),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return rows_n, added
+
+
+class Progress:
+    """A rich progress bar on stderr for big files (rich loads only then); a no-op otherwise."""
+
+    EVERY_ROWS = 50_000
+
+    def __init__(self, label: str, total: int, enabled: bool) -> None:
+        self.bar: Any = None
+        if enabled:
+            from rich.console import Console  # noqa: PLC0415 -- rich costs import time; most files are small
+            from rich.progress import Progress as RichProgress  # noqa: PLC0415
+
+            self.bar = RichProgress(console=Console(stderr=True), transient=True)
+            self.task = self.bar.add_task(label, total=total)
+            self.bar.start()
+
+    def update(self, done: int) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None

@@ -20,6 +20,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from agent.enroll import EnrollError, client_context
 from agent.wire.topics import DATA_FILTER, STATUS_FILTER
 from hub.config import MqttConfig
 from hub.ingest.writer import Incoming
@@ -51,6 +52,13 @@ class MqttSubscriber:
         self.client.on_message = self._on_message
         self.client.on_disconnect = self._on_disconnect
         self.client.reconnect_delay_set(1, 30)
+        if config.tls.ca_file:  # the hub's certificate (CN hub); without a CA file: plain MQTT
+            try:
+                ctx = client_context(config.tls.ca_file, config.tls.cert_file, config.tls.key_file,
+                                     remedy="make them with footfall-hub pki issue-service hub")
+            except EnrollError as exc:
+                raise BrokerUnavailableError(str(exc)) from None
+            self.client.tls_set_context(ctx)
 
     def start(self, timeout: float = 10.0) -> None:
         """Connect, subscribe, and return once the subscriptions are in place."""

@@ -1,5 +1,13 @@
 """Republishing enriched store metrics for the data team (DESIGN section 4: `.../metrics/{hour,day}`).
 
-Not built yet: the topics exist in `agent.wire.topics.metrics_topic`; the payload will be the daily
-report's hour and day rows (`hub.joins.daily`), with small cells suppressed (DESIGN section 3).
+`publisher.MetricsPublisher` (started by `hub.app` after the writer) finds what changed
+(`changes`), computes the store-day (`hub.joins`), suppresses small cells (`cells`) and sends the
+payloads documented in `payload` (the JSON Schema: `metrics_schema()`) over `client.MetricsClient`.
+A data-team consumer to start from: `python -m hub.publish.example_consumer --help`.
 """
+
+from hub.publish.client import MetricsClient
+from hub.publish.payload import SCHEMA_VERSION, field_table, metrics_schema
+from hub.publish.publisher import MetricsPublisher
+
+__all__ = ["SCHEMA_VERSION", "MetricsClient", "MetricsPublisher", "field_table", "metrics_schema"]

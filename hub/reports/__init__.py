@@ -22,6 +22,7 @@ FORMATS: dict[str, str] = {
     "table": "hub.reports.table:render",  # for people at a terminal (rich)
     "csv": "hub.reports.csv_format:render",  # for spreadsheets; definitions as leading '#' lines
     "json": "hub.reports.json_format:render",  # for programs; numbers unrounded, money in cents
+    "html": "hub.reports.html:render",  # for a phone: one self-contained page, inline SVG charts
 }
 
 

@@ -79,9 +79,37 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
     db.table("pos_transactions").create_index(
         ["store", "at_epoch_s"], if_not_exists=True, find_unique_name=True
     )
+    _ensure_business_tables(db)
     db.table("imports").create(
         {"sha256": str, "kind": str, "name": str, "rows_n": int, "added_n": int, "at": str},
         pk="sha256",
         if_not_exists=True,
     )
     db.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+
+def _ensure_business_tables(db: sqlite_utils.Database) -> None:
+    """POS columns added after v1, CRM members, staff hours, and member visits (hub.imports, hub.joins)."""
+    pos_columns = {c.name for c in db.table("pos_transactions").columns}
+    if "member_id" not in pos_columns:  # loyalty card given at the till: member conversion
+        db.execute("ALTER TABLE pos_transactions ADD COLUMN member_id TEXT")
+    if "voided" not in pos_columns:  # kept (a later export may void it), never counted
+        db.execute("ALTER TABLE pos_transactions ADD COLUMN voided INTEGER NOT NULL DEFAULT 0")
+    # member_key: HMAC-SHA256(member secret, MAC)[:16] as hex, only while the member consents; never a MAC
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS members (member_id TEXT PRIMARY KEY, segment TEXT, tier TEXT,"
+        " joined_on TEXT, member_key TEXT UNIQUE, import_file_sha256 TEXT, updated_at TEXT)"
+    )
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS staff_hours (store TEXT NOT NULL, hour_epoch_s INTEGER NOT NULL,"
+        " local_date TEXT NOT NULL, local_hour INTEGER NOT NULL, labour_hours REAL NOT NULL,"
+        " import_file_sha256 TEXT, PRIMARY KEY (store, hour_epoch_s)) WITHOUT ROWID"
+    )
+    # Visits of consenting members, keyed by member key. The agent does not tag visits with member keys
+    # yet (pending on the agent side); until it does this table is filled by nothing but tests.
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS member_visits (store TEXT NOT NULL, member_key TEXT NOT NULL,"
+        " started_epoch_s INTEGER NOT NULL, ended_epoch_s INTEGER NOT NULL, dwell_s INTEGER NOT NULL,"
+        " agent TEXT, PRIMARY KEY (store, started_epoch_s, member_key)) WITHOUT ROWID"
+    )
+    db.table("member_visits").create_index(["member_key"], if_not_exists=True, find_unique_name=True)

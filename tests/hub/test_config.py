@@ -70,7 +70,7 @@ def test_defaults_without_a_file() -> None:
         (
             "version: 1\nmqtt:\n  prot: 1883\n",
             "hub.yaml:3: mqtt.prot: unknown setting (known: client_id, host, keepalive_s, port, "
-            "receive_maximum, session_expiry_s)",
+            "receive_maximum, session_expiry_s, tls)",
         ),
         (
             "version: 1\nstores:\n  brno-1:\n    timezone: Mars/Olympus\n",

@@ -115,11 +115,13 @@ def test_duplicate_transaction_in_one_file_is_an_error(db: sqlite_utils.Database
 
 
 def test_wrong_header_is_an_error(db: sqlite_utils.Database, tmp_path: Path) -> None:
-    """A file from another system is refused at its header, naming what was expected."""
+    """A file from another system is refused at its header, naming the missing field, the names looked
+    for and how to map it (changed deliberately: columns are now found by their usual names)."""
     with pytest.raises(ImportFileError) as err:
         importer("pos")(db, csv_file(tmp_path, "shop,when,id,amount\n"), CONFIG)
     assert str(err.value) == (
-        "pos.csv:1: the header must be store,timestamp,transaction_id,net_amount (found shop,when,id,amount)"
+        "pos.csv:1: no transaction_id column (looked for transaction_id, receipt, ticket, transaction;"
+        " or name it in hub.yaml pos.columns.transaction_id; found shop,when,id,amount)"
     )
 
 

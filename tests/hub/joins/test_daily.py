@@ -124,6 +124,7 @@ def test_report_states_its_definitions_and_settings(
         "visitor_rssi_dbm": -70,
         "visitor_sightings_n": 3,
         "linkability_window_d": 1,
+        "loyalty_window_d": 30,  # added with the member metrics (issue 7)
         "calibration_factor": 1.5,
         "timezone": "Europe/Prague",
         "traffic_in_source": "wifi_visitors",

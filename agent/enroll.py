@@ -1,0 +1,124 @@
+"""Gateway enrolment: the gateway's private key and a certificate request, both made on the gateway.
+
+`footfall-agent enroll` writes `gateway.key` (EC P-256, mode 0600; it never leaves the gateway) and
+`gateway.csr` into the state folder. The hub signs the CSR (`footfall-hub pki issue`) and the operator
+copies back `gateway.crt` and the chain's `ca.crt`. Enrolling again keeps the key (a renewal needs only a
+new certificate) unless `new_key` asks for a fresh one; nothing else in the folder is touched.
+
+The identity is the certificate's CN `org/store/agent`: the broker takes it as the MQTT username
+(`use_identity_as_username`), so its ACL pattern `footfall/v1/%u/data` is exactly this gateway's topic.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.wire.topics import check_id
+
+KEY_FILE = "gateway.key"
+CSR_FILE = "gateway.csr"
+CERT_FILE = "gateway.crt"
+CA_FILE = "ca.crt"
+
+
+class EnrollError(Exception):
+    """Enrolment cannot proceed; the message says why and what to do."""
+
+
+def identity(org: str, store: str, agent: str) -> str:
+    """The certificate CN (and MQTT username) of a gateway: `org/store/agent`."""
+    return f"{check_id('org', org)}/{check_id('store', store)}/{check_id('agent', agent)}"
+
+
+def parse_identity(cn: str) -> tuple[str, str, str]:
+    """(org, store, agent) of a gateway CN; ValueError unless it is exactly three valid ids."""
+    parts = cn.split("/")
+    if len(parts) != 3:
+        raise ValueError(f"CN {cn!r} is not org/store/agent")
+    org, store, agent = parts
+    identity(org, store, agent)
+    return org, store, agent
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a secret: created with mode 0600 (never wider, not even briefly), then renamed into place."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_public(path: Path, data: bytes) -> None:
+    """Write a certificate or request (mode 0644) atomically."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.chmod(0o644)
+    os.replace(tmp, path)
+
+
+GATEWAY_REMEDY = "enroll, then copy gateway.crt and ca.crt from the hub; keys mode 0600"
+
+
+def client_context(ca_file: Path | str, cert_file: Path | str, key_file: Path | str,
+                   remedy: str = GATEWAY_REMEDY) -> ssl.SSLContext:
+    """The TLS context of an MQTT client: the chain's CA, TLS 1.2 at least, host name checked, and the
+    client's certificate; EnrollError naming the file when one cannot be loaded."""
+    try:
+        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca_file))
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(str(cert_file), str(key_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise EnrollError(f"cannot load the TLS files {ca_file}, {cert_file}, {key_file}: {exc} ({remedy})") \
+            from None
+    return ctx
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """What `enroll` wrote."""
+
+    cn: str
+    key_path: Path
+    csr_path: Path
+    new_key: bool
+
+
+def enroll(state_dir: Path, org: str, store: str, agent: str, *, new_key: bool = False) -> Enrolment:
+    """Make (or keep) the gateway key and write a CSR for `org/store/agent` into `state_dir`."""
+    from cryptography import x509  # noqa: PLC0415 -- only enrolment loads the X.509 code
+    from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415 -- as above
+    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415 -- as above
+    from cryptography.x509.oid import NameOID  # noqa: PLC0415 -- as above
+
+    try:
+        cn = identity(org, store, agent)
+    except ValueError as exc:
+        raise EnrollError(str(exc)) from None
+    state_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(state_dir, 0o700)
+    key_path = state_dir / KEY_FILE
+    made = new_key or not key_path.exists()
+    if made:
+        key = ec.generate_private_key(ec.SECP256R1())
+        write_private(key_path, key.private_bytes(serialization.Encoding.PEM,
+                                                  serialization.PrivateFormat.PKCS8,
+                                                  serialization.NoEncryption()))
+    else:
+        loaded = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+            raise EnrollError(f"{key_path} is not an EC key (move it aside, or enroll with --new-key)")
+        key = loaded
+        os.chmod(key_path, 0o600)
+    csr = (x509.CertificateSigningRequestBuilder()
+           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+           .sign(key, hashes.SHA256()))
+    csr_path = state_dir / CSR_FILE
+    write_public(csr_path, csr.public_bytes(serialization.Encoding.PEM))
+    return Enrolment(cn, key_path, csr_path, made)

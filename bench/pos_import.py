@@ -1,0 +1,75 @@
+"""POS import rate (issue 7: at least 100,000 rows/s), against csv.reader alone over the same file.
+
+Writes a 1,000,000-row export of 20 stores (naive local times, refunds, a few voids, loyalty ids),
+then times, in one run: `csv.reader` over the file (the floor of any CSV import in Python), and
+`import_pos` into a fresh SQLite file (read, validate every row, one transaction, synchronous=FULL).
+Prints both rates and their ratio. `--rows N` for a smaller run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from hub.config import HubConfig, StoreConfig
+from hub.imports import importer
+from hub.store import open_db
+
+BUDGET = 100_000
+STORES = [f"store-{i:02d}" for i in range(20)]
+
+
+def write_export(path: Path, rows: int, seed: int = 1) -> None:
+    rng = random.Random(seed)
+    t = 1_795_000_000
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["store", "timestamp", "transaction_id", "net_amount", "status", "member_id"])
+        for i in range(rows):
+            t += rng.randint(0, 3)
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t))
+            amount = rng.randint(-2000, 20000)
+            status = "void" if i % 997 == 0 else "completed"
+            member = f"M{rng.randint(1, 50000)}" if i % 5 == 0 else ""
+            w.writerow([STORES[i % 20], stamp, f"T{i}", f"{amount / 100:.2f}", status, member])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    args = ap.parse_args()
+    config = HubConfig(default_timezone="Europe/Prague",
+                       stores={s: StoreConfig(timezone="Europe/Prague") for s in STORES})
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "pos.csv"
+        write_export(path, args.rows)
+        size_mb = path.stat().st_size / 1e6
+
+        t0 = time.perf_counter()
+        with path.open(newline="") as f:
+            n = sum(1 for _ in csv.reader(f)) - 1
+        baseline = n / (time.perf_counter() - t0)
+
+        db = open_db(Path(tmp) / "hub.db")
+        t0 = time.perf_counter()
+        result = importer("pos")(db, path, config)
+        rate = n / (time.perf_counter() - t0)
+        db.close()
+    print(f"{n:,} POS rows ({size_mb:.0f} MB), one run")
+    print(f"  baseline csv.reader alone          {baseline:>12,.0f} rows/s")
+    print(f"  import_pos (check + SQLite commit) {rate:>12,.0f} rows/s   ({result.summary()})")
+    print(f"  import / csv.reader = {rate / baseline:.2f}")
+    verdict = f"met, {rate / BUDGET:.1f}x" if rate >= BUDGET else "NOT met"
+    print(f"  budget {BUDGET:,} rows/s (issue 7): {verdict}")
+    return 0 if rate >= BUDGET else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,238 @@
+"""The arithmetic of hub.joins.metrics: one MetricsRow per store and period from a loaded StoreData.
+
+Every definition printed with a report is in DEFINITIONS, next to the code that computes it.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import statistics
+from dataclasses import asdict, replace
+from datetime import date, timedelta
+from typing import Any
+
+from hub.config import HubConfig, StoreConfig, zone
+from hub.joins.calendar import HOUR_S, Calendar, Period
+from hub.joins.metric_data import StoreData, load
+from hub.joins.metrics import COMPARED, ENGAGEMENT_BUCKETS_S, MetricsRow, StoreSettings
+
+DEFINITIONS: dict[str, str] = {
+    "period": "local hours, days, weeks (Monday to Sunday) and months of each store's own time zone;"
+    " a week or month cut by the report's range covers only the days inside it (days_n)",
+    "visitor": "a device whose visit (no gap over visit_timeout_s) lasted at least min_dwell_s with at"
+    " least visitor_sightings_n sightings at or above visitor_rssi_dbm; static devices excluded",
+    "visitors, passers-by": "hour: the agents' hourly counts; day: the agents' daily counts (not the sum"
+    " of hours: a device spans hours); week and month: the SUM of the daily counts, because a device is"
+    " distinct only within the linkability window (one person on three days counts three times)",
+    "passer-by": "a device heard in the period that made no visitor visit",
+    "capture rate": "visitors / (visitors + passers-by)",
+    "traffic in": "door-counter entries on days the store has door counts, else visitors x the store's"
+    " calibration_factor; a week or month adds up its days (traffic_source says which, or mixed)",
+    "median dwell": "median of (last - first sighting) of the visitor visits started in the period",
+    "engagement": "visitor visits started in the period by dwell: 5-20 min, 20-60 min, 1-6 h, 6 h+"
+    " (lower bound included)",
+    "bounce rate": "bounces / (bounces + visitor visits), visits started in the period; a bounce is a"
+    " visit shorter than min_dwell_s with visitor-level signal",
+    "new, returning visitors": "per day, distinct visitor devices whose device key made a visitor visit on"
+    " an earlier day of the same key window (returning) or not (new); unknown (empty) when the"
+    " linkability window is 1 day; a week or month sums its days",
+    "transactions": "POS transactions with a net amount above 0, voided ones excluded",
+    "net sales": "sum of POS net amounts, refunds (negative) included, voided transactions excluded",
+    "conversion": "transactions / traffic in",
+    "sales per visitor": "net sales / traffic in",
+    "average transaction value": "net sales / transactions",
+    "shopper-to-staff ratio": "traffic in / labour hours of the imported staff schedule (empty without one)",
+    "member visit": "a visit by a device registered to a consenting CRM member, by member key (the agent"
+    " does not tag visits with member keys yet: empty until it does)",
+    "member conversion": "members who visited and bought in the period (loyalty id at the till) / members"
+    " who visited; members_not_bought lists the others by member id",
+    "returning member": "a member who visited in the period and on an earlier day within loyalty_window_d",
+    "loyalty": "members who visited, by their visit days in the loyalty_window_d days ending with the"
+    " period's last day: first-time 1, occasional 2 to W/7 - 1, weekly W/7 to 2W/3 - 1, daily 2W/3 or"
+    " more (W = loyalty_window_d; 30 days: 1, 2-3, 4-19, 20+)",
+    "comparisons": "last_week: the same period 7 days earlier (the same weekday and local hour);"
+    " avg_4_weeks: mean of the same period 1 to 4 weeks earlier, where known; not for months",
+    "money": "integer cents in csv and json (net_sales_cents); the table shows amounts",
+    "times": "shown in each store's local time; stored in UTC",
+}
+
+
+def loyalty_limits(window_d: int) -> tuple[int, int]:
+    """(weekly from, daily from) visit days in a loyalty window of `window_d` days."""
+    return max(window_d // 7, 2), max(math.ceil(window_d * 2 / 3), window_d // 7 + 1)
+
+
+def _div(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+class _Rows:
+    def __init__(self, data: StoreData, sc: StoreConfig, store: str, grain: str) -> None:
+        self.d, self.sc, self.store, self.grain, self.cal = data, sc, store, grain, data.cal
+
+    def hours(self, p: Period) -> list[int]:
+        if p.hour is not None:
+            return [p.hour]
+        return [k for i in range(p.first, p.last + 1) for k in self.cal.day_hours(i)]
+
+    def day_traffic(self, i: int) -> tuple[float | None, str | None]:
+        d = self.d
+        if i in d.door_days:
+            return float(sum(d.door_in.get(k, 0) for k in self.cal.day_hours(i))), "door_counters"
+        v = d.day_visitors.get(i)
+        return (None, None) if v is None else (v * self.sc.calibration_factor, "wifi_visitors")
+
+    def footfall(self, p: Period) -> tuple[int | None, int | None, float | None, str | None]:
+        """visitors, passers-by, traffic in, traffic source."""
+        d = self.d
+        if p.hour is not None:
+            v, ps = d.hour_visitors.get(p.hour), d.hour_passersby.get(p.hour)
+            if self.cal.hour_day[p.hour] in d.door_days:
+                return v, ps, float(d.door_in.get(p.hour, 0)), "door_counters"
+            traffic = None if v is None else v * self.sc.calibration_factor
+            return v, ps, traffic, (None if v is None else "wifi_visitors")
+        days = range(p.first, p.last + 1)
+        known = [i for i in days if i in d.day_visitors]
+        v = sum(d.day_visitors[i] for i in known) if known else None
+        ps = sum(d.day_passersby[i] for i in known) if known else None
+        by_day = [self.day_traffic(i) for i in days]
+        values = [t for t, _ in by_day if t is not None]
+        sources = {s for _, s in by_day if s is not None}
+        source = None if not sources else sources.pop() if len(sources) == 1 else "mixed"
+        return v, ps, (sum(values) if values else None), source
+
+    def new_returning(self, p: Period, hours: list[int]) -> tuple[int | None, int | None]:
+        if self.sc.settings.linkability_window_d <= 1:
+            return None, None
+        d, new, ret = self.d, 0, 0
+        by_day: dict[int, set[tuple[str, str]]] = {}
+        for k in hours:
+            by_day.setdefault(self.cal.hour_day[k], set()).update(d.visit_keys.get(k, ()))
+        for i, keys in by_day.items():
+            r = sum(1 for key in keys if min(d.key_days[key]) < i)
+            ret += r
+            new += len(keys) - r
+        return new, ret
+
+    def members(self, p: Period, hours: list[int]) -> dict[str, Any]:
+        """The member fields of MetricsRow; none (all unknown) before any member visit is stored."""
+        d = self.d
+        if not d.has_members:
+            return {}
+        keys: set[str] = set()
+        buyers: set[str] = set()
+        for k in hours:
+            keys.update(d.member_hours.get(k, ()))
+            buyers.update(d.buyers.get(k, ()))
+        window = self.sc.settings.loyalty_window_d
+        weekly, daily = loyalty_limits(window)
+        last = p.last if p.hour is None else self.cal.hour_day[p.hour]
+        first = p.first if p.hour is None else last
+        buckets = [0, 0, 0, 0]
+        returning = 0
+        for key in keys:
+            days = [i for i in d.member_days[key] if last - window < i <= last]
+            n = len(days)
+            buckets[0 if n <= 1 else 1 if n < weekly else 2 if n < daily else 3] += 1
+            returning += any(i < first for i in days)
+        ids = {d.member_ids[k] for k in keys if k in d.member_ids}
+        return {
+            "member_visits_n": sum(d.member_visits.get(k, 0) for k in hours),
+            "member_visitors_n": len(keys),
+            "member_returning_n": returning,
+            "member_buyers_n": len(ids & buyers),
+            "member_conversion": _div(len(ids & buyers), len(ids)),
+            "members_not_bought": tuple(sorted(ids - buyers)),
+            "loyalty_first_time_n": buckets[0],
+            "loyalty_occasional_n": buckets[1],
+            "loyalty_weekly_n": buckets[2],
+            "loyalty_daily_n": buckets[3],
+        }
+
+    def row(self, p: Period) -> MetricsRow:
+        d, cal = self.d, self.cal
+        hours = self.hours(p)
+        v, ps, traffic, source = self.footfall(p)
+        dwell = [x for k in hours for x in d.dwell.get(k, ())]
+        bounces = sum(d.bounces.get(k, 0) for k in hours)
+        engaged = [sum(1 for x in dwell if lo <= x and (hi is None or x < hi))
+                   for lo, hi in ENGAGEMENT_BUCKETS_S]
+        tx = sum(d.transactions.get(k, 0) for k in hours)
+        net = sum(d.net_cents.get(k, 0) for k in hours)
+        staffed = [d.labour[k] for k in hours if k in d.labour]
+        labour = sum(staffed) if staffed else None
+        new, ret = self.new_returning(p, hours)
+        if p.hour is not None:
+            t_start, t_end = cal.t0 + p.hour * HOUR_S, cal.t0 + (p.hour + 1) * HOUR_S
+        else:
+            t_start, t_end = cal.bounds[p.first], cal.bounds[p.last + 1]
+        row = MetricsRow(
+            store=self.store,
+            grain=self.grain,
+            start=cal.local(t_start),
+            end=cal.local(t_end),
+            days_n=p.last - p.first + 1,
+            traffic_in=traffic,
+            traffic_source=source or None,
+            visitors=v,
+            passersby=ps,
+            capture_rate=_div(v, (v or 0) + (ps or 0)) if v is not None and ps is not None else None,
+            visitor_visits_n=len(dwell),
+            median_dwell_s=float(statistics.median(dwell)) if dwell else None,
+            engaged_5_20_min_n=engaged[0],
+            engaged_20_60_min_n=engaged[1],
+            engaged_1_6_h_n=engaged[2],
+            engaged_6_h_plus_n=engaged[3],
+            bounces_n=bounces,
+            bounce_rate=_div(bounces, bounces + len(dwell)),
+            new_visitors_n=new,
+            returning_visitors_n=ret,
+            transactions=tx,
+            net_sales_cents=net,
+            conversion=_div(tx, traffic),
+            sales_per_visitor_cents=_div(net, traffic),
+            avg_transaction_value_cents=_div(net, tx),
+            labour_hours=labour,
+            shoppers_per_staff_hour=_div(traffic, labour),
+            member_visits_n=None,
+            member_visitors_n=None,
+            member_returning_n=None,
+            member_buyers_n=None,
+            member_conversion=None,
+            members_not_bought=(),
+            loyalty_first_time_n=None,
+            loyalty_occasional_n=None,
+            loyalty_weekly_n=None,
+            loyalty_daily_n=None,
+        )
+        return replace(row, **self.members(p, hours))
+
+
+def store_rows(  # noqa: PLR0917 -- mirrors store_metrics' positional signature
+    conn: sqlite3.Connection, config: HubConfig, store: str, start: date, end: date, grain: str
+) -> tuple[bool, list[MetricsRow], StoreSettings]:
+    """(any data in the range, the rows, the settings used) of one store."""
+    sc = config.store(store)
+    tz_name = sc.timezone or config.default_timezone
+    s = sc.settings
+    cmp_days = 0 if grain == "month" else 28
+    cal = Calendar(zone(tz_name), start - timedelta(days=cmp_days + max(s.loyalty_window_d,
+                                                                        s.linkability_window_d)), end)
+    data = load(conn, store, cal, cal.bounds[cal.index(start)])
+    maker = _Rows(data, sc, store, grain)
+    rows: list[MetricsRow] = []
+    for p in cal.periods(grain, start, end):
+        row = maker.row(p)
+        if cmp_days:
+            earlier = [cal.shifted(p, w) for w in range(1, 5)]
+            got = [maker.row(e) if e is not None else None for e in earlier]
+            last_week = {m: (getattr(got[0], m) if got[0] is not None else None) for m in COMPARED}
+            avg: dict[str, float | None] = {}
+            for m in COMPARED:
+                vals = [getattr(r, m) for r in got if r is not None and getattr(r, m) is not None]
+                avg[m] = sum(vals) / len(vals) if vals else None
+            row = replace(row, last_week=last_week, avg_4_weeks=avg)
+        rows.append(row)
+    settings = StoreSettings(store, tz_name, sc.calibration_factor, asdict(s), tuple(sorted(data.agents)))
+    return data.found, rows, settings

@@ -1,0 +1,91 @@
+"""The publisher's own MQTT connection: QoS 1, clean session, the hub's TLS identity when configured.
+
+A second connection rather than the ingest session's: that one is a persistent session with manual
+acks, tuned for receiving; this one only sends, and its outgoing queue must not hold up the acks.
+paho keeps QoS 1 messages published while disconnected and sends them on reconnect.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from agent.enroll import EnrollError, client_context
+from hub.config import MqttConfig
+
+log = logging.getLogger(__name__)
+
+
+class MetricsClient:
+    """Connects on `start`, publishes on `send`, waits for the broker's PUBACKs on `stop`."""
+
+    def __init__(self, config: MqttConfig, client_id: str) -> None:
+        self._config = config
+        self._connected = threading.Event()
+        self._pending: list[mqtt.MQTTMessageInfo] = []
+        self._lock = threading.Lock()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        self.client.on_connect = self._on_connect
+        self.client.reconnect_delay_set(1, 30)
+        self.client.max_queued_messages_set(100_000)
+        if config.tls.ca_file:
+            try:
+                ctx = client_context(config.tls.ca_file, config.tls.cert_file, config.tls.key_file,
+                                     remedy="make them with footfall-hub pki issue-service hub")
+            except EnrollError as exc:
+                raise ConnectionError(str(exc)) from None
+            self.client.tls_set_context(ctx)
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Connect; ConnectionError when the broker does not accept within `timeout`."""
+        where = f"{self._config.host}:{self._config.port}"
+        try:
+            self.client.connect(self._config.host, self._config.port, self._config.keepalive_s)
+        except OSError as exc:
+            sock = self.client.socket()
+            if sock is not None:
+                sock.close()
+            raise ConnectionError(
+                f"cannot connect to the MQTT broker at {where}: {exc.strerror or exc}"
+            ) from None
+        self.client.loop_start()
+        if not self._connected.wait(timeout):
+            self.stop(0)
+            raise ConnectionError(f"the MQTT broker at {where} did not accept the metrics publisher")
+
+    def send(self, topic: str, payload: bytes, retain: bool) -> None:
+        """Publish at QoS 1 (queued by paho while the connection is down)."""
+        info = self.client.publish(topic, payload, qos=1, retain=retain)
+        with self._lock:
+            self._pending = [i for i in self._pending if not i.is_published()]
+            self._pending.append(info)
+
+    def flush(self, timeout: float) -> bool:
+        """True once the broker acknowledged everything sent so far."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        try:
+            for info in pending:
+                info.wait_for_publish(timeout)
+        except (RuntimeError, ValueError):  # paho: not connected, or the message was dropped
+            return False
+        return all(i.is_published() for i in pending)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if timeout and not self.flush(timeout):
+            log.warning("some metrics were not confirmed by the broker before stopping")
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _on_connect(
+        self, _c: mqtt.Client, _u: object, _f: mqtt.ConnectFlags, code: ReasonCode, _p: Properties | None
+    ) -> None:
+        if not code.is_failure:
+            self._connected.set()
+        else:
+            log.warning("the broker refused the metrics publisher: %s", code)

@@ -1,0 +1,27 @@
+"""Fixtures: a chain's PKI in tmp_path and a real mosquitto on the config broker-config writes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.hub.pki.support import Chain, TlsBroker
+
+
+@pytest.fixture
+def chain(tmp_path: Path) -> Chain:
+    """CA of org acme, the broker's certificate, hub and data team, gateways acme/brno-1/gw-a and gw-b."""
+    return Chain.make(tmp_path)
+
+
+@pytest.fixture
+def broker(chain: Chain) -> Iterator[TlsBroker]:
+    """mosquitto with the chain's TLS config, stopped after the test."""
+    b = TlsBroker(chain)
+    b.start()
+    try:
+        yield b
+    finally:
+        b.stop()

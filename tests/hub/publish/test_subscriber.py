@@ -1,0 +1,71 @@
+"""The data team's side, on a real mosquitto: what a subscriber receives validates against the schema."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import jsonschema
+
+from agent.wire import PeriodCounts
+from agent.wire.records import iso
+from hub.app import Hub
+from hub.config import HubConfig
+from hub.publish import metrics_schema
+from hub.publish.example_consumer import topic_filter
+from tests.hub.envelopes import Publisher, envelope, visit
+
+PRAGUE = ZoneInfo("Europe/Prague")
+
+
+def _day_data() -> tuple[str, list[object]]:
+    """Two days ago in Prague (closed, whatever the time of the run): hours 10-12 and the day."""
+    day = datetime.now(PRAGUE).date() - timedelta(days=2)
+    t0 = datetime.combine(day, time(0), PRAGUE).timestamp()
+    recs: list[object] = [
+        PeriodCounts("hour", iso(t0 + h * 3600), v + p, v, p, 0, v) for h, v, p in ((10, 8, 30), (11, 2, 40),
+                                                                                      (12, 9, 35))
+    ]
+    recs.append(PeriodCounts("day", iso(t0), 70, 17, 53, 0, 17))
+    recs += [visit(i, start=t0 + 10 * 3600 + 60 * i) for i in range(6)]
+    return day.isoformat(), recs
+
+
+def test_subscribers_get_schema_valid_metrics_live_and_retained(hub_config: HubConfig, publisher: Publisher) -> None:
+    """A subscriber on `footfall/v1/acme/+/metrics/+` (QoS 1) receives every closed hour and the day;
+    one that connects later gets the newest hour and the day as retained messages. Every payload
+    validates against `metrics_schema()`, and the hour with 2 visitors is withheld."""
+    validator = jsonschema.Draft202012Validator(metrics_schema())
+    publisher.subscribe(topic_filter("acme"))
+    day, recs = _day_data()
+    with Hub(hub_config) as hub:
+        publisher.send(envelope(0, recs))
+        assert hub.wait_idle()
+        assert hub.wait_published()
+        assert publisher.wait_received(4), publisher.received
+    docs = {(t.rsplit("/", 1)[1], json.loads(b)["local_start"][11:16]): json.loads(b)
+            for t, b in publisher.received}
+    assert sorted(docs) == [("day", "00:00"), ("hour", "10:00"), ("hour", "11:00"), ("hour", "12:00")]
+    for doc in docs.values():
+        validator.validate(doc)
+        assert (doc["org"], doc["store"], doc["local_start"][:10]) == ("acme", "brno-1", day)
+    assert docs[("hour", "11:00")]["visitors_n"] is None
+    assert "visitors_n" in docs[("hour", "11:00")]["suppressed"]
+    assert docs[("hour", "10:00")]["visitors_n"] == 8
+    assert docs[("day", "00:00")]["visitors_n"] is None  # 2 alone withheld: the day is its complement
+    assert docs[("day", "00:00")]["passersby_n"] == 53
+
+    late = subprocess.run(
+        [sys.executable, "-m", "hub.publish.example_consumer", "--port", str(hub_config.mqtt.port),
+         "--org", "acme", "--client-id", "late-reader", "--count", "2"],
+        capture_output=True, text=True, timeout=20, check=True,
+    )
+    lines = [json.loads(line) for line in late.stdout.splitlines()]
+    assert {(x["period"], x["local_start"][11:16], x["retained"]) for x in lines} == {
+        ("hour", "12:00", True), ("day", "00:00", True)}
+    for line in lines:
+        validator.validate({k: v for k, v in line.items() if k not in ("topic", "retained")})
+    assert datetime.fromisoformat(lines[0]["published_at"]) <= datetime.now(UTC)
