@@ -79,7 +79,7 @@ class AgentApp:
                                   max_records_per_batch=cfg.outbox.max_records_per_batch,
                                   cap_bytes=cfg.outbox.cap_bytes)
         self.sink = MqttSink(self.outbox, self.topics, cfg.mqtt.host, cfg.mqtt.port,
-                             cfg.mqtt.client_id or f"footfall-agent-{cfg.agent}",
+                             cfg.mqtt.client_id or f"footfall-{cfg.org}-{cfg.store}-{cfg.agent}",
                              max_inflight_batches=cfg.mqtt.max_inflight_batches,
                              resend_after_s=cfg.mqtt.resend_after_s, keepalive_s=cfg.mqtt.keepalive_s,
                              status=self.status, tls=tls_context)

@@ -142,7 +142,8 @@ class TlsConfig:
 class MqttConfig:
     host: str = setting("127.0.0.1", "broker host")
     port: int = setting(1883, "broker port")
-    client_id: str = setting("", "MQTT client id; empty means footfall-agent-{agent}")
+    client_id: str = setting("", "MQTT client id; empty means footfall-{org}-{store}-{agent}"
+                                 " (unique on a shared broker)")
     max_inflight_batches: int = setting(32, "batches published and not yet acknowledged by the hub")
     resend_after_s: float = setting(30.0, "resend a batch the hub has not acknowledged after this long")
     keepalive_s: int = setting(30, "MQTT keepalive")

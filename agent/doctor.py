@@ -6,7 +6,6 @@ the disk and opens one TCP connection to the broker; it changes nothing. Exit 0 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 import socket
@@ -144,12 +143,13 @@ def check_broker(cfg: AgentConfig, timeout_s: float = 3.0) -> Finding:
 
 
 def check_tls(cfg: AgentConfig) -> Finding:
-    """Every configured `*_file` of the mqtt section exists and is readable (none exist in v1 yet)."""
-    files = {f.name: getattr(cfg.mqtt, f.name) for f in dataclasses.fields(cfg.mqtt)
-             if f.name.endswith("_file") and getattr(cfg.mqtt, f.name)}
-    if not files:
+    """The CA, certificate and key of `mqtt.tls` exist and are readable (relative to state_dir)."""
+    paths = cfg.mqtt.tls.paths(cfg.state_path)
+    if paths is None:
         return Finding("tls", True, f"not configured: MQTT to port {cfg.mqtt.port} in clear "
                        "(keep the broker on the store's LAN or a VPN)")
+    files = {f"tls.{name}": str(path) for name, path in zip(("ca_file", "cert_file", "key_file"), paths,
+                                                           strict=True)}
     bad = [f"mqtt.{k} {v!r} is missing or unreadable" for k, v in files.items() if not os.access(v, os.R_OK)]
     if bad:
         return Finding("tls", False, "; ".join(bad), "copy the files from enrolment and make them readable "

@@ -97,32 +97,50 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_import_pos(args: argparse.Namespace) -> int:
+def _import(args: argparse.Namespace, kind: str, what: str) -> int:
     from hub.imports import ImportFileError, importer  # noqa: PLC0415 -- per-command import (docstring)
     from hub.store import open_db  # noqa: PLC0415 -- per-command import (docstring)
 
     config = _config(args)
     path = Path(args.file)
     if not path.is_file():
-        raise UserError(f"{args.file}: no such file (give the path of a POS export in CSV)")
+        raise UserError(f"{args.file}: no such file (give the path of {what} in CSV)")
     db = open_db(config.database.path)
     try:
-        result = importer("pos")(db, path, config, progress=sys.stderr.isatty())
+        result = importer(kind)(db, path, config, progress=sys.stderr.isatty())
     except ImportFileError as exc:
-        raise UserError(f"{exc} (nothing was imported; fix the file and run import-pos again)") from None
+        raise UserError(f"{exc} (nothing was imported; fix the file and run import-{kind} again)") from None
     finally:
         db.close()
     print(result.summary())
     return 0
 
 
+def cmd_import_pos(args: argparse.Namespace) -> int:
+    return _import(args, "pos", "a POS export")
+
+
+def cmd_import_crm(args: argparse.Namespace) -> int:
+    return _import(args, "crm", "a CRM member export")
+
+
+def cmd_import_staff(args: argparse.Namespace) -> int:
+    return _import(args, "staff", "a staff schedule")
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from hub.joins import NoDataError, daily_report  # noqa: PLC0415 -- per-command import (docstring)
-    from hub.joins.metrics import NoMetricsError  # noqa: PLC0415 -- per-command import (docstring)
+    from hub.joins.metrics import NoMetricsError, store_metrics  # noqa: PLC0415 -- per-command import
+    from hub.joins.selection import select  # noqa: PLC0415 -- per-command import (docstring)
     from hub.reports import formatter  # noqa: PLC0415 -- per-command import (docstring)
     from hub.store import open_db  # noqa: PLC0415 -- per-command import (docstring)
 
     config = _config(args)
+    try:
+        sel = select(config, stores=args.store, group=args.group, on=args.date, start=args.start,
+                     end=args.end, grain=args.grain)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     db_path = Path(config.database.path)
     if not db_path.exists():
         raise UserError(f"database {db_path} does not exist (is the hub ingesting? see {PROG} serve)")
@@ -131,14 +149,33 @@ def cmd_report(args: argparse.Namespace) -> int:
         if args.format == "html":  # its charts need hour and day rows of hub.joins.metrics
             from hub.reports.html import write_page  # noqa: PLC0415 -- per-command import (docstring)
 
-            write_page(db.conn, config, [args.store], args.date, args.date, out=sys.stdout)
+            write_page(db.conn, config, list(sel.stores), sel.start, sel.end, out=sys.stdout)
             return 0
-        report = daily_report(db.conn, config, args.store, args.date)
+        report = (daily_report(db.conn, config, sel.stores[0], sel.start) if sel.daily
+                  else store_metrics(db.conn, config, list(sel.stores), sel.start, sel.end, sel.grain))
     except (NoDataError, NoMetricsError) as exc:
         raise UserError(f"{exc} (is the hub ingesting? see {PROG} serve)") from None
     finally:
         db.close()
     formatter(args.format)(report, sys.stdout)
+    return 0
+
+
+def cmd_stores(args: argparse.Namespace) -> int:
+    from hub.joins.stores import store_summaries  # noqa: PLC0415 -- per-command import (docstring)
+    from hub.reports.stores_view import FORMATS as STORE_FORMATS  # noqa: PLC0415 -- per-command import
+    from hub.store import open_db  # noqa: PLC0415 -- per-command import (docstring)
+
+    config = _config(args)
+    db_path = Path(config.database.path)
+    if not db_path.exists() and not config.stores:
+        raise UserError(f"no store configured and no database at {db_path} (add stores to hub.yaml)")
+    db = open_db(db_path)
+    try:
+        stores = store_summaries(db.conn, config)
+    finally:
+        db.close()
+    STORE_FORMATS[args.format](stores, sys.stdout)
     return 0
 
 
@@ -206,13 +243,28 @@ def parser() -> argparse.ArgumentParser:
     p = command("import-pos", "import POS transactions from CSV (store,timestamp,transaction_id,net_amount)")
     p.add_argument("file", metavar="FILE.csv")
     p.set_defaults(run=cmd_import_pos)
-    p = command("report", "daily report of a store: per local hour, footfall joined with POS sales")
-    p.add_argument("--store", required=True, type=_store, help="store id")
-    p.add_argument("--date", required=True, type=_date, help="local date, YYYY-MM-DD")
+    p = command("import-crm", "import CRM members from CSV; consented device MACs become member keys")
+    p.add_argument("file", metavar="FILE.csv")
+    p.set_defaults(run=cmd_import_crm)
+    p = command("import-staff", "import a staff schedule from CSV (store,date,hour,labour_hours)")
+    p.add_argument("file", metavar="FILE.csv")
+    p.set_defaults(run=cmd_import_staff)
+    p = command("report", "footfall joined with sales by store and local hour, day, week or month")
+    p.add_argument("--store", action="append", type=_store, help="store id (repeatable)")
+    p.add_argument("--group", help="a store group of the config (groups:)")
+    p.add_argument("--date", type=_date, help="local date, YYYY-MM-DD (alone: the daily report by hour)")
+    p.add_argument("--from", dest="start", type=_date, help="first local date, YYYY-MM-DD")
+    p.add_argument("--to", dest="end", type=_date, help="last local date, included (default: --from)")
+    p.add_argument("--grain", choices=["hour", "day", "week", "month"],
+                   help="period of the rows (default: day; hour with --date)")
     p.add_argument(
         "--format", choices=sorted(FORMATS), default="table", help="output format (default: table)"
     )
     p.set_defaults(run=cmd_report)
+    p = command("stores", "configured stores and stores in the data: last data, last sale, agents, groups")
+    p.add_argument("--format", choices=["json", "table"], default="table",
+                   help="output format (default: table)")
+    p.set_defaults(run=cmd_stores)
     p = command("agents", "each agent's state, last status, batches by (epoch, seq) and the gaps in them")
     p.add_argument("--store", type=_store, help="only this store's agents")
     p.add_argument("--format", choices=["json", "table"], default="table",

@@ -28,6 +28,8 @@ class Importer(Protocol):
 
 IMPORTERS: dict[str, str] = {
     "pos": "hub.imports.pos:import_pos",  # point-of-sale transactions (CSV)
+    "crm": "hub.imports.crm:import_crm",  # CRM members; consented device MACs become member keys (CSV)
+    "staff": "hub.imports.staff:import_staff",  # labour hours per store-hour (CSV)
 }
 
 

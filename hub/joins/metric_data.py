@@ -52,8 +52,14 @@ def _latest(table: str, time_col: str, group: str, where: str = "") -> str:
     )
 
 
-def load(conn: sqlite3.Connection, store: str, cal: Calendar, report_t0: int) -> StoreData:
-    """Load the store's data for the whole calendar; `found` says whether any falls at or after report_t0."""
+def load(
+    conn: sqlite3.Connection, store: str, cal: Calendar, report_t0: int, since: tuple[int, int]
+) -> StoreData:
+    """Load the store's data; `found` says whether any falls at or after report_t0.
+
+    Counts, doors, sales and staff cover the whole calendar (comparisons need them); visits only from
+    since[0] (new vs returning look back over the linkability window), member visits from since[1]
+    (the loyalty window): a chain-wide day stays cheap."""
     data = StoreData(cal)
     t0, t1 = cal.t0, cal.t1
     rng = [store, t0, t1]
@@ -98,12 +104,12 @@ def load(conn: sqlite3.Connection, store: str, cal: Calendar, report_t0: int) ->
 
     for start, end, dwell, kind, key, window, agent in conn.execute(
         "SELECT started_epoch_s, ended_epoch_s, dwell_s, kind, device_key, key_window, agent FROM visits"
-        " WHERE store = ? AND ended_epoch_s >= ? AND started_epoch_s < ?",
-        rng,
+        " WHERE store = ? AND ended_epoch_s >= ? AND started_epoch_s < ? AND started_epoch_s >= ?",
+        [store, since[0], t1, since[0] - 86400],
     ):
         data.agents.add(agent)
         if kind == "bounce":
-            if start >= t0:
+            if start >= since[0]:
                 data.bounces[cal.hour_of(start)] += 1
                 hits.append(start)
             continue
@@ -112,7 +118,7 @@ def load(conn: sqlite3.Connection, store: str, cal: Calendar, report_t0: int) ->
                 static_hours[k].add(key)
                 static_days[cal.hour_day[k]].add(key)
             continue
-        if start < t0:
+        if start < since[0]:
             continue
         k = cal.hour_of(start)
         data.dwell[k].append(dwell)
@@ -152,7 +158,7 @@ def load(conn: sqlite3.Connection, store: str, cal: Calendar, report_t0: int) ->
     for key, start in conn.execute(
         "SELECT member_key, started_epoch_s FROM member_visits WHERE store = ? AND started_epoch_s >= ?"
         " AND started_epoch_s < ?",
-        rng,
+        [store, since[1], t1],
     ):
         k = cal.hour_of(start)
         data.member_hours[k].add(key)

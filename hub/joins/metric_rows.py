@@ -150,6 +150,22 @@ class _Rows:
             "loyalty_daily_n": buckets[3],
         }
 
+    def compared(self, p: Period) -> dict[str, float | None]:
+        """Only the COMPARED metrics of a period (an earlier week): counts, doors and sales."""
+        v, ps, traffic, _ = self.footfall(p)
+        hours = self.hours(p)
+        tx = sum(self.d.transactions.get(k, 0) for k in hours)
+        out: dict[str, float | None] = {
+            "traffic_in": traffic,
+            "visitors": v,
+            "capture_rate": _div(v, (v or 0) + (ps or 0)) if v is not None and ps is not None else None,
+            "transactions": tx,
+            "net_sales_cents": sum(self.d.net_cents.get(k, 0) for k in hours),
+            "conversion": _div(tx, traffic),
+        }
+        assert tuple(out) == COMPARED
+        return out
+
     def row(self, p: Period) -> MetricsRow:
         d, cal = self.d, self.cal
         hours = self.hours(p)
@@ -219,18 +235,20 @@ def store_rows(  # noqa: PLR0917 -- mirrors store_metrics' positional signature
     cmp_days = 0 if grain == "month" else 28
     cal = Calendar(zone(tz_name), start - timedelta(days=cmp_days + max(s.loyalty_window_d,
                                                                         s.linkability_window_d)), end)
-    data = load(conn, store, cal, cal.bounds[cal.index(start)])
+    a = cal.index(start)
+    since = (cal.bounds[max(a - s.linkability_window_d + 1, 0)], cal.bounds[max(a - s.loyalty_window_d, 0)])
+    data = load(conn, store, cal, cal.bounds[a], since)
     maker = _Rows(data, sc, store, grain)
     rows: list[MetricsRow] = []
     for p in cal.periods(grain, start, end):
         row = maker.row(p)
         if cmp_days:
-            earlier = [cal.shifted(p, w) for w in range(1, 5)]
-            got = [maker.row(e) if e is not None else None for e in earlier]
-            last_week = {m: (getattr(got[0], m) if got[0] is not None else None) for m in COMPARED}
+            got = [maker.compared(e) if e is not None else None
+                   for e in (cal.shifted(p, w) for w in range(1, 5))]
+            last_week = got[0] or dict.fromkeys(COMPARED)
             avg: dict[str, float | None] = {}
             for m in COMPARED:
-                vals = [getattr(r, m) for r in got if r is not None and getattr(r, m) is not None]
+                vals = [v for g in got if g is not None and (v := g[m]) is not None]
                 avg[m] = sum(vals) / len(vals) if vals else None
             row = replace(row, last_week=last_week, avg_4_weeks=avg)
         rows.append(row)

@@ -238,14 +238,17 @@ class CertificateAuthority:
     def _write_crl(self, serials: list[int]) -> None:
         now = _now()
         old: dict[int, datetime] = {}
+        number = int(now.timestamp())
         if (self.folder / CRL_FILE).exists():
-            old = {r.serial_number: r.revocation_date_utc
-                   for r in x509.load_pem_x509_crl((self.folder / CRL_FILE).read_bytes())}
+            previous = x509.load_pem_x509_crl((self.folder / CRL_FILE).read_bytes())
+            old = {r.serial_number: r.revocation_date_utc for r in previous}
+            last = previous.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+            number = max(number, last + 1)
         builder = (x509.CertificateRevocationListBuilder().issuer_name(self.cert.subject)
                    .last_update(now).next_update(self.cert.not_valid_after_utc)
                    .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
                                   critical=False)
-                   .add_extension(x509.CRLNumber(int(now.timestamp())), critical=False))
+                   .add_extension(x509.CRLNumber(number), critical=False))  # grows with every CRL
         for serial in serials:
             builder = builder.add_revoked_certificate(
                 x509.RevokedCertificateBuilder().serial_number(serial)

@@ -43,7 +43,8 @@ _QUERIES: dict[str, str] = {
     "doors": f"SELECT DISTINCT org, store, minute_epoch_s - minute_epoch_s % {SLOT_S}, 0, 0 FROM doors"
     " WHERE rowid > ?1 AND rowid <= ?2",
     # a device found static later changes the counts of every hour its visits span
-    "device_flags": "SELECT DISTINCT v.org, v.store, v.started_epoch_s, v.ended_epoch_s, 0 FROM device_flags f"
+    "device_flags": "SELECT DISTINCT v.org, v.store, v.started_epoch_s, v.ended_epoch_s, 0"
+    " FROM device_flags f"
     " JOIN visits v ON v.store = f.store AND v.device_key = f.device_key AND v.key_window = f.key_window"
     " WHERE f.rowid > ?1 AND f.rowid <= ?2",
     # POS imports come from another process: the rows an import added, by the file's hash

@@ -85,6 +85,7 @@ class MetricsPublisher:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        log.info("metrics publisher stopped: %s", dict(self.counters))
 
     def _run(self) -> None:
         conn = connect(self._config.database.path)

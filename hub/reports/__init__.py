@@ -1,7 +1,7 @@
 """Report formats: one file per format, one registry dict of import strings (CONVENTIONS rule 1).
 
-A formatter writes a `DailyReport` to a text stream, definitions and settings included: a number
-without its definition is not a report.
+A formatter writes a `DailyReport` (report --date) or a `MetricsReport` (periods, stores) to a text
+stream, definitions and settings included: a number without its definition is not a report.
 """
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ import importlib
 from typing import Protocol, TextIO
 
 from hub.joins.daily import DailyReport
+from hub.joins.metrics import MetricsReport
 
 
 class Formatter(Protocol):
     """Write one report to `out`."""
 
-    def __call__(self, report: DailyReport, out: TextIO) -> None: ...
+    def __call__(self, report: DailyReport | MetricsReport, out: TextIO) -> None: ...
 
 
 FORMATS: dict[str, str] = {

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from hub.joins.daily import PeriodRow
+from hub.joins.metrics import COMPARED, MetricsRow
 
 COLUMNS = (
     "period",
@@ -30,3 +32,21 @@ def money(cents: int) -> str:
     """Integer cents as a decimal amount: -1250 -> '-12.50'."""
     sign = "-" if cents < 0 else ""
     return f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"
+
+
+def metric_columns() -> tuple[str, ...]:
+    """Columns of a MetricsReport row in csv: every MetricsRow field, comparisons flattened
+    (`traffic_in_last_week`, `traffic_in_avg_4_weeks`, ...), member ids joined by spaces."""
+    plain = [f.name for f in dataclasses.fields(MetricsRow) if f.name not in ("last_week", "avg_4_weeks")]
+    return (*plain, *(f"{m}_last_week" for m in COMPARED), *(f"{m}_avg_4_weeks" for m in COMPARED))
+
+
+def metric_record(row: MetricsRow) -> dict[str, Any]:
+    """A MetricsRow as a flat mapping of metric_columns()."""
+    out = row.as_dict()
+    out["members_not_bought"] = " ".join(row.members_not_bought)
+    for m in COMPARED:
+        out[f"{m}_last_week"] = row.last_week.get(m)
+        out[f"{m}_avg_4_weeks"] = row.avg_4_weeks.get(m)
+    del out["last_week"], out["avg_4_weeks"]
+    return out

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import TextIO
+from typing import Any, TextIO
 
 from hub.joins.daily import DailyReport
+from hub.joins.metrics import MetricsReport
 
 
-def render(report: DailyReport, out: TextIO) -> None:
+def render(report: DailyReport | MetricsReport, out: TextIO) -> None:
+    if isinstance(report, MetricsReport):
+        json.dump(metrics_document(report), out, indent=2)
+        out.write("\n")
+        return
     doc = {
         "report": "daily",
         "store": report.store,
@@ -22,3 +27,18 @@ def render(report: DailyReport, out: TextIO) -> None:
     }
     json.dump(doc, out, indent=2)
     out.write("\n")
+
+
+def metrics_document(report: MetricsReport) -> dict[str, Any]:
+    """The whole MetricsReport as one JSON object (also what programs should parse)."""
+    return {
+        "report": "metrics",
+        "stores": list(report.stores),
+        "from": report.start.isoformat(),
+        "to": report.end.isoformat(),
+        "grain": report.grain,
+        "linkability_window": report.linkability(),
+        "settings": report.settings_used(),
+        "definitions": report.definitions(),
+        "rows": [r.as_dict() for r in report.rows],
+    }

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hub.joins.daily import DailyReport, PeriodRow
+from hub.joins.metrics import MetricsReport, MetricsRow
 from hub.reports.columns import money
 
 DASH = "-"
@@ -36,8 +37,11 @@ def _cells(label: str, r: PeriodRow) -> list[str]:
     ]
 
 
-def render(report: DailyReport, out: TextIO) -> None:
+def render(report: DailyReport | MetricsReport, out: TextIO) -> None:
     console = Console(file=out, width=max(120, Console(file=out).width), highlight=False)
+    if isinstance(report, MetricsReport):
+        render_metrics(report, console)
+        return
     table = Table(title=f"Store {report.store}, {report.date.isoformat()} ({report.timezone})")
     for name in (
         "Hour",
@@ -66,3 +70,83 @@ def render(report: DailyReport, out: TextIO) -> None:
             grid.add_row(key, str(value))
         console.print(title, style="bold underline")
         console.print(grid)
+
+
+def _money(cents: float | None) -> str:
+    return DASH if cents is None else money(round(cents))
+
+
+def _label(r: MetricsRow) -> str:
+    if r.grain == "hour":
+        return r.start.strftime("%Y-%m-%d %H:%M")
+    if r.grain == "day":
+        return r.start.strftime("%Y-%m-%d %a")
+    if r.grain == "week":
+        return r.start.strftime("%G-W%V") + (f" ({r.days_n} d)" if r.days_n < 7 else "")
+    return r.start.strftime("%Y-%m") + f" ({r.days_n} d)"
+
+
+def _change(now: float | None, then: float | None) -> str:
+    return DASH if now is None or not then else f"{(now - then) / then * 100:+.0f}%"
+
+
+FUNNEL = ("Period", "Traffic in", "Visitors", "Passers-by", "Capture", "Median dwell", "Bounce",
+          "Transactions", "Net sales", "Conversion")
+VALUE = ("Period", "Avg transaction", "Sales/visitor", "Shoppers/staff h", "Traffic vs last wk",
+         "vs 4-wk avg", "Sales vs last wk", "vs 4-wk avg ")
+MORE = ("Period", "5-20 min", "20-60 min", "1-6 h", "6 h+", "New", "Returning", "Member visits",
+        "Member conv.", "First-time", "Occasional", "Weekly", "Daily")
+
+
+def render_metrics(report: MetricsReport, console: Console) -> None:
+    """Per store: the funnel, value and comparisons, engagement and members; members who did not buy."""
+    for store in report.stores:
+        rows = report.rows_of(store)
+        tz = next(s.timezone for s in report.store_settings if s.store == store)
+        span = f"{report.start.isoformat()} to {report.end.isoformat()}"
+        main = Table(title=f"Store {store}, {span} by {report.grain} ({tz})")
+        value = Table(title=f"Store {store}: value and comparisons")
+        more = Table(title=f"Store {store}: engagement, returning visitors, members")
+        for table, names in ((main, FUNNEL), (value, VALUE), (more, MORE)):
+            for name in names:
+                first = name == "Period"
+                table.add_column(name, justify="left" if first else "right", no_wrap=first)
+        for r in rows:
+            dwell = DASH if r.median_dwell_s is None else f"{r.median_dwell_s / 60:.1f} min"
+            main.add_row(_label(r), _n(r.traffic_in, "{:,.1f}"), _n(r.visitors), _n(r.passersby),
+                         _pct(r.capture_rate), dwell, _pct(r.bounce_rate), _n(r.transactions),
+                         money(r.net_sales_cents), _pct(r.conversion))
+            value.add_row(_label(r), _money(r.avg_transaction_value_cents), _money(r.sales_per_visitor_cents),
+                          _n(r.shoppers_per_staff_hour, "{:,.1f}"),
+                          _change(r.traffic_in, r.last_week.get("traffic_in")),
+                          _change(r.traffic_in, r.avg_4_weeks.get("traffic_in")),
+                          _change(r.net_sales_cents, r.last_week.get("net_sales_cents")),
+                          _change(r.net_sales_cents, r.avg_4_weeks.get("net_sales_cents")))
+            more.add_row(_label(r), _n(r.engaged_5_20_min_n), _n(r.engaged_20_60_min_n),
+                         _n(r.engaged_1_6_h_n), _n(r.engaged_6_h_plus_n), _n(r.new_visitors_n),
+                         _n(r.returning_visitors_n), _n(r.member_visits_n), _pct(r.member_conversion),
+                         _n(r.loyalty_first_time_n), _n(r.loyalty_occasional_n), _n(r.loyalty_weekly_n),
+                         _n(r.loyalty_daily_n))
+        console.print(main)
+        console.print(value)
+        console.print(more)
+        not_bought = sorted({m for r in rows for m in r.members_not_bought})
+        if not_bought:
+            console.print(f"Members who visited and did not buy ({len(not_bought)}): {' '.join(not_bought)}")
+    console.print(f"Linkability window: {report.linkability()}")
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    for key, value in report.definitions().items():
+        grid.add_row(key, value)
+    console.print("Definitions", style="bold underline")
+    console.print(grid)
+    console.print("Settings", style="bold underline")
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    for store in report.stores:
+        grid.add_column(store)
+    settings = report.settings_used()
+    for key in next(iter(settings.values())):
+        grid.add_row(key, *(str(settings[s][key]) for s in report.stores))
+    console.print(grid)

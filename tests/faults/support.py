@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hub.app import Hub
 from hub.config import DatabaseConfig, HubConfig, IngestConfig, MqttConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,9 +147,11 @@ def tally(db_path: str | Path) -> Tally:
     return Tally(len(keys), frozenset(keys), int(batches), int(distinct), int(dead))
 
 
-def figures(name: str, *, sent: int, committed: set[str], hub: Tally, began: float, **extra: Any) -> int:
-    """Print the test's figures; the number of committed records missing from the hub."""
-    lost = len(committed - hub.keys)
+def figures(name: str, *, sent: int, committed: set[str], hub: Tally, began: float,
+            counted_drops: set[str] | frozenset[str] = frozenset(), **extra: Any) -> int:
+    """Print the test's figures; the number of committed records missing from the hub, apart from those
+    the agent dropped at its disk cap and counted (`counted_drops`)."""
+    lost = len(committed - hub.keys - counted_drops)
     more = "".join(f", {k.replace('_', ' ')} {v}" for k, v in extra.items())
     print(f"\nfaults/{name}: sent {sent}, committed {len(committed)}, in hub {len(hub.keys)}, lost {lost}, "
           f"duplicated {hub.duplicated}, time {time.monotonic() - began:.1f} s{more}")
@@ -168,3 +171,19 @@ def snapshot(db_path: str | Path, skip: tuple[str, ...] = ()) -> dict[str, tuple
             digest = hashlib.sha256("\n".join(rows).encode()).hexdigest()[:16]
             out[name] = (len(rows), digest)
     return out
+
+
+def stop_hub(hub: Hub) -> str:
+    """Stop an in-process hub: '' when it stopped cleanly, else the error it raised, after ending what its
+    stop() left running (the known bug pinned by test_broker.py::test_the_hub_acks_every_agent_after_a_
+    broker_restart_and_stops_cleanly: an ack published while the broker was away makes every later
+    ack and the final flush raise). The fault tests print it; that xfail test asserts on it."""
+    try:
+        hub.stop()
+    except RuntimeError as exc:
+        sub = hub._subscriber  # noqa: SLF001 -- stop() raised before ending its MQTT thread: end it here
+        if sub is not None:
+            sub.stop()
+            hub._subscriber = None  # noqa: SLF001
+        return f"{type(exc).__name__}: {exc}"
+    return ""

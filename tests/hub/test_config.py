@@ -80,6 +80,7 @@ def test_defaults_without_a_file() -> None:
         (
             "version: 1\nstores:\n  brno-1:\n    settings: {colour: red}\n",
             "hub.yaml:4: stores.brno-1.settings.colour: unknown setting (known: linkability_window_d, "
+            "loyalty_window_d, "
             "min_dwell_s, visit_timeout_s, visitor_rssi_dbm, visitor_sightings_n)",
         ),
         ("version: 2\n", "hub.yaml:1: version: '2' is not supported (use 1)"),

@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from agent import doctor
-from agent.config import AgentConfig, MqttConfig, OutboxConfig, SourceConfig
+from agent.config import AgentConfig, MqttConfig, OutboxConfig, SourceConfig, TlsConfig
 from tests.agent.live.conftest import Netns
 from tests.support.mosquitto import free_port
 
@@ -119,3 +119,12 @@ def test_doctor_accepts_a_monitor_interface_in_the_namespace(netns: Netns, tmp_p
     lines = done.stdout.splitlines()
     assert lines[0] == "ok       interface    mon0 is a monitor interface (radiotap), up"
     assert lines[1] == "ok       capabilities CAP_NET_RAW effective"
+
+
+def test_tls_check_reads_the_mqtt_tls_section(tmp_path: Path) -> None:
+    """With mqtt.tls set, doctor names the enrolment file that is missing, relative to state_dir."""
+    (tmp_path / "ca.crt").write_text("ca")
+    cfg = replace(AgentConfig(state_dir=str(tmp_path)), mqtt=MqttConfig(tls=TlsConfig(ca_file="ca.crt")))
+    finding = doctor.check_tls(cfg)
+    assert not finding.ok
+    assert f"mqtt.tls.cert_file {str(tmp_path / 'gateway.crt')!r} is missing or unreadable" in finding.detail

@@ -156,3 +156,76 @@ def test_overlapping_export_adds_only_new_transactions(db: sqlite_utils.Database
 def test_amounts_are_exact_cents(text: str, value: int) -> None:
     """Money is never a float: sums of thousands of rows stay exact."""
     assert cents(text) == value
+
+
+LINES = """\
+Receipt No;Date;Time;Store ID;Line Total;Status;Loyalty ID;SKU
+R1;2026-11-26;10:15:00;brno-1;10.00;completed;M7;A
+R2;2026-11-26;10:20:00;brno-1;5.00;VOID;;A
+R1;2026-11-26;10:15:00;brno-1;2.50;completed;M7;B
+R3;2026-11-26;11:00:00;brno-1;-4.00;completed;;C
+"""
+
+
+def test_line_items_fold_into_transactions_with_voids_and_members(
+    db: sqlite_utils.Database, tmp_path: Path
+) -> None:
+    """A line-item export (semicolons, date and time columns, vendor names) sums lines per receipt in any
+    order; a voided receipt is kept but marked; the loyalty id is the member id."""
+    result = importer("pos")(db, csv_file(tmp_path, LINES), CONFIG)
+    assert result.summary() == "pos.csv: 3 rows imported (1 voided, not counted)"
+    assert db.execute(
+        "SELECT transaction_id, at_utc, net_amount_cents, member_id, voided FROM pos_transactions"
+        " ORDER BY transaction_id"
+    ).fetchall() == [
+        ("R1", "2026-11-26T09:15:00Z", 1250, "M7", 0),
+        ("R2", "2026-11-26T09:20:00Z", 500, None, 1),
+        ("R3", "2026-11-26T10:00:00Z", -400, None, 0),
+    ]
+
+
+def test_columns_mapped_in_the_config_and_a_store_for_the_whole_file(
+    db: sqlite_utils.Database, tmp_path: Path
+) -> None:
+    """An export with its own names is read through hub.yaml's pos.columns; pos.store fills a missing
+    store column."""
+    from hub.config import PosConfig  # noqa: PLC0415
+
+    config = HubConfig(stores=CONFIG.stores, pos=PosConfig(
+        columns={"transaction_id": "Beleg", "timestamp": "Zeit", "net_amount": "Summe"}, store="brno-1"))
+    text = "Beleg,Zeit,Summe\nB1,2026-11-26 10:00:00,3.00\n"
+    assert importer("pos")(db, csv_file(tmp_path, text), config).summary() == "pos.csv: 1 row imported"
+    assert rows(db) == [("brno-1", "B1", "2026-11-26T09:00:00Z", 1795683600, 300)]
+
+
+def test_a_later_export_voids_an_imported_transaction(db: sqlite_utils.Database, tmp_path: Path) -> None:
+    """A void that arrives in a later export marks the stored transaction voided."""
+    importer("pos")(db, csv_file(tmp_path, GOOD, "a.csv"), CONFIG)
+    later = (
+        "store,timestamp,transaction_id,net_amount,status\n"
+        "brno-1,2026-11-26T10:15:00+01:00,T1,25.00,void\n"
+    )
+    importer("pos")(db, csv_file(tmp_path, later, "b.csv"), CONFIG)
+    assert db.execute("SELECT voided FROM pos_transactions WHERE transaction_id = 'T1' AND store = 'brno-1'"
+                      ).fetchone() == (1,)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("Receipt No,Date,Time,Store ID,Line Total,SKU\nR1,26.11.2026,10:00:00,brno-1,1.00,A\n",
+     "pos.csv:2: date, time: '26.11.2026 10:00:00' is not an ISO 8601 date and time"
+     " (e.g. 2026-11-26T14:03:00+01:00)"),
+    ("ticket,location,amount\nT1,brno-1,1.00\n",
+     "pos.csv:1: no timestamp column, nor date and time columns (looked for timestamp, datetime; or name"
+     " it in hub.yaml pos.columns.timestamp; found ticket,location,amount)"),
+    ("store,timestamp,transaction_id,net_amount\nbrno-1,2026-11-26 10:61:00,T1,1.00\n",
+     "pos.csv:2: timestamp: '2026-11-26 10:61:00' is not an ISO 8601 date and time"
+     " (e.g. 2026-11-26T14:03:00+01:00)"),
+])
+def test_new_shapes_explain_their_bad_rows(
+    db: sqlite_utils.Database, tmp_path: Path, text: str, message: str
+) -> None:
+    """Errors of the other export shapes name file, line and column, word for word."""
+    with pytest.raises(ImportFileError) as err:
+        importer("pos")(db, csv_file(tmp_path, text), CONFIG)
+    assert str(err.value) == message
+    assert rows(db) == []

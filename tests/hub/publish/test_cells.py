@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -103,10 +104,9 @@ def test_every_cell_is_a_valid_payload_with_utc_and_local_times() -> None:
     """Each hour and the day validate against the published schema; times in UTC and local."""
     hours, day = cells(day_of({9: (3, 20, 9)}, (20, 65, 27)))
     validator = jsonschema.Draft202012Validator(metrics_schema())
-    import json  # noqa: PLC0415 -- only here
-
     for cell in [*hours, day]:
         validator.validate(json.loads(encode(cell)))
     assert (hours[9]["start_at"], hours[9]["end_at"], hours[9]["local_start"]) == (
         "2026-11-26T08:00:00Z", "2026-11-26T09:00:00Z", "2026-11-26T09:00:00+01:00")
-    assert (day["start_at"], day["end_at"], day["period"]) == ("2026-11-25T23:00:00Z", "2026-11-26T23:00:00Z", "day")
+    assert (day["start_at"], day["end_at"], day["period"]) == (
+        "2026-11-25T23:00:00Z", "2026-11-26T23:00:00Z", "day")

@@ -34,7 +34,9 @@ def _day_data() -> tuple[str, list[object]]:
     return day.isoformat(), recs
 
 
-def test_subscribers_get_schema_valid_metrics_live_and_retained(hub_config: HubConfig, publisher: Publisher) -> None:
+def test_subscribers_get_schema_valid_metrics_live_and_retained(
+    hub_config: HubConfig, publisher: Publisher
+) -> None:
     """A subscriber on `footfall/v1/acme/+/metrics/+` (QoS 1) receives every closed hour and the day;
     one that connects later gets the newest hour and the day as retained messages. Every payload
     validates against `metrics_schema()`, and the hour with 2 visitors is withheld."""

@@ -25,12 +25,14 @@ from typing import Any
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--hide-scrollbars", "--remote-debugging-port=0")
-MISSING = "chromium is not installed: run ./run test (it installs Debian's chromium), or apt-get install chromium"
+MISSING = ("chromium is not installed: run ./run test (it installs Debian's chromium),"
+           " or apt-get install chromium")
 
 
-def chromium_binary() -> str:
-    """Debian's chromium; AssertionError telling how to get it (a missing browser is a failure, not a skip)."""
-    found = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+def chromium_binary(search: str | None = None) -> str:
+    """Debian's chromium on `search` (default: PATH and /usr/bin); else AssertionError saying how to
+    get it: a missing browser fails the suite, it is not a skip."""
+    found = shutil.which("chromium", path=search or f"{os.environ.get('PATH', '')}{os.pathsep}/usr/bin")
     assert found, MISSING
     return found
 
@@ -137,7 +139,8 @@ class Page:
         return out
 
     def requests(self) -> list[str]:
-        return [e["params"]["request"]["url"] for e in self.events if e.get("method") == "Network.requestWillBeSent"]
+        return [e["params"]["request"]["url"] for e in self.events
+                if e.get("method") == "Network.requestWillBeSent"]
 
 
 @contextmanager

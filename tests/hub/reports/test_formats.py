@@ -39,7 +39,7 @@ def render(name: str, report: DailyReport) -> str:
 
 def test_every_registered_format_renders(report: DailyReport) -> None:
     """Each entry of the registry imports and writes something, definitions included."""
-    assert sorted(FORMATS) == ["csv", "json", "table"]
+    assert sorted(FORMATS) == ["csv", "html", "json", "table"]
     for name in FORMATS:
         text = render(name, report)
         assert "calibration factor 1.5" in text, name

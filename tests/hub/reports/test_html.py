@@ -25,7 +25,7 @@ from hub.joins import daily_report
 from hub.reports import FORMATS, formatter
 from hub.reports.html import write_page
 from hub.store import open_db
-from tests.hub.reports.chromium import Page, browser, coloured_pixels, open_file, screenshot
+from tests.hub.reports.chromium import Page, browser, chromium_binary, coloured_pixels, open_file, screenshot
 from tests.hub.scenario import build, write
 
 PRAGUE = ZoneInfo("Europe/Prague")
@@ -171,3 +171,9 @@ def test_the_check_catches_an_empty_chart(config: HubConfig, tmp_path: Path) -> 
     empty = sorted(k.split("/")[1] for k, n in ink.items() if n < MIN_INK)
     assert empty == ["heatmap", "hourly"], ink
     assert ink["store-brno-1/engagement"] >= MIN_INK
+
+
+def test_a_missing_chromium_fails_and_says_to_run_the_test_command(tmp_path: Path) -> None:
+    """Without chromium the browser tests fail (never skip) with the remedy: ./run test installs it."""
+    with pytest.raises(AssertionError, match=r"chromium is not installed: run \./run test"):
+        chromium_binary(search=str(tmp_path))

@@ -1,0 +1,173 @@
+"""CRM members from CSV: member id, segment, tier, join date, consent, and a registered device MAC.
+
+Only a consenting member's MAC is used, and only in memory: it becomes the member key
+HMAC-SHA256(member secret, the MAC's 6 bytes) truncated to 128 bits (32 hex), the key an agent computes
+for the same phone (DESIGN section 3). The raw MAC is never stored, logged, or put in an error message.
+A member without consent (or whose consent was withdrawn) keeps no member key, and the member visits of
+a withdrawn key are deleted. The member secret is a 0600 file beside the database (hub.yaml
+`member_secret_file`), created on first use. Re-importing the same file adds nothing; a later export
+updates the members it lists.
+"""
+
+from __future__ import annotations
+
+import csv
+import hmac
+import io
+import os
+import re
+import secrets
+import sqlite3
+import time
+from datetime import date
+from pathlib import Path
+
+import sqlite_utils
+
+from agent.wire.records import iso
+from hub.config import HubConfig
+from hub.imports.base import ImportFileError, ImportResult, imported_before, read_file, write_all
+from hub.imports.header import decode, delimiter, find_columns
+
+USUAL: dict[str, tuple[str, ...]] = {
+    "member_id": ("member_id", "member", "customer_id", "loyalty_id", "id"),
+    "segment": ("segment", "customer_segment"),
+    "tier": ("tier", "level", "loyalty_tier"),
+    "join_date": ("join_date", "joined_on", "joined", "member_since", "signup_date"),
+    "consent": ("consent", "device_consent", "wifi_consent", "consented"),
+    "device_mac": ("device_mac", "mac", "mac_address", "device"),
+}
+YES = {"yes", "y", "true", "1"}
+NO = {"no", "n", "false", "0", "withdrawn", ""}
+_HEX = re.compile(r"[0-9a-f]{12}")
+SECRET_BYTES = 32
+
+
+def member_secret(path: Path) -> bytes:
+    """The chain's member secret: read it, or create it (mode 0600) on first use. Never logged."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_bytes(SECRET_BYTES)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(secret)
+    return secret
+
+
+def mac_bytes(text: str) -> bytes:
+    """6 bytes of a MAC in any usual form (aa:bb:.., AA-BB-.., aabb.ccdd.eeff, aabbccddeeff).
+
+    ValueError without the value in its message (the value is personal data)."""
+    digits = re.sub(r"[:\-.\s]", "", text.lower())
+    if not _HEX.fullmatch(digits):
+        raise ValueError("is not a MAC address (6 hex pairs, e.g. in the form aa:bb:cc:dd:ee:ff)")
+    return bytes.fromhex(digits)
+
+
+def member_key(secret: bytes, mac: bytes) -> str:
+    """HMAC-SHA256(member secret, MAC) truncated to 128 bits, as 32 hex (DESIGN section 3)."""
+    return hmac.digest(secret, mac, "sha256")[:16].hex()
+
+
+Member = tuple[str, str, str, str | None, str | None]  # id, segment, tier, joined_on, member key
+
+
+def read_members(name: str, text: str, secret: bytes) -> list[Member]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter(text[: text.find("\n")]))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ImportFileError(f"{name}: the file is empty (expected a header such as "
+                              "member_id,segment,tier,join_date,consent,device_mac)") from None
+    col = find_columns(name, header, USUAL, required=("member_id",))
+    out: list[Member] = []
+    first: dict[str, int] = {}
+    try:
+        for f in reader:
+            if not f:
+                continue
+            line = reader.line_num
+            if len(f) != len(header):
+                raise ImportFileError(f"{name}:{line}: expected {len(header)} fields ({','.join(header)}),"
+                                      f" found {len(f)}")
+
+            def get(fld: str, f: list[str] = f) -> str:
+                return f[col[fld]].strip() if fld in col else ""
+
+            member = get("member_id")
+            if not member:
+                raise ImportFileError(f"{name}:{line}: member_id: must not be empty")
+            if member in first:
+                raise ImportFileError(f"{name}:{line}: member_id: {member!r} appears twice (first on line"
+                                      f" {first[member]})")
+            first[member] = line
+            joined = get("join_date") or None
+            if joined is not None:
+                try:
+                    date.fromisoformat(joined)
+                except ValueError:
+                    raise ImportFileError(f"{name}:{line}: join_date: {joined!r} is not a date"
+                                          " (YYYY-MM-DD)") from None
+            consent = get("consent").lower()
+            if consent not in YES | NO:
+                raise ImportFileError(f"{name}:{line}: consent: {get('consent')!r} is not yes or no")
+            key = None
+            mac = get("device_mac")
+            if consent in YES and mac:
+                try:
+                    key = member_key(secret, mac_bytes(mac))
+                except ValueError as exc:
+                    raise ImportFileError(f"{name}:{line}: device_mac: {exc}") from None
+            out.append((member, get("segment"), get("tier"), joined, key))
+    except csv.Error as exc:
+        raise ImportFileError(f"{name}:{reader.line_num}: not valid CSV: {exc}") from None
+    return out
+
+
+def import_crm(
+    db: sqlite_utils.Database, path: Path, config: HubConfig, *, progress: bool = False
+) -> ImportResult:
+    """Check the whole file, then upsert its members in one transaction; withdrawn consent unlinks."""
+    del progress  # member files are small enough to need no bar
+    data, sha = read_file(path)
+    before = imported_before(db, path, sha)
+    if before is not None:
+        return before
+    members = read_members(path.name, decode(path.name, data), member_secret(config.member_secret_path()))
+    now = iso(time.time())
+    withdrawn = [0]
+
+    def write(conn: sqlite3.Connection) -> tuple[int, int]:
+        changed = 0
+        for member, segment, tier, joined, key in members:
+            before = conn.total_changes
+            old = conn.execute("SELECT member_key FROM members WHERE member_id = ?", [member]).fetchone()
+            old_key = old[0] if old else None
+            if old_key is not None and old_key != key:  # consent withdrawn or device changed: unlink
+                withdrawn[0] += key is None
+                conn.execute("DELETE FROM member_visits WHERE member_key = ?", [old_key])
+                conn.execute("UPDATE members SET member_key = NULL WHERE member_id = ?", [member])
+            if key is not None:  # the phone was registered to someone else before: theirs no more
+                conn.execute("UPDATE members SET member_key = NULL WHERE member_key = ? AND member_id != ?",
+                             [key, member])
+            conn.execute(
+                "INSERT INTO members (member_id, segment, tier, joined_on, member_key, import_file_sha256,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (member_id) DO UPDATE SET"
+                " segment = excluded.segment, tier = excluded.tier, joined_on = excluded.joined_on,"
+                " member_key = excluded.member_key, import_file_sha256 = excluded.import_file_sha256,"
+                " updated_at = excluded.updated_at WHERE (segment, tier, joined_on, member_key) IS NOT"
+                " (excluded.segment, excluded.tier, excluded.joined_on, excluded.member_key)",
+                (member, segment, tier, joined, key, sha, now),
+            )
+            changed += conn.total_changes > before
+        return len(members), changed
+
+    rows_n, added = write_all(db, "crm", path, sha, write)
+    linked = sum(1 for m in members if m[4] is not None)
+    note = f"{linked:,} with a consented device"
+    if withdrawn[0]:
+        note += f"; {withdrawn[0]:,} consent withdrawn, device link and member visits removed"
+    return ImportResult(path.name, sha, rows_n, added, note=note)

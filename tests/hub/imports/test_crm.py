@@ -1,0 +1,149 @@
+"""CRM import: members, consent, member keys instead of MACs, withdrawal, and the member secret."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+from hub.config import DatabaseConfig, HubConfig
+from hub.imports import ImportFileError, importer
+from hub.store import open_db
+
+MACS = [bytes.fromhex("001b63a1b2c3"), bytes.fromhex("f4f5e8123456"), bytes.fromhex("3c22fb0a0b0c")]
+CRM = f"""\
+member_id,segment,tier,join_date,consent,device_mac
+M1,family,gold,2024-05-01,yes,{MACS[0].hex(":")}
+M2,student,silver,2025-01-10,yes,{MACS[1].hex("-").upper()}
+M3,pro,gold,2023-02-02,no,{MACS[2].hex()}
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> HubConfig:
+    return HubConfig(database=DatabaseConfig(path=str(tmp_path / "hub.db")))
+
+
+@pytest.fixture
+def db(config: HubConfig) -> Iterator[sqlite_utils.Database]:
+    database = open_db(config.database.path)
+    try:
+        yield database
+    finally:
+        database.close()
+
+
+def crm_file(tmp_path: Path, text: str, name: str = "crm.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_consented_macs_become_member_keys(
+    db: sqlite_utils.Database, config: HubConfig, tmp_path: Path
+) -> None:
+    """A consenting member's MAC becomes HMAC-SHA256(member secret, MAC)[:16]; without consent, no key."""
+    result = importer("crm")(db, crm_file(tmp_path, CRM), config)
+    assert result.summary() == "crm.csv: 3 rows imported (2 with a consented device)"
+    secret = config.member_secret_path().read_bytes()
+    key = [hmac.new(secret, mac, hashlib.sha256).digest()[:16].hex() for mac in MACS]
+    assert db.execute(
+        "SELECT member_id, segment, tier, joined_on, member_key FROM members ORDER BY 1"
+    ).fetchall() == [
+        ("M1", "family", "gold", "2024-05-01", key[0]),
+        ("M2", "student", "silver", "2025-01-10", key[1]),
+        ("M3", "pro", "gold", "2023-02-02", None),
+    ]
+
+
+def test_the_member_secret_is_a_private_file_made_once(
+    config: HubConfig, db: sqlite_utils.Database, tmp_path: Path
+) -> None:
+    """The secret is created on first use with mode 0600 and reused (keys stay stable)."""
+    importer("crm")(db, crm_file(tmp_path, CRM), config)
+    path = config.member_secret_path()
+    first = path.read_bytes()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and len(first) == 32
+    importer("crm")(db, crm_file(tmp_path, CRM + "M4,,,,no,\n", "crm2.csv"), config)
+    assert path.read_bytes() == first
+
+
+def test_no_raw_mac_reaches_the_database_files(config: HubConfig, tmp_path: Path) -> None:
+    """The db, its WAL and shared memory hold no MAC of the import in any text form nor as bytes."""
+    db = open_db(config.database.path)
+    importer("crm")(db, crm_file(tmp_path, CRM), config)
+    db.close()
+    blobs = b"".join(p.read_bytes() for p in tmp_path.glob("hub.db*"))
+    assert blobs
+    for mac in MACS:
+        forms = {
+            mac.hex(),
+            mac.hex(":"),
+            mac.hex("-"),
+            mac.hex("."),
+            f"{mac[:2].hex()}.{mac[2:4].hex()}.{mac[4:].hex()}",
+        }
+        for form in forms | {f.upper() for f in forms}:
+            assert form.encode() not in blobs, form
+            assert form.encode("utf-16-le") not in blobs, form
+        assert mac not in blobs
+
+
+def test_withdrawn_consent_removes_the_link_and_member_visits(
+    db: sqlite_utils.Database, config: HubConfig, tmp_path: Path
+) -> None:
+    """A later export where a member said no: the key is dropped and their member visits deleted."""
+    importer("crm")(db, crm_file(tmp_path, CRM), config)
+    key = db.execute("SELECT member_key FROM members WHERE member_id = 'M1'").fetchone()[0]
+    db.execute("INSERT INTO member_visits VALUES ('brno-1', ?, 1, 2, 1, 'gw-1')", [key])
+    db.conn.commit()
+    later = CRM.replace("2024-05-01,yes", "2024-05-01,no")
+    result = importer("crm")(db, crm_file(tmp_path, later, "later.csv"), config)
+    assert result.summary() == (
+        "later.csv: 1 of 3 rows imported (2 already in the database) (1 with a"
+        " consented device; 1 consent withdrawn, device link and member visits removed)"
+    )
+    assert db.execute("SELECT member_key FROM members WHERE member_id = 'M1'").fetchone() == (None,)
+    assert db.execute("SELECT count(*) FROM member_visits").fetchone() == (0,)
+
+
+def test_reimport_adds_nothing(db: sqlite_utils.Database, config: HubConfig, tmp_path: Path) -> None:
+    """The same file twice: recognised, nothing written."""
+    path = crm_file(tmp_path, CRM)
+    importer("crm")(db, path, config)
+    assert (
+        importer("crm")(db, path, config)
+        .summary()
+        .startswith("crm.csv: nothing imported: this file was already imported at 20")
+    )
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (
+            "M9,a,b,2024-01-01,yes,00:1b:63:zz:00:01",
+            "crm.csv:2: device_mac: is not a MAC address (6 hex pairs, e.g. in the form aa:bb:cc:dd:ee:ff)",
+        ),
+        ("M9,a,b,01/02/2024,yes,", "crm.csv:2: join_date: '01/02/2024' is not a date (YYYY-MM-DD)"),
+        ("M9,a,b,2024-01-01,maybe,", "crm.csv:2: consent: 'maybe' is not yes or no"),
+        (",a,b,2024-01-01,no,", "crm.csv:2: member_id: must not be empty"),
+    ],
+)
+def test_bad_rows_are_explained_without_the_mac(
+    db: sqlite_utils.Database, config: HubConfig, tmp_path: Path, row: str, message: str
+) -> None:
+    """Errors name file, line and column, word for word, and never repeat a MAC."""
+    with pytest.raises(ImportFileError) as err:
+        importer("crm")(
+            db,
+            crm_file(tmp_path, "member_id,segment,tier,join_date,consent,device_mac\n" + row + "\n"),
+            config,
+        )
+    assert str(err.value) == message
+    assert db.execute("SELECT count(*) FROM members").fetchone() == (0,)
