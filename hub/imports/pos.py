@@ -9,17 +9,15 @@ is a decimal with at most two places (negative: a refund), stored as integer cen
 `pos.void_statuses` marks a voided transaction: kept (a later export may void an imported one) and
 never counted. The same file twice is recognised by its SHA-256; a transaction already stored is not
 added again. The whole file is checked before anything is written; the first bad row is named by
-file, line and column. About 300,000 rows/s here (bench/pos_import.py).
+file, line and column. Speed: bench/pos_import.py.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import queue
 import re
 import sqlite3
-import threading
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -225,38 +223,11 @@ def _first_line(text: str, dialect: Any, key: tuple[str, str], columns: tuple[in
     return 0
 
 
-def _threaded(chunks: Iterator[list[Row]]) -> Iterator[list[Row]]:
-    """Run the parser in a thread, so that checking rows overlaps SQLite inserting them (the sqlite3
-    module releases the GIL while it steps); its exception is raised here."""
-    q: queue.Queue[list[Row] | BaseException | None] = queue.Queue(maxsize=4)
-
-    def run() -> None:
-        try:
-            for c in chunks:
-                q.put(c)
-            q.put(None)
-        except BaseException as exc:
-            q.put(exc)
-
-    worker = threading.Thread(target=run, name="pos-parse", daemon=True)
-    worker.start()
-    try:
-        while (item := q.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        while worker.is_alive():  # unblock a parser waiting on a full queue, then let it end
-            try:
-                q.get_nowait()
-            except queue.Empty:
-                worker.join(0.01)
-
-
 def import_pos(
     db: sqlite_utils.Database, path: Path, config: HubConfig, *, progress: bool = False
 ) -> ImportResult:
-    """Check every row and insert inside one transaction; a bad row rolls it all back (nothing written)."""
+    """Check rows and insert them chunk by chunk inside one transaction; a bad row rolls it all back,
+    so nothing is written. (A parser thread beside the inserts was slower here: both hold the GIL.)"""
     data, sha = read_file(path)
     before = imported_before(db, path, sha)
     if before is not None:
@@ -267,7 +238,7 @@ def import_pos(
 
     def write(conn: sqlite3.Connection) -> tuple[int, int]:
         changes, rows_n = conn.total_changes, 0
-        for chunk in _threaded(_chunks(path, config, text, sha, bar)):
+        for chunk in _chunks(path, config, text, sha, bar):
             conn.executemany(INSERT, chunk)
             rows_n += len(chunk)
             voided[0] += sum(r[7] for r in chunk)

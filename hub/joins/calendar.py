@@ -34,7 +34,10 @@ class Calendar:
                             for i in range(n + 1))
         self.t0, self.t1 = self.bounds[0], self.bounds[-1]
         self.hours_n = (self.t1 - self.t0) // HOUR_S
-        self.hour_day = tuple(self.day_of(self.t0 + k * HOUR_S) for k in range(self.hours_n))
+        hour_day: list[int] = []
+        for i in range(n):
+            hour_day.extend([i] * ((self.bounds[i + 1] - self.bounds[i]) // HOUR_S))
+        self.hour_day = tuple(hour_day)
 
     def index(self, day: date) -> int:
         return (day - self.days[0]).days

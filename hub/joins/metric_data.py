@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
-from hub.joins.calendar import HOUR_S, Calendar
+from hub.joins.calendar import Calendar
 
 Key = tuple[str, str]  # (device_key, key_window)
 
@@ -45,24 +47,22 @@ class StoreData:
     found: bool = False  # anything at all inside the reported range
 
 
-def _latest(table: str, time_col: str, group: str, where: str = "") -> str:
-    return (
-        f"SELECT * FROM {table} WHERE rowid IN (SELECT max(rowid) FROM {table} WHERE store = ?{where}"
-        f" AND {time_col} >= ? AND {time_col} < ? GROUP BY {group})"
-    )
-
-
-def load(
-    conn: sqlite3.Connection, store: str, cal: Calendar, report_t0: int, since: tuple[int, int]
+def load(  # noqa: PLR0917 -- one call site (metric_rows.store_rows)
+    conn: sqlite3.Connection,
+    store: str,
+    cal: Calendar,
+    report_t0: int,
+    since: tuple[int, int],
+    windows: list[tuple[int, int]],
 ) -> StoreData:
     """Load the store's data; `found` says whether any falls at or after report_t0.
 
     Counts, doors, sales and staff cover the whole calendar (comparisons need them); visits only from
     since[0] (new vs returning look back over the linkability window), member visits from since[1]
-    (the loyalty window): a chain-wide day stays cheap."""
+    (the loyalty window): a chain-wide day stays cheap. `windows` (epoch ranges) limit counts, doors,
+    sales and staff to the report's periods and the same periods 1-4 weeks earlier."""
     data = StoreData(cal)
-    t0, t1 = cal.t0, cal.t1
-    rng = [store, t0, t1]
+    t1 = cal.t1
     hits: list[int] = []
 
     static_keys = set(
@@ -84,18 +84,20 @@ def load(
             if period == "hour"
             else (data.day_visitors, data.day_passersby)
         )
-        for agent, t, v, p in conn.execute(sql, [store, period, t0, t1]):
+        for agent, t, v, p in _each(conn, sql, [store, period], windows):
             b = cal.hour_of(t) if period == "hour" else cal.day_of(t)
             vis[b] = vis.get(b, 0) + v
             pas[b] = pas.get(b, 0) + p
             data.agents.add(agent)
             hits.append(t)
 
-    for t, n in conn.execute(
+    for t, n in _each(
+        conn,
         "SELECT minute_epoch_s, traffic_in_n FROM doors WHERE rowid IN (SELECT max(rowid) FROM doors"
         " WHERE store = ? AND minute_epoch_s >= ? AND minute_epoch_s < ? GROUP BY agent, sensor,"
         " minute_epoch_s)",
-        rng,
+        [store],
+        windows,
     ):
         k = cal.hour_of(t)
         data.door_in[k] += n
@@ -132,10 +134,12 @@ def load(
         if i in data.day_visitors:
             data.day_visitors[i] = max(data.day_visitors[i] - len(keys), 0)
 
-    for t, cents, member in conn.execute(
+    for t, cents, member in _each(
+        conn,
         "SELECT at_epoch_s, net_amount_cents, member_id FROM pos_transactions WHERE store = ?"
         " AND at_epoch_s >= ? AND at_epoch_s < ? AND voided = 0",
-        rng,
+        [store],
+        windows,
     ):
         k = cal.hour_of(t)
         data.net_cents[k] += cents
@@ -145,10 +149,12 @@ def load(
                 data.buyers[k].add(member)
         hits.append(t)
 
-    for t, hours in conn.execute(
+    for t, hours in _each(
+        conn,
         "SELECT hour_epoch_s, labour_hours FROM staff_hours WHERE store = ? AND hour_epoch_s >= ?"
         " AND hour_epoch_s < ?",
-        rng,
+        [store],
+        windows,
     ):
         data.labour[cal.hour_of(t)] = hours
 
@@ -176,5 +182,20 @@ def load(
     return data
 
 
-def hour_start(cal: Calendar, k: int) -> int:
-    return cal.t0 + k * HOUR_S
+def _each(
+    conn: sqlite3.Connection, sql: str, params: list[Any], windows: list[tuple[int, int]]
+) -> Iterator[tuple[Any, ...]]:
+    """Rows of `sql` (whose last two parameters are a time range) over each window, by index range."""
+    for lo, hi in windows:
+        yield from conn.execute(sql, [*params, lo, hi])
+
+
+def windows_of(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Overlapping or touching epoch ranges merged, in order."""
+    out: list[tuple[int, int]] = []
+    for lo, hi in sorted(spans):
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out

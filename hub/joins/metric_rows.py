@@ -14,7 +14,7 @@ from typing import Any
 
 from hub.config import HubConfig, StoreConfig, zone
 from hub.joins.calendar import HOUR_S, Calendar, Period
-from hub.joins.metric_data import StoreData, load
+from hub.joins.metric_data import StoreData, load, windows_of
 from hub.joins.metrics import COMPARED, ENGAGEMENT_BUCKETS_S, MetricsRow, StoreSettings
 
 DEFINITIONS: dict[str, str] = {
@@ -237,7 +237,10 @@ def store_rows(  # noqa: PLR0917 -- mirrors store_metrics' positional signature
                                                                         s.linkability_window_d)), end)
     a = cal.index(start)
     since = (cal.bounds[max(a - s.linkability_window_d + 1, 0)], cal.bounds[max(a - s.loyalty_window_d, 0)])
-    data = load(conn, store, cal, cal.bounds[a], since)
+    shifts = range(5) if cmp_days else range(1)
+    b = cal.index(end) + 1
+    spans = [(cal.bounds[a - 7 * w], cal.bounds[b - 7 * w]) for w in shifts if a - 7 * w >= 0]
+    data = load(conn, store, cal, cal.bounds[a], since, windows_of(spans))
     maker = _Rows(data, sc, store, grain)
     rows: list[MetricsRow] = []
     for p in cal.periods(grain, start, end):

@@ -137,16 +137,17 @@ def render_metrics(report: MetricsReport, console: Console) -> None:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
-    for key, value in report.definitions().items():
-        grid.add_row(key, value)
+    for term, meaning in report.definitions().items():
+        grid.add_row(term, meaning)
     console.print("Definitions", style="bold underline")
     console.print(grid)
     console.print("Settings", style="bold underline")
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold", no_wrap=True)
+    per_store = Table.grid(padding=(0, 2))
+    per_store.add_column(style="bold", no_wrap=True)
     for store in report.stores:
-        grid.add_column(store)
+        per_store.add_column(store)
     settings = report.settings_used()
+    per_store.add_row("store", *report.stores)
     for key in next(iter(settings.values())):
-        grid.add_row(key, *(str(settings[s][key]) for s in report.stores))
-    console.print(grid)
+        per_store.add_row(key, *(str(settings[s][key]) for s in report.stores))
+    console.print(per_store)
