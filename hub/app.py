@@ -12,13 +12,18 @@ Use it in-process:
 
 from __future__ import annotations
 
+import functools
 import logging
+from pathlib import Path
 from types import TracebackType
 
 from agent.wire import Ack
+from agent.enroll import check_plain
 from hub.config import HubConfig
 from hub.ingest import Counters, Incoming, MqttSubscriber, Writer
+from hub.ingest.decode import Verifier, decode
 from hub.ingest.mqtt import BrokerUnavailableError
+from hub.pki.registry import SigningKeys
 from hub.publish import MetricsClient, MetricsPublisher
 from hub.store import open_db
 
@@ -38,13 +43,22 @@ class Hub:
 
     def start(self) -> Hub:
         """Start every stage; BrokerUnavailableError, everything stopped again, when the broker is down."""
+        mqtt, trust = self.config.mqtt, self.config.trust
+        if not mqtt.tls.ca_file:
+            try:
+                check_plain(mqtt.host, mqtt.allow_plain_loopback)
+            except ValueError as exc:
+                raise BrokerUnavailableError(str(exc)) from None
         open_db(self.config.database.path).close()
+        keys = SigningKeys(Path(trust.pki_dir) if trust.pki_dir else None)
+        verifier = Verifier(keys, require_signatures=trust.require_signatures)
         self._writer = Writer(
             self.config.database.path,
             self.counters,
             self._acknowledge,
             max_batches=self.config.ingest.max_batches_per_commit,
             max_wait_ms=self.config.ingest.max_wait_ms,
+            decoder=functools.partial(decode, verifier=verifier),
         )
         self._writer.start()
         self._subscriber = MqttSubscriber(self.config.mqtt, self._writer.submit)

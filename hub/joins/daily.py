@@ -17,6 +17,7 @@ from typing import Any
 from hub.config import HubConfig, MetricSettings, zone
 
 HOUR_S = 3600
+MAX_VISIT_S = 2 * 86400
 
 
 class NoDataError(LookupError):
@@ -136,8 +137,9 @@ def daily_report(conn: sqlite3.Connection, config: HubConfig, store: str, day: d
     )
     all_visits = conn.execute(
         "SELECT started_epoch_s, dwell_s, agent, ended_epoch_s, device_key, key_window FROM visits"
-        " WHERE store = ? AND ended_epoch_s >= ? AND started_epoch_s < ? AND kind = 'visitor'",
-        rng,
+        " WHERE store = ? AND ended_epoch_s >= ? AND started_epoch_s < ? AND kind = 'visitor'"
+        " AND started_epoch_s >= ?",  # a lower bound keeps the (store, started) index from scanning history:
+        [*rng, t0 - MAX_VISIT_S],      # no visit outlives its key window, and a day-long one is static
     ).fetchall()
     static = set(conn.execute(
         "SELECT DISTINCT device_key, key_window FROM device_flags WHERE store = ? AND flag = 'static'",
