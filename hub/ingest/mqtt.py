@@ -23,6 +23,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from agent.enroll import EnrollError, client_context
 from agent.wire.topics import DATA_FILTER, STATUS_FILTER
 from hub.config import MqttConfig
+from hub.ingest.outgoing import Outgoing
 from hub.ingest.writer import Incoming
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,7 @@ class MqttSubscriber:
         self._generation = 0
         self._ready = threading.Event()
         self._connect_error: str | None = None
-        self._outgoing: list[mqtt.MQTTMessageInfo] = []
-        self._lock = threading.Lock()
+        self._outgoing = Outgoing()
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=config.client_id, protocol=mqtt.MQTTv5, manual_ack=True
         )
@@ -100,21 +100,11 @@ class MqttSubscriber:
 
     def publish(self, topic: str, payload: bytes) -> None:
         """Publish QoS 1, not retained; `flush` waits for these."""
-        info = self.client.publish(topic, payload, qos=1, retain=False)
-        with self._lock:
-            self._outgoing = [i for i in self._outgoing if not i.is_published()]
-            self._outgoing.append(info)
+        self._outgoing.add(self.client.publish(topic, payload, qos=1, retain=False))
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until every publish so far is acknowledged by the broker; False on timeout."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                self._outgoing = [i for i in self._outgoing if not i.is_published()]
-                if not self._outgoing:
-                    return True
-            time.sleep(0.01)
-        return False
+        return self._outgoing.flush(timeout)
 
     def stop(self) -> None:
         """Disconnect (the session and its queue stay with the broker) and end the network thread."""

@@ -17,6 +17,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from agent.enroll import EnrollError, client_context
 from hub.config import MqttConfig
+from hub.ingest.outgoing import Outgoing
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +28,7 @@ class MetricsClient:
     def __init__(self, config: MqttConfig, client_id: str) -> None:
         self._config = config
         self._connected = threading.Event()
-        self._pending: list[mqtt.MQTTMessageInfo] = []
-        self._lock = threading.Lock()
+        self._pending = Outgoing()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
         self.client.on_connect = self._on_connect
         self.client.reconnect_delay_set(1, 30)
@@ -60,21 +60,11 @@ class MetricsClient:
 
     def send(self, topic: str, payload: bytes, retain: bool) -> None:
         """Publish at QoS 1 (queued by paho while the connection is down)."""
-        info = self.client.publish(topic, payload, qos=1, retain=retain)
-        with self._lock:
-            self._pending = [i for i in self._pending if not i.is_published()]
-            self._pending.append(info)
+        self._pending.add(self.client.publish(topic, payload, qos=1, retain=retain))
 
     def flush(self, timeout: float) -> bool:
         """True once the broker acknowledged everything sent so far."""
-        with self._lock:
-            pending, self._pending = self._pending, []
-        try:
-            for info in pending:
-                info.wait_for_publish(timeout)
-        except (RuntimeError, ValueError):  # paho: not connected, or the message was dropped
-            return False
-        return all(i.is_published() for i in pending)
+        return self._pending.flush(timeout)
 
     def stop(self, timeout: float = 5.0) -> None:
         if timeout and not self.flush(timeout):

@@ -50,7 +50,8 @@ def test_twice_the_disk_cap_offline_holds_the_cap_and_counts_every_drop(tmp_path
         stop_error = stop_hub(hub)
         broker.stop()
     drops = agent.events("summary")[-1]["outbox"]
-    dropped_b, dropped_r = drops["outbox_dropped_batches_aggregate"], drops["outbox_dropped_records_aggregate"]
+    dropped_b = drops["outbox_dropped_batches_aggregate"]
+    dropped_r = drops["outbox_dropped_records_aggregate"]
     got = tally(tmp_path / "hub.db")
     with closing(sqlite3.connect(tmp_path / "hub.db")) as conn:
         seqs = [s for (s,) in conn.execute("SELECT seq FROM batches ORDER BY seq")]
@@ -96,7 +97,8 @@ def test_replaying_a_whole_backlog_twice_leaves_the_hubs_tables_unchanged(
         AgentProc(tmp_path, mosquitto.port, run=1, options={"drain_s": 30}).start().wait(40)
         assert hub.wait_idle(10) and hub.wait_published(10)
         once = snapshot(tmp_path / "hub.db", skip=("agents",))
-        AgentProc(backup, mosquitto.port, run=2, options={"drain_s": 30}).start().wait(40)  # the restored copy
+        restored = AgentProc(backup, mosquitto.port, run=2, options={"drain_s": 30})  # the backup copy
+        restored.start().wait(40)
         assert hub.wait_idle(10) and hub.wait_published(10)
         twice = snapshot(tmp_path / "hub.db", skip=("agents",))
         pub = Publisher(mosquitto.port, "replayer")

@@ -6,8 +6,6 @@ import dataclasses
 import time
 from pathlib import Path
 
-import pytest
-
 from hub.app import Hub
 from hub.config import IngestConfig
 from tests.faults.records import keys
@@ -114,12 +112,6 @@ def test_broker_killed_and_restarted_without_persistence_loses_nothing(tmp_path:
            hub_stop_error=repr(stop_error))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product bug, hub/ingest/mqtt.py MqttSubscriber.publish/flush: the MQTTMessageInfo of an ack published "
-    "while the broker connection is down has rc MQTT_ERR_NO_CONN and stays in _outgoing; paho's "
-    "is_published() raises RuntimeError for it, so every later publish() raises after sending its own ack "
-    "(Hub._acknowledge then skips the acks of the other agents in the commit) and Hub.stop() raises "
-    "from flush() without stopping the MQTT thread"))
 def test_the_hub_acks_every_agent_after_a_broker_restart_and_stops_cleanly(tmp_path: Path) -> None:
     """A commit whose ack the hub publishes while the broker is restarting must not break the hub's acks
     for good: after the broker is back, each agent of a commit gets its ack (or it resends every

@@ -19,7 +19,8 @@ RSS_TOLERANCE_KIB = 4096
 FD_TOLERANCE = 2
 
 
-def test_hundreds_of_connection_cuts_lose_nothing_and_leak_nothing(tmp_path: Path, mosquitto: Mosquitto) -> None:
+def test_hundreds_of_connection_cuts_lose_nothing_and_leak_nothing(
+        tmp_path: Path, mosquitto: Mosquitto) -> None:
     """A store's DSL line drops every few seconds for days. Each cut lands somewhere in the MQTT
     conversation (the handshake, a publish, a PUBACK, an ack); the agent reconnects each time, nothing is
     lost or stored twice, and its memory and open files stay where they were after the first cycles: a
@@ -62,7 +63,8 @@ def test_hundreds_of_connection_cuts_lose_nothing_and_leak_nothing(tmp_path: Pat
     (_, rss0, fds0), (_, rss1, fds1) = samples[1], samples[-1]
     lost = figures("connection-flapping", sent=appended["records"], committed=committed, hub=got, began=began,
                    cuts=cycle, reconnects=summary["sink"]["connects"] - 1, resent=summary["sink"]["resent"],
-                   rss_kib=" ".join(str(r) for _, r, _ in samples), fds=" ".join(str(f) for _, _, f in samples),
+                   rss_kib=" ".join(str(r) for _, r, _ in samples),
+                   fds=" ".join(str(f) for _, _, f in samples),
                    hub_stop_error=repr(stop_error))
     assert drained["ok"]
     assert lost == 0
