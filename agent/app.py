@@ -17,7 +17,7 @@ from agent.buffer.recover import open_outbox
 from agent.clock import ClockGate, SyncCheck, floor
 from agent.config import AgentConfig
 from agent.doors.service import DoorService
-from agent.enroll import client_context
+from agent.enroll import EnrollError, check_plain, client_context, write_private
 from agent.pipeline import Pipeline
 from agent.privacy.keychain import KeyChain
 from agent.sdnotify import Notifier
@@ -25,10 +25,13 @@ from agent.sinks.mqtt import MqttSink
 from agent.sources import load as load_source
 from agent.wire import Status, Topics
 from agent.wire.records import iso
+from agent.wire.settings import AgentSettings
+from agent.wire.signing import load_signing_key
 
 log = logging.getLogger("footfall.agent")
 PIPELINE_STATE = "pipeline"
 DOORS_STATE = "doors"
+OPTOUTS_FILE = "optouts.json"  # the hub's last opt-out list, for starts while offline
 
 
 class AgentApp:
@@ -51,6 +54,7 @@ class AgentApp:
         self.notify = Notifier()  # systemd: READY, WATCHDOG from the frame loop, STOPPING
         self._pending: list[Any] = []  # records waiting to make a batch (at most outbox.coalesce_s)
         self._pending_since = 0.0
+        self._optouts: frozenset[bytes] = frozenset()  # opt-out keys from the hub's retained config
 
     def status(self) -> Status:
         counters = self.pipeline.counters() if self.pipeline else {}
@@ -70,19 +74,26 @@ class AgentApp:
         cfg = self.config
         self.source = self._source()  # a wrong interface or file fails here, before anything connects
         tls = cfg.mqtt.tls.paths(self.state_dir)  # None: plain MQTT (loopback development)
+        if tls is None:
+            try:
+                check_plain(cfg.mqtt.host, cfg.mqtt.allow_plain_loopback)
+            except ValueError as exc:
+                raise EnrollError(str(exc)) from None
         tls_context = client_context(*tls) if tls else None  # missing files: EnrollError, here too
+        signing_key = self._signing_key()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.state_dir, 0o700)
+        self._load_optouts()
         # a damaged file (SD card) is moved aside and a new epoch begun here, never a restart loop
         self.outbox = open_outbox(self.state_dir / cfg.outbox.file, cfg.org, cfg.store, cfg.agent,
                                   synchronous=cfg.outbox.synchronous,
                                   max_records_per_batch=cfg.outbox.max_records_per_batch,
-                                  cap_bytes=cfg.outbox.cap_bytes)
+                                  cap_bytes=cfg.outbox.cap_bytes, signing_key=signing_key)
         self.sink = MqttSink(self.outbox, self.topics, cfg.mqtt.host, cfg.mqtt.port,
                              cfg.mqtt.client_id or f"footfall-{cfg.org}-{cfg.store}-{cfg.agent}",
                              max_inflight_batches=cfg.mqtt.max_inflight_batches,
                              resend_after_s=cfg.mqtt.resend_after_s, keepalive_s=cfg.mqtt.keepalive_s,
-                             status=self.status, tls=tls_context)
+                             status=self.status, tls=tls_context, on_config=self._on_config)
         self.sink.start()
         self.notify.ready(f"delivering to {cfg.mqtt.host}:{cfg.mqtt.port}")
         try:
@@ -107,6 +118,35 @@ class AgentApp:
             self.sink.stop()
             self.outbox.close()
         return 0
+
+    def _signing_key(self) -> Any:
+        """The batch-signing key of mqtt.signing_key_file, or None (unsigned, development)."""
+        name = self.config.mqtt.signing_key_file
+        if not name:
+            return None
+        path = self.state_dir / name
+        try:
+            return load_signing_key(path)
+        except FileNotFoundError:
+            raise EnrollError(f"{path} is missing (run footfall-agent enroll --dir {self.state_dir}; "
+                              "signing_key_file: '' sends unsigned batches, for development)") from None
+        except ValueError as exc:
+            raise EnrollError(f"{exc} (enroll again with --new-key)") from None
+
+    def _load_optouts(self) -> None:
+        path = self.state_dir / OPTOUTS_FILE
+        if path.exists():
+            self._optouts = AgentSettings.decode(path.read_bytes()).optout_bytes()
+
+    def _on_config(self, settings: AgentSettings) -> None:
+        """The hub's retained config (MQTT's thread): swap the opt-out list in, keep it for offline starts."""
+        keys = settings.optout_bytes()
+        if keys != self._optouts:
+            write_private(self.state_dir / OPTOUTS_FILE, settings.encode())
+        self._optouts = keys
+        if self.pipeline is not None:
+            self.pipeline.pseudonymizer.set_optouts(keys)
+        log.info("config from the hub: %d opt-out keys", len(keys))
 
     def _source(self) -> object:
         cfg = self.config.source
@@ -154,9 +194,14 @@ class AgentApp:
             return
         if self.pipeline is None:
             cfg = self.config
-            chain = KeyChain.open(self.state_dir / cfg.privacy.keychain_file, batch[0][0],
-                                  cfg.privacy.key_window_days, cfg.timezone)
+            chain_path = self.state_dir / cfg.privacy.keychain_file
+            if not chain_path.exists():
+                log.warning("no key chain installed in %s: made a local one (other gateways of the store "
+                            "will not share it; install the enrolment bundle: footfall-agent enroll "
+                            "--install)", chain_path)
+            chain = KeyChain.open(chain_path, batch[0][0], cfg.privacy.key_window_days, cfg.timezone)
             self.pipeline = Pipeline(cfg, chain, source.linktype)
+            self.pipeline.pseudonymizer.set_optouts(self._optouts)
             saved = self.outbox.load_state(PIPELINE_STATE)
             if saved:
                 self.pipeline.import_state(saved)

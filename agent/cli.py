@@ -156,16 +156,36 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_enroll(args: argparse.Namespace) -> int:
     from agent.enroll import EnrollError, enroll  # noqa: PLC0415 -- per-command import, see the docstring
 
+    if args.install:
+        return _install(args)
+    if not (args.org and args.store and args.agent):
+        print(f"{PROG} enroll: error: --org, --store and --agent are required (or --install BUNDLE)",
+              file=sys.stderr)
+        return 2
     try:
         done = enroll(Path(args.dir), args.org, args.store, args.agent, new_key=args.new_key)
     except EnrollError as exc:
         raise UserError(str(exc)) from None
     except ValueError as exc:  # a key file that is not PEM
         raise UserError(f"{args.dir}/gateway.key: {exc} (move it aside, or enroll with --new-key)") from None
-    made = "new key" if done.new_key else "existing key kept"
-    print(f"{done.csr_path}: request for {done.cn} ({made}: {done.key_path}, mode 0600, stays here)")
-    print(f"next: on the hub, footfall-hub pki issue {done.csr_path.name} --dir PKI; copy gateway.crt and "
-          f"ca.crt back into {args.dir}")
+    made = "new keys" if done.new_key else "existing keys kept"
+    print(f"{done.csr_path}: request for {done.cn} ({made}: {done.key_path} and gateway-sign.key, "
+          "mode 0600, stay here)")
+    print(f"next: on the hub, footfall-hub pki issue {done.csr_path.name} --dir PKI; bring gateway.bundle "
+          f"back and run {PROG} enroll --dir {args.dir} --install gateway.bundle")
+    return 0
+
+
+def _install(args: argparse.Namespace) -> int:
+    from agent.privacy.bundle import install_bundle  # noqa: PLC0415 -- per-command import (docstring)
+
+    try:
+        done = install_bundle(Path(args.dir), Path(args.install))
+    except EnrollError as exc:
+        raise UserError(str(exc)) from None
+    chain = "kept the installed key chain (already further along)" if done.kept_chain else \
+        f"key chain {done.keychain} (mode 0600)"
+    print(f"installed the enrolment of {done.cn} in {args.dir}: gateway.crt, ca.crt, {chain}")
     return 0
 
 
@@ -210,10 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("enroll", help="make this gateway's key (0600) and a certificate request for the hub")
     s.add_argument("--dir", required=True, help="the state folder (state_dir of agent.yaml)")
-    s.add_argument("--org", required=True, help="chain id")
-    s.add_argument("--store", required=True, help="store id")
-    s.add_argument("--agent", required=True, help="this gateway's id")
-    s.add_argument("--new-key", action="store_true", help="replace the key (default: keep it, renew only)")
+    s.add_argument("--org", help="chain id")
+    s.add_argument("--store", help="store id")
+    s.add_argument("--agent", help="this gateway's id")
+    s.add_argument("--new-key", action="store_true", help="replace the keys (default: keep them, renew only)")
+    s.add_argument("--install", metavar="BUNDLE",
+                   help="install the bundle footfall-hub pki issue wrote: certificates and key chain")
     s.set_defaults(func=cmd_enroll)
 
     s = sub.add_parser("simulate", help="write a seeded demo store-day: capture, POS sales, truth")

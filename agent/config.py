@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agent.configfile import describe, load_config, section, setting
 from agent.doors import REGISTRY as DOOR_TYPES
+from agent.enroll import check_plain
 from agent.privacy.keychain import ALLOWED_WINDOW_DAYS
 from agent.sources import REGISTRY
 from agent.wire.topics import check_id
@@ -148,10 +149,17 @@ class MqttConfig:
     resend_after_s: float = setting(30.0, "resend a batch the hub has not acknowledged after this long")
     keepalive_s: int = setting(30, "MQTT keepalive")
     tls: TlsConfig = section(TlsConfig, "TLS with this gateway's certificate (footfall-agent enroll)")
+    allow_plain_loopback: bool = setting(False, "development only: plain MQTT without tls.ca_file, to a"
+                                                " loopback host (never to another machine)")
+    signing_key_file: str = setting("gateway-sign.key", "Ed25519 key signing every batch (footfall-agent"
+                                    " enroll), in state_dir; empty: unsigned, for a hub with"
+                                    " require_signatures: false")
 
     def check(self) -> None:
         if not 0 < self.port < 65536:
             raise ValueError(f"port {self.port} is not between 1 and 65535")
+        if not self.tls.ca_file:  # to a remote host: refused here; to loopback: needs the flag, at start
+            check_plain(self.host, allow_plain_loopback=True)
 
 
 @dataclass(frozen=True)
@@ -220,6 +228,7 @@ class AgentConfig:
     def check(self) -> None:
         for kind in ("org", "store", "agent"):
             check_id(kind, getattr(self, kind))
+
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):

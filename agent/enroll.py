@@ -1,9 +1,13 @@
 """Gateway enrolment: the gateway's private key and a certificate request, both made on the gateway.
 
-`footfall-agent enroll` writes `gateway.key` (EC P-256, mode 0600; it never leaves the gateway) and
-`gateway.csr` into the state folder. The hub signs the CSR (`footfall-hub pki issue`) and the operator
-copies back `gateway.crt` and the chain's `ca.crt`. Enrolling again keeps the key (a renewal needs only a
-new certificate) unless `new_key` asks for a fresh one; nothing else in the folder is touched.
+`footfall-agent enroll` writes `gateway.key` (EC P-256, TLS), `gateway-sign.key` (Ed25519, signs every
+batch; agent/wire/signing.py), both mode 0600 and never leaving the gateway, and `gateway.csr` into the
+state folder. The CSR carries the signing key's public half as a private extension (SIGNING_KEY_OID):
+one file to carry, and the CSR's own signature (by the TLS key) binds the two keys, so the signing key
+cannot be swapped or separated from its request on the way to the hub. The hub signs the CSR and
+registers the signing key (`footfall-hub pki issue`), and writes an enrolment bundle sealed to this
+gateway (agent/privacy/bundle.py); `enroll --install` installs it. Enrolling again keeps both keys (a
+renewal needs only a new certificate) unless `new_key` asks for fresh ones.
 
 The identity is the certificate's CN `org/store/agent`: the broker takes it as the MQTT username
 (`use_identity_as_username`), so its ACL pattern `footfall/v1/%u/data` is exactly this gateway's topic.
@@ -11,6 +15,7 @@ The identity is the certificate's CN `org/store/agent`: the broker takes it as t
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import ssl
 from dataclasses import dataclass
@@ -19,6 +24,9 @@ from pathlib import Path
 from agent.wire.topics import check_id
 
 KEY_FILE = "gateway.key"
+SIGN_KEY_FILE = "gateway-sign.key"
+# 2.25.<UUID> (ITU-T X.667): an OID of our own without registration; value = the raw 32-byte public key
+SIGNING_KEY_OID = "2.25.324678642467797568316564293830503481344"
 CSR_FILE = "gateway.csr"
 CERT_FILE = "gateway.crt"
 CA_FILE = "ca.crt"
@@ -61,6 +69,21 @@ def write_public(path: Path, data: bytes) -> None:
     tmp.write_bytes(data)
     tmp.chmod(0o644)
     os.replace(tmp, path)
+
+
+def check_plain(host: str, allow_plain_loopback: bool) -> None:
+    """ValueError unless plain (unencrypted) MQTT to `host` is allowed: a loopback host, and the explicit
+    development setting `mqtt.allow_plain_loopback: true`. No name lookup (config checks stay offline)."""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        raise ValueError(f"plain MQTT to {host} is refused: set mqtt.tls (ca_file) to reach a broker "
+                         "beyond this machine")
+    if not allow_plain_loopback:
+        raise ValueError("mqtt.tls.ca_file is empty: set it (TLS), or allow_plain_loopback: true for "
+                         "development on this machine")
 
 
 GATEWAY_REMEDY = "enroll, then copy gateway.crt and ca.crt from the hub; keys mode 0600"
@@ -116,9 +139,28 @@ def enroll(state_dir: Path, org: str, store: str, agent: str, *, new_key: bool =
             raise EnrollError(f"{key_path} is not an EC key (move it aside, or enroll with --new-key)")
         key = loaded
         os.chmod(key_path, 0o600)
+    sign_public = _signing_key(state_dir / SIGN_KEY_FILE, made)
     csr = (x509.CertificateSigningRequestBuilder()
            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+           .add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier(SIGNING_KEY_OID), sign_public),
+                          critical=False)
            .sign(key, hashes.SHA256()))
     csr_path = state_dir / CSR_FILE
     write_public(csr_path, csr.public_bytes(serialization.Encoding.PEM))
     return Enrolment(cn, key_path, csr_path, made)
+
+
+def _signing_key(path: Path, renew: bool) -> bytes:
+    """Make (or keep) the Ed25519 batch-signing key at `path` (0600); its raw public key."""
+    from agent.wire.signing import load_signing_key, new_signing_key, private_pem, public_raw  # noqa: PLC0415
+
+    if renew or not path.exists():
+        key = new_signing_key()
+        write_private(path, private_pem(key))
+    else:
+        try:
+            key = load_signing_key(path)
+        except ValueError as exc:
+            raise EnrollError(f"{exc} (move it aside, or enroll with --new-key)") from None
+        os.chmod(path, 0o600)
+    return public_raw(key)

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from agent.wire import decode_envelope
-from hub.config import DatabaseConfig, HubConfig, IngestConfig, MqttConfig
+from hub.config import DatabaseConfig, HubConfig, IngestConfig, MqttConfig, TrustConfig
 from hub.ingest.decode import DataBatch, decode
 from hub.store import RECORD_TABLES, connect, open_db
 from tests.hub.envelopes import Publisher
@@ -72,8 +72,9 @@ def hub_rate(payloads: list[tuple[str, bytes]], workdir: Path) -> tuple[int, flo
     broker = Mosquitto(workdir).start()
     try:
         cfg = HubConfig(
-            mqtt=MqttConfig(port=broker.port, client_id="bench-hub"),
+            mqtt=MqttConfig(port=broker.port, client_id="bench-hub", allow_plain_loopback=True),
             database=DatabaseConfig(path=str(workdir / "hub.db")),
+            trust=TrustConfig(require_signatures=False),  # unsigned: bench/signatures.py times verification
         )
         pub = Publisher(broker.port)
         try:

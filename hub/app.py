@@ -17,9 +17,9 @@ import logging
 from pathlib import Path
 from types import TracebackType
 
-from agent.wire import Ack
 from agent.enroll import check_plain
-from hub.config import HubConfig
+from agent.wire import Ack
+from hub.config import ConfigError, HubConfig
 from hub.ingest import Counters, Incoming, MqttSubscriber, Writer
 from hub.ingest.decode import Verifier, decode
 from hub.ingest.mqtt import BrokerUnavailableError
@@ -42,13 +42,17 @@ class Hub:
         self._publisher: MetricsPublisher | None = None
 
     def start(self) -> Hub:
-        """Start every stage; BrokerUnavailableError, everything stopped again, when the broker is down."""
+        """Start every stage; BrokerUnavailableError, everything stopped again, when the broker is down;
+        ConfigError (nothing started) for plain MQTT without allow_plain_loopback or trust without pki_dir.
+        """
         mqtt, trust = self.config.mqtt, self.config.trust
         if not mqtt.tls.ca_file:
             try:
                 check_plain(mqtt.host, mqtt.allow_plain_loopback)
             except ValueError as exc:
-                raise BrokerUnavailableError(str(exc)) from None
+                raise ConfigError(str(exc)) from None
+        if trust.problem():
+            raise ConfigError(str(trust.problem()))
         open_db(self.config.database.path).close()
         keys = SigningKeys(Path(trust.pki_dir) if trust.pki_dir else None)
         verifier = Verifier(keys, require_signatures=trust.require_signatures)

@@ -75,6 +75,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     hub = Hub(config)
     try:
         hub.start()
+    except ConfigError as exc:
+        raise UserError(f"{exc} (in {args.config or DEFAULT_CONFIG})") from None
     except BrokerUnavailableError as exc:
         raise UserError(
             f"{exc} (is mosquitto running? check mqtt.host and mqtt.port in the config)"
@@ -211,6 +213,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     fmt=args.format, out=sys.stdout)
 
 
+def cmd_optout(args: argparse.Namespace) -> int:
+    from hub import optout  # noqa: PLC0415 -- per-command import (docstring)
+
+    if args.action == "add" and not args.mac:
+        print(f"{PROG} optout: error: add needs --mac MAC", file=sys.stderr)
+        return 2
+    config = _config(args)
+    try:
+        if args.action == "add":
+            added = optout.add(config, args.mac)
+            print(f"opt-out {'stored' if added.new else 'was stored already'} (raw MAC not kept); "
+                  f"{added.member_visits_deleted} member visits deleted; {added.total} opt-outs in all")
+        sent = optout.publish(config)
+    except optout.OptoutError as exc:
+        stored = "the opt-out is stored; " if args.action == "add" else ""
+        raise UserError(f"{stored}{exc} (then run: {PROG} optout publish)") from None
+    print(f"published the opt-out list to {sent} agents (retained config; they drop these devices)")
+    return 0
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     path = args.config or DEFAULT_CONFIG
     if not Path(path).exists():
@@ -282,6 +304,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=sorted(FORMATS), default="table",
                    help="report format (default: table)")
     p.set_defaults(run=cmd_demo)
+    p = command("optout", "add a device's opt-out (--mac, pseudonymized at once); publish the list to agents")
+    p.add_argument("action", choices=["add", "publish"], help="add: store and publish; publish: send again")
+    p.add_argument("--mac", help="the device's MAC (add); only its keyed hashes are kept")
+    p.set_defaults(run=cmd_optout)
     p = command(
         "check-config", "check a hub config without connecting to anything; exit 0 if valid, 1 if not"
     )

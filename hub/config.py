@@ -18,9 +18,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agent.configfile import ConfigError, load_config, section, setting
+from agent.enroll import check_plain
 from agent.wire.topics import check_id
 
-__all__ = ["ConfigError", "HubConfig", "StoreConfig", "load_hub_config", "zone"]
+__all__ = ["ConfigError", "HubConfig", "StoreConfig", "TrustConfig", "load_hub_config", "zone"]
 
 
 def zone(name: str) -> ZoneInfo:
@@ -59,14 +60,36 @@ class MqttConfig:
     )
     receive_maximum: int = setting(100, "data messages the broker may have in flight to the hub, unacked")
     tls: TlsConfig = section(TlsConfig, "TLS with the hub's certificate; empty ca_file: plain MQTT")
+    allow_plain_loopback: bool = setting(
+        False, "development only: plain MQTT without tls.ca_file, to a loopback host (never another machine)"
+    )
 
     def check(self) -> None:
         if not 1 <= self.port <= 65535:
             raise ValueError(f"port {self.port} is not between 1 and 65535")
+        if not self.tls.ca_file:  # to a remote host: refused here; to loopback: needs the flag, at start
+            check_plain(self.host, allow_plain_loopback=True)
         if not self.client_id:
             raise ValueError("client_id must not be empty")
         if not 1 <= self.receive_maximum <= 65535:
             raise ValueError("receive_maximum must be between 1 and 65535")
+
+
+@dataclass(frozen=True)
+class TrustConfig:
+    """Who may write data: batches signed by a gateway key registered in the chain's PKI folder."""
+
+    pki_dir: str = setting("", "the chain's PKI folder (footfall-hub pki init); relative to the config file")
+    require_signatures: bool = setting(
+        True, "dead-letter unsigned batches; false accepts them (development only, agents without keys)"
+    )
+
+    def problem(self) -> str | None:
+        """Why `serve` cannot verify batches with this setting (checked at start: only serve needs it)."""
+        if self.require_signatures and not self.pki_dir:
+            return ("trust.require_signatures needs trust.pki_dir, the PKI folder whose signing/ holds the "
+                    "gateways' keys (or trust.require_signatures: false, for development)")
+        return None
 
 
 @dataclass(frozen=True)
@@ -176,6 +199,7 @@ class HubConfig:
     mqtt: MqttConfig = section(MqttConfig, "the MQTT broker")
     database: DatabaseConfig = section(DatabaseConfig, "the SQLite store")
     ingest: IngestConfig = section(IngestConfig, "how received batches are committed")
+    trust: TrustConfig = section(TrustConfig, "batch signatures and the PKI folder with the gateways' keys")
     publish: PublishConfig = section(PublishConfig, "metrics republished for the data team over MQTT")
     default_timezone: str = setting("UTC", "time zone of stores without their own")
     stores: dict[str, StoreConfig] = setting({}, "per-store settings by store id")
@@ -211,6 +235,9 @@ def load_hub_config(path: str | Path | None) -> HubConfig:
     if path is not None and not Path(config.database.path).is_absolute():
         db_path = str(Path(path).resolve().parent / config.database.path)
         config = dataclasses.replace(config, database=DatabaseConfig(path=db_path))
+    if path is not None and config.trust.pki_dir:
+        pki = Path(path).resolve().parent / config.trust.pki_dir
+        config = dataclasses.replace(config, trust=dataclasses.replace(config.trust, pki_dir=str(pki)))
     if path is not None and config.mqtt.tls.ca_file:
         base, tls = Path(path).resolve().parent, config.mqtt.tls
         tls = TlsConfig(*(str(base / f) for f in (tls.ca_file, tls.cert_file, tls.key_file)))

@@ -1,8 +1,11 @@
 """The demo: one seeded store-day through the whole path, on this machine, with embedded defaults.
 
-generate the day (capture, POS sales, truth) -> start a local mosquitto on a free port -> start the hub
-(SQLite) -> run the agent on the capture until the hub has acknowledged every batch -> import the POS
-sales -> print the store's daily report, and how it compares with the generator's truth.
+generate the day (capture, POS sales, truth) -> a throwaway chain PKI, the gateway's enrolment (keys,
+certificate, bundle with the store's chain key) and the broker's TLS config, all in the work folder ->
+start mosquitto on it (TLS, client certificates, ACL) -> start the hub (SQLite, signatures required) ->
+run the agent on the capture until the hub has acknowledged every batch -> import the POS sales ->
+print the store's daily report, and how it compares with the generator's truth. Exactly the production
+set-up of the README's Trust section, on loopback.
 """
 
 from __future__ import annotations
@@ -13,24 +16,51 @@ import tempfile
 import threading
 import time
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TextIO
 
 from agent.app import AgentApp
 from agent.config import AgentConfig, MqttConfig, SourceConfig
+from agent.config import TlsConfig as AgentTlsConfig
+from agent.enroll import CA_FILE, enroll
+from agent.privacy.bundle import install_bundle
 from agent.simulate import generate_day
 from hub.app import Hub
-from hub.config import DatabaseConfig, HubConfig, StoreConfig
+from hub.brokerconf import write_broker_config
+from hub.config import DatabaseConfig, HubConfig, StoreConfig, TlsConfig, TrustConfig
 from hub.config import MqttConfig as HubMqttConfig
 from hub.imports import importer
 from hub.joins import daily_report
-from hub.localbroker import LocalBroker
+from hub.localbroker import LocalBroker, free_port
+from hub.pki.ca import CertificateAuthority
+from hub.pki.enrolment import issue_gateway
 from hub.reports import formatter
 from hub.store import open_db
 
 log = logging.getLogger("footfall.demo")
-ORG, STORE, TZ = "demo", "demo-store", "Europe/Prague"
+ORG, STORE, AGENT, TZ, HOST = "demo", "demo-store", "gw-1", "Europe/Prague", "127.0.0.1"
+
+
+def secure(work: Path, day: date) -> tuple[LocalBroker, HubMqttConfig, TrustConfig, MqttConfig]:
+    """PKI, enrolment and TLS broker in `work`: the (unstarted) broker, and the hub's and agent's settings."""
+    pki, state = work / "pki", work / "agent"
+    ca = CertificateAuthority.init(pki, ORG)
+    ca.issue_server(["localhost"], [HOST])
+    hub_crt = ca.issue_service("hub")
+    csr = enroll(state, ORG, STORE, AGENT).csr_path
+    bundle = issue_gateway(pki, csr, keys_from=day - timedelta(days=1)).bundle_path
+    install_bundle(state, bundle)
+    port = free_port()
+    files = write_broker_config(pki, work / "broker", port=port, bind=HOST)
+    with files.conf.open("a") as fh:
+        fh.write("user root\n")  # started as root, mosquitto would drop to a user that cannot read pki/
+    (work / "broker-run").mkdir(exist_ok=True)
+    broker = LocalBroker(work / "broker-run", port, conf=files.conf)
+    hub_mqtt = HubMqttConfig(host=HOST, port=port, tls=TlsConfig(
+        str(pki / CA_FILE), str(hub_crt), str(hub_crt.with_suffix(".key"))))
+    agent_mqtt = MqttConfig(host=HOST, port=port, tls=AgentTlsConfig(ca_file=CA_FILE))
+    return broker, hub_mqtt, TrustConfig(pki_dir=str(pki)), agent_mqtt
 
 
 def run_demo(out_dir: Path | None, day: date, *, seed: int, scale: float, fmt: str, out: TextIO) -> int:
@@ -41,15 +71,17 @@ def run_demo(out_dir: Path | None, day: date, *, seed: int, scale: float, fmt: s
         t0 = time.monotonic()
         files = generate_day(work / "data", day, seed=seed, store=STORE, timezone=TZ, scale=scale)
         log.info("generated %s (%.1f s)", files.pcap.name, time.monotonic() - t0)
-        broker = LocalBroker(work, persistence=False).start()
+        broker, hub_mqtt, trust, agent_mqtt = secure(work, day)
+        broker.start()
+        log.info("TLS broker on %s:%d, certificates and keys in %s", HOST, broker.port, work / "pki")
         try:
             hub_cfg = HubConfig(
-                mqtt=HubMqttConfig(port=broker.port), database=DatabaseConfig(path=str(work / "hub.db")),
+                mqtt=hub_mqtt, trust=trust, database=DatabaseConfig(path=str(work / "hub.db")),
                 stores={STORE: StoreConfig(timezone=TZ)},
             )
             agent_cfg = replace(
-                AgentConfig(org=ORG, store=STORE, agent="gw-1", timezone=TZ, state_dir=str(work / "agent")),
-                source=SourceConfig(type="pcap", path=str(files.pcap)), mqtt=MqttConfig(port=broker.port),
+                AgentConfig(org=ORG, store=STORE, agent=AGENT, timezone=TZ, state_dir=str(work / "agent")),
+                source=SourceConfig(type="pcap", path=str(files.pcap)), mqtt=agent_mqtt,
             )
             with Hub(hub_cfg) as hub:
                 t0 = time.monotonic()

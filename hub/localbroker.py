@@ -27,12 +27,17 @@ class LocalBroker:
     """Start, stop and restart one broker; `port` stays the same across restarts."""
 
     def __init__(self, workdir: Path, port: int | None = None, persistence: bool = False,
-                 extra: str = "") -> None:
+                 extra: str = "", conf: Path | None = None) -> None:
+        """`conf`: run on this config (e.g. broker-config's TLS one, listening on `port`) instead."""
         self.binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         self.workdir = workdir
         self.port = port or free_port()
-        self.conf = workdir / "mosquitto.conf"
+        self.conf = conf or workdir / "mosquitto.conf"
         self.log = workdir / "mosquitto.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log_fh: IO[bytes] | None = None
+        if conf is not None:
+            return
         lines = [
             f"listener {self.port} 127.0.0.1",
             "allow_anonymous true",
@@ -44,8 +49,6 @@ class LocalBroker:
             extra,
         ]
         self.conf.write_text("\n".join(lines) + "\n")
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._log_fh: IO[bytes] | None = None
 
     def start(self) -> LocalBroker:
         self._log_fh = self.log.open("ab")

@@ -125,7 +125,8 @@ def test_the_hub_tells_systemd_it_is_ready_alive_and_stopping(
     """`footfall-hub serve` under Type=notify: READY=1 once subscribed, WATCHDOG=1 while it runs,
     STOPPING=1 on SIGTERM, then exit 0."""
     sock, path = notify_socket
-    (tmp_path / "hub.yaml").write_text(f"version: 1\nmqtt: {{port: {mosquitto.port}}}\n")
+    (tmp_path / "hub.yaml").write_text(f"version: 1\nmqtt: {{port: {mosquitto.port}, "
+                                       "allow_plain_loopback: true}\ntrust: {require_signatures: false}\n")
     env = {**os.environ, "NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000"}
     hub = subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", "--config", str(tmp_path / "hub.yaml")],
                            env=env, stderr=subprocess.DEVNULL)
@@ -150,7 +151,8 @@ def test_the_agent_tells_systemd_it_is_ready_and_stopping(
     write_pcap(pcap, [])
     (tmp_path / "agent.yaml").write_text(f"version: 1\nstate_dir: {tmp_path / 'state'}\n"
                                          f"source: {{type: pcap, path: {pcap}}}\n"
-                                         f"mqtt: {{port: {mosquitto.port}}}\n")
+                                         f"mqtt: {{port: {mosquitto.port}, allow_plain_loopback: true, "
+                                         "signing_key_file: ''}\n")
     env = {**os.environ, "NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000"}
     run = subprocess.run([sys.executable, "-m", "agent.cli", "run", "--config", str(tmp_path / "agent.yaml")],
                          env=env, capture_output=True, timeout=60, check=False)  # asserted next

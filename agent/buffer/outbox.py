@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import sqlite_utils
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.buffer import cap, sqlitefile
 from agent.buffer.cap import DEFAULT_CAP_BYTES, Budget, Candidate
@@ -86,10 +87,12 @@ class Outbox:
 
     def __init__(self, path: Path, org: str, store: str, agent: str, *, synchronous: str = "FULL",
                  max_records_per_batch: int = 500, cap_bytes: int = DEFAULT_CAP_BYTES,
-                 quick_check: bool = True, raw_types: Collection[str] = RAW_RECORD_TYPES) -> None:
+                 quick_check: bool = True, raw_types: Collection[str] = RAW_RECORD_TYPES,
+                 signing_key: Ed25519PrivateKey | None = None) -> None:
         """Open or create the file; OutboxCorruptError when it is damaged (agent.buffer.recover's case).
 
-        `raw_types`: record types dropped first at the cap; `cap_bytes` bounds db + WAL + shm.
+        `raw_types`: record types dropped first at the cap; `cap_bytes` bounds db + WAL + shm;
+        `signing_key`: the gateway's Ed25519 key, signing every envelope at append (None: unsigned).
         """
         sync = synchronous.upper()
         if sync not in SYNCHRONOUS_MODES:
@@ -102,6 +105,7 @@ class Outbox:
         self.max_records_per_batch = max_records_per_batch
         self.budget = Budget(cap_bytes)
         self.raw_types = frozenset(raw_types)
+        self.signing_key = signing_key
         self._lock = threading.Lock()
         self._last_drop_log = float("-inf")
         conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=10.0)
@@ -191,7 +195,7 @@ class Outbox:
                 chunk = tuple(recs[i:i + self.max_records_per_batch])
                 env = Envelope(org=self.ids.org, store=self.ids.store, agent=self.ids.agent,
                                epoch=self.epoch, seq=seq, sent_at=sent_at, records=chunk)
-                payload = encode_envelope(env)
+                payload = encode_envelope(env, key=self.signing_key)
                 rows.append({"seq": seq, "priority": priority, "state": QUEUED, "made_at": now,
                              "sent_at": None, "attempts": 0, "records_n": len(chunk),
                              "bytes_n": len(payload), "payload": payload})

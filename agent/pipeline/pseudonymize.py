@@ -12,6 +12,11 @@ only; the static stage keeps the tokens of its all-day candidates only) and, for
 held (the last `carry_windows` windows with data), yields (token under that key, new key) in `transfers`.
 A carry key links nothing but candidates' tokens, and is dropped after `carry_windows` windows.
 Randomized MACs never cross a window.
+
+Opt-outs (DESIGN section 3): while the hub's list of opt-out keys is not empty, the stage computes the
+opt-out key HMAC-SHA256(opt-out secret, MAC)[:16] of each universally administered MAC at its first
+sighting in a window (and again for every MAC after the list changes), and drops every sighting of a
+listed one, counted `opted_out`. Randomized MACs are never matched to the list.
 """
 
 from __future__ import annotations
@@ -54,6 +59,13 @@ class Pseudonymizer:
         self.transfers: list[tuple[bytes, bytes]] = []  # (old carry token, new key), for the static stage
         self._keys_seen: set[bytes] = set()  # distinct visit keys (MACs) of the current window
         self.distinct_keys = 0  # distinct visit keys, summed over windows
+        # opt-outs: (listed opt-out keys, visit keys checked against them, visit keys to drop), one tuple
+        # so that set_optouts (MQTT's thread) replaces all three at once
+        self._optout: tuple[frozenset[bytes], set[bytes], set[bytes]] = (frozenset(), set(), set())
+
+    def set_optouts(self, keys: frozenset[bytes]) -> None:
+        """The hub's opt-out keys (16 bytes each): every MAC is checked again at its next sighting."""
+        self._optout = (keys, set(), set())
 
     def _enter_window(self, ts: float) -> tuple[int, float, float, bytes]:
         index = self.chain.index_of(ts)
@@ -65,6 +77,9 @@ class Pseudonymizer:
             self.chain.destroy_before(index)
         elif index != old_index:
             self.tokens = {}
+            if old_index < 0:  # the first window with data: keys of earlier windows are of no use
+                self.chain.destroy_before(index)
+        self._optout = (self._optout[0], set(), set())
         self._carry = hmac.digest(key, b"carry", "sha256")
         start, end = self.chain.bounds(index)
         self._keys_seen.clear()
@@ -79,6 +94,10 @@ class Pseudonymizer:
         digest = hmac.digest
         new = tuple.__new__  # skips NamedTuple's Python-level __new__ on the frame path
         seen = self._keys_seen
+        optouts, checked, blocked = self._optout
+        secret = self.chain.optout_secret if optouts else None
+        if optouts and secret is None:
+            self.counters["optout_no_secret"] += 1  # no enrolment bundle installed: cannot match
         for r in raws:
             ts = r[0]
             if not start <= ts < end:
@@ -88,17 +107,25 @@ class Pseudonymizer:
                     self.counters["key_expired"] += 1
                     continue
                 cache, seen = {}, self._keys_seen
+                optouts, checked, blocked = self._optout
             mac = r[1]
             dev = cache.get(mac)
             if dev is None:
                 dev = cache[mac] = digest(key, mac, "sha256")[:16]
-                if dev not in seen:  # first sighting of this MAC in the window
+                if secret is not None and dev not in checked and not mac[0] & 0x02:
+                    checked.add(dev)
+                    if digest(secret, mac, "sha256")[:16] in optouts:
+                        blocked.add(dev)
+                if dev not in seen and dev not in blocked:  # first sighting of this MAC in the window
                     seen.add(dev)
                     self.distinct_keys += 1
                     if not mac[0] & 0x02:
                         self.tokens[dev] = digest(self._carry, mac, "sha256")[:16]
                         for _w, carry in self.carry_keys:
                             self.transfers.append((digest(carry, mac, "sha256")[:16], dev))
+            if blocked and dev in blocked:
+                self.counters["opted_out"] += 1
+                continue
             append(new(Sighting, (ts, dev, mac[0] & 0x02 == 2, r[2], r[3], r[4], r[5], index)))
         cache.clear()
         return out

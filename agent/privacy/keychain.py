@@ -2,6 +2,9 @@
 
 A key yields the later keys, never the earlier ones, so destroying the key of a closed window makes its
 pseudonyms unlinkable for good. Windows are whole local days of the store (1, 7 or 30 days long).
+
+The file (mode 0600) also keeps the chain's opt-out secret: both come from the hub in the enrolment
+bundle (agent/privacy/bundle.py), so that every gateway of a store computes the same keys.
 """
 
 from __future__ import annotations
@@ -32,12 +35,13 @@ class KeyChain:
     """Window keys of one store from an anchor (the oldest key still held) onwards."""
 
     def __init__(self, anchor_index: int, anchor_key: bytes, window_days: int = 1, timezone: str = "UTC",
-                 path: Path | None = None) -> None:
+                 path: Path | None = None, *, optout_secret: bytes | None = None) -> None:
         if window_days not in ALLOWED_WINDOW_DAYS:
             raise ValueError(f"key window must be one of {ALLOWED_WINDOW_DAYS} days, not {window_days}")
         self.window_days = window_days
         self.tz = ZoneInfo(timezone)
         self.path = path
+        self.optout_secret = optout_secret  # HMAC key of opt-out keys; None: no bundle installed
         self._anchor = (anchor_index, anchor_key)
         self._last = (anchor_index, anchor_key)
 
@@ -57,20 +61,27 @@ class KeyChain:
                 raise ValueError(
                     f"{path}: key window is {obj.get('window_days')} days, config says {window_days}")
             anchor_key = bytes.fromhex(obj["anchor_key"])
-            return cls(int(obj["anchor_index"]), anchor_key, window_days, timezone, path)
+            secret = bytes.fromhex(obj["optout_secret"]) if obj.get("optout_secret") else None
+            index = int(obj["anchor_index"])
+            return cls(index, anchor_key, window_days, timezone, path, optout_secret=secret)
         chain = cls(0, secrets.token_bytes(32), window_days, timezone, path)
         chain._anchor = chain._last = (chain.index_of(first_ts), chain._anchor[1])
-        chain._save()
+        chain.save()
         return chain
 
-    def _save(self) -> None:
+    def save(self) -> None:
+        """Write the anchor (and the opt-out secret) to `path`: a new 0600 file renamed over the old."""
         if self.path is None:
             return
         tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        tmp.unlink(missing_ok=True)  # never reuse a file someone made wider
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
-            json.dump({"window_days": self.window_days, "anchor_index": self._anchor[0],
-                       "anchor_key": self._anchor[1].hex()}, fh)
+            obj = {"window_days": self.window_days, "anchor_index": self._anchor[0],
+                   "anchor_key": self._anchor[1].hex()}
+            if self.optout_secret is not None:
+                obj["optout_secret"] = self.optout_secret.hex()
+            json.dump(obj, fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.path)
@@ -108,4 +119,4 @@ class KeyChain:
         if index <= self._anchor[0]:
             return
         self._anchor = (index, self.key(index))
-        self._save()
+        self.save()

@@ -13,6 +13,9 @@ In flight is bounded by us (max_inflight_batches) and paho's queue is capped too
 QoS 1 messages paho reuses message ids and silently loses messages (paho.mqtt.python issue 377).
 paho keeps unconfirmed publishes across a reconnect and resends them, so in-flight entries survive a
 disconnect; one with no PUBACK after resend_after_s while connected is given up and published again.
+
+The agent's retained config topic (opt-out keys) is decoded on the network thread and handed to
+`on_config`, which must be quick (the app swaps a set).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from agent import __version__
 from agent.buffer.outbox import Outbox
 from agent.wire import Ack, Status, Topics, WireError
 from agent.wire.records import iso
+from agent.wire.settings import AgentSettings
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +48,7 @@ QOS = 1
 # The broker keeps our session (and queues the hub's acks) this long while we are away.
 SESSION_EXPIRY_S = 3600
 COUNTERS = ("published", "resent", "acked", "bad_ack", "stale_ack", "puback_error", "publish_refused",
-            "inflight_expired", "connects", "disconnects")
+            "inflight_expired", "connects", "disconnects", "configs", "bad_config")
 
 
 class MqttSink:
@@ -55,7 +59,8 @@ class MqttSink:
                  status: Callable[[], Status] | None = None, clock: Callable[[], float] = time.time,
                  status_interval_s: float = 30.0, status_min_interval_s: float = 5.0,
                  reconnect_min_s: int = 1, reconnect_max_s: int = 60,
-                 tls: ssl.SSLContext | None = None) -> None:
+                 tls: ssl.SSLContext | None = None,
+                 on_config: Callable[[AgentSettings], None] | None = None) -> None:
         if max_inflight_batches < 1:
             raise ValueError("max_inflight_batches must be at least 1")
         self.outbox = outbox
@@ -66,6 +71,7 @@ class MqttSink:
         self.status_interval_s = status_interval_s
         self.status_min_interval_s = status_min_interval_s
         self._status_fn = status
+        self._on_config_fn = on_config
         self._clock = clock
         self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
 
@@ -100,6 +106,7 @@ class MqttSink:
         self._client.on_publish = self._on_publish
         self._client.on_subscribe = self._on_subscribe
         self._client.message_callback_add(topics.ack, self._on_ack)
+        self._client.message_callback_add(topics.config, self._on_config)
 
     # -- life cycle ---------------------------------------------------------------------------------
 
@@ -186,7 +193,7 @@ class MqttSink:
             return
         # Subscribe before the pump may publish: the broker handles packets in order, so the ack
         # subscription exists before the hub can see (and ack) any batch of this connection.
-        client.subscribe(self.topics.ack, qos=QOS)
+        client.subscribe([(self.topics.ack, QOS), (self.topics.config, QOS)])
         self._gone.clear()
         with self._cond:
             self._connected = True
@@ -223,6 +230,21 @@ class MqttSink:
         with self._cond:
             self._ack_payloads.append(bytes(message.payload))
             self._cond.notify_all()
+
+    def _on_config(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if not message.payload:  # a retained config being cleared
+            return
+        try:
+            settings = AgentSettings.decode(bytes(message.payload))
+        except WireError:
+            self.counters["bad_config"] += 1
+            return
+        self.counters["configs"] += 1
+        if self._on_config_fn is not None:
+            try:
+                self._on_config_fn(settings)
+            except Exception:
+                log.exception("applying the hub's config failed")
 
     # -- the pump -----------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from agent.wire.envelope import (
     Status,
     WireError,
     decode_envelope,
+    decode_signed,
     encode_envelope,
 )
 from agent.wire.records import RECORD_TYPES, DeviceFlag, DoorCounts, MinuteCounts, PeriodCounts, Record, Visit
@@ -31,6 +32,7 @@ __all__ = [
     "Visit",
     "WireError",
     "decode_envelope",
+    "decode_signed",
     "encode_envelope",
     "parse_agent_topic",
 ]

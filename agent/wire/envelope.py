@@ -3,6 +3,7 @@
 A payload is compact JSON, or zlib-compressed JSON (first byte 0x78) for large batches. Decoding checks
 everything the hub relies on and raises WireError with a counter-friendly reason (`bad_json`,
 `bad_envelope`, `bad_record`, `topic_mismatch`, `schema_version`), never echoing payload content.
+Signing and its exact bytes: agent/wire/signing.py.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from agent.wire.records import RECORD_TYPES, parse_iso, record_from_dict, record_schema, record_to_dict
+from agent.wire.signing import sign, signed_message
 from agent.wire.topics import Topics, check_id
 
 SCHEMA_VERSION = 1
@@ -78,9 +82,14 @@ def _loads(payload: bytes) -> Any:
         raise WireError("bad_json", type(exc).__name__) from None
 
 
-def encode_envelope(env: Envelope, compress: bool = True) -> bytes:
-    """Serialize an envelope; compressed when larger than COMPRESS_ABOVE_BYTES and `compress`."""
-    raw = _dumps(env.body())
+def encode_envelope(env: Envelope, compress: bool = True, key: Ed25519PrivateKey | None = None) -> bytes:
+    """Serialize an envelope, signed by `key` when given (before compression); compressed when larger
+    than COMPRESS_ABOVE_BYTES and `compress`."""
+    body = env.body()
+    if key is not None:
+        body.pop("signature", None)
+        body["signature"] = sign(key, env.topics.data, body)
+    raw = _dumps(body)
     if compress and len(raw) > COMPRESS_ABOVE_BYTES:
         return zlib.compress(raw, 6)
     return raw
@@ -88,6 +97,16 @@ def encode_envelope(env: Envelope, compress: bool = True) -> bytes:
 
 def decode_envelope(topic: str, payload: bytes) -> Envelope:
     """Parse and check a data payload received on `topic`; raise WireError when anything is off."""
+    return _decode(topic, payload)[0]
+
+
+def decode_signed(topic: str, payload: bytes) -> tuple[Envelope, bytes]:
+    """decode_envelope, plus the bytes its signature covers (agent/wire/signing.py), for the verifier."""
+    env, obj = _decode(topic, payload)
+    return env, signed_message(topic, obj)
+
+
+def _decode(topic: str, payload: bytes) -> tuple[Envelope, dict[str, Any]]:
     obj = _loads(payload)
     if not isinstance(obj, dict):
         raise WireError("bad_envelope", "payload is not an object")
@@ -119,10 +138,14 @@ def decode_envelope(topic: str, payload: bytes) -> Envelope:
             recs.append(record_from_dict(r))
         except ValueError as exc:
             raise WireError("bad_record", f"records[{i}]: {exc}") from None
-    return Envelope(
+    signature = obj.get("signature")
+    if signature is not None and not isinstance(signature, str):
+        raise WireError("bad_envelope", "signature must be a string")
+    env = Envelope(
         org=obj["org"], store=obj["store"], agent=obj["agent"], epoch=epoch, seq=seq, sent_at=sent_at,
-        records=tuple(recs), signature=obj.get("signature"),
+        records=tuple(recs), signature=signature,
     )
+    return env, obj
 
 
 @dataclass(frozen=True, slots=True)

@@ -142,7 +142,9 @@ def import_crm(
 
     def write(conn: sqlite3.Connection) -> tuple[int, int]:
         changed = 0
-        for member, segment, tier, joined, key in members:
+        for member, segment, tier, joined, found in members:
+            opted_out = conn.execute("SELECT 1 FROM optouts WHERE member_key = ?", [found]).fetchone()
+            key = None if opted_out else found  # the owner opted out (hub/optout.py): never linked again
             before = conn.total_changes
             old = conn.execute("SELECT member_key FROM members WHERE member_id = ?", [member]).fetchone()
             old_key = old[0] if old else None

@@ -2,16 +2,46 @@
 
 Never raises on bad input: whatever a payload holds, the result is a DeadLetter with a counter-friendly
 reason (the wire's reasons, plus `decode_error` for anything the wire codec did not foresee).
+
+With a Verifier (the hub's), a data batch must carry a valid signature by the registered key of the
+gateway it names: `unknown_key` (no key registered for org/store/agent), `bad_signature` (missing
+when required, malformed, truncated, or not matching topic + body), `unsigned` (no signature while
+signatures are required). The topic is checked against the signer first (`topic_mismatch`). `digest`
+lets the writer tell an identical redelivery (a duplicate) from a different body under the same
+`(agent, epoch, seq)` (`replay`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
 
-from agent.wire import Status, WireError, decode_envelope, parse_agent_topic
+from agent.wire import Envelope, Status, WireError, decode_envelope, decode_signed, parse_agent_topic
+from agent.wire.signing import verify
+from hub.pki.registry import SigningKeys
 from hub.store.rows import RECORD_TABLES
+
+
+@dataclass(frozen=True)
+class Verifier:
+    """The hub's trust: registered gateway keys, and whether unsigned batches are refused."""
+
+    keys: SigningKeys
+    require_signatures: bool = True
+
+    def check(self, env: Envelope, message: bytes) -> None:
+        """Raise WireError unless `env` is acceptable: signed by its gateway (or unsigned, if allowed)."""
+        if env.signature is None:
+            if self.require_signatures:
+                raise WireError("unsigned", "the batch carries no signature")
+            return
+        public = self.keys.get(env.org, env.store, env.agent)
+        if public is None:
+            raise WireError("unknown_key", "no signing key is registered for the batch's gateway")
+        if not verify(public, message, env.signature):
+            raise WireError("bad_signature", "the signature does not match the topic and body")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +57,7 @@ class DataBatch:
     records_n: int
     rows: dict[str, list[tuple[Any, ...]]]
     ack_topic: str
+    digest: bytes | None = None  # SHA-256 of the signed bytes (topic + canonical body); None unverified
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +91,12 @@ class Ignored:
 Decoded = DataBatch | StatusUpdate | DeadLetter | Ignored
 
 
-def decode(topic: str, payload: bytes) -> Decoded:
-    """Decode a message received on a data or status topic."""
+def decode(topic: str, payload: bytes, verifier: Verifier | None = None) -> Decoded:
+    """Decode a message received on a data or status topic; `verifier` checks data batches' signatures."""
     try:
         kind = topic.rsplit("/", 1)[-1]
         if kind == "data":
-            return _data(topic, payload)
+            return _data(topic, payload, verifier)
         if kind == "status":
             return _status(topic, payload)
         return DeadLetter("unknown_topic", f"topic kind {kind[:32]!r} is not data or status")
@@ -75,14 +106,21 @@ def decode(topic: str, payload: bytes) -> Decoded:
         return DeadLetter("decode_error", type(exc).__name__)
 
 
-def _data(topic: str, payload: bytes) -> DataBatch:
-    env = decode_envelope(topic, payload)
+def _data(topic: str, payload: bytes, verifier: Verifier | None) -> DataBatch:
+    digest = None
+    if verifier is None:
+        env = decode_envelope(topic, payload)
+    else:
+        env, message = decode_signed(topic, payload)
+        verifier.check(env, message)
+        digest = hashlib.sha256(message).digest()
     key = (env.org, env.store, env.agent, env.epoch, env.seq)
     rows: dict[str, list[tuple[Any, ...]]] = {}
     for idx, rec in enumerate(env.records):
         rows.setdefault(rec.type, []).append(RECORD_TABLES[rec.type].row(key, idx, rec))
     return DataBatch(
-        env.agent, env.org, env.store, env.epoch, env.seq, env.sent_at, len(env.records), rows, env.topics.ack
+        env.agent, env.org, env.store, env.epoch, env.seq, env.sent_at, len(env.records), rows,
+        env.topics.ack, digest,
     )
 
 

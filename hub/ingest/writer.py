@@ -54,7 +54,9 @@ class Writer:
         *,
         max_batches: int = 64,
         max_wait_ms: int = 20,
+        decoder: Callable[[str, bytes], Decoded] = decode,
     ) -> None:
+        self._decode = decoder  # the hub's verifies signatures (hub.ingest.decode.Verifier)
         self._db_path = db_path
         self._counters = counters
         self._after_commit = after_commit
@@ -118,7 +120,7 @@ class Writer:
         return group, False
 
     def _write_with_retry(self, conn: sqlite3.Connection, group: list[Incoming]) -> None:
-        decoded = [decode(m.topic, m.payload) for m in group]
+        decoded = [self._decode(m.topic, m.payload) for m in group]
         while True:
             try:
                 acks = self._write(conn, group, decoded)
@@ -180,7 +182,7 @@ class Writer:
                 if isinstance(dec, DataBatch):
                     cur.execute(
                         "INSERT OR IGNORE INTO batches (agent, org, store, epoch, seq, sent_at, received_at,"
-                        " records_n) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        " records_n, digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (
                             dec.agent,
                             dec.org,
@@ -190,6 +192,7 @@ class Writer:
                             dec.sent_at,
                             received_at,
                             dec.records_n,
+                            dec.digest,
                         ),
                     )
                     if cur.rowcount == 1:
@@ -197,6 +200,10 @@ class Writer:
                             cur.executemany(RECORD_TABLES[rtype].insert_sql, rows)
                         stored += 1
                         records += dec.records_n
+                    elif _replayed(cur, dec):  # same (agent, epoch, seq), another body: never acked
+                        _dead_letter(cur, received_at, msg, "replay", "another body under a stored seq")
+                        dead.append("replay")
+                        continue
                     else:
                         dups += 1
                     acks[(dec.ack_topic, dec.epoch)].append(dec.seq)
@@ -205,11 +212,7 @@ class Writer:
                     _upsert_status(cur, dec, received_at, msg.retained)
                     statuses += 1
                 elif isinstance(dec, DeadLetter):
-                    cur.execute(
-                        "INSERT INTO dead_letters (received_at, topic, reason, detail, payload)"
-                        " VALUES (?, ?, ?, ?, ?)",
-                        (received_at, msg.topic[:300], dec.reason, dec.detail, msg.payload),
-                    )
+                    _dead_letter(cur, received_at, msg, dec.reason, dec.detail)
                     dead.append(dec.reason)
                 else:
                     assert isinstance(dec, Ignored)
@@ -232,6 +235,24 @@ class Writer:
         for reason in dead:
             self._counters.dead_letter(reason)
         return dict(acks)
+
+
+def _replayed(cur: sqlite3.Cursor, dec: DataBatch) -> bool:
+    """A stored batch of this (agent, epoch, seq) with another verified digest: not a redelivery."""
+    if dec.digest is None:
+        return False
+    row = cur.execute(
+        "SELECT digest FROM batches WHERE agent = ? AND epoch = ? AND seq = ?",
+        (dec.agent, dec.epoch, dec.seq),
+    ).fetchone()
+    return row is not None and row[0] is not None and bytes(row[0]) != dec.digest
+
+
+def _dead_letter(cur: sqlite3.Cursor, received_at: str, msg: Incoming, reason: str, detail: str) -> None:
+    cur.execute(
+        "INSERT INTO dead_letters (received_at, topic, reason, detail, payload) VALUES (?, ?, ?, ?, ?)",
+        (received_at, msg.topic[:300], reason, detail, msg.payload),
+    )
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

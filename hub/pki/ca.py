@@ -8,6 +8,7 @@ Layout of the folder (`footfall-hub pki init --dir PKI`):
     issued/       a copy of every certificate issued, named by serial (for `list` and `revoke`)
     server.*      the broker's TLS key and certificate (`issue-server`)
     services/     keys and certificates of the hub and the data team (`issue-service`)
+    signing/, chains/, optout.secret   gateways' signing keys and pseudonym secrets (hub/pki/registry.py)
 
 The chain's org is the CA's O attribute; a gateway CSR of another org is refused. P-256 because every
 OpenSSL mosquitto links against (1.1 and 3) and every Python ssl accepts it. The CRL's next update is
@@ -29,6 +30,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from agent.enroll import parse_identity, write_private, write_public
 from agent.wire.topics import check_id
+from hub.pki.registry import RegistryError, register_signing_key
 
 CA_KEY, CA_CERT, CRL_FILE, ISSUED = "ca.key", "ca.crt", "crl.pem", "issued"
 SERVER_KEY, SERVER_CERT, SERVICES = "server.key", "server.crt", "services"
@@ -129,6 +131,10 @@ class CertificateAuthority:
         if org != self.org:
             raise PkiError(f"CN {cn!r} is of org {org!r}, this CA is of org {self.org!r} (enroll again "
                            f"with --org {self.org})")
+        try:
+            register_signing_key(self.folder, cn, csr)  # the key its batches are verified with
+        except RegistryError as exc:
+            raise PkiError(str(exc)) from None
         return self._sign(cn, csr.public_key(), days, now, server=False)
 
     def issue_service(self, name: str, *, days: int = 365, csr_pem: bytes | None = None) -> Path:

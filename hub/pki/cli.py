@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +24,22 @@ def _run(action: Any) -> Any:
     """Wrap a command so that a PkiError (or a missing file) becomes one line and exit code 1."""
     def run(args: argparse.Namespace) -> int:
         from hub.pki.ca import PkiError  # noqa: PLC0415 -- cryptography loads only when a pki command runs
+        from hub.pki.registry import RegistryError  # noqa: PLC0415 -- as above
 
         try:
             return int(action(args))
-        except PkiError as exc:
+        except (PkiError, RegistryError) as exc:
             return _fail(str(exc))
         except OSError as exc:
             return _fail(f"{exc.filename}: {exc.strerror} (check the path and its permissions)")
     return run
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (use YYYY-MM-DD)") from None
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -44,18 +52,14 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_issue(args: argparse.Namespace) -> int:
-    from cryptography.hazmat.primitives.serialization import Encoding  # noqa: PLC0415 -- see docstring
-
-    from agent.enroll import write_public  # noqa: PLC0415 -- see the module docstring
-    from hub.pki.ca import CertificateAuthority  # noqa: PLC0415 -- see the module docstring
+    from hub.pki.enrolment import issue_gateway  # noqa: PLC0415 -- see the module docstring
 
     csr = Path(args.csr)
-    cert = CertificateAuthority(Path(args.dir)).issue(csr.read_bytes(), days=args.days)
-    out = Path(args.out) if args.out else csr.with_suffix(".crt")
-    write_public(out, cert.public_bytes(Encoding.PEM))
-    cn = cert.subject.rfc4514_string().removeprefix("CN=")
-    print(f"{out}: {cn}, serial {cert.serial_number:x}, valid until {cert.not_valid_after_utc:%Y-%m-%d}; "
-          f"copy it and {Path(args.dir) / 'ca.crt'} into the gateway's state folder")
+    done = issue_gateway(Path(args.dir), csr, days=args.days, out=Path(args.out) if args.out else None,
+                         window_days=args.window_days, keys_from=args.keys_from)
+    print(f"{done.cert_path}: {done.cn}, serial {done.serial:x}, valid until {done.not_after:%Y-%m-%d}; "
+          f"{done.bundle_path}: certificates and the store's keys sealed to this gateway (copy it to the "
+          f"gateway: footfall-agent enroll --install {done.bundle_path.name})")
     return 0
 
 
@@ -130,7 +134,12 @@ def add_commands(sub: Any) -> None:
     days(p, 3650)
     p = action("issue", "sign a gateway's CSR (CN org/store/agent); again before expiry to renew", cmd_issue)
     p.add_argument("csr", metavar="CSR", help="the gateway.csr made by footfall-agent enroll")
-    p.add_argument("--out", metavar="FILE", help="certificate file (default: the CSR's name with .crt)")
+    p.add_argument("--out", metavar="FILE", help="certificate file (default: the CSR's name with .crt);"
+                   " the bundle goes beside it (.bundle)")
+    p.add_argument("--window-days", type=int, choices=[1, 7, 30],
+                   help="key window of a new store chain (default 1; an existing chain keeps its own)")
+    p.add_argument("--keys-from", type=_date, metavar="YYYY-MM-DD",
+                   help="first day the bundle's keys cover (default: yesterday, UTC)")
     days(p, 365)
     p = action("issue-server", "make the broker's key and certificate", cmd_issue_server)
     p.add_argument("--dns", action="append", default=[], metavar="HOST", help="a host name (repeatable)")

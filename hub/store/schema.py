@@ -44,6 +44,8 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         " PRIMARY KEY (agent, epoch, seq)) WITHOUT ROWID"
     )
     db.table("batches").create_index(["store", "received_at"], if_not_exists=True, find_unique_name=True)
+    if "digest" not in {c.name for c in db.table("batches").columns}:  # SHA-256 of the signed bytes: replays
+        db.execute("ALTER TABLE batches ADD COLUMN digest BLOB")
     for spec in RECORD_TABLES.values():
         db.table(spec.table).create(
             spec.columns, not_null=("org", "store", "agent", "epoch", "seq", "idx"), if_not_exists=True
@@ -113,3 +115,8 @@ def _ensure_business_tables(db: sqlite_utils.Database) -> None:
         " agent TEXT, PRIMARY KEY (store, started_epoch_s, member_key)) WITHOUT ROWID"
     )
     db.table("member_visits").create_index(["member_key"], if_not_exists=True, find_unique_name=True)
+    # opt-outs (hub/optout.py): keyed hashes of the device only, never its MAC
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS optouts (optout_key TEXT PRIMARY KEY, member_key TEXT UNIQUE,"
+        " added_at TEXT NOT NULL)"
+    )

@@ -11,17 +11,20 @@ from pathlib import Path
 
 from agent.simulate import generate_day
 from hub.app import Hub
-from hub.config import DatabaseConfig, HubConfig
+from hub.config import DatabaseConfig, HubConfig, TrustConfig
 from hub.config import MqttConfig as HubMqttConfig
 from tests.support.frames import write_pcap
 from tests.support.mosquitto import Mosquitto
+
+DEV_TRUST = TrustConfig(require_signatures=False)  # development: unsigned, plain loopback MQTT
 
 
 def _config(tmp_path: Path, pcap: Path, port: int) -> Path:
     path = tmp_path / f"agent-{pcap.stem}.yaml"
     path.write_text(f"version: 1\norg: acme\nstore: brno-1\nagent: gw-1\ntimezone: Europe/Prague\n"
                     f"state_dir: {tmp_path / 'state'}\nsource: {{type: pcap, path: {pcap}}}\n"
-                    f"mqtt: {{port: {port}, resend_after_s: 2}}\n")
+                    f"mqtt: {{port: {port}, resend_after_s: 2, allow_plain_loopback: true,"
+                    " signing_key_file: ''}\n")
     return path
 
 
@@ -49,7 +52,7 @@ def test_sigterm_commits_then_a_restart_delivers_exactly_once(tmp_path: Path, mo
 
     empty = tmp_path / "empty.pcap"
     write_pcap(empty, [])
-    hub_cfg = HubConfig(mqtt=HubMqttConfig(port=mosquitto.port),
+    hub_cfg = HubConfig(mqtt=HubMqttConfig(port=mosquitto.port, allow_plain_loopback=True), trust=DEV_TRUST,
                         database=DatabaseConfig(path=str(tmp_path / "h.db")))
     with Hub(hub_cfg) as hub:
         config = _config(tmp_path, empty, mosquitto.port)

@@ -20,8 +20,8 @@ def write(tmp_path: Path, text: str) -> Path:
 @pytest.mark.parametrize(("text", "message"), [
     ("version: 1\nmqtt:\n  port: abc\n", "agent.yaml:3: mqtt.port: 'abc' is not an integer"),
     ("version: 1\nstore: demo\nmqtt:\n  prot: 1883\n",
-     "agent.yaml:4: mqtt.prot: unknown setting (known: client_id, host, keepalive_s, max_inflight_batches,"
-     " port, resend_after_s, tls)"),
+     "agent.yaml:4: mqtt.prot: unknown setting (known: allow_plain_loopback, client_id, host, keepalive_s,"
+     " max_inflight_batches, port, resend_after_s, signing_key_file, tls)"),
     ("version: 2\n", "agent.yaml:1: version: '2' is not supported (use 1)"),
     ("version: 1\ncounting: [1, 2]\n", "agent.yaml:2: counting: must be a mapping of settings"),
     ("version: 1\nstore: Demo Store\n",

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from hub.config import DatabaseConfig, HubConfig, IngestConfig, MetricSettings, MqttConfig, StoreConfig
+from hub.config import (
+    DatabaseConfig,
+    HubConfig,
+    IngestConfig,
+    MetricSettings,
+    MqttConfig,
+    StoreConfig,
+    TrustConfig,
+)
 from tests.hub.envelopes import Publisher
 from tests.support.mosquitto import Mosquitto
 
@@ -16,7 +24,8 @@ from tests.support.mosquitto import Mosquitto
 def hub_config(tmp_path: Path, mosquitto: Mosquitto) -> HubConfig:
     """The test broker, a fresh database, a short group-commit wait."""
     return HubConfig(
-        mqtt=MqttConfig(port=mosquitto.port, client_id="test-hub"),
+        mqtt=MqttConfig(port=mosquitto.port, client_id="test-hub", allow_plain_loopback=True),
+        trust=TrustConfig(require_signatures=False),  # tests publish unsigned envelopes
         database=DatabaseConfig(path=str(tmp_path / "hub.db")),
         ingest=IngestConfig(max_wait_ms=10),
         default_timezone="Europe/Prague",

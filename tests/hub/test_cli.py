@@ -25,7 +25,8 @@ def hub_yaml(tmp_path: Path, port: int | None = None, extra: str = "") -> Path:
     path = tmp_path / "hub.yaml"
     path.write_text(f"""\
 version: 1
-mqtt: {{port: {port or free_port()}, client_id: cli-hub}}
+mqtt: {{port: {port or free_port()}, client_id: cli-hub, allow_plain_loopback: true}}
+trust: {{require_signatures: false}}
 database: {{path: hub.db}}
 stores:
   brno-1: {{timezone: Europe/Prague, calibration_factor: 1.5}}

@@ -21,7 +21,12 @@ def test_full_config_is_read(tmp_path: Path) -> None:
         tmp_path,
         """\
 version: 1
-mqtt: {host: broker.local, port: 8883, client_id: hub-a}
+mqtt:
+  host: broker.local
+  port: 8883
+  client_id: hub-a
+  tls: {ca_file: ca.crt, cert_file: hub.crt, key_file: hub.key}
+trust: {pki_dir: pki, require_signatures: true}
 database: {path: data/hub.db}
 ingest: {max_batches_per_commit: 10, max_wait_ms: 5}
 default_timezone: Europe/London
@@ -69,8 +74,8 @@ def test_defaults_without_a_file() -> None:
         ("version: 1\nmqtt:\n  port: abc\n", "hub.yaml:3: mqtt.port: 'abc' is not an integer"),
         (
             "version: 1\nmqtt:\n  prot: 1883\n",
-            "hub.yaml:3: mqtt.prot: unknown setting (known: client_id, host, keepalive_s, port, "
-            "receive_maximum, session_expiry_s, tls)",
+            "hub.yaml:3: mqtt.prot: unknown setting (known: allow_plain_loopback, client_id, host,"
+            " keepalive_s, port, receive_maximum, session_expiry_s, tls)",
         ),
         (
             "version: 1\nstores:\n  brno-1:\n    timezone: Mars/Olympus\n",

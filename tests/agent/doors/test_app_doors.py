@@ -13,12 +13,14 @@ from agent.app import AgentApp
 from agent.config import AgentConfig, DoorsConfig, DoorSensorConfig, MqttConfig, SourceConfig
 from agent.wire.records import iso
 from hub.app import Hub
-from hub.config import DatabaseConfig, HubConfig
+from hub.config import DatabaseConfig, HubConfig, TrustConfig
 from hub.config import MqttConfig as HubMqttConfig
 from hub.joins.daily import daily_report
 from tests.agent.doors.conftest import post
 from tests.support.frames import write_pcap
 from tests.support.mosquitto import Mosquitto
+
+DEV_TRUST = TrustConfig(require_signatures=False)  # development: unsigned, plain loopback MQTT
 
 
 def _wait(check: object, timeout: float = 20.0) -> None:
@@ -43,8 +45,9 @@ def test_pushed_door_counts_reach_the_hub_and_become_the_reports_traffic_in(tmp_
                         listen_port=0, grace_s=0, flush_s=0.1)
     agent_cfg = replace(AgentConfig(store="brno-1", state_dir=str(tmp_path / "agent")),
                         source=SourceConfig(type="pcap", path=str(empty)),
-                        mqtt=MqttConfig(port=mosquitto.port), doors=doors)
-    hub_cfg = HubConfig(mqtt=HubMqttConfig(port=mosquitto.port),
+                        mqtt=MqttConfig(port=mosquitto.port, allow_plain_loopback=True, signing_key_file=""),
+                        doors=doors)
+    hub_cfg = HubConfig(mqtt=HubMqttConfig(port=mosquitto.port, allow_plain_loopback=True), trust=DEV_TRUST,
                         database=DatabaseConfig(path=str(tmp_path / "hub.db")))
     minute = int(time.time() // 60) * 60 - 300  # closed five minutes ago: flushed at once
     app, stop = AgentApp(agent_cfg), threading.Event()

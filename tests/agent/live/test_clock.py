@@ -119,7 +119,7 @@ RunResult = tuple[list[Any], list[Status], AgentApp]
 def _run_app(tmp_path: Path, port: int, clock: FakeClock, plan: list[Any], *,
              monkeypatch: pytest.MonkeyPatch, hold_frames: int = 50_000) -> RunResult:
     cfg = AgentConfig(state_dir=str(tmp_path / "state"), source=SourceConfig(type="live", interface="mon0"),
-                      mqtt=MqttConfig(port=port))
+                      mqtt=MqttConfig(port=port, allow_plain_loopback=True, signing_key_file=""))
     app = AgentApp(cfg, clock=clock.check())
     statuses: list[Status] = []
     stub = _StubLive([(frames, lambda hook=hook: (statuses.append(app.status()), hook()))

@@ -12,7 +12,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from agent.enroll import enroll
+from agent.enroll import SIGNING_KEY_OID, enroll
+from agent.wire.signing import new_signing_key, public_raw
 from hub.pki.ca import CertificateAuthority, PkiError
 from tests.hub.pki.support import Chain, gateway
 
@@ -22,9 +23,13 @@ def _mode(path: Path) -> int:
 
 
 def _csr(cn: str) -> bytes:
+    """A CSR as enroll makes it (with a batch-signing key), for any CN."""
     key = ec.generate_private_key(ec.SECP256R1())
+    raw = public_raw(new_signing_key())
+    signing = x509.UnrecognizedExtension(x509.ObjectIdentifier(SIGNING_KEY_OID), raw)
     csr = (x509.CertificateSigningRequestBuilder()
-           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])).sign(key, hashes.SHA256()))
+           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+           .add_extension(signing, critical=False).sign(key, hashes.SHA256()))
     return csr.public_bytes(serialization.Encoding.PEM)
 
 

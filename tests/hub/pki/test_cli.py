@@ -26,8 +26,8 @@ def test_the_enrolment_round_trip_from_the_command_line(tmp_path: Path,
     assert agent_main(["enroll", "--dir", str(state), "--org", "acme", "--store", "brno-1",
                        "--agent", "gw-1"]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0] == (f"{state}/gateway.csr: request for acme/brno-1/gw-1 (new key: "
-                                   f"{state}/gateway.key, mode 0600, stays here)")
+    assert out.splitlines()[0] == (f"{state}/gateway.csr: request for acme/brno-1/gw-1 (new keys: "
+                                   f"{state}/gateway.key and gateway-sign.key, mode 0600, stay here)")
     code, out, _ = _hub(capsys, "pki", "issue", str(state / "gateway.csr"), "--dir", pki, "--days", "90")
     assert code == 0 and out.startswith(f"{state}/gateway.crt: acme/brno-1/gw-1, serial ")
     assert (state / "gateway.crt").exists()

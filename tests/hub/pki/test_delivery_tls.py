@@ -30,7 +30,7 @@ def _hub_yaml(chain: Chain, port: int) -> Path:
     path = chain.root / "hub.yaml"
     path.write_text(f"version: 1\nmqtt: {{host: localhost, port: {port}, tls: {{ca_file: pki/ca.crt, "
                     f"cert_file: pki/services/hub.crt, key_file: pki/services/hub.key}}}}\n"
-                    "database: {path: hub.db}\n")
+                    "database: {path: hub.db}\ntrust: {pki_dir: pki}\n")
     return path
 
 

@@ -1,0 +1,115 @@
+"""The enrolment bundle: what the hub hands a gateway after `pki issue`, in one file.
+
+    {"schema": 1, "kind": "footfall-enrolment", "cn": "org/store/agent",
+     "certificate": PEM, "ca": PEM,
+     "sealed": ECIES box (agent/privacy/sealed.py) of
+               {"window_days": 1, "anchor_index": N, "anchor_key": hex, "optout_secret": hex}}
+
+The certificates are public; the store's chain key and the chain's opt-out secret travel only sealed to
+the gateway's TLS key, so the bundle may cross any channel (USB stick, e-mail) and is never on MQTT.
+`footfall-agent enroll --install` writes gateway.crt, ca.crt and keychain.json (mode 0600).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from agent.enroll import CA_FILE, CERT_FILE, KEY_FILE, EnrollError, write_private, write_public
+from agent.privacy.keychain import KeyChain, next_key
+from agent.privacy.sealed import SealError, open_sealed, seal
+
+KIND = "footfall-enrolment"
+BUNDLE_SUFFIX = ".bundle"
+
+
+@dataclass(frozen=True)
+class ChainSecrets:
+    """A store's window-key chain anchor and the chain's opt-out secret."""
+
+    window_days: int
+    anchor_index: int
+    anchor_key: bytes
+    optout_secret: bytes
+
+
+def build_bundle(cn: str, certificate_pem: bytes, ca_pem: bytes, secrets: ChainSecrets) -> bytes:
+    """The bundle for the gateway whose certificate this is, its secrets sealed to its public key."""
+    public = x509.load_pem_x509_certificate(certificate_pem).public_key()
+    if not isinstance(public, ec.EllipticCurvePublicKey):
+        raise ValueError("the gateway's key is not EC P-256 (enroll again with footfall-agent enroll)")
+    plain = json.dumps({"window_days": secrets.window_days, "anchor_index": secrets.anchor_index,
+                        "anchor_key": secrets.anchor_key.hex(),
+                        "optout_secret": secrets.optout_secret.hex()}).encode()
+    return json.dumps({"schema": 1, "kind": KIND, "cn": cn, "certificate": certificate_pem.decode(),
+                       "ca": ca_pem.decode(), "sealed": seal(public, plain, cn.encode())}, indent=1).encode()
+
+
+@dataclass(frozen=True)
+class Installed:
+    """What `install_bundle` wrote."""
+
+    cn: str
+    keychain: Path
+    kept_chain: bool  # the installed chain was already further along: kept, nothing rolled back
+
+
+def install_bundle(state_dir: Path, bundle: Path, keychain_file: str = "keychain.json") -> Installed:
+    """Check the bundle is for this gateway, open it, and write gateway.crt, ca.crt and keychain.json."""
+    try:
+        obj: dict[str, Any] = json.loads(bundle.read_bytes())
+        if obj.get("kind") != KIND or obj.get("schema") != 1:
+            raise ValueError("not a footfall enrolment bundle")
+        cn, cert_pem, ca_pem = str(obj["cn"]), obj["certificate"].encode(), obj["ca"].encode()
+        cert = x509.load_pem_x509_certificate(cert_pem)
+    except (OSError, ValueError, KeyError, AttributeError) as exc:
+        raise EnrollError(f"{bundle}: {exc} (give the .bundle file footfall-hub pki issue wrote)") from None
+    try:
+        key = serialization.load_pem_private_key((state_dir / KEY_FILE).read_bytes(), password=None)
+    except FileNotFoundError:
+        raise EnrollError(f"{state_dir / KEY_FILE} is missing (run footfall-agent enroll first)") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.public_key() != cert.public_key():
+        raise EnrollError(f"{bundle.name} is for {cn}, not for the key in {state_dir} (wrong bundle, or "
+                          "enrolled again since: issue again)")
+    try:
+        secrets = json.loads(open_sealed(key, obj["sealed"], cn.encode()))
+        chain = ChainSecrets(int(secrets["window_days"]), int(secrets["anchor_index"]),
+                             bytes.fromhex(secrets["anchor_key"]), bytes.fromhex(secrets["optout_secret"]))
+    except (SealError, KeyError, TypeError, ValueError) as exc:
+        raise EnrollError(f"{bundle.name}: {exc}") from None
+    write_public(state_dir / CERT_FILE, cert_pem)
+    write_public(state_dir / CA_FILE, ca_pem)
+    path = state_dir / keychain_file
+    kept = _keep_installed(path, chain)
+    index, anchor = (kept.anchor_index, kept.key(kept.anchor_index)) if kept else \
+        (chain.anchor_index, chain.anchor_key)
+    KeyChain(index, anchor, chain.window_days, path=path, optout_secret=chain.optout_secret).save()
+    return Installed(cn, path, kept is not None)
+
+
+def _keep_installed(path: Path, chain: ChainSecrets) -> KeyChain | None:
+    """The installed chain when it is this chain further along (a renewal): destroyed keys stay so."""
+    if not path.exists():
+        return None
+    try:
+        old = KeyChain.open(path, 0.0, chain.window_days)
+    except (ValueError, KeyError):
+        return None
+    if old.anchor_index < chain.anchor_index:
+        return None
+    key = chain.anchor_key
+    for _ in range(old.anchor_index - chain.anchor_index):
+        key = next_key(key)
+    return old if hmac.compare_digest(key, old.key(old.anchor_index)) else None
+
+
+def write_bundle(path: Path, data: bytes) -> None:
+    """The bundle holds nothing in clear but certificates; 0600 all the same (it names the gateway)."""
+    write_private(path, data)

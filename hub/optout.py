@@ -1,0 +1,123 @@
+"""Opt-outs (DESIGN section 3): a device's owner objects; from then on no gateway counts that device.
+
+`add` pseudonymizes the MAC at once and keeps only keyed hashes: its opt-out key HMAC-SHA256(opt-out
+secret, MAC)[:16] (what agents match) and its member key (so a member's visits go, and a later CRM import
+cannot link the device again). It deletes the member-keyed rows of that device (member_visits) and
+unlinks it from its member. Visit-keyed rows cannot be linked: the hub never holds window keys.
+
+`publish` sends the whole list, retained at QoS 1, to every agent's config topic
+(`footfall/v1/{org}/{store}/{agent}/config`): every gateway registered in the PKI folder and every agent
+that has reported. The broker's ACL lets only the hub write there.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ssl
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from agent.enroll import EnrollError, check_plain, client_context
+from agent.wire.records import iso
+from agent.wire.settings import AgentSettings
+from agent.wire.topics import Topics
+from hub.config import HubConfig
+from hub.imports.crm import mac_bytes, member_key, member_secret
+from hub.pki.registry import optout_secret, registered_gateways
+from hub.store import open_db
+
+QOS = 1
+
+
+class OptoutError(Exception):
+    """The opt-out cannot be stored or published; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Added:
+    new: bool
+    member_visits_deleted: int
+    total: int
+
+
+def _pki(config: HubConfig) -> Path:
+    if not config.trust.pki_dir:
+        raise OptoutError("trust.pki_dir is not set in the hub's config (the opt-out secret lives there)")
+    return Path(config.trust.pki_dir)
+
+
+def add(config: HubConfig, mac_text: str) -> Added:
+    """Store a device's opt-out and delete what the hub can link to it; the MAC stays in memory only."""
+    try:
+        mac = mac_bytes(mac_text)
+    except ValueError as exc:
+        raise OptoutError(f"--mac {exc}") from None
+    key = hmac.digest(optout_secret(_pki(config)), mac, "sha256")[:16].hex()
+    member = member_key(member_secret(config.member_secret_path()), mac)
+    del mac
+    db = open_db(config.database.path)
+    try:
+        with db.conn:
+            cur = db.conn.execute("INSERT OR IGNORE INTO optouts (optout_key, member_key, added_at) VALUES "
+                                  "(?, ?, ?)", [key, member, iso(time.time())])
+            new = cur.rowcount == 1
+            deleted = db.conn.execute("DELETE FROM member_visits WHERE member_key = ?", [member]).rowcount
+            db.conn.execute("UPDATE members SET member_key = NULL WHERE member_key = ?", [member])
+        (total,) = db.conn.execute("SELECT count(*) FROM optouts").fetchone()
+    finally:
+        db.close()
+    return Added(new, deleted, int(total))
+
+
+def targets(config: HubConfig) -> list[Topics]:
+    """Every agent to tell: registered gateways and agents that have reported."""
+    found = set(registered_gateways(Path(config.trust.pki_dir))) if config.trust.pki_dir else set()
+    db = open_db(config.database.path)
+    try:
+        found |= {(str(o), str(s), str(a)) for o, s, a in db.execute("SELECT org, store, agent FROM agents")}
+    finally:
+        db.close()
+    return [Topics(*ids) for ids in sorted(found)]
+
+
+def settings(config: HubConfig) -> AgentSettings:
+    db = open_db(config.database.path)
+    try:
+        keys = tuple(str(k) for (k,) in db.execute("SELECT optout_key FROM optouts ORDER BY optout_key"))
+    finally:
+        db.close()
+    return AgentSettings(keys, iso(time.time()))
+
+
+def publish(config: HubConfig, timeout_s: float = 10.0) -> int:
+    """Publish the opt-out list (retained, QoS 1) to every agent's config topic; how many agents."""
+    payload, agents = settings(config).encode(), targets(config)
+    cfg = config.mqtt
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{cfg.client_id}-config",
+                         protocol=mqtt.MQTTv5)
+    try:
+        if cfg.tls.ca_file:
+            client.tls_set_context(client_context(cfg.tls.ca_file, cfg.tls.cert_file, cfg.tls.key_file,
+                                                  remedy="make them with footfall-hub pki issue-service hub"))
+        else:
+            check_plain(cfg.host, cfg.allow_plain_loopback)
+        client.connect(cfg.host, cfg.port, cfg.keepalive_s)
+    except (OSError, ValueError, EnrollError, ssl.SSLError) as exc:
+        raise OptoutError(f"cannot reach the broker at {cfg.host}:{cfg.port}: {exc}") from None
+    client.loop_start()
+    try:
+        infos = [client.publish(t.config, payload, qos=QOS, retain=True) for t in agents]
+        deadline = time.monotonic() + timeout_s
+        for info in infos:
+            info.wait_for_publish(max(0.1, deadline - time.monotonic()))
+            if not info.is_published():
+                raise OptoutError(f"the broker at {cfg.host}:{cfg.port} did not confirm the config within "
+                                  f"{timeout_s:.0f} s")
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return len(agents)

@@ -1,0 +1,47 @@
+"""`pki issue` for a gateway: its certificate, its signing key registered, and its enrolment bundle.
+
+The bundle (agent/privacy/bundle.py) holds the certificate, the CA certificate, and the store's chain key
+and the chain's opt-out secret sealed to the gateway's own key: the secrets never leave the hub in clear.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from agent.enroll import parse_identity, write_public
+from agent.privacy.bundle import BUNDLE_SUFFIX, build_bundle, write_bundle
+from hub.pki.ca import CA_CERT, CertificateAuthority
+from hub.pki.registry import chain_secrets
+
+
+@dataclass(frozen=True)
+class IssuedGateway:
+    """What `issue_gateway` wrote."""
+
+    cn: str
+    serial: int
+    not_after: datetime
+    cert_path: Path
+    bundle_path: Path
+
+
+def issue_gateway(pki: Path, csr: Path, *, days: int = 365, out: Path | None = None,
+                  window_days: int | None = None, keys_from: date | None = None,
+                  now: datetime | None = None) -> IssuedGateway:
+    """Sign `csr`, register its signing key, and write the certificate and the sealed bundle beside it."""
+    ca = CertificateAuthority(pki)
+    cert = ca.issue(csr.read_bytes(), days=days, now=now)
+    cn = str(cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value)
+    _, store, _ = parse_identity(cn)
+    cert_path = out or csr.with_suffix(".crt")
+    cert_pem = cert.public_bytes(Encoding.PEM)
+    write_public(cert_path, cert_pem)
+    secrets = chain_secrets(pki, store, window_days, keys_from)
+    bundle_path = cert_path.with_suffix(BUNDLE_SUFFIX)
+    write_bundle(bundle_path, build_bundle(cn, cert_pem, (pki / CA_CERT).read_bytes(), secrets))
+    return IssuedGateway(cn, cert.serial_number, cert.not_valid_after_utc, cert_path, bundle_path)

@@ -1,0 +1,110 @@
+"""Enrolment (issue 6): the gateway's signing key, the bundle sealed to it, and keys that rotate away."""
+
+from __future__ import annotations
+
+import json
+import stat
+import threading
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from agent.app import AgentApp
+from agent.cli import main as agent_main
+from agent.config import AgentConfig, MqttConfig, SourceConfig
+from agent.enroll import SIGNING_KEY_OID, enroll
+from agent.privacy.bundle import install_bundle
+from agent.privacy.keychain import next_key
+from agent.wire.signing import load_signing_key, public_raw
+from hub.pki.ca import CertificateAuthority
+from hub.pki.enrolment import issue_gateway
+from hub.pki.registry import signing_path
+from tests.support.frames import probe_request, write_pcap
+from tests.support.mosquitto import Mosquitto
+
+DAY = date(2026, 11, 26)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _enrolled(tmp_path: Path, agent: str = "gw-1", keys_from: date = DAY) -> tuple[Path, Path]:
+    pki, state = tmp_path / "pki", tmp_path / agent
+    if not (pki / "ca.key").exists():
+        CertificateAuthority.init(pki, "acme")
+    csr = enroll(state, "acme", "brno-1", agent).csr_path
+    return pki, issue_gateway(pki, csr, keys_from=keys_from).bundle_path
+
+
+def test_enroll_makes_a_private_signing_key_that_pki_issue_registers_by_cn(tmp_path: Path) -> None:
+    """The Ed25519 signing key is 0600 and stays on the gateway; its public half travels inside the CSR
+    (covered by the CSR's signature) and `pki issue` files it under signing/org/store/agent.pub."""
+    pki, _ = _enrolled(tmp_path)
+    key_path = tmp_path / "gw-1" / "gateway-sign.key"
+    assert _mode(key_path) == 0o600
+    raw = public_raw(load_signing_key(key_path))
+    csr = x509.load_pem_x509_csr((tmp_path / "gw-1" / "gateway.csr").read_bytes())
+    ext = csr.extensions.get_extension_for_oid(x509.ObjectIdentifier(SIGNING_KEY_OID)).value
+    assert isinstance(ext, x509.UnrecognizedExtension) and ext.value == raw
+    registered = serialization.load_pem_public_key(signing_path(pki, "acme", "brno-1", "gw-1").read_bytes())
+    assert public_raw(registered) == raw  # type: ignore[arg-type]
+
+
+def test_the_bundle_carries_the_stores_keys_sealed_and_installs_them_0600(tmp_path: Path) -> None:
+    """The hub's chain key and opt-out secret are nowhere in the bundle in clear; `enroll --install`
+    writes keychain.json (0600) with them, and gateways of one store get the same chain."""
+    pki, bundle = _enrolled(tmp_path)
+    hub_chain = json.loads((pki / "chains" / "brno-1.json").read_text())
+    optout = (pki / "optout.secret").read_bytes()
+    data = bundle.read_bytes()
+    for secret in (bytes.fromhex(hub_chain["anchor_key"]), optout):
+        assert secret not in data and secret.hex().encode() not in data
+    assert agent_main(["enroll", "--dir", str(tmp_path / "gw-1"), "--install", str(bundle)]) == 0
+    chain = json.loads((tmp_path / "gw-1" / "keychain.json").read_text())
+    assert _mode(tmp_path / "gw-1" / "keychain.json") == 0o600
+    assert (chain["anchor_key"], chain["anchor_index"]) == (hub_chain["anchor_key"], DAY.toordinal())
+    assert bytes.fromhex(chain["optout_secret"]) == optout
+    _, other = _enrolled(tmp_path, "gw-2")
+    install_bundle(tmp_path / "gw-2", other)
+    assert json.loads((tmp_path / "gw-2" / "keychain.json").read_text())["anchor_key"] == chain["anchor_key"]
+
+
+def test_a_bundle_opens_only_on_its_own_gateway(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Another gateway's bundle is refused in one line naming whose it is; nothing is written."""
+    _, bundle = _enrolled(tmp_path)
+    enroll(tmp_path / "gw-2", "acme", "brno-1", "gw-2")
+    assert agent_main(["enroll", "--dir", str(tmp_path / "gw-2"), "--install", str(bundle)]) == 1
+    assert capsys.readouterr().err == (
+        "footfall-agent: error: gateway.bundle is for acme/brno-1/gw-1, not for the key in "
+        f"{tmp_path / 'gw-2'} (wrong bundle, or enrolled again since: issue again)\n")
+    assert not (tmp_path / "gw-2" / "keychain.json").exists()
+
+
+def test_after_rotation_the_closed_windows_key_is_nowhere_in_the_state_folder(
+        tmp_path: Path, mosquitto: Mosquitto) -> None:
+    """A gateway that ran across midnight keeps only the new window's key: the installed key of the
+    closed day is gone from every file of its state folder (key chain, outbox, pipeline state)."""
+    _, bundle = _enrolled(tmp_path)
+    state = tmp_path / "gw-1"
+    install_bundle(state, bundle)
+    old_key = bytes.fromhex(json.loads((state / "keychain.json").read_text())["anchor_key"])
+    midnight = datetime(2026, 11, 27, tzinfo=UTC).timestamp()
+    frames = [(midnight + dt, probe_request(f"00:1b:63:00:00:{i:02x}", seq=i))
+              for i in range(8) for dt in (-3600.0 + i, 60.0 + i)]
+    write_pcap(tmp_path / "day.pcap", sorted(frames))
+    cfg = replace(AgentConfig(org="acme", store="brno-1", agent="gw-1", state_dir=str(state)),
+                  source=SourceConfig(type="pcap", path=str(tmp_path / "day.pcap")),
+                  mqtt=MqttConfig(port=mosquitto.port, allow_plain_loopback=True))
+    assert AgentApp(cfg).run(threading.Event(), drain_timeout_s=0.5) == 0
+    now_key = bytes.fromhex(json.loads((state / "keychain.json").read_text())["anchor_key"])
+    assert now_key == next_key(old_key)
+    forms = [old_key, old_key.hex().encode(), old_key.hex().upper().encode()]
+    found = [p.name for p in state.rglob("*") if p.is_file() for f in forms if f in p.read_bytes()]
+    assert found == []
+    assert (DAY + timedelta(days=1)).toordinal() == json.loads((state / "keychain.json").read_text())[
+        "anchor_index"]

@@ -1,0 +1,164 @@
+"""Opt-outs (issue 6): `footfall-hub optout add --mac` keeps no MAC, forgets the device, and every
+connected gateway drops it within a minute, through the chain's TLS broker and its ACL."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from agent.app import AgentApp
+from agent.config import AgentConfig, MqttConfig, SourceConfig, TlsConfig
+from agent.enroll import CERT_FILE
+from agent.privacy.bundle import build_bundle, install_bundle, write_bundle
+from hub.cli import main as hub_main
+from hub.config import load_hub_config
+from hub.pki.registry import chain_secrets
+from tests.hub.pki.support import ORG, STORE, Chain, TlsBroker
+from tests.support.frames import probe_request
+
+OPTED = "00:1b:63:aa:bb:cc"  # universally administered: a phone's real MAC
+OTHER = "00:1b:63:11:22:33"
+
+
+@pytest.fixture
+def chain(tmp_path: Path) -> Chain:
+    """The chain's PKI (tests/hub/pki/support.py): CA, broker, hub, gateways gw-a and gw-b."""
+    return Chain.make(tmp_path)
+
+
+@pytest.fixture
+def broker(chain: Chain) -> Iterator[TlsBroker]:
+    """mosquitto on the config broker-config writes (TLS, client certificates, ACL)."""
+    b = TlsBroker(chain)
+    b.start()
+    try:
+        yield b
+    finally:
+        b.stop()
+
+
+def _hub_yaml(chain: Chain, port: int) -> Path:
+    path = chain.root / "hub.yaml"
+    path.write_text(f"version: 1\nmqtt: {{host: localhost, port: {port}, tls: {{ca_file: pki/ca.crt, "
+                    "cert_file: pki/services/hub.crt, key_file: pki/services/hub.key}}\n"
+                    "database: {path: hub.db}\ntrust: {pki_dir: pki}\n")
+    return path
+
+
+def _install(chain: Chain, state: Path) -> None:
+    """What `pki issue` hands the gateway: the store's chain key and the opt-out secret, sealed."""
+    secrets = chain_secrets(chain.ca.folder, STORE, keys_from=(datetime.now(UTC) - timedelta(days=1)).date())
+    cert = (state / CERT_FILE).read_bytes()
+    write_bundle(state / "gateway.bundle",
+                 build_bundle(f"{ORG}/{STORE}/gw-a", cert, chain.ca_file.read_bytes(), secrets))
+    install_bundle(state, state / "gateway.bundle")
+
+
+class _Live:
+    """A live-like source: one probe request of each MAC every 0.1 s; after each batch was processed it
+    notes (time, opted frames sent so far, the agent's opted_out counter)."""
+
+    linktype = 127
+
+    def __init__(self, app: AgentApp) -> None:
+        self.app, self.counters, self.problem = app, {"frames": 0}, None
+        self.log: list[tuple[float, int, int]] = []
+
+    def batches(self, stop: threading.Event) -> Iterator[list[tuple[float, bytes]]]:
+        sent = 0
+        while not stop.is_set():
+            now = time.time()
+            yield [(now, probe_request(OPTED, seq=sent % 4096)), (now, probe_request(OTHER, seq=sent % 4096))]
+            sent += 1
+            pipeline = self.app.pipeline
+            self.log.append((time.monotonic(), sent, pipeline.pseudonymizer.counters["opted_out"]
+                             if pipeline else 0))
+            stop.wait(0.1)
+
+
+def test_an_opt_out_reaches_a_connected_gateway_which_drops_the_device_within_a_minute(
+        chain: Chain, broker: TlsBroker, capsys: pytest.CaptureFixture[str]) -> None:
+    """`optout add --mac` publishes the opt-out key on the gateway's retained config topic (the ACL lets
+    the hub write it and the gateway read it); the gateway then drops every sighting of that MAC, counted
+    `opted_out`, while another MAC is still counted."""
+    state = chain.root / "gw-a"
+    shutil.copy(chain.ca_file, state / "ca.crt")
+    _install(chain, state)
+    cfg = replace(AgentConfig(org=ORG, store=STORE, agent="gw-a", state_dir=str(state)),
+                  source=SourceConfig(type="pcap", path="unused"),
+                  mqtt=MqttConfig(host="localhost", port=broker.port, tls=TlsConfig(ca_file="ca.crt")))
+    app, stop = AgentApp(cfg), threading.Event()
+    source = _Live(app)
+    app._source = lambda: source  # type: ignore[method-assign]  # a stub live source
+    runner = threading.Thread(target=app.run, args=(stop, 0.5))
+    runner.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not (app.sink and app.sink.connected and len(source.log) > 5) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert source.log and source.log[-1][2] == 0, "nothing is dropped before the opt-out"
+        added_at = time.monotonic()
+        hub_yaml = _hub_yaml(chain, broker.port)
+        assert hub_main(["optout", "add", "--mac", OPTED, "--config", str(hub_yaml)]) == 0
+        out = capsys.readouterr().out
+        assert "published the opt-out list to 2 agents" in out
+        while not any(n for t, _, n in source.log if t > added_at) and time.monotonic() < added_at + 60:
+            time.sleep(0.05)
+        first = next(i for i, (_, _, n) in enumerate(source.log) if n)
+        took = source.log[first][0] - added_at
+        time.sleep(1.0)  # ten more batches
+    finally:
+        stop.set()
+        runner.join(30)
+    print(f"\nopt-out: dropped by the gateway {took:.2f} s after optout add")
+    assert took < 60
+    _, sent_then, dropped_then = source.log[first]
+    _, sent_now, dropped_now = source.log[-1]
+    assert dropped_now - dropped_then == sent_now - sent_then > 5  # every later sighting of it dropped
+    assert app.sink is not None and app.sink.counters["configs"] >= 1
+
+
+def test_the_hub_keeps_no_mac_and_forgets_the_member_device(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """The opt-out is stored as keyed hashes only: no form of the MAC is anywhere in the hub's files; the
+    member's visits are deleted, and a later CRM import does not link the device again."""
+    from hub.imports.crm import mac_bytes, member_key, member_secret  # noqa: PLC0415 -- hub library
+    from hub.pki.ca import CertificateAuthority  # noqa: PLC0415 -- hub library
+    from hub.store import open_db  # noqa: PLC0415 -- hub library
+
+    CertificateAuthority.init(tmp_path / "pki", ORG)
+    path = tmp_path / "hub.yaml"
+    path.write_text("version: 1\nmqtt: {port: 1, allow_plain_loopback: true}\ndatabase: {path: hub.db}\n"
+                    "trust: {pki_dir: pki}\n")
+    config = load_hub_config(path)
+    mk = member_key(member_secret(config.member_secret_path()), mac_bytes(OPTED))
+    db = open_db(config.database.path)
+    with db.conn:
+        db.conn.execute("INSERT INTO members (member_id, member_key) VALUES ('m1', ?)", [mk])
+        db.conn.execute("INSERT INTO member_visits VALUES ('brno-1', ?, 1, 2, 1, 'gw-1')", [mk])
+    db.close()
+    assert hub_main(["optout", "add", "--mac", OPTED.upper(), "--config", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith("opt-out stored (raw MAC not kept); 1 member visits deleted; 1 opt-outs")
+    assert captured.err.startswith("footfall-hub: error: the opt-out is stored; cannot reach the broker")
+    crm = tmp_path / "crm.csv"
+    crm.write_text(f"member_id,consent,device_mac\nm1,yes,{OPTED}\n")
+    assert hub_main(["import-crm", str(crm), "--config", str(path)]) == 0
+    with sqlite3.connect(tmp_path / "hub.db") as conn:
+        assert conn.execute("SELECT count(*) FROM member_visits").fetchone() == (0,)
+        assert conn.execute("SELECT member_key FROM members").fetchall() == [(None,)]
+        assert conn.execute("SELECT count(*) FROM optouts").fetchone() == (1,)
+    crm.unlink()
+    mac = mac_bytes(OPTED)
+    forms = [mac, mac.hex().encode(), OPTED.encode(), OPTED.upper().encode(),
+             OPTED.replace(":", "-").encode()]
+    leaks = [(p.name, f) for p in tmp_path.rglob("*") if p.is_file() for f in forms if f in p.read_bytes()]
+    assert leaks == []
