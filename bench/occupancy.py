@@ -51,13 +51,13 @@ def score(data: Path, cmd: str | None) -> dict[str, object]:
     return result
 
 
-def per_day(state: Path) -> None:
+def per_day(state: Path, data: Path = DATA) -> None:
     """Replay every day in order in-process; print the per-day counts and the static-list recall."""
     cfg = AgentConfig()
     listed = [bytes.fromhex(m.replace(":", "")) for m in LISTED_STATIC]
     frames_n, seconds = 0, 0.0
     print(f"{'day':<11} {'frames':>7} {'MACs':>6} {'devices':>8} {'static':>7} {'listed':>7} {'other':>6}")
-    for pcap in sorted(glob.glob(str(DATA / "*.pcap"))):
+    for pcap in sorted(glob.glob(str(data / "*.pcap"))):
         stamps = [ts for ts, _ in CaptureFile(pcap)]
         keys: set[str] = set()
         chain_file = state / cfg.privacy.keychain_file
@@ -77,12 +77,12 @@ def per_day(state: Path) -> None:
     print(f"replay throughput (whole path, files read from disk): {frames_n / seconds:,.0f} frames/s")
 
 
-def main() -> None:
+def main(data: Path = DATA) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp) / "state"
         cmd = f"{sys.executable} -m agent.cli replay {{pcap}} --window {{window}} --state {state}"
-        ours = score(DATA, cmd)
-        naive = score(DATA, None)
+        ours = score(data, cmd)
+        naive = score(data, None)
         print("scorer: ../shared/bench/occupancy_score.py ../shared/datasets/brno-lab --from 2023"
               " (factor fitted on 2022, 2023 evaluated, 10-minute windows)")
         print(f"{'measure (2023 days)':<32} {'naive':>8} {'footfall':>9} {'must':>8} {'goal':>8}")
@@ -93,7 +93,7 @@ def main() -> None:
         print("footfall:", json.dumps(ours))
         print("naive:   ", json.dumps(naive))
         shutil.rmtree(state, ignore_errors=True)
-        per_day(state)
+        per_day(state, data)
 
 
 if __name__ == "__main__":
