@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.joins.calendar import Calendar
+from hub.joins.calendar import HOUR_S, Calendar
 
 Key = tuple[str, str]  # (device_key, key_window)
 
@@ -47,7 +47,7 @@ class StoreData:
     found: bool = False  # anything at all inside the reported range
 
 
-def load(  # noqa: PLR0917 -- one call site (metric_rows.store_rows)
+def load(  # noqa: PLR0917 -- kept for single-store callers; load_many does the work
     conn: sqlite3.Connection,
     store: str,
     cal: Calendar,
@@ -55,131 +55,231 @@ def load(  # noqa: PLR0917 -- one call site (metric_rows.store_rows)
     since: tuple[int, int],
     windows: list[tuple[int, int]],
 ) -> StoreData:
-    """Load the store's data; `found` says whether any falls at or after report_t0.
+    """One store's data (see load_many)."""
+    return load_many(conn, [store], cal, report_t0, since, windows)[store]
 
-    Counts, doors, sales and staff cover the whole calendar (comparisons need them); visits only from
-    since[0] (new vs returning look back over the linkability window), member visits from since[1]
-    (the loyalty window): a chain-wide day stays cheap. `windows` (epoch ranges) limit counts, doors,
-    sales and staff to the report's periods and the same periods 1-4 weeks earlier."""
-    data = StoreData(cal)
+
+CHUNK = 500  # stores per query (SQLite's limit on parameters is far above)
+
+
+def load_many(  # noqa: PLR0917 -- one call site (metric_rows.stores_rows)
+    conn: sqlite3.Connection,
+    stores: list[str],
+    cal: Calendar,
+    report_t0: int,
+    since: tuple[int, int],
+    windows: list[tuple[int, int]],
+    hour_counts: bool = True,
+) -> dict[str, StoreData]:
+    """Load the data of stores sharing one calendar; `found` says whether any falls at or after report_t0.
+
+    One query per table (and window) for all the stores at once, rows told apart by store. Counts,
+    doors, sales and staff cover `windows` (epoch ranges: the report's periods and the same periods
+    1-4 weeks earlier); visits only from since[0] (new vs returning look back over the linkability
+    window), member visits from since[1] (the loyalty window), and only for stores with any member
+    visit at all. Doors and sales are summed per local hour in SQL. Without `hour_counts` (day, week
+    and month grains never read the agents' hourly counts) only which agents sent hours, and when last,
+    is read from them."""
+    out = {s: StoreData(cal) for s in dict.fromkeys(stores)}
+    ids = list(out)
+    for i in range(0, len(ids), CHUNK):
+        _load_chunk(conn, {s: out[s] for s in ids[i : i + CHUNK]}, cal, report_t0, since, windows,
+                    hour_counts)
+    return out
+
+
+def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
+    conn: sqlite3.Connection,
+    datas: dict[str, StoreData],
+    cal: Calendar,
+    report_t0: int,
+    since: tuple[int, int],
+    windows: list[tuple[int, int]],
+    hour_counts: bool,
+) -> None:
+    stores = list(datas)
+    marks = ",".join("?" * len(stores))
     t1 = cal.t1
-    hits: list[int] = []
+    hour_of, hour_day = cal.hour_of, cal.hour_day
+    found: set[str] = set()  # stores with anything at or after report_t0
 
-    static_keys = set(
-        conn.execute(
-            "SELECT DISTINCT device_key, key_window FROM device_flags WHERE store = ? AND flag = 'static'",
-            [store],
-        ).fetchall()
+    static_keys: dict[str, set[Key]] = defaultdict(set)
+    for store, key, window in conn.execute(
+        f"SELECT DISTINCT store, device_key, key_window FROM device_flags WHERE store IN ({marks})"
+        " AND flag = 'static'",
+        stores,
+    ):
+        static_keys[store].add((key, window))
+
+    # Where an agent sent an hour or day twice, the last received (highest rowid) counts: SQLite takes
+    # the bare columns of a max() aggregate from the row holding the maximum.
+    counts = (
+        "SELECT store, agent, start_epoch_s, visitors_n, passersby_n, max(rowid) FROM periods"
+        f" WHERE store IN ({marks}) AND period = ? AND start_epoch_s >= ? AND start_epoch_s < ?"
+        " GROUP BY store, agent, start_epoch_s"
     )
-    static_hours: dict[int, set[str]] = defaultdict(set)
-    static_days: dict[int, set[str]] = defaultdict(set)
-    for period in ("hour", "day"):
-        sql = (
-            "SELECT agent, start_epoch_s, visitors_n, passersby_n FROM periods WHERE rowid IN (SELECT"
-            " max(rowid) FROM periods WHERE store = ? AND period = ? AND start_epoch_s >= ?"
-            " AND start_epoch_s < ? GROUP BY agent, start_epoch_s)"
-        )
-        vis, pas = (
-            (data.hour_visitors, data.hour_passersby)
-            if period == "hour"
-            else (data.day_visitors, data.day_passersby)
-        )
-        for agent, t, v, p in _each(conn, sql, [store, period], windows):
-            b = cal.hour_of(t) if period == "hour" else cal.day_of(t)
-            vis[b] = vis.get(b, 0) + v
-            pas[b] = pas.get(b, 0) + p
-            data.agents.add(agent)
-            hits.append(t)
+    if hour_counts:
+        for store, agent, t, v, p, _ in _each(conn, counts, [*stores, "hour"], windows):
+            d, b = datas[store], hour_of(t)
+            d.hour_visitors[b] = d.hour_visitors.get(b, 0) + v
+            d.hour_passersby[b] = d.hour_passersby.get(b, 0) + p
+            d.agents.add(agent)
+            if t >= report_t0:
+                found.add(store)
+    else:  # only which agents sent hours (their times count for `found` at the end, if still needed)
+        for store, agent in _each(
+            conn,
+            f"SELECT DISTINCT store, agent FROM periods WHERE store IN ({marks}) AND period = ?"
+            " AND start_epoch_s >= ? AND start_epoch_s < ?",
+            [*stores, "hour"],
+            windows,
+        ):
+            datas[store].agents.add(agent)
+    for store, agent, t, v, p, _ in _each(conn, counts, [*stores, "day"], windows):
+        d, b = datas[store], cal.day_of(t)
+        d.day_visitors[b] = d.day_visitors.get(b, 0) + v
+        d.day_passersby[b] = d.day_passersby.get(b, 0) + p
+        d.agents.add(agent)
+        if t >= report_t0:
+            found.add(store)
 
-    for t, n in _each(
+    # Doors and sales summed in SQL per local hour; per local day (booked to its first hour) when the
+    # grain reads only days.
+    for store, k, n, t in _bucketed(
         conn,
-        "SELECT minute_epoch_s, traffic_in_n FROM doors WHERE rowid IN (SELECT max(rowid) FROM doors"
-        " WHERE store = ? AND minute_epoch_s >= ? AND minute_epoch_s < ? GROUP BY agent, sensor,"
-        " minute_epoch_s)",
-        [store],
+        "SELECT store, {k} AS k, sum(traffic_in_n), max(minute_epoch_s) FROM"
+        " (SELECT store, minute_epoch_s, traffic_in_n, max(rowid) FROM doors"
+        f" WHERE store IN ({marks}) AND minute_epoch_s >= ? AND minute_epoch_s < ?"
+        " GROUP BY store, agent, sensor, minute_epoch_s) GROUP BY store{by}",
+        "minute_epoch_s",
+        stores,
+        cal,
         windows,
+        by_day=not hour_counts,
     ):
-        k = cal.hour_of(t)
-        data.door_in[k] += n
-        data.door_days.add(cal.hour_day[k])
-        hits.append(t)
+        d = datas[store]
+        d.door_in[k] += n
+        d.door_days.add(hour_day[k])
+        if t >= report_t0:
+            found.add(store)
 
-    for start, end, dwell, kind, key, window, agent in conn.execute(
-        "SELECT started_epoch_s, ended_epoch_s, dwell_s, kind, device_key, key_window, agent FROM visits"
-        " WHERE store = ? AND ended_epoch_s >= ? AND started_epoch_s < ? AND started_epoch_s >= ?",
-        [store, since[0], t1, since[0] - 86400],
+    static_hours: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
+    static_days: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for store, start, end, dwell, kind, key, window, agent in conn.execute(
+        "SELECT store, started_epoch_s, ended_epoch_s, dwell_s, kind, device_key, key_window, agent"
+        f" FROM visits WHERE store IN ({marks}) AND ended_epoch_s >= ? AND started_epoch_s < ?"
+        " AND started_epoch_s >= ?",
+        [*stores, since[0], t1, since[0] - 86400],
     ):
-        data.agents.add(agent)
+        d = datas[store]
+        d.agents.add(agent)
         if kind == "bounce":
             if start >= since[0]:
-                data.bounces[cal.hour_of(start)] += 1
-                hits.append(start)
+                d.bounces[hour_of(start)] += 1
+                if start >= report_t0:
+                    found.add(store)
             continue
-        if (key, window) in static_keys:
-            for k in range(max(cal.hour_of(start), 0), min(cal.hour_of(end), cal.hours_n - 1) + 1):
-                static_hours[k].add(key)
-                static_days[cal.hour_day[k]].add(key)
+        if (key, window) in static_keys.get(store, ()):
+            for k in range(max(hour_of(start), 0), min(hour_of(end), cal.hours_n - 1) + 1):
+                static_hours[store][k].add(key)
+                static_days[store][hour_day[k]].add(key)
             continue
         if start < since[0]:
             continue
-        k = cal.hour_of(start)
-        data.dwell[k].append(dwell)
-        data.visit_keys[k].add((key, window))
-        data.key_days[(key, window)].add(cal.hour_day[k])
-        hits.append(start)
-    for k, keys in static_hours.items():
-        if k in data.hour_visitors:
-            data.hour_visitors[k] = max(data.hour_visitors[k] - len(keys), 0)
-    for i, keys in static_days.items():
-        if i in data.day_visitors:
-            data.day_visitors[i] = max(data.day_visitors[i] - len(keys), 0)
+        k = hour_of(start)
+        d.dwell[k].append(dwell)
+        d.visit_keys[k].add((key, window))
+        d.key_days[(key, window)].add(hour_day[k])
+        if start >= report_t0:
+            found.add(store)
+    for store, by_hour in static_hours.items():
+        d = datas[store]
+        for k, keys in by_hour.items():
+            if k in d.hour_visitors:
+                d.hour_visitors[k] = max(d.hour_visitors[k] - len(keys), 0)
+    for store, by_day in static_days.items():
+        d = datas[store]
+        for i, keys in by_day.items():
+            if i in d.day_visitors:
+                d.day_visitors[i] = max(d.day_visitors[i] - len(keys), 0)
 
-    for t, cents, member in _each(
+    for store, k, cents, n, t in _bucketed(
         conn,
-        "SELECT at_epoch_s, net_amount_cents, member_id FROM pos_transactions WHERE store = ?"
-        " AND at_epoch_s >= ? AND at_epoch_s < ? AND voided = 0",
-        [store],
+        "SELECT store, {k} AS k, sum(net_amount_cents), sum(net_amount_cents > 0),"
+        f" max(at_epoch_s) FROM pos_transactions WHERE store IN ({marks}) AND at_epoch_s >= ?"
+        " AND at_epoch_s < ? AND voided = 0 GROUP BY store{by}",
+        "at_epoch_s",
+        stores,
+        cal,
+        windows,
+        by_day=not hour_counts,
+    ):
+        d = datas[store]
+        d.net_cents[k] += cents
+        d.transactions[k] += n
+        if t >= report_t0:
+            found.add(store)
+
+    for store, t, hours in _each(
+        conn,
+        f"SELECT store, hour_epoch_s, labour_hours FROM staff_hours WHERE store IN ({marks})"
+        " AND hour_epoch_s >= ? AND hour_epoch_s < ?",
+        stores,
         windows,
     ):
-        k = cal.hour_of(t)
-        data.net_cents[k] += cents
-        if cents > 0:
-            data.transactions[k] += 1
-            if member is not None:
-                data.buyers[k].add(member)
-        hits.append(t)
+        datas[store].labour[hour_of(t)] = hours
 
-    for t, hours in _each(
-        conn,
-        "SELECT hour_epoch_s, labour_hours FROM staff_hours WHERE store = ? AND hour_epoch_s >= ?"
-        " AND hour_epoch_s < ?",
-        [store],
-        windows,
-    ):
-        data.labour[cal.hour_of(t)] = hours
-
-    data.has_members = (
-        conn.execute("SELECT 1 FROM member_visits WHERE store = ? LIMIT 1", [store]).fetchone() is not None
-    )
-    for key, start in conn.execute(
-        "SELECT member_key, started_epoch_s FROM member_visits WHERE store = ? AND started_epoch_s >= ?"
-        " AND started_epoch_s < ?",
-        [store, since[1], t1],
-    ):
-        k = cal.hour_of(start)
-        data.member_hours[k].add(key)
-        data.member_visits[k] += 1
-        data.member_days[key].add(cal.hour_day[k])
-        hits.append(start)
-    visited = list(data.member_days)
-    for i in range(0, len(visited), 500):  # only the members who visited (a chain may have millions)
-        chunk = visited[i : i + 500]
-        data.member_ids.update(conn.execute(
-            f"SELECT member_key, member_id FROM members WHERE member_key IN ({','.join('?' * len(chunk))})",
-            chunk,
-        ).fetchall())
-    data.found = any(t >= report_t0 for t in hits)
-    return data
+    # Members (buyers, member visits, loyalty) only for stores with any member visit stored.
+    members = [
+        s for (s,) in conn.execute(
+            f"WITH s(id) AS (VALUES {','.join(['(?)'] * len(stores))}) SELECT id FROM s"
+            " WHERE EXISTS (SELECT 1 FROM member_visits m WHERE m.store = s.id)",
+            stores,
+        )
+    ]
+    if members:
+        m_marks = ",".join("?" * len(members))
+        for store in members:
+            datas[store].has_members = True
+        for store, t, member in _each(
+            conn,
+            f"SELECT store, at_epoch_s, member_id FROM pos_transactions WHERE store IN ({m_marks})"
+            " AND at_epoch_s >= ? AND at_epoch_s < ? AND voided = 0 AND net_amount_cents > 0"
+            " AND member_id IS NOT NULL",
+            members,
+            windows,
+        ):
+            datas[store].buyers[hour_of(t)].add(member)
+        for store, key, start in conn.execute(
+            f"SELECT store, member_key, started_epoch_s FROM member_visits WHERE store IN ({m_marks})"
+            " AND started_epoch_s >= ? AND started_epoch_s < ?",
+            [*members, since[1], t1],
+        ):
+            d, k = datas[store], hour_of(start)
+            d.member_hours[k].add(key)
+            d.member_visits[k] += 1
+            d.member_days[key].add(hour_day[k])
+            if start >= report_t0:
+                found.add(store)
+        visited = list(dict.fromkeys(key for s in members for key in datas[s].member_days))
+        ids: dict[str, str] = {}
+        for i in range(0, len(visited), 500):  # only the members who visited (a chain may have millions)
+            chunk = visited[i : i + 500]
+            marks_k = ",".join("?" * len(chunk))
+            ids.update(conn.execute(
+                f"SELECT member_key, member_id FROM members WHERE member_key IN ({marks_k})", chunk
+            ).fetchall())
+        for store in members:
+            d = datas[store]
+            d.member_ids.update((k, ids[k]) for k in d.member_days if k in ids)
+    if not hour_counts and (rest := [s for s in stores if s not in found]):
+        found.update(s for (s,) in conn.execute(
+            f"SELECT DISTINCT store FROM periods WHERE store IN ({','.join('?' * len(rest))})"
+            " AND period = 'hour' AND start_epoch_s >= ? AND start_epoch_s < ?",
+            [*rest, report_t0, t1],
+        ))
+    for store in found:
+        datas[store].found = True
 
 
 def _each(
@@ -188,6 +288,34 @@ def _each(
     """Rows of `sql` (whose last two parameters are a time range) over each window, by index range."""
     for lo, hi in windows:
         yield from conn.execute(sql, [*params, lo, hi])
+
+
+def _bucketed(  # noqa: PLR0917 -- a private helper of _load_chunk
+    conn: sqlite3.Connection,
+    sql: str,
+    column: str,
+    stores: list[str],
+    cal: Calendar,
+    windows: list[tuple[int, int]],
+    by_day: bool,
+) -> Iterator[tuple[Any, ...]]:
+    """Rows (store, hour index, ...) of `sql` over each window, summed per local hour or day.
+
+    `sql` selects `{k}` (the bucket) and groups by `store{by}`; `column` is its epoch column. With
+    `by_day`, one query per local day groups by store alone (the day is given as its first hour):
+    SQLite then needs no temporary b-tree to group. Otherwise buckets are the calendar's hours, from its
+    first midnight."""
+    if not by_day:
+        per_hour = sql.format(k=f"({column} - ?) / {HOUR_S}", by=", k")
+        for lo, hi in windows:
+            yield from conn.execute(per_hour, [cal.t0, *stores, lo, hi])
+        return
+    per_day = sql.format(k="0", by="")
+    for lo, hi in windows:
+        for i in range(cal.day_of(lo), cal.day_of(hi - 1) + 1):
+            k = cal.day_hours(i).start
+            for store, _, *rest in conn.execute(per_day, [*stores, cal.bounds[i], cal.bounds[i + 1]]):
+                yield (store, k, *rest)
 
 
 def windows_of(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

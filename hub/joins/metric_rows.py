@@ -12,9 +12,9 @@ from dataclasses import asdict, replace
 from datetime import date, timedelta
 from typing import Any
 
-from hub.config import HubConfig, StoreConfig, zone
+from hub.config import HubConfig, MetricSettings, StoreConfig, zone
 from hub.joins.calendar import HOUR_S, Calendar, Period
-from hub.joins.metric_data import StoreData, load, windows_of
+from hub.joins.metric_data import StoreData, load_many, windows_of
 from hub.joins.metrics import COMPARED, ENGAGEMENT_BUCKETS_S, MetricsRow, StoreSettings
 
 DEFINITIONS: dict[str, str] = {
@@ -166,7 +166,12 @@ class _Rows:
         assert tuple(out) == COMPARED
         return out
 
-    def row(self, p: Period) -> MetricsRow:
+    def row(
+        self,
+        p: Period,
+        last_week: dict[str, float | None] | None = None,
+        avg_4_weeks: dict[str, float | None] | None = None,
+    ) -> MetricsRow:
         d, cal = self.d, self.cal
         hours = self.hours(p)
         v, ps, traffic, source = self.footfall(p)
@@ -221,39 +226,67 @@ class _Rows:
             loyalty_occasional_n=None,
             loyalty_weekly_n=None,
             loyalty_daily_n=None,
+            last_week={} if last_week is None else last_week,
+            avg_4_weeks={} if avg_4_weeks is None else avg_4_weeks,
         )
-        return replace(row, **self.members(p, hours))
+        member_fields = self.members(p, hours)
+        return replace(row, **member_fields) if member_fields else row
 
 
 def store_rows(  # noqa: PLR0917 -- mirrors store_metrics' positional signature
     conn: sqlite3.Connection, config: HubConfig, store: str, start: date, end: date, grain: str
 ) -> tuple[bool, list[MetricsRow], StoreSettings]:
     """(any data in the range, the rows, the settings used) of one store."""
-    sc = config.store(store)
-    tz_name = sc.timezone or config.default_timezone
-    s = sc.settings
+    return stores_rows(conn, config, [store], start, end, grain)[store]
+
+
+def stores_rows(  # noqa: PLR0917 -- mirrors store_metrics' positional signature
+    conn: sqlite3.Connection, config: HubConfig, stores: list[str], start: date, end: date, grain: str
+) -> dict[str, tuple[bool, list[MetricsRow], StoreSettings]]:
+    """Per store: (any data in the range, the rows, the settings used).
+
+    Stores with the same time zone and windows share one calendar and are loaded together, with one
+    query per table for all of them (metric_data.load_many)."""
+    groups: dict[tuple[str, int, int], list[tuple[str, StoreConfig]]] = {}
+    for store in dict.fromkeys(stores):
+        sc = config.store(store)
+        s = sc.settings
+        key = (sc.timezone or config.default_timezone, s.loyalty_window_d, s.linkability_window_d)
+        groups.setdefault(key, []).append((store, sc))
     cmp_days = 0 if grain == "month" else 28
-    cal = Calendar(zone(tz_name), start - timedelta(days=cmp_days + max(s.loyalty_window_d,
-                                                                        s.linkability_window_d)), end)
-    a = cal.index(start)
-    since = (cal.bounds[max(a - s.linkability_window_d + 1, 0)], cal.bounds[max(a - s.loyalty_window_d, 0)])
-    shifts = range(5) if cmp_days else range(1)
-    b = cal.index(end) + 1
-    spans = [(cal.bounds[a - 7 * w], cal.bounds[b - 7 * w]) for w in shifts if a - 7 * w >= 0]
-    data = load(conn, store, cal, cal.bounds[a], since, windows_of(spans))
-    maker = _Rows(data, sc, store, grain)
-    rows: list[MetricsRow] = []
-    for p in cal.periods(grain, start, end):
-        row = maker.row(p)
-        if cmp_days:
-            got = [maker.compared(e) if e is not None else None
-                   for e in (cal.shifted(p, w) for w in range(1, 5))]
-            last_week = got[0] or dict.fromkeys(COMPARED)
-            avg: dict[str, float | None] = {}
-            for m in COMPARED:
-                vals = [v for g in got if g is not None and (v := g[m]) is not None]
-                avg[m] = sum(vals) / len(vals) if vals else None
-            row = replace(row, last_week=last_week, avg_4_weeks=avg)
-        rows.append(row)
-    settings = StoreSettings(store, tz_name, sc.calibration_factor, asdict(s), tuple(sorted(data.agents)))
-    return data.found, rows, settings
+    out: dict[str, tuple[bool, list[MetricsRow], StoreSettings]] = {}
+    settings_of: dict[MetricSettings, dict[str, Any]] = {}
+    for (tz_name, loyalty_d, linkability_d), members in groups.items():
+        cal = Calendar(zone(tz_name), start - timedelta(days=cmp_days + max(loyalty_d, linkability_d)), end)
+        a = cal.index(start)
+        since = (cal.bounds[max(a - linkability_d + 1, 0)], cal.bounds[max(a - loyalty_d, 0)])
+        shifts = range(5) if cmp_days else range(1)
+        b = cal.index(end) + 1
+        spans = [(cal.bounds[a - 7 * w], cal.bounds[b - 7 * w]) for w in shifts if a - 7 * w >= 0]
+        datas = load_many(conn, [s for s, _ in members], cal, cal.bounds[a], since, windows_of(spans),
+                          hour_counts=grain == "hour")
+        periods = cal.periods(grain, start, end)
+        earlier = {p: [cal.shifted(p, w) for w in range(1, 5)] for p in periods} if cmp_days else {}
+        for store, sc in members:
+            data = datas[store]
+            maker = _Rows(data, sc, store, grain)
+            rows: list[MetricsRow] = []
+            for p in periods:
+                if cmp_days:
+                    got = [maker.compared(e) if e is not None else None for e in earlier[p]]
+                    last_week = got[0] or dict.fromkeys(COMPARED)
+                    avg: dict[str, float | None] = {}
+                    for m in COMPARED:
+                        vals = [v for g in got if g is not None and (v := g[m]) is not None]
+                        avg[m] = sum(vals) / len(vals) if vals else None
+                    rows.append(maker.row(p, last_week, avg))
+                else:
+                    rows.append(maker.row(p))
+            s = sc.settings  # frozen, so hashable: asdict once per distinct settings
+            if s not in settings_of:
+                settings_of[s] = asdict(s)
+            as_map = settings_of[s]
+            settings = StoreSettings(store, tz_name, sc.calibration_factor, dict(as_map),
+                                     tuple(sorted(data.agents)))
+            out[store] = (data.found, rows, settings)
+    return out

@@ -10,7 +10,8 @@ None where nothing was reported (unknown, not zero). `MetricsReport.definitions(
 included; every format prints them. The HTML report and the MQTT republisher read this model too, so
 its field names are a contract: add fields, do not rename them.
 
-Loading is `metric_data.py` (one query per table for the whole range), bucketing `calendar.py`, and
+Loading is `metric_data.py` (one query per table for the whole range and all the stores sharing
+a time zone and settings), bucketing `calendar.py`, and
 the arithmetic per period `metric_rows.py`.
 """
 
@@ -166,17 +167,18 @@ def store_metrics(  # noqa: PLR0917 -- the agreed API reads like a sentence: con
     NoMetricsError when none of the stores has any data in the range; ValueError for a bad grain or
     an end before the start.
     """
-    from hub.joins.metric_rows import store_rows  # noqa: PLC0415 -- the heavy part, see the docstring
+    from hub.joins.metric_rows import stores_rows  # noqa: PLC0415 -- the heavy part, see the docstring
 
     if grain not in GRAINS:
         raise ValueError(f"grain {grain!r} is not one of {', '.join(GRAINS)}")
     if end < start:
         raise ValueError(f"the end {end.isoformat()} is before the start {start.isoformat()}")
+    by_store = stores_rows(conn, config, list(dict.fromkeys(stores)), start, end, grain)
     rows: list[MetricsRow] = []
     used: list[StoreSettings] = []
     found = False
     for store in dict.fromkeys(stores):
-        store_found, store_rows_, settings = store_rows(conn, config, store, start, end, grain)
+        store_found, store_rows_, settings = by_store[store]
         found = found or store_found
         rows.extend(store_rows_)
         used.append(settings)
