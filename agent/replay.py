@@ -33,6 +33,7 @@ class ReplayResult:
     problem: str | None = None
     macs_n: int = 0
     flagged: set[str] = field(default_factory=set)  # device keys (hex) found static
+    flags: list[DeviceFlag] = field(default_factory=list)  # the flags themselves, for review
 
     @property
     def static_n(self) -> int:
@@ -70,6 +71,7 @@ def run(capture: Path, config: AgentConfig, state_dir: Path | None = None) -> Re
                 pipeline.sessionizer.tally = result.occupancy
         out = pipeline.feed(batch)
         result.visits.extend(out.visits)
+        result.flags.extend(r for r in out.records if isinstance(r, DeviceFlag))
         flagged.update(r.device_key for r in out.records if isinstance(r, DeviceFlag))
         result.last_ts = max(result.last_ts, batch[-1][0])
     if pipeline is not None:
@@ -158,6 +160,9 @@ def summary(result: ReplayResult) -> dict[str, Any]:
         "distinct_macs": result.macs_n,
         "devices": len(by_device),
         "static_devices": result.static_n,
+        "static_for_review": [{"device_key": f.device_key, "key_window": f.key_window,
+                               "hours_present_h": f.hours_present_h, "days_present_n": f.days_present_n}
+                              for f in result.flags],
         "visits": sum(1 for v in result.visits if v.kind == VISITOR),
         "bounces": sum(1 for v in result.visits if v.kind == BOUNCE),
         "visitors": visitors,

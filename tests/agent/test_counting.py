@@ -90,4 +90,7 @@ def test_a_device_heard_over_six_hours_today_is_static_without_history(tmp_path:
     """More than 6 hours on the first day: flagged and listed, its visits leave the counts."""
     result = run(tmp_path, fixture_day(0, hours=10))
     assert result.static_n == 1
-    assert replay.summary(result)["visitors"] == 1
+    summary = replay.summary(result)
+    assert summary["visitors"] == 1
+    [listed] = summary["static_for_review"]
+    assert len(listed["device_key"]) == 32 and listed["hours_present_h"] > 6
