@@ -4,8 +4,8 @@ Writes a 1,000,000-row export of 20 stores (naive local times, refunds, a few vo
 then times, in one run: `csv.reader` over the file (the floor of reading CSV in Python); a bare
 `executemany` of already-parsed rows into the same table of a fresh hub database (the floor of
 writing: SQLite's primary key and time index, one transaction); and `import_pos` into another fresh
-database (read, validate every row, write, commit with synchronous=FULL; the checking runs in a thread
-beside the inserts). Prints the rates and the ratios. `--rows N` for a smaller run.
+database (read, validate every row, write, commit with synchronous=FULL; one thread, checking a chunk
+then inserting it, all in one transaction). Prints the rates and the ratios. `--rows N` for a smaller run.
 """
 
 from __future__ import annotations
