@@ -10,6 +10,9 @@ is a decimal with at most two places (negative: a refund), stored as integer cen
 never counted. The same file twice is recognised by its SHA-256; a transaction already stored is not
 added again. The whole file is checked before anything is written; the first bad row is named by
 file, line and column. Speed: bench/pos_import.py.
+
+Longer than the house limit on purpose: the fast path for plain chunks and the row-by-row check it
+falls back to read one format and must agree row for row and error for error, so they sit together.
 """
 
 from __future__ import annotations
