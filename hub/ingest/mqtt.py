@@ -14,17 +14,17 @@ from collections.abc import Callable
 from typing import cast
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from agent.enroll import EnrollError, client_context
+from agent.enroll import EnrollError
 from agent.wire.topics import DATA_FILTER, STATUS_FILTER
 from hub.config import MqttConfig
 from hub.ingest.outgoing import Outgoing
 from hub.ingest.writer import Incoming
+from hub.mqttclient import hub_client
 
 log = logging.getLogger(__name__)
 
@@ -44,21 +44,14 @@ class MqttSubscriber:
         self._ready = threading.Event()
         self._connect_error: str | None = None
         self._outgoing = Outgoing()
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=config.client_id, protocol=mqtt.MQTTv5, manual_ack=True
-        )
+        try:
+            self.client = hub_client(config, config.client_id, manual_ack=True)
+        except EnrollError as exc:
+            raise BrokerUnavailableError(str(exc)) from None
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
         self.client.on_disconnect = self._on_disconnect
-        self.client.reconnect_delay_set(1, 30)
-        if config.tls.ca_file:  # the hub's certificate (CN hub); without a CA file: plain MQTT
-            try:
-                ctx = client_context(config.tls.ca_file, config.tls.cert_file, config.tls.key_file,
-                                     remedy="make them with footfall-hub pki issue-service hub")
-            except EnrollError as exc:
-                raise BrokerUnavailableError(str(exc)) from None
-            self.client.tls_set_context(ctx)
 
     def start(self, timeout: float = 10.0) -> None:
         """Connect, subscribe, and return once the subscriptions are in place."""

@@ -11,13 +11,13 @@ import logging
 import threading
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from agent.enroll import EnrollError, client_context
+from agent.enroll import EnrollError
 from hub.config import MqttConfig
 from hub.ingest.outgoing import Outgoing
+from hub.mqttclient import hub_client
 
 log = logging.getLogger(__name__)
 
@@ -29,17 +29,12 @@ class MetricsClient:
         self._config = config
         self._connected = threading.Event()
         self._pending = Outgoing()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        try:
+            self.client = hub_client(config, client_id)
+        except EnrollError as exc:
+            raise ConnectionError(str(exc)) from None
         self.client.on_connect = self._on_connect
-        self.client.reconnect_delay_set(1, 30)
         self.client.max_queued_messages_set(100_000)
-        if config.tls.ca_file:
-            try:
-                ctx = client_context(config.tls.ca_file, config.tls.cert_file, config.tls.key_file,
-                                     remedy="make them with footfall-hub pki issue-service hub")
-            except EnrollError as exc:
-                raise ConnectionError(str(exc)) from None
-            self.client.tls_set_context(ctx)
 
     def start(self, timeout: float = 10.0) -> None:
         """Connect; ConnectionError when the broker does not accept within `timeout`."""
