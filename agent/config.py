@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from agent.configfile import describe, load_config, section, setting
+from agent.configfile import load_config, section, setting
 from agent.doors import REGISTRY as DOOR_TYPES
 from agent.enroll import check_plain
 from agent.privacy.keychain import ALLOWED_WINDOW_DAYS
@@ -242,7 +242,3 @@ class AgentConfig:
 def load(path: str | Path | None) -> AgentConfig:
     """Load agent.yaml (or the defaults when `path` is None)."""
     return load_config(path, AgentConfig)
-
-
-def defaults_table() -> list[tuple[str, str, str]]:
-    return describe(AgentConfig)

@@ -136,22 +136,3 @@ def load_config(path: str | Path | None, cls: type[T], text: str | None = None) 
             raise ConfigError(
                 f"{_where(source, v)}: version: {v.value!r} is not supported (use {CONFIG_VERSION})")
     return _build(source, "", root, cls)
-
-
-def describe(cls: type[Any], prefix: str = "") -> list[tuple[str, str, str]]:
-    """(key, default, description) for every setting, for `config --defaults` and the README."""
-    rows: list[tuple[str, str, str]] = []
-    hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        key = f"{prefix}{f.name}"
-        if dataclasses.is_dataclass(hints[f.name]):
-            rows.extend(describe(hints[f.name], key + "."))
-            continue
-        if f.default is not dataclasses.MISSING:
-            default = f.default
-        elif f.default_factory is not dataclasses.MISSING:
-            default = f.default_factory()
-        else:  # every setting has a default (setting() and section() give one)
-            raise TypeError(f"{cls.__name__}.{f.name} has no default")
-        rows.append((key, repr(default), f.metadata.get("doc", "")))
-    return rows

@@ -203,12 +203,6 @@ STAFF_MODELS = (
 MODELS: dict[str, Model] = {m.name: m for m in PHONES + FIXTURES}
 
 
-def expected_randomized_share() -> float:
-    """The share of customers' devices expected to randomize, from the model table (about 0.65)."""
-    total = sum(m.weight for m in PHONES)
-    return sum(m.weight * m.randomized_p for m in PHONES) / total
-
-
 def random_local_mac(rng: random.Random) -> bytes:
     """A randomized MAC: locally administered (bit 0x02 set), unicast (bit 0x01 clear)."""
     return bytes([(rng.randrange(256) & 0xFC) | 0x02]) + rng.randbytes(5)

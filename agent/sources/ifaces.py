@@ -100,8 +100,3 @@ def effective_caps(status: Path = Path("/proc/self/status")) -> int | None:
     except (OSError, ValueError):
         pass
     return None
-
-
-def has_cap(bit: int, status: Path = Path("/proc/self/status")) -> bool | None:
-    caps = effective_caps(status)
-    return None if caps is None else bool(caps >> bit & 1)

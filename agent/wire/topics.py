@@ -49,8 +49,6 @@ class Topics:
     def ack(self) -> str:
         return f"{self.base}/ack"
 
-    def metrics(self, period: str) -> str:
-        return metrics_topic(self.org, self.store, period)
 
 
 def metrics_topic(org: str, store: str, period: str) -> str:

@@ -47,18 +47,6 @@ class StoreData:
     found: bool = False  # anything at all inside the reported range
 
 
-def load(  # noqa: PLR0917 -- kept for single-store callers; load_many does the work
-    conn: sqlite3.Connection,
-    store: str,
-    cal: Calendar,
-    report_t0: int,
-    since: tuple[int, int],
-    windows: list[tuple[int, int]],
-) -> StoreData:
-    """One store's data (see load_many)."""
-    return load_many(conn, [store], cal, report_t0, since, windows)[store]
-
-
 CHUNK = 500  # stores per query (SQLite's limit on parameters is far above)
 
 

@@ -233,13 +233,6 @@ class _Rows:
         return replace(row, **member_fields) if member_fields else row
 
 
-def store_rows(  # noqa: PLR0917 -- mirrors store_metrics' positional signature
-    conn: sqlite3.Connection, config: HubConfig, store: str, start: date, end: date, grain: str
-) -> tuple[bool, list[MetricsRow], StoreSettings]:
-    """(any data in the range, the rows, the settings used) of one store."""
-    return stores_rows(conn, config, [store], start, end, grain)[store]
-
-
 def stores_rows(  # noqa: PLR0917 -- mirrors store_metrics' positional signature
     conn: sqlite3.Connection, config: HubConfig, stores: list[str], start: date, end: date, grain: str
 ) -> dict[str, tuple[bool, list[MetricsRow], StoreSettings]]:
