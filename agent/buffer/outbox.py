@@ -12,7 +12,10 @@ kept in the meta table so that acking everything never lets a number be reused. 
 is what the hub deduplicates on, so a new file (a wiped gateway) must never reuse an old epoch.
 
 States of a batch: `queued` (never confirmed by the broker) -> `sent` (the broker PUBACKed it; resent
-if the hub does not ack it within `resend_after_s`) -> deleted (the hub acked it).
+if the hub does not ack it within `resend_after_s`) -> deleted (the hub acked it). Each resend of the
+same batch waits twice as long as the one before, up to RESEND_BACKOFF_MAX times `resend_after_s`: a hub
+that is slow rather than gone (a long drain after an outage) is not sent every batch again and again,
+which would double its work just when it is behind (bench/soak.py --rate 100 showed that spiral).
 
 Threads: one connection guarded by one lock. SQLite admits one writer at a time anyway, so a second
 connection would only add SQLITE_BUSY retries between our own two threads, twice the page cache on a
@@ -58,6 +61,9 @@ RAW_RECORD_TYPES: frozenset[str] = frozenset({"sighting"})
 QUEUED = "queued"
 SENT = "sent"
 DROP_LOG_EVERY_S = 600.0
+RESEND_BACKOFF_MAX = 8  # the longest wait for the hub: 8 x resend_after_s (4 minutes by default)
+# attempts = PUBACKs so far: 1 -> 1 x resend_after_s, 2 -> 2 x, 3 -> 4 x, then 8 x
+_BACKOFF = f"min(1 << max(attempts - 1, 0), {RESEND_BACKOFF_MAX})"
 
 
 def priority_of(record: Record, raw_types: Collection[str] = RAW_RECORD_TYPES) -> int:
@@ -223,8 +229,8 @@ class Outbox:
         with self._locked() as db:
             rows = db.execute(
                 "SELECT seq, payload, attempts FROM batches WHERE state = ? "
-                "OR (state = ? AND (sent_at <= ? OR sent_at > ?)) ORDER BY seq LIMIT ?",
-                [QUEUED, SENT, now - resend_after_s, now + resend_after_s, limit],
+                f"OR (state = ? AND (sent_at + ? * {_BACKOFF} <= ? OR sent_at > ?)) ORDER BY seq LIMIT ?",
+                [QUEUED, SENT, resend_after_s, now, now + resend_after_s, limit],
             ).fetchall()
         return [DueBatch(int(s), bytes(p), int(a)) for s, p, a in rows]
 
@@ -237,13 +243,15 @@ class Outbox:
         skip = sorted(int(s) for s in exclude)
         marks = ",".join("?" * len(skip))
         with self._locked() as db:
-            (oldest,) = db.execute(
-                f"SELECT min(sent_at) FROM batches WHERE state = ? AND seq NOT IN ({marks})", [SENT, *skip]
+            (due,) = db.execute(
+                f"SELECT min(sent_at + ? * {_BACKOFF}) FROM batches WHERE state = ? AND seq NOT IN ({marks})",
+                [resend_after_s, SENT, *skip],
             ).fetchone()
-        return None if oldest is None else float(oldest) + resend_after_s
+        return None if due is None else float(due)
 
     def mark_sent(self, seqs: Sequence[int], now: float) -> None:
-        """The broker confirmed these batches (PUBACK): wait resend_after_s for the hub before resending."""
+        """The broker confirmed these batches (PUBACK): wait for the hub before resending them (backoff:
+        RESEND_BACKOFF_MAX)."""
         if not seqs:
             return
         with self._locked() as db, db.atomic():

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.buffer.outbox import PRIORITY_AGGREGATE, Outbox
+from agent.buffer.outbox import PRIORITY_AGGREGATE, RESEND_BACKOFF_MAX, Outbox
 from agent.wire import MinuteCounts, Topics, Visit, decode_envelope
 
 T0 = 1_700_000_000.0
@@ -113,6 +113,25 @@ def test_sent_batches_wait_for_the_hub_then_are_due_again(outbox: Outbox) -> Non
     assert outbox.next_resend_at(30, exclude={0, 1}) is None
     assert outbox.states() == {"queued": 2, "sent": 2}
     assert outbox.backlog() == 4  # sent is not delivered: only the hub's ack deletes
+
+
+def test_each_resend_of_a_batch_waits_twice_as_long_up_to_the_cap(outbox: Outbox) -> None:
+    """A hub that is slow, not gone, is not sent the same batch every resend_after_s: 30 s, 60 s, 120 s,
+    then 240 s at most between resends of one batch; a batch sent once still waits only 30 s."""
+    outbox.append(counts(20), T0)  # seqs 0 and 1
+    waits = []
+    at = T0
+    for _ in range(6):
+        outbox.mark_sent([0], at)
+        due_at = outbox.next_resend_at(30, exclude={1})
+        assert due_at is not None
+        assert [s for s, _ in outbox.due(due_at - 1, 10, 30)] == [1]  # not before its time
+        assert [s for s, _ in outbox.due(due_at, 10, 30)] == [0, 1]
+        waits.append(due_at - at)
+        at = due_at
+    assert waits == [30, 60, 120, 240, 240, 240]
+    outbox.mark_sent([1], at)
+    assert outbox.next_resend_at(30, exclude={0}) == at + 30
 
 
 def test_a_clock_that_went_back_does_not_strand_sent_batches(outbox: Outbox) -> None:
@@ -232,6 +251,6 @@ def test_any_interleaving_keeps_seqs_unique_and_backlog_exact(tmp_path: Path, op
                 assert box.epoch == epoch
             assert box.backlog() == len(pending)
         assert issued == list(range(len(issued)))
-        assert sorted(s for s, _ in box.due(T0 + 60, 10_000, 30)) == sorted(pending)
+        assert sorted(s for s, _ in box.due(T0 + 30 * RESEND_BACKOFF_MAX, 10_000, 30)) == sorted(pending)
     finally:
         box.close()
