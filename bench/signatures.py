@@ -3,10 +3,9 @@
 
 Both measured in the same run, one core, on the same signed payloads (visits, as an agent sends them):
 
-- decode: `agent.wire.decode_envelope` alone (parse, checks, record objects);
-- decode + verify: `decode_signed` (the same, plus the canonical signed bytes), the hub's Verifier
-  (registered-key lookup, Ed25519 verification) and the SHA-256 digest kept for replay detection: what
-  hub.ingest.decode adds when signatures are on.
+- decode: the hub's `hub.ingest.decode.decode` without a verifier (parse, checks, rows);
+- decode + verify: the same with the hub's Verifier: the signed bytes cut from the payload, the
+  registered-key lookup, Ed25519 verification and the SHA-256 digest kept for replay detection.
 - sign: the agent's side, `encode_envelope` with the signing key, against encoding unsigned.
 
     .venv/bin/python bench/signatures.py [--batches 2000] [--records 1,50,500]
@@ -26,9 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import hashlib
-
-from agent.wire import decode_envelope, decode_signed, encode_envelope
+from agent.wire import encode_envelope
 from hub.ingest.decode import DataBatch, Verifier, decode
 from tests.hub.ingest.signed import gateways, genuine
 
@@ -42,13 +39,6 @@ def per_batch_us(fn: Callable[[Any], object], items: Iterator[Any], n: int) -> f
             fn(next(items))
         best = min(best, time.perf_counter() - start)
     return best / n * 1e6
-
-
-def verified(verifier: Verifier, topic: str, payload: bytes) -> bytes:
-    """Decode, verify and digest one payload, as the hub does before building rows."""
-    env, message = decode_signed(topic, payload)
-    verifier.check(env, message)
-    return hashlib.sha256(message).digest()
 
 
 def main() -> None:
@@ -68,8 +58,8 @@ def main() -> None:
             assert all(isinstance(decode(topic, p, verifier), DataBatch) for _, p in batches[:10])
             payloads = [p for _, p in batches] * 3
             envs = [e for e, _ in batches] * 3
-            decode_us = per_batch_us(partial(decode_envelope, topic), iter(payloads), args.batches)
-            verify_us = per_batch_us(partial(verified, verifier, topic), iter(payloads), args.batches)
+            decode_us = per_batch_us(partial(decode, topic), iter(payloads), args.batches)
+            verify_us = per_batch_us(partial(decode, topic, verifier=verifier), iter(payloads), args.batches)
             encode_us = per_batch_us(encode_envelope, iter(envs), args.batches)
             sign_us = per_batch_us(partial(encode_envelope, key=gw.key), iter(envs), args.batches)
             size_b = sum(len(p) for _, p in batches) // len(batches)

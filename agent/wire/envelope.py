@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from agent.wire.records import RECORD_TYPES, parse_iso, record_from_dict, record_schema, record_to_dict
-from agent.wire.signing import sign, signed_message
+from agent.wire.records import RECORD_TYPES, epoch_s, record_from_dict, record_schema, record_to_dict
+from agent.wire.signing import attach, detach, signed_message
 from agent.wire.topics import Topics, check_id
 
 SCHEMA_VERSION = 1
@@ -74,10 +75,15 @@ def _dumps(obj: dict[str, Any]) -> bytes:
 
 
 def _loads(payload: bytes) -> Any:
+    return _loads_raw(payload)[0]
+
+
+def _loads_raw(payload: bytes) -> tuple[Any, bytes]:
+    """The decoded JSON and the (decompressed) bytes it came from."""
     try:
         if payload[:1] == b"\x78":
             payload = zlib.decompress(payload)
-        return json.loads(payload)
+        return json.loads(payload), payload
     except (zlib.error, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise WireError("bad_json", type(exc).__name__) from None
 
@@ -86,28 +92,38 @@ def encode_envelope(env: Envelope, compress: bool = True, key: Ed25519PrivateKey
     """Serialize an envelope, signed by `key` when given (before compression); compressed when larger
     than COMPRESS_ABOVE_BYTES and `compress`."""
     body = env.body()
-    if key is not None:
+    if key is None:
+        raw = _dumps(body)
+    else:
         body.pop("signature", None)
-        body["signature"] = sign(key, env.topics.data, body)
-    raw = _dumps(body)
+        raw = attach(key, env.topics.data, _dumps(body))
     if compress and len(raw) > COMPRESS_ABOVE_BYTES:
         return zlib.compress(raw, 6)
     return raw
 
 
-def decode_envelope(topic: str, payload: bytes) -> Envelope:
+# Turns one checked record object into what Envelope.records holds: a record dataclass
+# (record_from_dict, the default) or the hub's value tuples (records.check_record, no object per record).
+RecordBuilder = Callable[[Any], Any]
+
+
+def decode_envelope(topic: str, payload: bytes, build: RecordBuilder = record_from_dict) -> Envelope:
     """Parse and check a data payload received on `topic`; raise WireError when anything is off."""
-    return _decode(topic, payload)[0]
+    return _decode(topic, payload, build)[0]
 
 
-def decode_signed(topic: str, payload: bytes) -> tuple[Envelope, bytes]:
-    """decode_envelope, plus the bytes its signature covers (agent/wire/signing.py), for the verifier."""
-    env, obj = _decode(topic, payload)
-    return env, signed_message(topic, obj)
+def decode_signed(
+    topic: str, payload: bytes, build: RecordBuilder = record_from_dict
+) -> tuple[Envelope, bytes | None]:
+    """decode_envelope, plus the bytes its signature covers (agent/wire/signing.py) for the verifier:
+    None when the payload does not end with a signature member (unsigned, or signed anywhere else)."""
+    env, raw = _decode(topic, payload, build)
+    unsigned = detach(raw) if env.signature is not None else None
+    return env, None if unsigned is None else signed_message(topic, unsigned)
 
 
-def _decode(topic: str, payload: bytes) -> tuple[Envelope, dict[str, Any]]:
-    obj = _loads(payload)
+def _decode(topic: str, payload: bytes, build: RecordBuilder) -> tuple[Envelope, bytes]:
+    obj, raw = _loads_raw(payload)
     if not isinstance(obj, dict):
         raise WireError("bad_envelope", "payload is not an object")
     if obj.get("schema") != SCHEMA_VERSION:
@@ -121,7 +137,7 @@ def _decode(topic: str, payload: bytes) -> tuple[Envelope, dict[str, Any]]:
             raise ValueError("epoch must be a string of 1 to 64 characters")
         if not (isinstance(seq, int) and not isinstance(seq, bool) and seq >= 0):
             raise ValueError("seq must be a non-negative integer")
-        parse_iso(sent_at)
+        epoch_s(sent_at)
         if not isinstance(records, list):
             raise ValueError("records must be a list")
         extra = set(obj) - _ENVELOPE_FIELDS
@@ -132,20 +148,28 @@ def _decode(topic: str, payload: bytes) -> tuple[Envelope, dict[str, Any]]:
     expected = Topics(obj["org"], obj["store"], obj["agent"]).data
     if topic != expected:
         raise WireError("topic_mismatch", "envelope ids do not match the topic")
-    recs = []
-    for i, r in enumerate(records):
-        try:
-            recs.append(record_from_dict(r))
-        except ValueError as exc:
-            raise WireError("bad_record", f"records[{i}]: {exc}") from None
+    try:
+        recs = tuple(map(build, records))
+    except ValueError:
+        raise WireError("bad_record", _first_bad(records, build)) from None
     signature = obj.get("signature")
     if signature is not None and not isinstance(signature, str):
         raise WireError("bad_envelope", "signature must be a string")
     env = Envelope(
         org=obj["org"], store=obj["store"], agent=obj["agent"], epoch=epoch, seq=seq, sent_at=sent_at,
-        records=tuple(recs), signature=signature,
+        records=recs, signature=signature,
     )
-    return env, obj
+    return env, raw
+
+
+def _first_bad(records: list[Any], build: RecordBuilder) -> str:
+    """Which record `build` refuses, and why (the fast path above does not say)."""
+    for i, r in enumerate(records):
+        try:
+            build(r)
+        except ValueError as exc:
+            return f"records[{i}]: {exc}"
+    return "a record was refused"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,21 +1,22 @@
-"""Batch signatures: Ed25519 by the gateway's signing key over the topic and the envelope's body.
+"""Batch signatures: Ed25519 by the gateway's signing key over the topic and the envelope's exact bytes.
 
 The signed bytes, exactly:
 
-    topic (UTF-8) + b"\\n" + canonical JSON of the envelope without its `signature` field
+    topic (UTF-8) + b"\\n" + the envelope's JSON as sent (decompressed), without its `signature` member
 
-where canonical JSON is `json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)`.
-The signature goes into the envelope as `signature` (128 hex digits) before compression, so the hub
-verifies what it decoded whatever the transport did to the bytes. Signing the topic binds the batch to
-its sender's topic: a batch republished under another gateway's topic does not verify.
+The agent serializes the envelope without a signature, signs those bytes, and appends the signature as
+the object's last member: `...,"signature":"<128 lower-case hex digits>"}`. The hub cuts that member off
+the bytes it received to get back the signed bytes, so it never re-serializes JSON: no canonical form to
+agree on across Python versions (float and escape spellings), and the cost of a check is the hash and
+the Ed25519 verification alone (bench/signatures.py). A signature anywhere else in the object does not
+verify. Signing the topic binds the batch to its sender's topic: a batch republished under another
+gateway's topic does not verify.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
-from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -24,18 +25,29 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 SIGNATURE_FIELD = "signature"
 SIGNATURE_HEX_LEN = 128
 _HEX = re.compile(r"^[0-9a-f]{128}$")  # lower case only: one spelling per signature
+_MEMBER = b',"' + SIGNATURE_FIELD.encode() + b'":"'  # what precedes the hex digits
+_TAIL_LEN = len(_MEMBER) + SIGNATURE_HEX_LEN + 2  # member, digits, closing quote and brace
 
 
-def signed_message(topic: str, body: dict[str, Any]) -> bytes:
-    """The bytes a signature covers: topic, a newline, the canonical JSON of `body` minus its signature."""
-    unsigned = {k: v for k, v in body.items() if k != SIGNATURE_FIELD}
-    canonical = json.dumps(unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return topic.encode() + b"\n" + canonical.encode()
+def signed_message(topic: str, unsigned_json: bytes) -> bytes:
+    """The bytes a signature covers: topic, a newline, the envelope's JSON without its signature."""
+    return topic.encode() + b"\n" + unsigned_json
 
 
-def sign(key: Ed25519PrivateKey, topic: str, body: dict[str, Any]) -> str:
-    """The hex signature of `body` published on `topic`."""
-    return key.sign(signed_message(topic, body)).hex()
+def attach(key: Ed25519PrivateKey, topic: str, unsigned_json: bytes) -> bytes:
+    """`unsigned_json` (a JSON object) signed by `key` for `topic`, the signature as its last member."""
+    if not unsigned_json.endswith(b"}") or len(unsigned_json) < 3:
+        raise ValueError("only a non-empty JSON object can carry a signature")
+    signature = key.sign(signed_message(topic, unsigned_json)).hex()
+    return unsigned_json[:-1] + _MEMBER + signature.encode() + b'"}'
+
+
+def detach(signed_json: bytes) -> bytes | None:
+    """The JSON `attach` signed, when `signed_json` ends with a well-formed signature member; else None."""
+    tail = signed_json[-_TAIL_LEN:]
+    if len(signed_json) <= _TAIL_LEN or not (tail.startswith(_MEMBER) and tail.endswith(b'"}')):
+        return None
+    return signed_json[:-_TAIL_LEN] + b"}"
 
 
 def verify(public: Ed25519PublicKey, message: bytes, signature: object) -> bool:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.wire import Envelope, Status, WireError, decode_envelope, decode_signed, parse_agent_topic
+from agent.wire.records import check_record
 from agent.wire.signing import verify
 from hub.pki.registry import SigningKeys
 from hub.store.rows import RECORD_TABLES
@@ -31,7 +32,7 @@ class Verifier:
     keys: SigningKeys
     require_signatures: bool = True
 
-    def check(self, env: Envelope, message: bytes) -> None:
+    def check(self, env: Envelope, message: bytes | None) -> None:
         """Raise WireError unless `env` is acceptable: signed by its gateway (or unsigned, if allowed)."""
         if env.signature is None:
             if self.require_signatures:
@@ -40,7 +41,7 @@ class Verifier:
         public = self.keys.get(env.org, env.store, env.agent)
         if public is None:
             raise WireError("unknown_key", "no signing key is registered for the batch's gateway")
-        if not verify(public, message, env.signature):
+        if message is None or not verify(public, message, env.signature):
             raise WireError("bad_signature", "the signature does not match the topic and body")
 
 
@@ -109,15 +110,15 @@ def decode(topic: str, payload: bytes, verifier: Verifier | None = None) -> Deco
 def _data(topic: str, payload: bytes, verifier: Verifier | None) -> DataBatch:
     digest = None
     if verifier is None:
-        env = decode_envelope(topic, payload)
+        env = decode_envelope(topic, payload, check_record)
     else:
-        env, message = decode_signed(topic, payload)
+        env, message = decode_signed(topic, payload, check_record)
         verifier.check(env, message)
-        digest = hashlib.sha256(message).digest()
+        digest = hashlib.sha256(message).digest() if message is not None else None
     key = (env.org, env.store, env.agent, env.epoch, env.seq)
     rows: dict[str, list[tuple[Any, ...]]] = {}
-    for idx, rec in enumerate(env.records):
-        rows.setdefault(rec.type, []).append(RECORD_TABLES[rec.type].row(key, idx, rec))
+    for idx, rec in enumerate(env.records):  # (type, values, epoch seconds): see check_record
+        rows.setdefault(rec[0], []).append(RECORD_TABLES[rec[0]].row(key, idx, rec))
     return DataBatch(
         env.agent, env.org, env.store, env.epoch, env.seq, env.sent_at, len(env.records), rows,
         env.topics.ack, digest,

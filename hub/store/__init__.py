@@ -5,7 +5,7 @@ that the writer can build rows before it opens a transaction. PostgreSQL (DESIGN
 second store behind the same row layout.
 """
 
-from hub.store.rows import RECORD_TABLES, TableSpec, epoch_s
+from hub.store.rows import RECORD_TABLES, TableSpec
 from hub.store.schema import SCHEMA_VERSION, connect, ensure_schema, open_db
 
-__all__ = ["RECORD_TABLES", "SCHEMA_VERSION", "TableSpec", "connect", "ensure_schema", "epoch_s", "open_db"]
+__all__ = ["RECORD_TABLES", "SCHEMA_VERSION", "TableSpec", "connect", "ensure_schema", "open_db"]

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from agent.wire import RECORD_TYPES
+from agent.wire.records import Checked
 
 KEY_COLUMNS = ("org", "store", "agent", "epoch", "seq", "idx")
 
@@ -37,11 +37,6 @@ TIME_INDEX: dict[str, tuple[str, ...]] = {
 _SQL_TYPES = {"str": str, "int": int, "float": float, "bool": int, "str | None": str}
 
 
-def epoch_s(text: str) -> int:
-    """Epoch seconds of a wire time the wire codec has already checked (fast: no strptime)."""
-    return int(datetime.fromisoformat(text).timestamp())
-
-
 def _time_column(field_name: str) -> str:
     return field_name[: -len("_at")] + "_epoch_s"
 
@@ -62,11 +57,10 @@ class TableSpec:
         marks = ", ".join("?" * len(self.columns))
         return f"INSERT INTO {self.table} ({names}) VALUES ({marks})"
 
-    def row(self, key: tuple[str, str, str, str, int], idx: int, rec: Any) -> tuple[Any, ...]:
-        """One row: batch key, index, fields, then the epoch-seconds of each time field."""
-        values = [getattr(rec, f) for f in self.fields]
-        times = [epoch_s(getattr(rec, f)) for f in self.time_fields]
-        return (*key, idx, *values, *times)
+    def row(self, key: tuple[str, str, str, str, int], idx: int, rec: Checked) -> tuple[Any, ...]:
+        """One row of a checked record (agent.wire.records.check_record): batch key, index, fields in
+        declaration order, then the epoch seconds of each time field (the wire computed them)."""
+        return (*key, idx, *rec[1], *rec[2])
 
 
 def _spec(record_type: str, cls: type[Any]) -> TableSpec:

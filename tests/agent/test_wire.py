@@ -1,15 +1,28 @@
-"""The wire's JSON Schema describes what the codec really sends (README: for the data team)."""
+"""The wire codec: its JSON Schema describes what it really sends (README: for the data team), and it
+checks what it receives."""
 
 from __future__ import annotations
 
 import json
 import zlib
+from datetime import UTC, datetime
 
 import jsonschema
+import pytest
 
-from agent.wire import DeviceFlag, DoorCounts, Envelope, MinuteCounts, PeriodCounts, Visit, encode_envelope
+from agent.wire import (
+    DeviceFlag,
+    DoorCounts,
+    Envelope,
+    MinuteCounts,
+    PeriodCounts,
+    Visit,
+    WireError,
+    decode_envelope,
+    encode_envelope,
+)
 from agent.wire.envelope import envelope_schema
-from agent.wire.records import iso
+from agent.wire.records import epoch_s, iso
 
 T = 1_790_000_000.0
 
@@ -38,3 +51,24 @@ def test_encoded_envelopes_validate_against_the_published_schema() -> None:
         pass
     else:
         raise AssertionError("an unknown record field passed the schema")
+
+
+def test_wire_times_are_checked_the_same_whether_their_minute_was_seen_before_or_not() -> None:
+    """The codec caches each minute it parsed; a cached minute must not let a bad second, a missing Z
+    or an impossible date through, and the epoch it returns equals a full parse."""
+    good = "2026-11-26T12:00:59Z"
+    assert epoch_s(good) == int(datetime(2026, 11, 26, 12, 0, 59, tzinfo=UTC).timestamp())
+    assert epoch_s("2026-11-26T12:00:07Z") == epoch_s(good) - 52  # the cached minute, another second
+    for bad in ("2026-11-26T12:00:60Z", "2026-11-26T12:00:5Z", "2026-11-26T12:00:59", "2026-11-26T12:00:59+",
+                "2026-13-26T12:00:59Z", "2026-02-30T12:00:00Z", "", None, 1_790_000_000):
+        with pytest.raises(ValueError):
+            epoch_s(bad)
+    env = Envelope("acme", "brno-1", "gw-1", "e1", 0, iso(T), (
+        MinuteCounts(minute_at=good, probe_requests_n=1, seen_n=1, clock_synced=True),
+        MinuteCounts(minute_at="2026-11-26T12:00:60Z", probe_requests_n=1, seen_n=1, clock_synced=True),
+    ))
+    with pytest.raises(WireError) as refused:
+        decode_envelope(env.topics.data, encode_envelope(env, compress=False))
+    assert refused.value.reason == "bad_record"
+    assert refused.value.detail.startswith("records[1]: minute.minute_at: time is not ISO 8601")
+    assert "12:00:60" not in refused.value.detail  # the value is never echoed
