@@ -116,7 +116,9 @@ def test_late_data_republishes_the_hour_without_replacing_the_newest_retained(
     config: HubConfig, tmp_path: Path, run: tuple[MetricsPublisher, Recorder, Clock]
 ) -> None:
     """A corrected count for 10:00 arriving after 12:00 was out is sent again (QoS 1, not retained),
-    so a new subscriber's retained message stays the newest hour."""
+    so a new subscriber's retained message stays the newest hour. The store-day was computed moments
+    before, so the correction waits for republish_every_s (late data streaming in is sent once per
+    interval, not after every commit)."""
     pub, rec, clock = run
     clock.now = parse_iso("2026-11-26T13:00:00Z")
     build(config, tmp_path)
@@ -124,7 +126,14 @@ def test_late_data_republishes_the_hour_without_replacing_the_newest_retained(
     rec.take()
     write(config, [("gw-1", 2, [p("hour", "2026-11-26T09:00:00Z", 7, 6)])])
     assert pub.wait_idle()
-    assert rec.sent[0][1]["visitors_n"] == 9
+    assert rec.take() == []
+    write(config, [("gw-1", 3, [p("hour", "2026-11-26T09:00:00Z", 8, 6)])])  # more of the same backlog
+    clock.now += config.publish.republish_every_s - 1
+    assert pub.wait_idle()
+    assert rec.take() == []
+    clock.now += 1
+    assert pub.wait_idle()
+    assert rec.sent[0][1]["visitors_n"] == 10  # 8 from gw-1's newest count, sent once with both batches in
     assert rec.take() == [("hour", "2026-11-26T10:00:00+01:00", False)]
 
 
