@@ -16,10 +16,12 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from agent.wire.records import iso
 from hub.ingest.counters import Counters
 from hub.ingest.decode import DataBatch, DeadLetter, Decoded, Ignored, StatusUpdate, decode
+from hub.store.bulk import insert_rows
 from hub.store.rows import RECORD_TABLES
 from hub.store.schema import connect
 
@@ -174,6 +176,7 @@ class Writer:
         seen: dict[str, tuple[str, str, str]] = {}
         stored = records = dups = statuses = 0
         dead: list[str] = []
+        new_rows: dict[str, list[tuple[Any, ...]]] = defaultdict(list)  # table rows of the new batches
         cur = conn.cursor()
         try:
             cur.execute("BEGIN IMMEDIATE")
@@ -197,7 +200,7 @@ class Writer:
                     )
                     if cur.rowcount == 1:
                         for rtype, rows in dec.rows.items():
-                            cur.executemany(RECORD_TABLES[rtype].insert_sql, rows)
+                            new_rows[rtype].extend(rows)
                         stored += 1
                         records += dec.records_n
                     elif _replayed(cur, dec):  # same (agent, epoch, seq), another body: never acked
@@ -216,6 +219,8 @@ class Writer:
                     dead.append(dec.reason)
                 else:
                     assert isinstance(dec, Ignored)
+            for rtype, rows in new_rows.items():  # the whole group's rows, few statements: hub.store.bulk
+                insert_rows(cur, RECORD_TABLES[rtype], rows)
             cur.executemany(
                 "INSERT INTO agents (agent, org, store, last_seen) VALUES (?, ?, ?, ?) ON CONFLICT (agent)"
                 " DO UPDATE SET org = excluded.org, store = excluded.store, last_seen = excluded.last_seen",
