@@ -123,16 +123,16 @@ class PublishConfig:
     k: int = setting(5, "device counts from 1 to k-1 are withheld, with complementary cells (1: none)")
     delay_s: int = setting(120, "publish an hour this long after it closes, once the agents' counts are in")
     poll_s: float = setting(60.0, "look for POS imports (made by another process) this often, seconds")
-    republish_every_s: float = setting(
-        30.0, "a store-day is computed and sent at most this often: late data streaming in (agents draining "
-        "a backlog) is sent again once per interval, not after every commit, seconds")
+    settle_s: float = setting(
+        30.0, "late data for a closed hour or day is sent once none has come for it for this long (at "
+        "most 10 x this after the first): a draining backlog goes out once in, not per commit, seconds")
     client_id: str = setting("footfall-hub-metrics", "MQTT client id of the publisher's own connection")
 
     def check(self) -> None:
         if self.k < 1:
             raise ValueError(f"k {self.k} must be at least 1")
-        if self.delay_s < 0 or self.poll_s <= 0 or self.republish_every_s < 0:
-            raise ValueError("delay_s and republish_every_s must not be negative and poll_s must be positive")
+        if self.delay_s < 0 or self.poll_s <= 0 or self.settle_s < 0:
+            raise ValueError("delay_s and settle_s must not be negative and poll_s must be positive")
         if not self.client_id:
             raise ValueError("client_id must not be empty")
 

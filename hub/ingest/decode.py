@@ -58,7 +58,7 @@ class DataBatch:
     records_n: int
     rows: dict[str, list[tuple[Any, ...]]]
     ack_topic: str
-    digest: bytes | None = None  # SHA-256 of the signed bytes (topic + canonical body); None unverified
+    digest: bytes | None = None  # SHA-256 of the signed bytes (topic + body as sent); None: unsigned
 
 
 @dataclass(frozen=True, slots=True)

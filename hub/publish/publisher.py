@@ -4,10 +4,14 @@ Woken by the writer after each commit (`wake`), at every quarter hour (hours clo
 `poll_s` (POS imports come from another process), it looks for rows past its watermarks
 (`changes.scan`), marks the local hours and days they fall in as dirty, and publishes each dirty cell
 whose period closed at least `delay_s` ago: the whole store-day is computed once (`hub.joins`), small
-cells suppressed (`cells`), and the dirty hours and, once the day closed, the day are sent. A store-day
-is computed at most once per `republish_every_s`: while agents drain a backlog, every commit brings late
-data for closed hours, and recomputing the day after each one would take the CPU the writer needs
-(bench/soak.py); the cells wait, still dirty, for the next allowed time.
+cells suppressed (`cells`), and the dirty hours and, once the day closed, the day are sent.
+
+Late data settles first: a closed cell goes out once no new data has touched it for `settle_s` (or
+after SETTLE_MAX_FACTOR x settle_s of steady touching). While agents drain a backlog every commit is late
+data for closed hours: recomputing the store-day after each one took 62 % of the hub process in
+bench/soak.py, starving the writer, and would send the data team a stream of half-drained corrections.
+An hour that closes on time is untouched by then (its data came before the close), so `delay_s` alone
+decides when it goes out.
 
 Retained: each topic keeps the newest period published on it, so a new subscriber gets the latest
 hour and day at once. A late correction of an older period goes out as a normal (not retained) QoS 1
@@ -36,6 +40,7 @@ from hub.store.schema import connect
 log = logging.getLogger(__name__)
 
 DAY = -1  # the hour index of a day cell
+SETTLE_MAX_FACTOR = 10  # a cell touched without pause is sent after at most this many settle_s
 MIN_PASS_S = 1.0  # commits wake the publisher at most this often (a drain commits tens of times a second)
 Send = Callable[[str, bytes, bool], None]  # topic, payload, retain
 
@@ -65,8 +70,8 @@ class MetricsPublisher:
         self._started = self._passes = 0
         self._done = threading.Condition()
         self._thread: threading.Thread | None = None
-        self._computed_at: dict[tuple[str, str, date], float] = {}  # store-day -> last computed (clock)
-        self._held_until = 0.0  # the earliest time a held store-day may be computed again; 0: none held
+        self._touched: dict[Cell, tuple[float, float]] = {}  # dirty cell -> (first, last) touch (clock)
+        self._held_until = 0.0  # when the first held cell settles; 0: none held
         self.counters: dict[str, int] = defaultdict(int)
 
     def start(self) -> None:
@@ -111,7 +116,7 @@ class MetricsPublisher:
                 stopping = self._stopping
                 try:
                     touches, marks = scan(conn, marks)
-                    dirty = self._publish_closed(conn, dirty | self._cells(touches), marks)
+                    dirty = self._publish_closed(conn, dirty | self._touch(self._cells(touches)), marks)
                     if (marks, dirty) != saved:
                         save_state(conn, marks, dirty)
                         saved = (dict(marks), set(dirty))
@@ -137,6 +142,23 @@ class MetricsPublisher:
         wake = min(next_slot, self._held_until) if self._held_until else next_slot
         return max(0.05, min(self._config.publish.poll_s, wake - now))
 
+    def _touch(self, cells: set[Cell]) -> set[Cell]:
+        """Note when each cell was touched (first and last), for settling; returns `cells`."""
+        now = self._clock()
+        for cell in cells:
+            first, _ = self._touched.get(cell, (now, now))
+            self._touched[cell] = (first, now)
+        return cells
+
+    def _settles_at(self, cell: Cell) -> float:
+        """When a closed dirty cell may go out: settle_s after its last touch, at most SETTLE_MAX_FACTOR
+        settle_s after its first; a cell found dirty at start (no touch times) at once."""
+        if cell not in self._touched:
+            return 0.0
+        first, last = self._touched[cell]
+        settle = self._config.publish.settle_s
+        return min(last + settle, first + SETTLE_MAX_FACTOR * settle)
+
     def _cells(self, touches: list[Touch]) -> set[Cell]:
         out: set[Cell] = set()
         for t in touches:
@@ -158,27 +180,24 @@ class MetricsPublisher:
         """Publish the dirty cells whose period has closed; return those still open."""
         clock = self._clock()
         now = clock - self._config.publish.delay_s
-        every = self._config.publish.republish_every_s
         by_day: dict[tuple[str, str, date], set[int]] = defaultdict(set)
         left: set[Cell] = set()
-        for org, store, day, h in dirty:
+        self._held_until = 0.0
+        for cell in dirty:
+            org, store, day, h = cell
             tz_name = self._config.store(store).timezone or self._config.default_timezone
             t0 = _midnight(day, tz_name)
             end = _midnight(day + timedelta(days=1), tz_name) if h == DAY else t0 + (h + 1) * 3600
-            if end <= now:
+            settles = self._settles_at(cell)
+            if end <= now and settles <= clock:
                 by_day[(org, store, day)].add(h)
+                self._touched.pop(cell, None)
             else:
-                left.add((org, store, day, h))
-        self._computed_at = {k: t for k, t in self._computed_at.items() if clock - t < every}
-        self._held_until = 0.0
+                left.add(cell)
+                if end <= now:  # closed, still settling
+                    self._held_until = min(self._held_until or settles, settles)
+                    self.counters["settling"] += 1
         for (org, store, day), wanted in sorted(by_day.items()):
-            last = self._computed_at.get((org, store, day))
-            if last is not None:  # computed less than `every` ago: hold the cells until then
-                left.update((org, store, day, h) for h in wanted)
-                self._held_until = min(self._held_until or last + every, last + every)
-                self.counters["held"] += 1
-                continue
-            self._computed_at[(org, store, day)] = clock
             try:
                 sd = store_day(conn, self._config, store, day)
             except NoMetricsError:
@@ -187,8 +206,8 @@ class MetricsPublisher:
             out = [hours[h] for h in sorted(wanted) if 0 <= h < len(hours)]
             if DAY in wanted:
                 out.append(day_cell)
-            for cell in out:
-                self._emit(cell, newest)
+            for doc in out:
+                self._emit(doc, newest)
         return left
 
     def _emit(self, cell: dict[str, Any], newest: dict[str, int]) -> None:

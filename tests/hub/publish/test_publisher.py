@@ -51,6 +51,13 @@ class Recorder:
         return next(d for t, d, _ in self.sent if t.endswith(period) and d["local_start"] == local_start)
 
 
+def settle(pub: MetricsPublisher, clock: Clock, config: HubConfig) -> None:
+    """Let the publisher see what was just written, then let settle_s pass and let it look again."""
+    assert pub.wait_idle()
+    clock.now += config.publish.settle_s
+    assert pub.wait_idle()
+
+
 @pytest.fixture
 def config(tmp_path: Path) -> HubConfig:
     cfg = HubConfig(
@@ -78,9 +85,13 @@ def run(config: HubConfig) -> Iterator[tuple[MetricsPublisher, Recorder, Clock]]
 def test_closed_hours_go_out_open_ones_wait_for_their_close_plus_delay(
     config: HubConfig, tmp_path: Path, run: tuple[MetricsPublisher, Recorder, Clock]
 ) -> None:
-    """At local 10:30 the data of 00:00 is out and 10:00 is not; at 11:02 (closed + 120 s) it is."""
+    """At local 10:30 the data of 00:00, written just now, is out once settled (settle_s) and 10:00 is
+    not; at 11:02 (closed + 120 s) it is."""
     pub, rec, clock = run
     build(config, tmp_path)
+    assert pub.wait_idle()
+    assert rec.take() == []  # closed hours, but their data is still coming in
+    clock.now += config.publish.settle_s
     assert pub.wait_idle()
     sent = rec.take()
     assert ("hour", "2026-11-26T00:00:00+01:00", True) in sent
@@ -101,7 +112,7 @@ def test_the_day_goes_out_once_over_with_its_hours_suppressed(
     pub, rec, clock = run
     clock.now = parse_iso("2026-11-27T08:00:00Z")
     build(config, tmp_path)
-    assert pub.wait_idle()
+    settle(pub, clock, config)
     h10 = rec.doc("hour", "2026-11-26T10:00:00+01:00")
     assert (h10["visitors_n"], h10["passersby_n"], h10["visits_n"]) == (6, 9, None)
     assert h10["suppressed"] == ["visits_n"]
@@ -116,21 +127,22 @@ def test_late_data_republishes_the_hour_without_replacing_the_newest_retained(
     config: HubConfig, tmp_path: Path, run: tuple[MetricsPublisher, Recorder, Clock]
 ) -> None:
     """A corrected count for 10:00 arriving after 12:00 was out is sent again (QoS 1, not retained),
-    so a new subscriber's retained message stays the newest hour. The store-day was computed moments
-    before, so the correction waits for republish_every_s (late data streaming in is sent once per
-    interval, not after every commit)."""
+    so a new subscriber's retained message stays the newest hour. Late data settles first: the hour
+    goes out once settle_s passed without more, so a backlog streaming in is sent once, not per commit."""
     pub, rec, clock = run
     clock.now = parse_iso("2026-11-26T13:00:00Z")
     build(config, tmp_path)
-    assert pub.wait_idle()
+    settle(pub, clock, config)
     rec.take()
     write(config, [("gw-1", 2, [p("hour", "2026-11-26T09:00:00Z", 7, 6)])])
     assert pub.wait_idle()
     assert rec.take() == []
+    clock.now += config.publish.settle_s - 1
     write(config, [("gw-1", 3, [p("hour", "2026-11-26T09:00:00Z", 8, 6)])])  # more of the same backlog
-    clock.now += config.publish.republish_every_s - 1
     assert pub.wait_idle()
-    assert rec.take() == []
+    clock.now += config.publish.settle_s - 1
+    assert pub.wait_idle()
+    assert rec.take() == []  # touched again 29 s ago: still settling
     clock.now += 1
     assert pub.wait_idle()
     assert rec.sent[0][1]["visitors_n"] == 10  # 8 from gw-1's newest count, sent once with both batches in
@@ -144,7 +156,7 @@ def test_a_restart_publishes_what_was_pending_and_repeats_nothing(config: HubCon
     first.start()
     assert first.wait_idle()
     build(config, tmp_path)
-    assert first.wait_idle()
+    settle(first, clock, config)
     first.stop()
     assert rec.take()
     clock.now = parse_iso("2026-11-26T10:05:00Z")
