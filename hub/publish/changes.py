@@ -3,7 +3,8 @@
 The writer appends record rows (rowid grows); a POS import, run by another process, adds an `imports`
 row. So one watermark per table finds every late arrival, whoever wrote it, with no hook into the
 writer beyond a wake-up. Watermarks live in `publish_marks`, saved in one transaction with the cells
-found but not yet published (`publish_dirty`: hours still open), so a restart neither skips nor redoes.
+found but not yet published (`publish_dirty`: hours still open or still settling, with when data first
+and last touched them), so a restart neither skips nor redoes, and settles what was settling.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ SLOT_S = 900  # times are floored to 15 min: every zone offset is a multiple of 
 _DDL = (
     "CREATE TABLE IF NOT EXISTS publish_marks (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS publish_dirty (org TEXT NOT NULL, store TEXT NOT NULL, day TEXT NOT NULL,"
-    " hour INTEGER NOT NULL, PRIMARY KEY (org, store, day, hour)) WITHOUT ROWID",
+    " hour INTEGER NOT NULL, first_touch REAL, last_touch REAL, PRIMARY KEY (org, store, day, hour))"
+    " WITHOUT ROWID",
 )
 Cell = tuple[str, str, date, int]  # org, store, local date, hour index (-1: the whole day)
+Touched = tuple[float, float]  # when data first and last touched a dirty cell (epoch seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,20 +62,25 @@ def _max_rowid(conn: sqlite3.Connection, table: str) -> int:
     return int(row[0] or 0)
 
 
-def load_state(conn: sqlite3.Connection) -> tuple[dict[str, int], set[Cell]]:
+def load_state(conn: sqlite3.Connection) -> tuple[dict[str, int], dict[Cell, Touched]]:
     """The saved watermarks (named marks included) and dirty cells. A table never looked at starts at
-    its current end: the publisher's first start republishes nothing from before it."""
+    its current end: the publisher's first start republishes nothing from before it. A cell saved
+    before touch times were kept counts as settled."""
     for ddl in _DDL:
         conn.execute(ddl)
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(publish_dirty)")}
+    for column in ("first_touch", "last_touch"):
+        if column not in columns:
+            conn.execute(f"ALTER TABLE publish_dirty ADD COLUMN {column} REAL")
     marks = {str(n): int(v) for n, v in conn.execute("SELECT name, value FROM publish_marks")}
     for table in _QUERIES:
         marks.setdefault(table, _max_rowid(conn, table))
-    dirty = {(o, s, date.fromisoformat(d), int(h))
-             for o, s, d, h in conn.execute("SELECT org, store, day, hour FROM publish_dirty")}
+    dirty = {(o, s, date.fromisoformat(d), int(h)): (float(f or 0.0), float(la or 0.0)) for o, s, d, h, f, la
+             in conn.execute("SELECT org, store, day, hour, first_touch, last_touch FROM publish_dirty")}
     return marks, dirty
 
 
-def save_state(conn: sqlite3.Connection, marks: dict[str, int], dirty: set[Cell]) -> None:
+def save_state(conn: sqlite3.Connection, marks: dict[str, int], dirty: dict[Cell, Touched]) -> None:
     """Watermarks and the cells not yet published, in one transaction."""
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -82,8 +90,10 @@ def save_state(conn: sqlite3.Connection, marks: dict[str, int], dirty: set[Cell]
             sorted(marks.items()),
         )
         conn.execute("DELETE FROM publish_dirty")
-        conn.executemany("INSERT INTO publish_dirty (org, store, day, hour) VALUES (?, ?, ?, ?)",
-                         sorted((o, s, d.isoformat(), h) for o, s, d, h in dirty))
+        conn.executemany(
+            "INSERT INTO publish_dirty (org, store, day, hour, first_touch, last_touch)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            sorted((o, s, d.isoformat(), h, first, last) for (o, s, d, h), (first, last) in dirty.items()))
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

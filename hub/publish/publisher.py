@@ -33,7 +33,7 @@ from agent.wire.topics import metrics_topic
 from hub.config import HubConfig, zone
 from hub.joins.metrics import NoMetricsError, store_metrics
 from hub.publish.cells import StoreDay, store_day_cells
-from hub.publish.changes import SLOT_S, Cell, Touch, load_state, save_state, scan
+from hub.publish.changes import SLOT_S, Cell, Touch, Touched, load_state, save_state, scan
 from hub.publish.payload import encode
 from hub.store.schema import connect
 
@@ -70,7 +70,6 @@ class MetricsPublisher:
         self._started = self._passes = 0
         self._done = threading.Condition()
         self._thread: threading.Thread | None = None
-        self._touched: dict[Cell, tuple[float, float]] = {}  # dirty cell -> (first, last) touch (clock)
         self._held_until = 0.0  # when the first held cell settles; 0: none held
         self.counters: dict[str, int] = defaultdict(int)
 
@@ -108,7 +107,7 @@ class MetricsPublisher:
         conn.execute("PRAGMA synchronous=NORMAL")
         try:
             marks, dirty = load_state(conn)
-            saved = (dict(marks), set(dirty))
+            saved = (dict(marks), dict(dirty))
             while True:
                 self._wake.clear()
                 with self._done:
@@ -116,10 +115,11 @@ class MetricsPublisher:
                 stopping = self._stopping
                 try:
                     touches, marks = scan(conn, marks)
-                    dirty = self._publish_closed(conn, dirty | self._touch(self._cells(touches)), marks)
+                    self._touch(dirty, self._cells(touches))
+                    dirty = self._publish_closed(conn, dirty, marks)
                     if (marks, dirty) != saved:
                         save_state(conn, marks, dirty)
-                        saved = (dict(marks), set(dirty))
+                        saved = (dict(marks), dict(dirty))
                 except Exception:
                     self.counters["errors"] += 1
                     log.exception("publishing metrics failed; retrying at the next wake-up")
@@ -142,20 +142,17 @@ class MetricsPublisher:
         wake = min(next_slot, self._held_until) if self._held_until else next_slot
         return max(0.05, min(self._config.publish.poll_s, wake - now))
 
-    def _touch(self, cells: set[Cell]) -> set[Cell]:
-        """Note when each cell was touched (first and last), for settling; returns `cells`."""
+    def _touch(self, dirty: dict[Cell, Touched], cells: set[Cell]) -> None:
+        """Mark `cells` dirty, touched now (kept with the cells, so a restart settles them the same)."""
         now = self._clock()
         for cell in cells:
-            first, _ = self._touched.get(cell, (now, now))
-            self._touched[cell] = (first, now)
-        return cells
+            first, _ = dirty.get(cell, (now, now))
+            dirty[cell] = (first, now)
 
-    def _settles_at(self, cell: Cell) -> float:
+    def _settles_at(self, touched: Touched) -> float:
         """When a closed dirty cell may go out: settle_s after its last touch, at most SETTLE_MAX_FACTOR
-        settle_s after its first; a cell found dirty at start (no touch times) at once."""
-        if cell not in self._touched:
-            return 0.0
-        first, last = self._touched[cell]
+        settle_s after its first."""
+        first, last = touched
         settle = self._config.publish.settle_s
         return min(last + settle, first + SETTLE_MAX_FACTOR * settle)
 
@@ -176,24 +173,25 @@ class MetricsPublisher:
                 day += timedelta(days=1)
         return out
 
-    def _publish_closed(self, conn: Any, dirty: set[Cell], newest: dict[str, int]) -> set[Cell]:
-        """Publish the dirty cells whose period has closed; return those still open."""
+    def _publish_closed(
+        self, conn: Any, dirty: dict[Cell, Touched], newest: dict[str, int]
+    ) -> dict[Cell, Touched]:
+        """Publish the dirty cells whose period has closed and whose data settled; return the others."""
         clock = self._clock()
         now = clock - self._config.publish.delay_s
         by_day: dict[tuple[str, str, date], set[int]] = defaultdict(set)
-        left: set[Cell] = set()
+        left: dict[Cell, Touched] = {}
         self._held_until = 0.0
-        for cell in dirty:
+        for cell, touched in dirty.items():
             org, store, day, h = cell
             tz_name = self._config.store(store).timezone or self._config.default_timezone
             t0 = _midnight(day, tz_name)
             end = _midnight(day + timedelta(days=1), tz_name) if h == DAY else t0 + (h + 1) * 3600
-            settles = self._settles_at(cell)
+            settles = self._settles_at(touched)
             if end <= now and settles <= clock:
                 by_day[(org, store, day)].add(h)
-                self._touched.pop(cell, None)
             else:
-                left.add(cell)
+                left[cell] = touched
                 if end <= now:  # closed, still settling
                     self._held_until = min(self._held_until or settles, settles)
                     self.counters["settling"] += 1

@@ -169,3 +169,27 @@ def test_a_restart_publishes_what_was_pending_and_repeats_nothing(config: HubCon
         assert rec.take() == []
     finally:
         second.stop()
+
+
+def test_late_data_still_settling_at_a_restart_settles_after_it(config: HubConfig, tmp_path: Path) -> None:
+    """A hub restarted while late data was settling neither sends it at once nor forgets it: the cells
+    keep their touch times across the restart and go out settle_s after the last data."""
+    rec, clock = Recorder(), Clock("2026-11-27T08:00:00Z")
+    first = MetricsPublisher(config, rec, clock)
+    first.start()
+    assert first.wait_idle()
+    build(config, tmp_path)  # yesterday's data, all late
+    assert first.wait_idle()
+    first.stop()
+    assert rec.take() == []
+    clock.now += config.publish.settle_s - 1
+    second = MetricsPublisher(config, rec, clock)
+    second.start()
+    try:
+        assert second.wait_idle()
+        assert rec.take() == []
+        clock.now += 1
+        assert second.wait_idle()
+        assert ("day", "2026-11-26T00:00:00+01:00", True) in rec.take()
+    finally:
+        second.stop()
