@@ -7,7 +7,9 @@ one-core baselines on the same payloads, so that the ratios hold from one machin
 
 - decode: `agent.wire.decode_envelope` alone (the wire codec, no rows, no database);
 - insert: plain sqlite3 `executemany` of the same rows, already built, into a fresh hub database (same
-  schema, WAL, synchronous=FULL), one commit per `ingest.max_batches_per_commit` batches.
+  schema, WAL, synchronous=FULL), one commit per `ingest.max_batches_per_commit` batches;
+- the same insert beside a thread that runs Python all the time, with `executemany` and with the hub's
+  multi-row statements (hub.store.bulk): why the writer does not use `executemany`.
 
     .venv/bin/python bench/hub_ingest.py [--batches 400] [--records 500]
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -27,6 +30,7 @@ from agent.wire import decode_envelope
 from hub.config import DatabaseConfig, HubConfig, IngestConfig, MqttConfig, TrustConfig
 from hub.ingest.decode import DataBatch, decode
 from hub.store import RECORD_TABLES, connect, open_db
+from hub.store.bulk import insert_rows
 from tests.hub.envelopes import Publisher
 from tests.hub.ingest_rate import time_ingest, visit_payloads
 from tests.support.mosquitto import Mosquitto
@@ -41,13 +45,31 @@ def decode_rate(payloads: list[tuple[str, bytes]]) -> float:
     return n / (time.perf_counter() - start)
 
 
-def insert_rate(payloads: list[tuple[str, bytes]], db_path: Path, per_commit: int) -> float:
-    """Records/s of inserting the payloads' rows, built beforehand, with plain sqlite3, one core."""
+class BusyThread(threading.Thread):
+    """A thread that runs Python until stopped, as paho reading a backlog does beside the writer."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.stopped = False
+
+    def run(self) -> None:
+        n = 0
+        while not self.stopped:
+            n += 1
+
+
+def insert_rate(payloads: list[tuple[str, bytes]], db_path: Path, per_commit: int, *, bulk: bool = False,
+                busy: bool = False) -> float:
+    """Records/s of inserting the payloads' rows, built beforehand, with plain sqlite3 `executemany`
+    (or `bulk`: the hub's multi-row statements, hub.store.bulk), one core; `busy`: beside a BusyThread."""
     open_db(db_path).close()
     batches = [decode(topic, payload) for topic, payload in payloads]
     assert all(isinstance(b, DataBatch) for b in batches)
     conn = connect(db_path)
     n = 0
+    spinner = BusyThread()
+    if busy:
+        spinner.start()
     start = time.perf_counter()
     for i in range(0, len(batches), per_commit):
         conn.execute("BEGIN IMMEDIATE")
@@ -59,10 +81,14 @@ def insert_rate(payloads: list[tuple[str, bytes]], db_path: Path, per_commit: in
                 (b.agent, b.org, b.store, b.epoch, b.seq, b.sent_at, b.sent_at, b.records_n),
             )
             for rtype, rows in b.rows.items():
-                conn.executemany(RECORD_TABLES[rtype].insert_sql, rows)
+                if bulk:
+                    insert_rows(conn.cursor(), RECORD_TABLES[rtype], rows)
+                else:
+                    conn.executemany(RECORD_TABLES[rtype].insert_sql, rows)
             n += b.records_n
         conn.execute("COMMIT")
     seconds = time.perf_counter() - start
+    spinner.stopped = True
     conn.close()
     return n / seconds
 
@@ -96,13 +122,19 @@ def main() -> None:
     total = args.batches * args.records
     with tempfile.TemporaryDirectory() as tmp:
         decoded = decode_rate(payloads)
-        insert = insert_rate(payloads, Path(tmp) / "insert.db", IngestConfig().max_batches_per_commit)
+        per_commit = IngestConfig().max_batches_per_commit
+        insert = insert_rate(payloads, Path(tmp) / "insert.db", per_commit)
+        busy_many = insert_rate(payloads, Path(tmp) / "busy-many.db", per_commit, busy=True)
+        busy_bulk = insert_rate(payloads, Path(tmp) / "busy-bulk.db", per_commit, bulk=True, busy=True)
         n, hub = hub_rate(payloads, Path(tmp))
     if n != total:
         sys.exit(f"hub_ingest: only {n} of {total} records were stored")
     print(f"{args.batches} batches x {args.records} visits = {total:,} records, one run")
     print(f"  baseline decode_envelope alone, one core   {decoded:>9,.0f} records/s")
     print(f"  baseline sqlite3 insert of the same rows    {insert:>9,.0f} records/s")
+    print(f"  beside a busy Python thread: executemany   {busy_many:>9,.0f} records/s")
+    print(f"  beside a busy Python thread: hub's bulk    {busy_bulk:>9,.0f} records/s  "
+          f"({busy_bulk / busy_many:.1f}x: sqlite3 gives up the GIL once per statement step)")
     print(f"  hub, MQTT -> decode -> SQLite -> acks       {hub:>9,.0f} records/s")
     print(f"  hub / decode = {hub / decoded:.2f}   hub / insert = {hub / insert:.2f}")
     verdict = "met" if hub >= BUDGET else "MISSED"
