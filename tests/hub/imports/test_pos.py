@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,8 +12,8 @@ import pytest
 import sqlite_utils
 
 from hub.config import HubConfig, StoreConfig
-from hub.imports import ImportFileError, importer
-from hub.imports.pos import cents
+from hub.imports import ImportFileError, importer, pos
+from hub.imports.pos import cents, insert_statement
 from hub.store import open_db
 
 CONFIG = HubConfig(default_timezone="UTC", stores={"brno-1": StoreConfig(timezone="Europe/Prague")})
@@ -229,3 +232,144 @@ def test_new_shapes_explain_their_bad_rows(
         importer("pos")(db, csv_file(tmp_path, text), CONFIG)
     assert str(err.value) == message
     assert rows(db) == []
+
+
+ZONES = HubConfig(default_timezone="UTC", stores={
+    "brno-1": StoreConfig(timezone="Europe/Prague"), "stjohns-1": StoreConfig(timezone="America/St_Johns")})
+ALL_COLUMNS = (
+    "SELECT store, transaction_id, at_utc, at_epoch_s, net_amount_cents, member_id, voided"
+    " FROM pos_transactions ORDER BY store, transaction_id"
+)
+
+
+def big_export(n: int, seed: int) -> list[list[str]]:
+    """Rows of a many-chunk export: zones with hour and half-hour offsets across a DST change, stores
+    interleaved, refunds, voids, members blank, padded or missing, ids in no key order."""
+    rng = random.Random(seed)
+    t = 1_792_000_000  # 2026-10-15: Prague's and St John's clocks go back in between
+    out = [["store", "timestamp", "transaction_id", "net_amount", "status", "member_id"]]
+    for i in range(n):
+        t += rng.randint(0, 900)
+        store = ("brno-1", "stjohns-1", "leeds-2")[i % 3]
+        day = f"2026-{10 + t // 2_600_000 % 2}-{1 + t // 86_400 % 28:02d}"
+        stamp = f"{day} {t // 3600 % 24:02d}:{t // 60 % 60:02d}:{t % 60:02d}"
+        value = rng.randint(-5000, 50000)
+        shape = i % 3 if i % 7 == 0 else 0  # mostly 2 decimals, some 1, some none
+        amount = (f"{value / 100:.2f}", f"{value // 10 / 10:.1f}", str(value // 100))[shape]
+        status = ("completed", "VOID", " void ")[i % 3] if i % 97 == 0 else "completed"
+        member = ("", f"M{i % 500}", f" M{i % 50} ", "  ")[i % 4]
+        out.append([store, stamp, f"T{rng.randint(1, 10**9)}-{i}", amount, status, member])
+    return out
+
+
+def write_csv(path: Path, rows: list[list[str]], quoting: int) -> Path:
+    buf = io.StringIO()
+    csv.writer(buf, quoting=quoting).writerows(rows)
+    path.write_text(buf.getvalue(), newline="")
+    return path
+
+
+@pytest.mark.parametrize("config", [ZONES, HubConfig(default_timezone="Europe/Prague")],
+                         ids=["three-zones", "one-zone"])
+def test_fast_path_and_row_by_row_check_store_the_same_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config: HubConfig
+) -> None:
+    """An unquoted export goes through the column-at-a-time path; the same rows quoted go through
+    csv.reader one row at a time: both store identical rows, at_utc exactly as SQLite's strftime writes
+    it, a blank member id as NULL (the pinned contract of `_Check.bulk`)."""
+    fast: list[object] = []
+    bulk = pos._Check.bulk
+    monkeypatch.setattr(pos._Check, "bulk",
+                        lambda self, cols, n: fast.append(bulk(self, cols, n)) or fast[-1])
+    export = big_export(6000, seed=7)
+    stored = []
+    for name, quoting in (("plain.csv", csv.QUOTE_MINIMAL), ("quoted.csv", csv.QUOTE_ALL)):
+        database = open_db(tmp_path / f"{name}.db")
+        try:
+            result = importer("pos")(database, write_csv(tmp_path / name, export, quoting), config)
+            assert (result.rows_n, result.added_n) == (6000, 6000)
+            assert len(fast) >= 3 and None not in fast  # the plain file: each chunk by the fast path
+            assert database.execute(
+                "SELECT count(*) FROM pos_transactions"
+                " WHERE at_utc IS NOT strftime('%Y-%m-%dT%H:%M:%SZ', at_epoch_s, 'unixepoch')"
+                " OR member_id = '' OR member_id != trim(member_id)").fetchone() == (0,)
+            stored.append(database.execute(ALL_COLUMNS).fetchall())
+        finally:
+            database.close()
+    assert stored[0] == stored[1]
+    assert len({r[5] for r in stored[0]}) > 100 and None in {r[5] for r in stored[0]}
+    assert sum(r[6] for r in stored[0]) == sum(1 for i in range(6000) if i % 97 == 0 and i % 3)
+
+
+def test_offsets_with_seconds_and_far_dates_get_strftime_at_utc(
+    db: sqlite_utils.Database, tmp_path: Path
+) -> None:
+    """A local mean time offset (Prague before 1891: +0:57:44) is not a whole minute, and years below 1000
+    are still four digits: at_utc is what SQLite's strftime makes of at_epoch_s."""
+    naive = "store,timestamp,transaction_id,net_amount\nbrno-1,1880-06-01 12:00:00,L1,1.00\n"
+    aware = "store,timestamp,transaction_id,net_amount\nbrno-1,0999-01-01T00:00:05+01:00,L2,1.00\n"
+    importer("pos")(db, csv_file(tmp_path, naive, "naive.csv"), CONFIG)
+    importer("pos")(db, csv_file(tmp_path, aware, "aware.csv"), CONFIG)
+    assert db.execute(
+        "SELECT transaction_id, at_utc, strftime('%Y-%m-%dT%H:%M:%SZ', at_epoch_s, 'unixepoch')"
+        " FROM pos_transactions ORDER BY transaction_id").fetchall() == [
+        ("L1", "1880-06-01T11:02:16Z", "1880-06-01T11:02:16Z"),
+        ("L2", "0998-12-31T23:00:05Z", "0998-12-31T23:00:05Z"),
+    ]
+
+
+def test_only_a_hex_sha_goes_into_the_statement() -> None:
+    """The file's SHA-256 is written into the INSERT's text, so nothing but 64 hex digits may be."""
+    assert "'" + "ab" * 32 + "'" in insert_statement("ab" * 32)
+    with pytest.raises(ValueError, match="not a SHA-256"):
+        insert_statement("x'); DROP TABLE pos_transactions; --")
+
+
+def indexes(db: sqlite_utils.Database) -> list[tuple[object, ...]]:
+    return db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'"
+                      " AND tbl_name = 'pos_transactions' ORDER BY name").fetchall()
+
+
+def test_a_bulk_load_remakes_the_time_index_and_a_failed_one_keeps_it(
+    db: sqlite_utils.Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file twice the size of the table drops the index and makes it again in the same transaction
+    (the rows counted as before); a bad row rolls the drop back; a file smaller than that leaves the
+    index alone."""
+    monkeypatch.setattr(pos, "BULK_LINES", 2)
+    before = indexes(db)
+    assert len(before) == 1
+    statements: list[str] = []
+    db.conn.set_trace_callback(statements.append)
+    bad = GOOD + "brno-1,2026-11-26T12:00:00+01:00,X99,abc\n"
+    with pytest.raises(ImportFileError):
+        importer("pos")(db, csv_file(tmp_path, bad, "bad.csv"), CONFIG)
+    assert sum(s.startswith("DROP INDEX") for s in statements) == 1
+    assert indexes(db) == before
+    statements.clear()
+    assert importer("pos")(db, csv_file(tmp_path, GOOD), CONFIG).summary() == "pos.csv: 4 rows imported"
+    assert indexes(db) == before
+    assert sum(s.startswith("DROP INDEX") for s in statements) == 1
+    statements.clear()
+    later = "store,timestamp,transaction_id,net_amount\nbrno-1,2026-11-27T10:00:00+01:00,T4,3.00\n"
+    assert importer("pos")(db, csv_file(tmp_path, later, "later.csv"), CONFIG).added_n == 1
+    assert not any(s.startswith("DROP INDEX") for s in statements)
+    assert db.execute("EXPLAIN QUERY PLAN SELECT * FROM pos_transactions WHERE store = 'brno-1'"
+                      " AND at_epoch_s > 0").fetchall()[0][3].endswith("(store=? AND at_epoch_s>?)")
+
+
+@pytest.mark.parametrize("text", [
+    "12.50", "-0.07", "007.00", "-0.00", "1.0\x1c", "\x1c1.00", "1.00 ", "+1.00", "1_0.00", ".50", "-.50",
+    "1.5", "1.505", "1.2.34", "1-2.00", "--1.00", "1.-5", "\uff11.00", "1,00", "abc", "1.ab", "1e2.00", "-",
+])
+def test_the_column_parse_of_amounts_agrees_with_cents(text: str) -> None:
+    """`_usual_cents` (a whole column at once) gives what `cents` gives, or hands the column back."""
+    try:
+        want: int | None = cents(text.strip())
+    except ValueError:
+        want = None
+    got = pos._usual_cents([text])
+    assert got is None or got == [want]
+    assert pos._usual_cents([text, "1.00"]) in (None, [want, 100])
+    if text in ("12.50", "-0.07", "007.00", "-0.00"):
+        assert got == [want]
