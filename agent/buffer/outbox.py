@@ -61,9 +61,11 @@ RAW_RECORD_TYPES: frozenset[str] = frozenset({"sighting"})
 QUEUED = "queued"
 SENT = "sent"
 DROP_LOG_EVERY_S = 600.0
-RESEND_BACKOFF_MAX = 8  # the longest wait for the hub: 8 x resend_after_s (4 minutes by default)
-# attempts = PUBACKs so far: 1 -> 1 x resend_after_s, 2 -> 2 x, 3 -> 4 x, then 8 x
-_BACKOFF = f"min(1 << max(attempts - 1, 0), {RESEND_BACKOFF_MAX})"
+RESEND_BACKOFF_DOUBLINGS = 3
+RESEND_BACKOFF_MAX = 1 << RESEND_BACKOFF_DOUBLINGS  # the longest wait: 8 x resend_after_s (4 min by default)
+# attempts = PUBACKs so far: 1 -> 1 x resend_after_s, 2 -> 2 x, 3 -> 4 x, then 8 x (the shift is capped,
+# not its result: 1 << 63 and beyond would be negative or 0 in SQLite, and the batch due at every pass)
+_BACKOFF = f"(1 << min(max(attempts - 1, 0), {RESEND_BACKOFF_DOUBLINGS}))"
 
 
 def priority_of(record: Record, raw_types: Collection[str] = RAW_RECORD_TYPES) -> int:

@@ -130,6 +130,9 @@ def test_each_resend_of_a_batch_waits_twice_as_long_up_to_the_cap(outbox: Outbox
         waits.append(due_at - at)
         at = due_at
     assert waits == [30, 60, 120, 240, 240, 240]
+    for _ in range(70):  # a hub that never acks: still 240 s apart after 76 resends
+        outbox.mark_sent([0], at)
+    assert outbox.next_resend_at(30, exclude={1}) == at + 240
     outbox.mark_sent([1], at)
     assert outbox.next_resend_at(30, exclude={0}) == at + 30
 
