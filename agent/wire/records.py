@@ -48,8 +48,9 @@ def epoch_s(text: object) -> int:
         raise ValueError(_TIME_ERROR)
     at = datetime.fromisoformat(text)
     epoch = int(at.timestamp())
-    if len(_MINUTES) < _MINUTES_MAX:
-        _MINUTES[text[:16]] = epoch - at.second
+    if len(_MINUTES) >= _MINUTES_MAX:  # months of minutes: start again rather than stop caching
+        _MINUTES.clear()
+    _MINUTES[text[:16]] = epoch - at.second
     return epoch
 
 
