@@ -31,7 +31,7 @@ from agent.wire.signing import load_signing_key
 log = logging.getLogger("footfall.agent")
 PIPELINE_STATE = "pipeline"
 DOORS_STATE = "doors"
-OPTOUTS_FILE = "optouts.json"  # the hub's last opt-out list, for starts while offline
+OPTOUTS_FILE = "optouts.json"  # the hub's last config (opt-out and member lists), for starts while offline
 
 
 class AgentApp:
@@ -54,7 +54,8 @@ class AgentApp:
         self.notify = Notifier()  # systemd: READY, WATCHDOG from the frame loop, STOPPING
         self._pending: list[Any] = []  # records waiting to make a batch (at most outbox.coalesce_s)
         self._pending_since = 0.0
-        self._optouts: frozenset[bytes] = frozenset()  # opt-out keys from the hub's retained config
+        self._lists: tuple[frozenset[bytes], frozenset[bytes]] = (frozenset(), frozenset())  # opt-out and
+        # member keys from the hub's retained config
 
     def status(self) -> Status:
         counters = self.pipeline.counters() if self.pipeline else {}
@@ -136,17 +137,19 @@ class AgentApp:
     def _load_optouts(self) -> None:
         path = self.state_dir / OPTOUTS_FILE
         if path.exists():
-            self._optouts = AgentSettings.decode(path.read_bytes()).optout_bytes()
+            settings = AgentSettings.decode(path.read_bytes())
+            self._lists = (settings.optout_bytes(), settings.member_bytes())
 
     def _on_config(self, settings: AgentSettings) -> None:
-        """The hub's retained config (MQTT's thread): swap the opt-out list in, keep it for offline starts."""
-        keys = settings.optout_bytes()
-        if keys != self._optouts:
+        """The hub's retained config (MQTT's thread): swap the opt-out and member lists in, keep them for
+        offline starts."""
+        lists = (settings.optout_bytes(), settings.member_bytes())
+        if lists != self._lists:
             write_private(self.state_dir / OPTOUTS_FILE, settings.encode())
-        self._optouts = keys
+        self._lists = lists
         if self.pipeline is not None:
-            self.pipeline.pseudonymizer.set_optouts(keys)
-        log.info("config from the hub: %d opt-out keys", len(keys))
+            self.pipeline.pseudonymizer.set_lists(*lists)
+        log.info("config from the hub: %d opt-out keys, %d member keys", len(lists[0]), len(lists[1]))
 
     def _source(self) -> object:
         cfg = self.config.source
@@ -201,7 +204,7 @@ class AgentApp:
                             "--install)", chain_path)
             chain = KeyChain.open(chain_path, batch[0][0], cfg.privacy.key_window_days, cfg.timezone)
             self.pipeline = Pipeline(cfg, chain, source.linktype)
-            self.pipeline.pseudonymizer.set_optouts(self._optouts)
+            self.pipeline.pseudonymizer.set_lists(*self._lists)
             saved = self.outbox.load_state(PIPELINE_STATE)
             if saved:
                 self.pipeline.import_state(saved)

@@ -105,6 +105,8 @@ class Pipeline:
             sightings_n=v.sightings_n, rssi_max_dbm=v.rssi_max_dbm, kind=v.kind, randomized=v.randomized,
             device_key=v.device.hex() if v.kind == VISITOR else None,
             key_window=self.chain.window_id(v.window),
+            member_key=self.pseudonymizer.member_of(v.device) if v.kind == VISITOR and not v.randomized
+            else None,
         )
 
     def counters(self) -> dict[str, int]:

@@ -17,6 +17,12 @@ Opt-outs (DESIGN section 3): while the hub's list of opt-out keys is not empty, 
 opt-out key HMAC-SHA256(opt-out secret, MAC)[:16] of each universally administered MAC at its first
 sighting in a window (and again for every MAC after the list changes), and drops every sighting of a
 listed one, counted `opted_out`. Randomized MACs are never matched to the list.
+
+Members (DESIGN section 3, with the gateway secret): the same key of a universally administered MAC is
+looked up in the hub's list of consenting members' device keys; a match tags the device for the window
+(`member_of`), and its visitor visits carry the key so the hub can store the member's visit. The list
+and the key use the opt-out secret, not the member secret, so a gateway never holds the key of the CRM
+tables. An opted-out device is never tagged. Randomized MACs are never matched.
 """
 
 from __future__ import annotations
@@ -59,13 +65,22 @@ class Pseudonymizer:
         self.transfers: list[tuple[bytes, bytes]] = []  # (old carry token, new key), for the static stage
         self._keys_seen: set[bytes] = set()  # distinct visit keys (MACs) of the current window
         self.distinct_keys = 0  # distinct visit keys, summed over windows
-        # opt-outs: (listed opt-out keys, visit keys checked against them, visit keys to drop), one tuple
-        # so that set_optouts (MQTT's thread) replaces all three at once
-        self._optout: tuple[frozenset[bytes], set[bytes], set[bytes]] = (frozenset(), set(), set())
+        # the hub's lists: (opt-out keys, member keys, visit keys checked against them, visit keys to
+        # drop), one tuple so that set_lists (MQTT's thread) replaces them all at once
+        self._lists: tuple[frozenset[bytes], frozenset[bytes], set[bytes], set[bytes]] = (
+            frozenset(), frozenset(), set(), set())
+        self.member_tags: dict[bytes, str] = {}       # visit key -> member's gateway key, current window
+        self.prev_member_tags: dict[bytes, str] = {}  # the same for the previous window
 
-    def set_optouts(self, keys: frozenset[bytes]) -> None:
-        """The hub's opt-out keys (16 bytes each): every MAC is checked again at its next sighting."""
-        self._optout = (keys, set(), set())
+    def set_lists(self, optouts: frozenset[bytes], members: frozenset[bytes] = frozenset()) -> None:
+        """The hub's opt-out and member keys (16 bytes each): every MAC is checked again at its next
+        sighting, and no device stays tagged as a member the new list does not hold."""
+        self.member_tags, self.prev_member_tags = {}, {}
+        self._lists = (optouts, members, set(), set())
+
+    def member_of(self, dev: bytes) -> str | None:
+        """The member key (hex) a visit key of the current or previous window was tagged with, or None."""
+        return self.member_tags.get(dev) or self.prev_member_tags.get(dev)
 
     def _enter_window(self, ts: float) -> tuple[int, float, float, bytes]:
         index = self.chain.index_of(ts)
@@ -74,12 +89,13 @@ class Pseudonymizer:
         if old_index >= 0 and index > old_index:
             self.carry_keys = [*self.carry_keys, (old_index, self._carry)][-self.carry_windows:]
             self.prev_tokens, self.tokens = self.tokens, {}
+            self.prev_member_tags, self.member_tags = self.member_tags, {}
             self.chain.destroy_before(index)
         elif index != old_index:
-            self.tokens = {}
+            self.tokens, self.member_tags = {}, {}
             if old_index < 0:  # the first window with data: keys of earlier windows are of no use
                 self.chain.destroy_before(index)
-        self._optout = (self._optout[0], set(), set())
+        self._lists = (self._lists[0], self._lists[1], set(), set())
         self._carry = hmac.digest(key, b"carry", "sha256")
         start, end = self.chain.bounds(index)
         self._keys_seen.clear()
@@ -94,9 +110,9 @@ class Pseudonymizer:
         digest = hmac.digest
         new = tuple.__new__  # skips NamedTuple's Python-level __new__ on the frame path
         seen = self._keys_seen
-        optouts, checked, blocked = self._optout
-        secret = self.chain.optout_secret if optouts else None
-        if optouts and secret is None:
+        optouts, members, checked, blocked = self._lists
+        secret = self.chain.optout_secret if optouts or members else None
+        if (optouts or members) and secret is None:
             self.counters["optout_no_secret"] += 1  # no enrolment bundle installed: cannot match
         for r in raws:
             ts = r[0]
@@ -107,15 +123,18 @@ class Pseudonymizer:
                     self.counters["key_expired"] += 1
                     continue
                 cache, seen = {}, self._keys_seen
-                optouts, checked, blocked = self._optout
+                optouts, members, checked, blocked = self._lists
             mac = r[1]
             dev = cache.get(mac)
             if dev is None:
                 dev = cache[mac] = digest(key, mac, "sha256")[:16]
                 if secret is not None and dev not in checked and not mac[0] & 0x02:
                     checked.add(dev)
-                    if digest(secret, mac, "sha256")[:16] in optouts:
+                    gateway_key = digest(secret, mac, "sha256")[:16]
+                    if gateway_key in optouts:
                         blocked.add(dev)
+                    elif gateway_key in members:
+                        self.member_tags[dev] = gateway_key.hex()
                 if dev not in seen and dev not in blocked:  # first sighting of this MAC in the window
                     seen.add(dev)
                     self.distinct_keys += 1

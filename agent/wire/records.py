@@ -7,7 +7,7 @@ test checks that the README matches. Times are ISO 8601 UTC strings with a `Z`, 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -70,6 +70,11 @@ class Visit:
         "visit key (32 hex) of a visitor, valid within one key window; null for a bounce"
     )
     key_window: str = doc("id of the key window the device key belongs to (its linkability scope)")
+    member_key: str | None = doc(
+        "gateway key (32 hex) of a consenting member's registered device, when the hub listed it in the "
+        "agent's config; null for everyone else (the hub stores the member's visit, never this key)",
+        default=None,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +174,11 @@ _FIELD_CHECKS: dict[str, tuple[tuple[str, Any, bool, str], ...]] = {
     t: tuple((f.name, _CHECKS[str(f.type)], f.name.endswith("_at"), str(f.type)) for f in fields(c))
     for t, c in RECORD_TYPES.items()
 }
+# fields added later, with a default: a record from an older agent may leave them out
+_OPTIONAL: dict[str, dict[str, Any]] = {
+    t: {f.name: f.default for f in fields(c) if f.default is not MISSING}
+    for t, c in RECORD_TYPES.items()
+}
 
 
 # A record checked against its type: (type, field values in declaration order, epoch seconds of its
@@ -193,7 +203,9 @@ def check_record(obj: Any) -> Checked:
         try:
             value = obj[name]
         except KeyError:
-            raise ValueError(f"{rtype}: missing field {name!r}") from None
+            if name not in _OPTIONAL[rtype]:
+                raise ValueError(f"{rtype}: missing field {name!r}") from None
+            value = _OPTIONAL[rtype][name]
         if not check(value):
             raise ValueError(f"{rtype}.{name}: is not {typ}")
         if is_time:
@@ -223,7 +235,7 @@ def record_schema(cls: type[Any]) -> dict[str, Any]:
         "title": cls.type,
         "description": (cls.__doc__ or "").strip(),
         "properties": props,
-        "required": ["type", *(f.name for f in fields(cls))],
+        "required": ["type", *(f.name for f in fields(cls) if f.default is MISSING)],
         "additionalProperties": False,
     }
 

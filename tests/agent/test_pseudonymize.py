@@ -5,9 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from agent.config import AgentConfig
+from agent.pipeline import Pipeline
 from agent.pipeline.parse import RawSighting
 from agent.pipeline.pseudonymize import Pseudonymizer
 from agent.privacy.keychain import KeyChain
+from agent.wire import Visit
+from tests.support.frames import probe_request
 
 T0 = 1_790_000_000.0  # 2026-09-21, midday UTC
 MAC = bytes.fromhex("3c2eff112233")
@@ -46,3 +50,45 @@ def test_sightings_before_the_chain_are_dropped_and_counted() -> None:
     p = Pseudonymizer(KeyChain.ephemeral(T0))
     assert p.feed([raw(T0 - 3 * 86400, MAC), raw(T0, MAC)])[0].ts == T0
     assert p.counters["key_expired"] == 1
+
+
+MEMBER_MAC, OTHER_MAC, OPTED_MAC = "00:1b:63:aa:bb:cc", "00:1b:63:11:22:33", "00:1b:63:44:55:66"
+GATEWAY_SECRET = b"g" * 32
+
+
+def _gateway_key(mac: str) -> bytes:
+    return hmac.digest(GATEWAY_SECRET, bytes.fromhex(mac.replace(":", "")), "sha256")[:16]
+
+
+Tags = tuple[dict[str, str | None], list[str | None]]
+
+
+def _visits(members: set[str], optouts: set[str], macs: list[str]) -> Tags:
+    """Each MAC heard strongly every 30 s for 10 minutes: the member_key of its visitor visit by MAC (for
+    universally administered MACs), and the member_key of every visitor visit."""
+    chain = KeyChain.ephemeral(T0)
+    chain.optout_secret = GATEWAY_SECRET
+    pipe = Pipeline(AgentConfig(org="acme", store="brno-1", agent="gw-1"), chain, 127)
+    pipe.pseudonymizer.set_lists(frozenset(map(_gateway_key, optouts)), frozenset(map(_gateway_key, members)))
+    frames = [(T0 + 30 * i, probe_request(mac, rssi=-50, seq=i)) for i in range(21) for mac in macs]
+    records = pipe.feed(frames).records + pipe.close().records
+    visits = [r for r in records if isinstance(r, Visit) and r.kind == "visitor"]
+    keys = {v.device_key: v.member_key for v in visits}
+    window_key = chain.key(chain.index_of(T0))
+    devices = {mac: hmac.digest(window_key, bytes.fromhex(mac.replace(":", "")), "sha256")[:16].hex()
+               for mac in macs}
+    return {mac: keys[d] for mac, d in devices.items() if d in keys}, [v.member_key for v in visits]
+
+
+def test_a_listed_members_visits_carry_its_gateway_key_and_nobody_elses_do() -> None:
+    """The hub's member list (gateway keys) tags the visitor visits of that device only; an opted-out
+    member is dropped, not tagged; with no list nothing is tagged."""
+    by_mac, _ = _visits({MEMBER_MAC, OPTED_MAC}, {OPTED_MAC}, [MEMBER_MAC, OTHER_MAC, OPTED_MAC])
+    assert by_mac == {MEMBER_MAC: _gateway_key(MEMBER_MAC).hex(), OTHER_MAC: None}
+    assert _visits(set(), set(), [MEMBER_MAC])[0] == {MEMBER_MAC: None}
+
+
+def test_a_randomized_mac_is_never_matched_to_the_member_list() -> None:
+    """Even when its gateway key is on the list, a locally administered MAC is never a member."""
+    random_mac = "da:11:22:33:44:aa"
+    assert _visits({random_mac}, set(), [random_mac])[1] == [None]  # its one visitor visit, untagged
