@@ -123,7 +123,21 @@ def cmd_import_pos(args: argparse.Namespace) -> int:
 
 
 def cmd_import_crm(args: argparse.Namespace) -> int:
-    return _import(args, "crm", "a CRM member export")
+    """Import, then send the agents the new member list (with a PKI: the gateway keys need its secret)."""
+    from hub import optout  # noqa: PLC0415 -- per-command import (docstring)
+
+    code = _import(args, "crm", "a CRM member export")
+    config = _config(args)
+    if code == 0 and config.trust.pki_dir:
+        try:
+            sent = optout.publish(config)
+        except optout.OptoutError as exc:
+            print(f"{PROG}: warning: the members are imported; {exc} (then run: {PROG} optout publish)",
+                  file=sys.stderr)
+        else:
+            print(f"published the opt-out and member lists to {sent} agents (retained config; they tag "
+                  "members' visits)")
+    return code
 
 
 def cmd_import_staff(args: argparse.Namespace) -> int:
@@ -229,7 +243,8 @@ def cmd_optout(args: argparse.Namespace) -> int:
     except optout.OptoutError as exc:
         stored = "the opt-out is stored; " if args.action == "add" else ""
         raise UserError(f"{stored}{exc} (then run: {PROG} optout publish)") from None
-    print(f"published the opt-out list to {sent} agents (retained config; they drop these devices)")
+    print(f"published the opt-out and member lists to {sent} agents (retained config; they drop opted-out "
+          "devices)")
     return 0
 
 

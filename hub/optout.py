@@ -66,7 +66,8 @@ def add(config: HubConfig, mac_text: str) -> Added:
                                   "(?, ?, ?)", [key, member, iso(time.time())])
             new = cur.rowcount == 1
             deleted = db.conn.execute("DELETE FROM member_visits WHERE member_key = ?", [member]).rowcount
-            db.conn.execute("UPDATE members SET member_key = NULL WHERE member_key = ?", [member])
+            db.conn.execute("UPDATE members SET member_key = NULL, gateway_key = NULL WHERE member_key = ?",
+                            [member])
         (total,) = db.conn.execute("SELECT count(*) FROM optouts").fetchone()
     finally:
         db.close()
@@ -88,9 +89,12 @@ def settings(config: HubConfig) -> AgentSettings:
     db = open_db(config.database.path)
     try:
         keys = tuple(str(k) for (k,) in db.execute("SELECT optout_key FROM optouts ORDER BY optout_key"))
+        members = tuple(str(k) for (k,) in db.execute(
+            "SELECT DISTINCT gateway_key FROM members WHERE member_key IS NOT NULL"
+            " AND gateway_key IS NOT NULL ORDER BY gateway_key"))
     finally:
         db.close()
-    return AgentSettings(keys, iso(time.time()))
+    return AgentSettings(keys, iso(time.time()), members)
 
 
 def publish(config: HubConfig, timeout_s: float = 10.0) -> int:

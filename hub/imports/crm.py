@@ -28,6 +28,7 @@ from agent.wire.records import iso
 from hub.config import HubConfig
 from hub.imports.base import ImportFileError, ImportResult, imported_before, read_file, write_all
 from hub.imports.header import decode, delimiter, find_columns
+from hub.pki.registry import optout_secret
 
 USUAL: dict[str, tuple[str, ...]] = {
     "member_id": ("member_id", "member", "customer_id", "loyalty_id", "id"),
@@ -72,10 +73,17 @@ def member_key(secret: bytes, mac: bytes) -> str:
     return hmac.digest(secret, mac, "sha256")[:16].hex()
 
 
-Member = tuple[str, str, str, str | None, str | None]  # id, segment, tier, joined_on, member key
+# id, segment, tier, joined_on, member key, gateway key (what agents match: hub/optout.py publishes it)
+Member = tuple[str, str, str, str | None, str | None, str | None]
 
 
-def read_members(name: str, text: str, secret: bytes) -> list[Member]:
+def gateway_key(secret: bytes, mac: bytes) -> str:
+    """HMAC-SHA256(gateway secret, MAC)[:16] as 32 hex: a device's key on the agents' lists (the gateway
+    secret is the chain's opt-out secret, the one gateways hold; agent/wire/settings.py)."""
+    return hmac.digest(secret, mac, "sha256")[:16].hex()
+
+
+def read_members(name: str, text: str, secret: bytes, gateway_secret: bytes | None = None) -> list[Member]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter(text[: text.find("\n")]))
     try:
         header = next(reader)
@@ -114,14 +122,17 @@ def read_members(name: str, text: str, secret: bytes) -> list[Member]:
             consent = get("consent").lower()
             if consent not in YES | NO:
                 raise ImportFileError(f"{name}:{line}: consent: {get('consent')!r} is not yes or no")
-            key = None
+            key = gkey = None
             mac = get("device_mac")
             if consent in YES and mac:
                 try:
-                    key = member_key(secret, mac_bytes(mac))
+                    raw = mac_bytes(mac)
                 except ValueError as exc:
                     raise ImportFileError(f"{name}:{line}: device_mac: {exc}") from None
-            out.append((member, get("segment"), get("tier"), joined, key))
+                key = member_key(secret, raw)
+                gkey = gateway_key(gateway_secret, raw) if gateway_secret is not None else None
+                del raw
+            out.append((member, get("segment"), get("tier"), joined, key, gkey))
     except csv.Error as exc:
         raise ImportFileError(f"{name}:{reader.line_num}: not valid CSV: {exc}") from None
     return out
@@ -136,33 +147,39 @@ def import_crm(
     before = imported_before(db, path, sha)
     if before is not None:
         return before
-    members = read_members(path.name, decode(path.name, data), member_secret(config.member_secret_path()))
+    gateway_secret = optout_secret(Path(config.trust.pki_dir)) if config.trust.pki_dir else None
+    members = read_members(path.name, decode(path.name, data), member_secret(config.member_secret_path()),
+                           gateway_secret)
     now = iso(time.time())
     withdrawn = [0]
 
     def write(conn: sqlite3.Connection) -> tuple[int, int]:
         changed = 0
-        for member, segment, tier, joined, found in members:
+        for member, segment, tier, joined, found, found_gateway in members:
             opted_out = conn.execute("SELECT 1 FROM optouts WHERE member_key = ?", [found]).fetchone()
             key = None if opted_out else found  # the owner opted out (hub/optout.py): never linked again
+            gkey = None if key is None else found_gateway
             before = conn.total_changes
             old = conn.execute("SELECT member_key FROM members WHERE member_id = ?", [member]).fetchone()
             old_key = old[0] if old else None
             if old_key is not None and old_key != key:  # consent withdrawn or device changed: unlink
                 withdrawn[0] += key is None
                 conn.execute("DELETE FROM member_visits WHERE member_key = ?", [old_key])
-                conn.execute("UPDATE members SET member_key = NULL WHERE member_id = ?", [member])
+                conn.execute("UPDATE members SET member_key = NULL, gateway_key = NULL WHERE member_id = ?",
+                             [member])
             if key is not None:  # the phone was registered to someone else before: theirs no more
-                conn.execute("UPDATE members SET member_key = NULL WHERE member_key = ? AND member_id != ?",
-                             [key, member])
+                conn.execute("UPDATE members SET member_key = NULL, gateway_key = NULL WHERE member_key = ?"
+                             " AND member_id != ?", [key, member])
             conn.execute(
-                "INSERT INTO members (member_id, segment, tier, joined_on, member_key, import_file_sha256,"
-                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (member_id) DO UPDATE SET"
-                " segment = excluded.segment, tier = excluded.tier, joined_on = excluded.joined_on,"
-                " member_key = excluded.member_key, import_file_sha256 = excluded.import_file_sha256,"
-                " updated_at = excluded.updated_at WHERE (segment, tier, joined_on, member_key) IS NOT"
-                " (excluded.segment, excluded.tier, excluded.joined_on, excluded.member_key)",
-                (member, segment, tier, joined, key, sha, now),
+                "INSERT INTO members (member_id, segment, tier, joined_on, member_key, gateway_key,"
+                " import_file_sha256, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (member_id)"
+                " DO UPDATE SET segment = excluded.segment, tier = excluded.tier,"
+                " joined_on = excluded.joined_on, member_key = excluded.member_key,"
+                " gateway_key = excluded.gateway_key, import_file_sha256 = excluded.import_file_sha256,"
+                " updated_at = excluded.updated_at WHERE (segment, tier, joined_on, member_key, gateway_key)"
+                " IS NOT (excluded.segment, excluded.tier, excluded.joined_on, excluded.member_key,"
+                " excluded.gateway_key)",
+                (member, segment, tier, joined, key, gkey, sha, now),
             )
             changed += conn.total_changes > before
         return len(members), changed

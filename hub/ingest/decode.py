@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
-from agent.wire import Envelope, Status, WireError, decode_envelope, decode_signed, parse_agent_topic
+from agent.wire import Envelope, Status, Visit, WireError, decode_envelope, decode_signed, parse_agent_topic
 from agent.wire.records import check_record
 from agent.wire.signing import verify
 from hub.pki.registry import SigningKeys
@@ -59,6 +59,8 @@ class DataBatch:
     rows: dict[str, list[tuple[Any, ...]]]
     ack_topic: str
     digest: bytes | None = None  # SHA-256 of the signed bytes (topic + body as sent); None: unsigned
+    # visits an agent tagged as a member's: (store, started, ended epoch s, dwell_s, agent, gateway key)
+    member_visits: tuple[tuple[str, int, int, int, str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,12 +119,19 @@ def _data(topic: str, payload: bytes, verifier: Verifier | None) -> DataBatch:
         digest = hashlib.sha256(message).digest() if message is not None else None
     key = (env.org, env.store, env.agent, env.epoch, env.seq)
     rows: dict[str, list[tuple[Any, ...]]] = {}
+    members = []
     for idx, rec in enumerate(env.records):  # (type, values, epoch seconds): see check_record
         rows.setdefault(rec[0], []).append(RECORD_TABLES[rec[0]].row(key, idx, rec))
+        if rec[0] == "visit" and rec[1][_MEMBER] is not None:
+            members.append((env.store, rec[2][0], rec[2][1], rec[1][_DWELL], env.agent, rec[1][_MEMBER]))
     return DataBatch(
         env.agent, env.org, env.store, env.epoch, env.seq, env.sent_at, len(env.records), rows,
-        env.topics.ack, digest,
+        env.topics.ack, digest, tuple(members),
     )
+
+
+_VISIT_FIELDS = [f.name for f in fields(Visit)]
+_MEMBER, _DWELL = _VISIT_FIELDS.index("member_key"), _VISIT_FIELDS.index("dwell_s")
 
 
 def _status(topic: str, payload: bytes) -> Decoded:

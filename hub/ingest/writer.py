@@ -28,6 +28,12 @@ from hub.store.schema import connect
 log = logging.getLogger(__name__)
 
 RETRY_DELAY_S = 1.0
+# A visit tagged with a consenting member's gateway key, stored under the member's key (DESIGN section 3).
+MEMBER_VISIT_SQL = (
+    "INSERT OR IGNORE INTO member_visits (store, member_key, started_epoch_s, ended_epoch_s, dwell_s, agent)"
+    " SELECT ?1, m.member_key, ?2, ?3, ?4, ?5 FROM members m WHERE m.gateway_key = ?6"
+    " AND m.member_key IS NOT NULL"
+)
 
 
 @dataclass(slots=True)
@@ -177,6 +183,7 @@ class Writer:
         stored = records = dups = statuses = 0
         dead: list[str] = []
         new_rows: dict[str, list[tuple[Any, ...]]] = defaultdict(list)  # table rows of the new batches
+        member_visits: list[tuple[str, int, int, int, str, str]] = []
         cur = conn.cursor()
         try:
             cur.execute("BEGIN IMMEDIATE")
@@ -201,6 +208,7 @@ class Writer:
                     if cur.rowcount == 1:
                         for rtype, rows in dec.rows.items():
                             new_rows[rtype].extend(rows)
+                        member_visits.extend(dec.member_visits)
                         stored += 1
                         records += dec.records_n
                     elif _replayed(cur, dec):  # same (agent, epoch, seq), another body: never acked
@@ -221,6 +229,8 @@ class Writer:
                     assert isinstance(dec, Ignored)
             for rtype, rows in new_rows.items():  # the whole group's rows, few statements: hub.store.bulk
                 insert_rows(cur, RECORD_TABLES[rtype], rows)
+            if member_visits:  # a gateway key no member holds (any more) stores nothing
+                cur.executemany(MEMBER_VISIT_SQL, member_visits)
             cur.executemany(
                 "INSERT INTO agents (agent, org, store, last_seen) VALUES (?, ?, ?, ?) ON CONFLICT (agent)"
                 " DO UPDATE SET org = excluded.org, store = excluded.store, last_seen = excluded.last_seen",

@@ -66,7 +66,7 @@ class MetricsRow:
     avg_transaction_value_cents: float | None
     labour_hours: float | None  # None: no staff schedule imported for the period
     shoppers_per_staff_hour: float | None
-    member_visits_n: int | None  # None: no member visit ever stored for the store (agent side pending)
+    member_visits_n: int | None  # None: no member visit ever stored for the store (no consenting member seen)
     member_visitors_n: int | None
     member_returning_n: int | None
     member_buyers_n: int | None

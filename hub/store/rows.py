@@ -34,6 +34,10 @@ TIME_INDEX: dict[str, tuple[str, ...]] = {
     "device_flags": ("store", "device_key"),
 }
 
+# Wire fields the record tables do not keep: a member's gateway key goes to member_visits, translated to
+# the member key (hub/ingest/writer.py), never into the visits table. Each is a record type's last field.
+NOT_STORED: dict[str, tuple[str, ...]] = {"visit": ("member_key",)}
+
 _SQL_TYPES = {"str": str, "int": int, "float": float, "bool": int, "str | None": str}
 
 
@@ -50,6 +54,7 @@ class TableSpec:
     fields: tuple[str, ...]
     time_fields: tuple[str, ...]
     columns: dict[str, type]
+    wire_fields_n: int  # fields on the wire: the stored ones, then NOT_STORED
 
     @property
     def insert_sql(self) -> str:
@@ -60,17 +65,21 @@ class TableSpec:
     def row(self, key: tuple[str, str, str, str, int], idx: int, rec: Checked) -> tuple[Any, ...]:
         """One row of a checked record (agent.wire.records.check_record): batch key, index, fields in
         declaration order, then the epoch seconds of each time field (the wire computed them)."""
-        return (*key, idx, *rec[1], *rec[2])
+        values = rec[1] if len(self.fields) == self.wire_fields_n else rec[1][: len(self.fields)]
+        return (*key, idx, *values, *rec[2])
 
 
 def _spec(record_type: str, cls: type[Any]) -> TableSpec:
-    fields = dataclasses.fields(cls)
+    wire = dataclasses.fields(cls)
+    skip = NOT_STORED.get(record_type, ())
+    fields = wire[: len(wire) - len(skip)]
+    assert tuple(f.name for f in wire[len(fields):]) == skip, "NOT_STORED fields must be the last ones"
     columns: dict[str, type] = {"org": str, "store": str, "agent": str, "epoch": str, "seq": int, "idx": int}
     columns.update({f.name: _SQL_TYPES[str(f.type)] for f in fields})
     time_fields = tuple(f.name for f in fields if f.name.endswith("_at"))
     columns.update({_time_column(f): int for f in time_fields})
     return TableSpec(
-        record_type, TABLE_NAMES[record_type], tuple(f.name for f in fields), time_fields, columns
+        record_type, TABLE_NAMES[record_type], tuple(f.name for f in fields), time_fields, columns, len(wire)
     )
 
 

@@ -97,18 +97,22 @@ def _ensure_business_tables(db: sqlite_utils.Database) -> None:
         db.execute("ALTER TABLE pos_transactions ADD COLUMN member_id TEXT")
     if "voided" not in pos_columns:  # kept (a later export may void it), never counted
         db.execute("ALTER TABLE pos_transactions ADD COLUMN voided INTEGER NOT NULL DEFAULT 0")
-    # member_key: HMAC-SHA256(member secret, MAC)[:16] as hex, only while the member consents; never a MAC
+    # member_key: HMAC-SHA256(member secret, MAC)[:16] as hex, only while the member consents; never a MAC.
+    # gateway_key: the same device under the gateway secret (what agents match and tag visits with)
     db.execute(
         "CREATE TABLE IF NOT EXISTS members (member_id TEXT PRIMARY KEY, segment TEXT, tier TEXT,"
-        " joined_on TEXT, member_key TEXT UNIQUE, import_file_sha256 TEXT, updated_at TEXT)"
+        " joined_on TEXT, member_key TEXT UNIQUE, import_file_sha256 TEXT, updated_at TEXT, gateway_key TEXT)"
     )
+    if "gateway_key" not in {c.name for c in db.table("members").columns}:
+        db.execute("ALTER TABLE members ADD COLUMN gateway_key TEXT")
+    db.table("members").create_index(["gateway_key"], if_not_exists=True, find_unique_name=True)
     db.execute(
         "CREATE TABLE IF NOT EXISTS staff_hours (store TEXT NOT NULL, hour_epoch_s INTEGER NOT NULL,"
         " local_date TEXT NOT NULL, local_hour INTEGER NOT NULL, labour_hours REAL NOT NULL,"
         " import_file_sha256 TEXT, PRIMARY KEY (store, hour_epoch_s)) WITHOUT ROWID"
     )
-    # Visits of consenting members, keyed by member key. The agent does not tag visits with member keys
-    # yet (pending on the agent side); until it does this table is filled by nothing but tests.
+    # Visits of consenting members, keyed by member key: the writer adds one for each visit an agent tagged
+    # with a member's gateway key (the visits table never keeps that key).
     db.execute(
         "CREATE TABLE IF NOT EXISTS member_visits (store TEXT NOT NULL, member_key TEXT NOT NULL,"
         " started_epoch_s INTEGER NOT NULL, ended_epoch_s INTEGER NOT NULL, dwell_s INTEGER NOT NULL,"

@@ -1,5 +1,7 @@
-"""Opt-outs (issue 6): `footfall-hub optout add --mac` keeps no MAC, forgets the device, and every
-connected gateway drops it within a minute, through the chain's TLS broker and its ACL."""
+"""The agents' lists on their config topic, through the chain's TLS broker and its ACL. Opt-outs (issue
+6): `footfall-hub optout add --mac` keeps no MAC, forgets the device, and every connected gateway drops
+it within a minute. Members (issue 7): a consenting member's device, listed by import-crm, has its
+visits tagged at the gateway and stored as member visits."""
 
 from __future__ import annotations
 
@@ -109,7 +111,7 @@ def test_an_opt_out_reaches_a_connected_gateway_which_drops_the_device_within_a_
         hub_yaml = _hub_yaml(chain, broker.port)
         assert hub_main(["optout", "add", "--mac", OPTED, "--config", str(hub_yaml)]) == 0
         out = capsys.readouterr().out
-        assert "published the opt-out list to 2 agents" in out
+        assert "published the opt-out and member lists to 2 agents" in out
         while not any(n for t, _, n in source.log if t > added_at) and time.monotonic() < added_at + 60:
             time.sleep(0.05)
         first = next(i for i, (_, _, n) in enumerate(source.log) if n)
@@ -162,3 +164,63 @@ def test_the_hub_keeps_no_mac_and_forgets_the_member_device(tmp_path: Path,
              OPTED.replace(":", "-").encode()]
     leaks = [(p.name, f) for p in tmp_path.rglob("*") if p.is_file() for f in forms if f in p.read_bytes()]
     assert leaks == []
+
+
+class _Frames:
+    """A source that waits for the hub's config, then yields `frames` once and idles."""
+
+    linktype = 127
+
+    def __init__(self, app: AgentApp, frames: list[tuple[float, bytes]]) -> None:
+        self.app, self.frames, self.counters, self.problem = app, frames, {"frames": 0}, None
+
+    def batches(self, stop: threading.Event) -> Iterator[list[tuple[float, bytes]]]:
+        while not (self.app.sink and self.app.sink.counters["configs"]) and not stop.wait(0.05):
+            pass
+        yield self.frames
+        while not stop.wait(0.1):
+            yield [(time.time(), probe_request(OTHER, seq=1))]
+
+
+def test_a_members_visit_goes_from_the_crm_import_through_the_gateway_to_member_visits(
+        chain: Chain, broker: TlsBroker, capsys: pytest.CaptureFixture[str]) -> None:
+    """import-crm publishes the consenting member's gateway key; the gateway tags that phone's visitor
+    visit; the hub stores it in member_visits under the member key (never the gateway key in visits),
+    and the store's metrics count one member visit. Through the TLS broker, signed batches and all."""
+    from hub.app import Hub  # noqa: PLC0415 -- hub library
+    from hub.imports.crm import mac_bytes, member_key, member_secret  # noqa: PLC0415 -- hub library
+
+    state = chain.root / "gw-a"
+    shutil.copy(chain.ca_file, state / "ca.crt")
+    _install(chain, state)
+    hub_yaml = _hub_yaml(chain, broker.port)
+    crm = chain.root / "crm.csv"
+    crm.write_text(f"member_id,consent,device_mac\nm1,yes,{OPTED}\nm2,no,{OTHER}\n")
+    assert hub_main(["import-crm", str(crm), "--config", str(hub_yaml)]) == 0
+    assert "published the opt-out and member lists to 2 agents" in capsys.readouterr().out
+    config = load_hub_config(hub_yaml)
+    t0 = time.time() - 3600  # an hour ago: strong every 30 s for 10 minutes, a visitor
+    frames = [(t0 + 30 * i, probe_request(mac, rssi=-50, seq=i)) for i in range(21) for mac in (OPTED, OTHER)]
+    cfg = replace(AgentConfig(org=ORG, store=STORE, agent="gw-a", state_dir=str(state)),
+                  source=SourceConfig(type="pcap", path="unused"),
+                  mqtt=MqttConfig(host="localhost", port=broker.port, tls=TlsConfig(ca_file="ca.crt")))
+    app, stop = AgentApp(cfg), threading.Event()
+    app._source = lambda: _Frames(app, frames)  # type: ignore[method-assign]  # a stub live source
+    runner = threading.Thread(target=app.run, args=(stop, 0.5))
+    with Hub(config):
+        runner.start()
+        try:
+            deadline = time.monotonic() + 30
+            rows: list[tuple[str, str]] = []
+            while not rows and time.monotonic() < deadline:
+                time.sleep(0.2)
+                with sqlite3.connect(config.database.path) as conn:
+                    rows = conn.execute("SELECT store, member_key FROM member_visits").fetchall()
+        finally:
+            stop.set()
+            runner.join(30)
+    assert rows == [(STORE, member_key(member_secret(config.member_secret_path()), mac_bytes(OPTED)))]
+    with sqlite3.connect(config.database.path) as conn:
+        visitors = conn.execute("SELECT count(*) FROM visits WHERE kind = 'visitor'").fetchone()[0]
+        columns = [c[1] for c in conn.execute("PRAGMA table_info(visits)")]
+    assert visitors == 2 and "member_key" not in columns  # both visits stored, the tag in neither

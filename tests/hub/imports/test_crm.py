@@ -6,13 +6,16 @@ import hashlib
 import hmac
 import stat
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import sqlite_utils
 
-from hub.config import DatabaseConfig, HubConfig
+from hub.config import DatabaseConfig, HubConfig, TrustConfig
 from hub.imports import ImportFileError, importer
+from hub.optout import settings
+from hub.pki.registry import optout_secret
 from hub.store import open_db
 
 MACS = [bytes.fromhex("001b63a1b2c3"), bytes.fromhex("f4f5e8123456"), bytes.fromhex("3c22fb0a0b0c")]
@@ -147,3 +150,21 @@ def test_bad_rows_are_explained_without_the_mac(
         )
     assert str(err.value) == message
     assert db.execute("SELECT count(*) FROM members").fetchone() == (0,)
+
+
+def test_with_a_pki_consenting_devices_get_the_gateway_key_agents_match_and_lose_it_on_withdrawal(
+    db: sqlite_utils.Database, tmp_path: Path
+) -> None:
+    """With trust.pki_dir, a consenting member's device also gets its gateway key, HMAC-SHA256(opt-out
+    secret, MAC)[:16], which the member list sent to agents holds; withdrawn consent takes it off."""
+    config = replace(HubConfig(database=DatabaseConfig(path=str(tmp_path / "hub.db"))),
+                     trust=TrustConfig(pki_dir=str(tmp_path / "pki")))
+    (tmp_path / "pki").mkdir()
+    importer("crm")(db, crm_file(tmp_path, CRM), config)
+    secret = optout_secret(tmp_path / "pki")
+    gateway = [hmac.new(secret, mac, hashlib.sha256).digest()[:16].hex() for mac in MACS]
+    assert db.execute("SELECT member_id, gateway_key FROM members ORDER BY 1").fetchall() == [
+        ("M1", gateway[0]), ("M2", gateway[1]), ("M3", None)]
+    assert settings(config).member_keys == tuple(sorted(gateway[:2]))
+    importer("crm")(db, crm_file(tmp_path, CRM.replace(",yes,", ",no,", 1), "crm2.csv"), config)
+    assert settings(config).member_keys == (gateway[1],)
