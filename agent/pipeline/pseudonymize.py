@@ -74,8 +74,13 @@ class Pseudonymizer:
 
     def set_lists(self, optouts: frozenset[bytes], members: frozenset[bytes] = frozenset()) -> None:
         """The hub's opt-out and member keys (16 bytes each): every MAC is checked again at its next
-        sighting, and no device stays tagged as a member the new list does not hold."""
-        self.member_tags, self.prev_member_tags = {}, {}
+        sighting, and a device stays tagged only while the new list holds it (the retained config comes
+        again at every reconnect: an open visit keeps its tag)."""
+        def kept(tags: dict[bytes, str]) -> dict[bytes, str]:
+            return {dev: tag for dev, tag in tags.items() if bytes.fromhex(tag) in members and
+                    bytes.fromhex(tag) not in optouts}
+
+        self.member_tags, self.prev_member_tags = kept(self.member_tags), kept(self.prev_member_tags)
         self._lists = (optouts, members, set(), set())
 
     def member_of(self, dev: bytes) -> str | None:

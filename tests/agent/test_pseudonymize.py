@@ -92,3 +92,24 @@ def test_a_randomized_mac_is_never_matched_to_the_member_list() -> None:
     """Even when its gateway key is on the list, a locally administered MAC is never a member."""
     random_mac = "da:11:22:33:44:aa"
     assert _visits({random_mac}, set(), [random_mac])[1] == [None]  # its one visitor visit, untagged
+
+
+def test_the_config_coming_again_keeps_a_tag_and_a_member_taken_off_the_list_loses_it() -> None:
+    """The retained config arrives at every reconnect: the same list keeps an open visit's tag; a list
+    without the member (withdrawn consent) or with it opted out drops the tag."""
+    chain = KeyChain.ephemeral(T0)
+    chain.optout_secret = GATEWAY_SECRET
+    p = Pseudonymizer(chain)
+    key = _gateway_key(MEMBER_MAC)
+    p.set_lists(frozenset(), frozenset({key}))
+    dev = p.feed([raw(T0, bytes.fromhex(MEMBER_MAC.replace(":", "")))])[0].device
+    assert p.member_of(dev) == key.hex()
+    p.set_lists(frozenset(), frozenset({key}))
+    assert p.member_of(dev) == key.hex()
+    p.set_lists(frozenset({key}), frozenset({key}))
+    assert p.member_of(dev) is None
+    p.set_lists(frozenset(), frozenset({key}))  # opt-out withdrawn: tagged again at its next sighting
+    p.feed([raw(T0 + 60, bytes.fromhex(MEMBER_MAC.replace(":", "")))])
+    assert p.member_of(dev) == key.hex()
+    p.set_lists(frozenset(), frozenset())  # consent withdrawn
+    assert p.member_of(dev) is None
