@@ -28,11 +28,13 @@ from hub.store.schema import connect
 log = logging.getLogger(__name__)
 
 RETRY_DELAY_S = 1.0
-# A visit tagged with a consenting member's gateway key, stored under the member's key (DESIGN section 3).
+# A visit tagged with a consenting member's gateway key, stored under the member's key (DESIGN section 3);
+# one member visit per stay: a store's second gateway hearing the same phone at the same time adds none.
 MEMBER_VISIT_SQL = (
     "INSERT OR IGNORE INTO member_visits (store, member_key, started_epoch_s, ended_epoch_s, dwell_s, agent)"
     " SELECT ?1, m.member_key, ?2, ?3, ?4, ?5 FROM members m WHERE m.gateway_key = ?6"
-    " AND m.member_key IS NOT NULL"
+    " AND m.member_key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM member_visits v WHERE"
+    " v.member_key = m.member_key AND v.store = ?1 AND v.started_epoch_s <= ?3 AND v.ended_epoch_s >= ?2)"
 )
 
 
