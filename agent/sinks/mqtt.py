@@ -239,12 +239,12 @@ class MqttSink:
         except WireError:
             self.counters["bad_config"] += 1
             return
-        self.counters["configs"] += 1
         if self._on_config_fn is not None:
             try:
                 self._on_config_fn(settings)
             except Exception:
                 log.exception("applying the hub's config failed")
+        self.counters["configs"] += 1  # after it is applied: a reader of the counter may rely on that
 
     # -- the pump -----------------------------------------------------------------------------------
 
