@@ -12,7 +12,6 @@ that has reported. The broker's ACL lets only the hub write there.
 
 from __future__ import annotations
 
-import hmac
 import ssl
 import time
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from agent.wire.records import iso
 from agent.wire.settings import AgentSettings
 from agent.wire.topics import Topics
 from hub.config import HubConfig
-from hub.imports.crm import mac_bytes, member_key, member_secret
+from hub.imports.crm import gateway_key, mac_bytes, member_key, member_secret
 from hub.pki.registry import optout_secret, registered_gateways
 from hub.store import open_db
 
@@ -56,7 +55,7 @@ def add(config: HubConfig, mac_text: str) -> Added:
         mac = mac_bytes(mac_text)
     except ValueError as exc:
         raise OptoutError(f"--mac {exc}") from None
-    key = hmac.digest(optout_secret(_pki(config)), mac, "sha256")[:16].hex()
+    key = gateway_key(optout_secret(_pki(config)), mac)  # the opt-out key is the device's gateway key
     member = member_key(member_secret(config.member_secret_path()), mac)
     del mac
     db = open_db(config.database.path)
