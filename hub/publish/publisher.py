@@ -182,6 +182,7 @@ class MetricsPublisher:
         by_day: dict[tuple[str, str, date], set[int]] = defaultdict(set)
         left: dict[Cell, Touched] = {}
         self._held_until = 0.0
+        settling = 0
         for cell, touched in dirty.items():
             org, store, day, h = cell
             tz_name = self._config.store(store).timezone or self._config.default_timezone
@@ -194,7 +195,8 @@ class MetricsPublisher:
                 left[cell] = touched
                 if end <= now:  # closed, still settling
                     self._held_until = min(self._held_until or settles, settles)
-                    self.counters["settling"] += 1
+                    settling += 1
+        self.counters["settling"] = settling  # closed cells waiting for their data to settle, now
         for (org, store, day), wanted in sorted(by_day.items()):
             try:
                 sd = store_day(conn, self._config, store, day)
