@@ -185,7 +185,8 @@ def _install(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     chain = "kept the installed key chain (already further along)" if done.kept_chain else \
         f"key chain {done.keychain} (mode 0600)"
-    print(f"installed the enrolment of {done.cn} in {args.dir}: gateway.crt, ca.crt, {chain}")
+    print(f"installed the enrolment of {done.cn} in {args.dir}: gateway.crt, ca.crt, {chain}; "
+          f"{Path(args.install).name} deleted")
     return 0
 
 

@@ -23,6 +23,7 @@ from hub.config import ConfigError, HubConfig
 from hub.ingest import Counters, Incoming, MqttSubscriber, Writer
 from hub.ingest.decode import Verifier, decode
 from hub.ingest.mqtt import BrokerUnavailableError
+from hub.pki.chains import ChainRatchet
 from hub.pki.registry import SigningKeys
 from hub.publish import MetricsClient, MetricsPublisher
 from hub.store import open_db
@@ -40,6 +41,7 @@ class Hub:
         self._subscriber: MqttSubscriber | None = None
         self._metrics_client: MetricsClient | None = None
         self._publisher: MetricsPublisher | None = None
+        self._ratchet: ChainRatchet | None = None  # keeps the hub's store keys in the future (key custody)
 
     def start(self) -> Hub:
         """Start every stage; BrokerUnavailableError, everything stopped again, when the broker is down;
@@ -54,6 +56,8 @@ class Hub:
         if trust.problem():
             raise ConfigError(str(trust.problem()))
         open_db(self.config.database.path).close()
+        if trust.pki_dir and (Path(trust.pki_dir) / "chains").is_dir():
+            self._ratchet = ChainRatchet(Path(trust.pki_dir)).start()
         keys = SigningKeys(Path(trust.pki_dir) if trust.pki_dir else None)
         verifier = Verifier(keys, require_signatures=trust.require_signatures)
         self._writer = Writer(
@@ -99,6 +103,9 @@ class Hub:
 
     def stop(self) -> None:
         """Stop in reverse order; everything received before is committed and acknowledged."""
+        if self._ratchet is not None:
+            self._ratchet.stop()
+            self._ratchet = None
         if self._subscriber is not None:
             self._subscriber.close_intake()
         if self._writer is not None:

@@ -121,7 +121,7 @@ def _demo_secrets(work: Path) -> tuple[set[Path], dict[str, bytes]]:
                                                             serialization.NoEncryption())
     hub_chain = json.loads((work / "pki" / "chains" / f"{STORE_ID}.json").read_text())
     agent_chain = json.loads((work / "agent" / "keychain.json").read_text())
-    secrets["hub chain key"] = bytes.fromhex(hub_chain["anchor_key"])
+    secrets["hub chain key"] = bytes.fromhex(hub_chain["future_key"])
     secrets["hub chain key, day"] = next_key(secrets["hub chain key"])
     secrets["agent window key"] = bytes.fromhex(agent_chain["anchor_key"])
     secrets["opt-out secret"] = (work / "pki" / "optout.secret").read_bytes()

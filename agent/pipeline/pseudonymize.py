@@ -32,7 +32,7 @@ from collections import Counter
 from typing import Any, NamedTuple
 
 from agent.pipeline.parse import RawSighting
-from agent.privacy.keychain import KeyChain, KeyExpiredError
+from agent.privacy.keychain import KeyChain, KeyExpiredError, KeyNotYetError
 
 CARRY_WINDOWS = 7
 
@@ -124,6 +124,9 @@ class Pseudonymizer:
             if not start <= ts < end:
                 try:
                     index, start, end, key = self._enter_window(ts)
+                except KeyNotYetError:
+                    self.counters["key_not_yet"] += 1
+                    continue
                 except KeyExpiredError:
                     self.counters["key_expired"] += 1
                     continue

@@ -7,7 +7,8 @@
 
 The certificates are public; the store's chain key and the chain's opt-out secret travel only sealed to
 the gateway's TLS key, so the bundle may cross any channel (USB stick, e-mail) and is never on MQTT.
-`footfall-agent enroll --install` writes gateway.crt, ca.crt and keychain.json (mode 0600).
+`footfall-agent enroll --install` writes gateway.crt, ca.crt and keychain.json (mode 0600), then deletes
+the bundle: a stolen gateway must not hold the sealed first key beside the key that opens it.
 """
 
 from __future__ import annotations
@@ -90,7 +91,11 @@ def install_bundle(state_dir: Path, bundle: Path, keychain_file: str = "keychain
     kept = _keep_installed(path, chain)
     index, anchor = (kept.anchor_index, kept.key(kept.anchor_index)) if kept else \
         (chain.anchor_index, chain.anchor_key)
-    KeyChain(index, anchor, chain.window_days, path=path, optout_secret=chain.optout_secret).save()
+    installed = KeyChain(index, anchor, chain.window_days, path=path, optout_secret=chain.optout_secret)
+    if kept is not None:
+        installed.first_index = kept.first_index
+    installed.save()
+    bundle.unlink(missing_ok=True)
     return Installed(cn, path, kept is not None)
 
 

@@ -3,8 +3,10 @@
 A key yields the later keys, never the earlier ones, so destroying the key of a closed window makes its
 pseudonyms unlinkable for good. Windows are whole local days of the store (1, 7 or 30 days long).
 
-The file (mode 0600) also keeps the chain's opt-out secret: both come from the hub in the enrolment
-bundle (agent/privacy/bundle.py), so that every gateway of a store computes the same keys.
+The file (mode 0600) also keeps the chain's opt-out secret (long-lived, not a window key: it makes the
+opt-out and member lists' keys, DESIGN section 3): both come from the hub in the enrolment bundle
+(agent/privacy/bundle.py), so that every gateway of a store computes the same keys. The file holds one
+window key only, the anchor: the current window's (or, before a later gateway's first window, that one's).
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ class KeyExpiredError(LookupError):
     """The window's key was destroyed (the window closed): its data can no longer be pseudonymized."""
 
 
+class KeyNotYetError(KeyExpiredError):
+    """The window is before this gateway's first key: a later gateway of a store starts at the hub's
+    future window (hub/pki/chains.py), and holds no key of the days before it."""
+
+
 def next_key(key: bytes) -> bytes:
     """One step of the ratchet."""
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"next").derive(key)
@@ -44,12 +51,14 @@ class KeyChain:
         self.optout_secret = optout_secret  # HMAC key of opt-out keys; None: no bundle installed
         self._anchor = (anchor_index, anchor_key)
         self._last = (anchor_index, anchor_key)
+        self.first_index = anchor_index  # the first window this gateway ever held a key of
 
     @classmethod
     def ephemeral(cls, first_ts: float, window_days: int = 1, timezone: str = "UTC") -> KeyChain:
         """A random chain anchored at `first_ts`'s window, held in memory only (offline replay)."""
         chain = cls(0, secrets.token_bytes(32), window_days, timezone)
         chain._anchor = chain._last = (chain.index_of(first_ts), chain._anchor[1])
+        chain.first_index = chain._anchor[0]
         return chain
 
     @classmethod
@@ -63,9 +72,12 @@ class KeyChain:
             anchor_key = bytes.fromhex(obj["anchor_key"])
             secret = bytes.fromhex(obj["optout_secret"]) if obj.get("optout_secret") else None
             index = int(obj["anchor_index"])
-            return cls(index, anchor_key, window_days, timezone, path, optout_secret=secret)
+            chain = cls(index, anchor_key, window_days, timezone, path, optout_secret=secret)
+            chain.first_index = int(obj.get("first_index", index))
+            return chain
         chain = cls(0, secrets.token_bytes(32), window_days, timezone, path)
         chain._anchor = chain._last = (chain.index_of(first_ts), chain._anchor[1])
+        chain.first_index = chain._anchor[0]
         chain.save()
         return chain
 
@@ -78,7 +90,7 @@ class KeyChain:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             obj = {"window_days": self.window_days, "anchor_index": self._anchor[0],
-                   "anchor_key": self._anchor[1].hex()}
+                   "anchor_key": self._anchor[1].hex(), "first_index": self.first_index}
             if self.optout_secret is not None:
                 obj["optout_secret"] = self.optout_secret.hex()
             json.dump(obj, fh)
@@ -106,6 +118,8 @@ class KeyChain:
 
     def key(self, index: int) -> bytes:
         """The window's key, ratcheting forward from the newest derived one (or the anchor)."""
+        if index < self.first_index:
+            raise KeyNotYetError(f"this gateway's keys start with window {self.window_id(self.first_index)}")
         if index < self._anchor[0]:
             raise KeyExpiredError(f"the key of window {self.window_id(index)} was destroyed")
         i, k = self._last if self._last[0] <= index else self._anchor

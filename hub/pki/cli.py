@@ -58,8 +58,9 @@ def cmd_issue(args: argparse.Namespace) -> int:
     done = issue_gateway(Path(args.dir), csr, days=args.days, out=Path(args.out) if args.out else None,
                          window_days=args.window_days, keys_from=args.keys_from)
     print(f"{done.cert_path}: {done.cn}, serial {done.serial:x}, valid until {done.not_after:%Y-%m-%d}; "
-          f"{done.bundle_path}: certificates and the store's keys sealed to this gateway (copy it to the "
-          f"gateway: footfall-agent enroll --install {done.bundle_path.name})")
+          f"{done.bundle_path}: certificates and the store's keys from {done.keys_from} sealed to this "
+          f"gateway (copy it to the gateway: footfall-agent enroll --install {done.bundle_path.name}; "
+          "it deletes the bundle once installed)")
     return 0
 
 
@@ -139,7 +140,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--window-days", type=int, choices=[1, 7, 30],
                    help="key window of a new store chain (default 1; an existing chain keeps its own)")
     p.add_argument("--keys-from", type=_date, metavar="YYYY-MM-DD",
-                   help="first day the bundle's keys cover (default: yesterday, UTC)")
+                   help="first day the bundle's keys cover (default: yesterday, UTC, for a store's first "
+                   "gateway; later ones start where the hub's future key does)")
     days(p, 365)
     p = action("issue-server", "make the broker's key and certificate", cmd_issue_server)
     p.add_argument("--dns", action="append", default=[], metavar="HOST", help="a host name (repeatable)")

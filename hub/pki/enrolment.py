@@ -1,7 +1,8 @@
 """`pki issue` for a gateway: its certificate, its signing key registered, and its enrolment bundle.
 
-The bundle (agent/privacy/bundle.py) holds the certificate, the CA certificate, and the store's chain key
-and the chain's opt-out secret sealed to the gateway's own key: the secrets never leave the hub in clear.
+The bundle (agent/privacy/bundle.py) holds the certificate, the CA certificate, and the gateway's first
+window key and the chain's opt-out secret sealed to the gateway's own key: the secrets never leave the hub
+in clear, and the hub keeps no key of a window with data (hub/pki/chains.py).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from agent.enroll import parse_identity, write_public
 from agent.privacy.bundle import BUNDLE_SUFFIX, build_bundle, write_bundle
 from hub.pki.ca import CA_CERT, CertificateAuthority
-from hub.pki.registry import chain_secrets
+from hub.pki.chains import chain_secrets, window_start
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class IssuedGateway:
     not_after: datetime
     cert_path: Path
     bundle_path: Path
+    keys_from: date  # the first day the gateway can pseudonymize (its first window's start)
 
 
 def issue_gateway(pki: Path, csr: Path, *, days: int = 365, out: Path | None = None,
@@ -41,7 +43,8 @@ def issue_gateway(pki: Path, csr: Path, *, days: int = 365, out: Path | None = N
     cert_path = out or csr.with_suffix(".crt")
     cert_pem = cert.public_bytes(Encoding.PEM)
     write_public(cert_path, cert_pem)
-    secrets = chain_secrets(pki, store, window_days, keys_from)
+    secrets = chain_secrets(pki, store, window_days, keys_from, now)
     bundle_path = cert_path.with_suffix(BUNDLE_SUFFIX)
     write_bundle(bundle_path, build_bundle(cn, cert_pem, (pki / CA_CERT).read_bytes(), secrets))
-    return IssuedGateway(cn, cert.serial_number, cert.not_valid_after_utc, cert_path, bundle_path)
+    return IssuedGateway(cn, cert.serial_number, cert.not_valid_after_utc, cert_path, bundle_path,
+                         window_start(secrets.anchor_index, secrets.window_days))

@@ -2,8 +2,7 @@
 
     signing/{org}/{store}/{agent}.pub   each gateway's Ed25519 batch-signing key (PEM), by CN, written by
                                         `pki issue` from the CSR's extension (agent/enroll.py)
-    chains/{store}.json                 the store's window-key chain anchor (mode 0600), made at the first
-                                        issue for the store, ratcheted forward at every later one
+    chains/{store}.json                 only a key of a future window (hub/pki/chains.py: key custody)
     optout.secret                       the chain's opt-out secret (mode 0600): opt-out keys are
                                         HMAC-SHA256(it, MAC)[:16]; gateways get it sealed in their bundle
 
@@ -12,11 +11,9 @@ The hub's ingest reads `signing/` (SigningKeys); `optout add` reads `optout.secr
 
 from __future__ import annotations
 
-import json
 import secrets
 import threading
 import time
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
@@ -24,10 +21,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from agent.enroll import SIGNING_KEY_OID, parse_identity, write_private, write_public
-from agent.privacy.bundle import ChainSecrets
-from agent.privacy.keychain import ALLOWED_WINDOW_DAYS, next_key
 
-SIGNING, CHAINS, OPTOUT_SECRET = "signing", "chains", "optout.secret"
+SIGNING, OPTOUT_SECRET = "signing", "optout.secret"
 MISS_RETRY_S = 5.0
 
 
@@ -102,33 +97,3 @@ def optout_secret(folder: Path) -> bytes:
     if not path.exists():
         write_private(path, secrets.token_bytes(32))
     return path.read_bytes()
-
-
-def chain_secrets(folder: Path, store: str, window_days: int | None = None,
-                  keys_from: date | None = None) -> ChainSecrets:
-    """The store's chain from `keys_from`'s window (default: yesterday in UTC, which is today or later in
-    every time zone). The hub's copy moves forward to that window: keys before it are destroyed here too."""
-    path = folder / CHAINS / f"{store}.json"
-    start = keys_from or (datetime.now(UTC) - timedelta(days=1)).date()
-    if path.exists():
-        obj = json.loads(path.read_text())
-        days, index, key = int(obj["window_days"]), int(obj["anchor_index"]), bytes.fromhex(obj["anchor_key"])
-        if window_days is not None and window_days != days:
-            raise RegistryError(f"store {store}'s key window is {days} days, not {window_days} (a chain "
-                                "keeps its window)")
-        wanted = start.toordinal() // days
-        if wanted < index:
-            raise RegistryError(f"store {store}'s keys before {date.fromordinal(index * days)} are destroyed "
-                                "(give a later --keys-from)")
-        for _ in range(wanted - index):
-            key = next_key(key)
-        index = wanted
-    else:
-        days = window_days or 1
-        if days not in ALLOWED_WINDOW_DAYS:
-            raise RegistryError(f"--window-days {days} is not one of {ALLOWED_WINDOW_DAYS}")
-        index, key = start.toordinal() // days, secrets.token_bytes(32)
-    (folder / CHAINS).mkdir(mode=0o700, exist_ok=True)
-    write_private(path, json.dumps({"window_days": days, "anchor_index": index,
-                                    "anchor_key": key.hex()}).encode())
-    return ChainSecrets(days, index, key, optout_secret(folder))

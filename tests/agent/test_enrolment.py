@@ -22,7 +22,8 @@ from agent.privacy.keychain import next_key
 from agent.wire.signing import load_signing_key, public_raw
 from hub.pki.ca import CertificateAuthority
 from hub.pki.enrolment import issue_gateway
-from hub.pki.registry import signing_path
+from hub.pki.chains import future_index
+from hub.pki.registry import RegistryError, signing_path
 from tests.support.frames import probe_request, write_pcap
 from tests.support.mosquitto import Mosquitto
 
@@ -33,7 +34,7 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def _enrolled(tmp_path: Path, agent: str = "gw-1", keys_from: date = DAY) -> tuple[Path, Path]:
+def _enrolled(tmp_path: Path, agent: str = "gw-1", keys_from: date | None = DAY) -> tuple[Path, Path]:
     pki, state = tmp_path / "pki", tmp_path / agent
     if not (pki / "ca.key").exists():
         CertificateAuthority.init(pki, "acme")
@@ -55,23 +56,43 @@ def test_enroll_makes_a_private_signing_key_that_pki_issue_registers_by_cn(tmp_p
     assert public_raw(registered) == raw  # type: ignore[arg-type]
 
 
-def test_the_bundle_carries_the_stores_keys_sealed_and_installs_them_0600(tmp_path: Path) -> None:
-    """The hub's chain key and opt-out secret are nowhere in the bundle in clear; `enroll --install`
-    writes keychain.json (0600) with them, and gateways of one store get the same chain."""
+def test_the_bundle_carries_the_first_key_sealed_installs_it_0600_and_is_deleted(tmp_path: Path) -> None:
+    """The gateway's first window key and the opt-out secret are nowhere in the bundle in clear;
+    `enroll --install` writes keychain.json (0600) with them and deletes the bundle, so a stolen gateway
+    holds no sealed copy of a key its own gateway.key would open."""
     pki, bundle = _enrolled(tmp_path)
-    hub_chain = json.loads((pki / "chains" / "brno-1.json").read_text())
     optout = (pki / "optout.secret").read_bytes()
     data = bundle.read_bytes()
-    for secret in (bytes.fromhex(hub_chain["anchor_key"]), optout):
-        assert secret not in data and secret.hex().encode() not in data
     assert agent_main(["enroll", "--dir", str(tmp_path / "gw-1"), "--install", str(bundle)]) == 0
+    assert not bundle.exists()
     chain = json.loads((tmp_path / "gw-1" / "keychain.json").read_text())
     assert _mode(tmp_path / "gw-1" / "keychain.json") == 0o600
-    assert (chain["anchor_key"], chain["anchor_index"]) == (hub_chain["anchor_key"], DAY.toordinal())
+    assert chain["anchor_index"] == DAY.toordinal()
+    for secret in (bytes.fromhex(chain["anchor_key"]), optout):
+        assert secret not in data and secret.hex().encode() not in data
     assert bytes.fromhex(chain["optout_secret"]) == optout
-    _, other = _enrolled(tmp_path, "gw-2")
+
+
+def test_the_hub_keeps_only_a_future_key_and_a_second_gateway_starts_there(tmp_path: Path) -> None:
+    """After the first gateway's enrolment the hub's chain file holds the key of the first window that
+    has begun nowhere, never the key handed out; a second gateway of the store gets that key, which is
+    the first gateway's chain further along, and an earlier --keys-from is refused in one line."""
+    pki, bundle = _enrolled(tmp_path)
+    install_bundle(tmp_path / "gw-1", bundle)
+    first = bytes.fromhex(json.loads((tmp_path / "gw-1" / "keychain.json").read_text())["anchor_key"])
+    hub_chain = json.loads((pki / "chains" / "brno-1.json").read_text())
+    future = future_index(1, datetime.now(UTC))
+    assert hub_chain["future_index"] == future > (datetime.now(UTC) + timedelta(hours=14)).date().toordinal()
+    assert hub_chain["future_key"] != first.hex() and "anchor_key" not in hub_chain
+    with pytest.raises(RegistryError, match="keys start on"):
+        _enrolled(tmp_path, "gw-2")
+    _, other = _enrolled(tmp_path, "gw-2", keys_from=None)
     install_bundle(tmp_path / "gw-2", other)
-    assert json.loads((tmp_path / "gw-2" / "keychain.json").read_text())["anchor_key"] == chain["anchor_key"]
+    second = json.loads((tmp_path / "gw-2" / "keychain.json").read_text())
+    key = first
+    for _ in range(future - DAY.toordinal()):
+        key = next_key(key)
+    assert (second["anchor_index"], second["anchor_key"]) == (future, key.hex())
 
 
 def test_a_bundle_opens_only_on_its_own_gateway(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

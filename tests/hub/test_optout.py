@@ -22,7 +22,7 @@ from agent.enroll import CERT_FILE
 from agent.privacy.bundle import build_bundle, install_bundle, write_bundle
 from hub.cli import main as hub_main
 from hub.config import load_hub_config
-from hub.pki.registry import chain_secrets
+from hub.pki.chains import chain_secrets
 from tests.hub.pki.support import ORG, STORE, Chain, TlsBroker
 from tests.support.frames import probe_request
 
