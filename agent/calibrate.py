@@ -17,6 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from agent.enroll import write_private
+
 CALIBRATION_FILE = "calibration.json"
 TRUTH_COLUMNS = ["start_utc", "end_utc", "occupancy"]
 
@@ -128,9 +130,7 @@ def fit(pairs: list[tuple[float, float]], window_s: int, sources: tuple[str, ...
 def save(state_dir: Path, result: Fit) -> Path:
     state_dir.mkdir(parents=True, exist_ok=True)
     path = state_dir / CALIBRATION_FILE
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result.as_dict(), indent=2) + "\n")
-    tmp.replace(path)
+    write_private(path, (json.dumps(result.as_dict(), indent=2) + "\n").encode())  # the state folder: 0600
     return path
 
 

@@ -146,7 +146,7 @@ def enroll(state_dir: Path, org: str, store: str, agent: str, *, new_key: bool =
                           critical=False)
            .sign(key, hashes.SHA256()))
     csr_path = state_dir / CSR_FILE
-    write_public(csr_path, csr.public_bytes(serialization.Encoding.PEM))
+    write_private(csr_path, csr.public_bytes(serialization.Encoding.PEM))
     return Enrolment(cn, key_path, csr_path, made)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.config import AgentConfig
+from agent.enroll import write_private
 from agent.pipeline import Pipeline
 from agent.pipeline.classify import BOUNCE, VISITOR
 from agent.pipeline.occupancy import OccupancyTally
@@ -88,9 +89,10 @@ def run(capture: Path, config: AgentConfig, state_dir: Path | None = None) -> Re
         if state_dir is not None:
             state = pipeline.export_state()
             state.pop("sessionizer")
-            (state_dir / STATE_FILE).write_text(json.dumps(state))
+            write_private(state_dir / STATE_FILE, json.dumps(state).encode())  # carry keys: 0600
             if result.occupancy is not None:
-                (state_dir / OCCUPANCY_FILE).write_text(json.dumps(result.occupancy.export_state()))
+                occupancy = json.dumps(result.occupancy.export_state()).encode()
+                write_private(state_dir / OCCUPANCY_FILE, occupancy)
     result.counters.update(source.counters)
     result.problem = source.problem
     return result
@@ -100,7 +102,7 @@ def _pipeline(config: AgentConfig, state_dir: Path | None, first_ts: float, link
     days, tz = config.privacy.key_window_days, config.timezone
     if state_dir is None:
         return Pipeline(config, KeyChain.ephemeral(first_ts, days, tz), linktype)
-    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     pipeline = Pipeline(config, KeyChain.open(state_dir / config.privacy.keychain_file, first_ts, days, tz),
                         linktype)
     saved = state_dir / STATE_FILE

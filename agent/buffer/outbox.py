@@ -116,6 +116,7 @@ class Outbox:
         self.signing_key = signing_key
         self._lock = threading.Lock()
         self._last_drop_log = float("-inf")
+        sqlitefile.make_private(self.path)
         conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=10.0)
         self._db = sqlite_utils.Database(conn, execute_plugins=False)
         self._closed = False

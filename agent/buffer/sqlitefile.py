@@ -54,3 +54,15 @@ def file_bytes(path: Path) -> int:
 def disk_bytes(path: Path) -> int:
     """Bytes on disk of the database at `path`, its WAL and its shared-memory index."""
     return sum(file_bytes(p) for p in files(path))
+
+
+def make_private(path: Path) -> None:
+    """The database, its WAL and its shared-memory index readable by their owner only (0600): the
+    outbox holds device keys of the current window and the pipeline's state. SQLite creates the WAL and
+    the index with the database's own mode, so creating the database 0600 first is enough for new
+    files; existing ones (an older version's 0644) are narrowed here."""
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for p in files(path):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(p, 0o600)

@@ -9,9 +9,12 @@ them, and holding old keys longer would link everybody. Instead each window n ha
 C_n = HMAC(key_n, "carry"), and key_n is destroyed as soon as window n+1 begins. On a universally
 administered MAC's first sighting in a window the stage notes its carry token HMAC(C_n, MAC) (memory
 only; the static stage keeps the tokens of its all-day candidates only) and, for each carry key still
-held (the last `carry_windows` windows with data), yields (token under that key, new key) in `transfers`.
-A carry key links nothing but candidates' tokens, and is dropped after `carry_windows` windows.
-Randomized MACs never cross a window.
+held, yields (token under that key, new key) in `transfers`. A carry key links nothing but candidates'
+tokens, and yields no visit key (it is an HMAC of the window key). It lives for the documented overlap,
+CARRY_WINDOWS = 1: the carry key of the last window with data is held through the next window with data
+and destroyed when the one after begins, so a stolen gateway holds at most one past window's carry key
+(and the all-day tokens of that window). The price: a fixture or staff phone silent for a whole window
+with data starts its history again. Randomized MACs never cross a window.
 
 Opt-outs (DESIGN section 3): while the hub's list of opt-out keys is not empty, the stage computes the
 opt-out key HMAC-SHA256(opt-out secret, MAC)[:16] of each universally administered MAC at its first
@@ -34,7 +37,7 @@ from typing import Any, NamedTuple
 from agent.pipeline.parse import RawSighting
 from agent.privacy.keychain import KeyChain, KeyExpiredError, KeyNotYetError
 
-CARRY_WINDOWS = 7
+CARRY_WINDOWS = 1  # the overlap (DESIGN section 3): see the docstring
 
 
 class Sighting(NamedTuple):

@@ -23,7 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from agent.enroll import CA_FILE, CERT_FILE, KEY_FILE, EnrollError, write_private, write_public
+from agent.enroll import CA_FILE, CERT_FILE, KEY_FILE, EnrollError, write_private
 from agent.privacy.keychain import KeyChain, next_key
 from agent.privacy.sealed import SealError, open_sealed, seal
 
@@ -85,8 +85,8 @@ def install_bundle(state_dir: Path, bundle: Path, keychain_file: str = "keychain
                              bytes.fromhex(secrets["anchor_key"]), bytes.fromhex(secrets["optout_secret"]))
     except (SealError, KeyError, TypeError, ValueError) as exc:
         raise EnrollError(f"{bundle.name}: {exc}") from None
-    write_public(state_dir / CERT_FILE, cert_pem)
-    write_public(state_dir / CA_FILE, ca_pem)
+    write_private(state_dir / CERT_FILE, cert_pem)  # public, but every file of the state folder is 0600
+    write_private(state_dir / CA_FILE, ca_pem)
     path = state_dir / keychain_file
     kept = _keep_installed(path, chain)
     index, anchor = (kept.anchor_index, kept.key(kept.anchor_index)) if kept else \

@@ -46,10 +46,13 @@ def test_randomized_flag_follows_the_locally_administered_bit() -> None:
 
 
 def test_sightings_before_the_chain_are_dropped_and_counted() -> None:
-    """Data older than the oldest key held cannot be pseudonymized: dropped, counted, never raised."""
+    """Data older than the oldest key held cannot be pseudonymized: dropped, counted by why (before this
+    gateway's first key, or after a rotation destroyed its key), never raised."""
     p = Pseudonymizer(KeyChain.ephemeral(T0))
     assert p.feed([raw(T0 - 3 * 86400, MAC), raw(T0, MAC)])[0].ts == T0
-    assert p.counters["key_expired"] == 1
+    assert p.counters["key_not_yet"] == 1
+    assert [s.ts for s in p.feed([raw(T0 + 86400, MAC), raw(T0 + 1, MAC)])] == [T0 + 86400]
+    assert (p.counters["key_expired"], p.counters["key_not_yet"]) == (1, 1)
 
 
 MEMBER_MAC, OTHER_MAC, OPTED_MAC = "00:1b:63:aa:bb:cc", "00:1b:63:11:22:33", "00:1b:63:44:55:66"
