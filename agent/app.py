@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from agent import __version__
+from agent.buffer.erase import names
 from agent.buffer.outbox import Outbox
 from agent.buffer.recover import open_outbox
 from agent.clock import ClockGate, SyncCheck, floor
@@ -215,6 +216,11 @@ class AgentApp:
         """Hand records to the outbox in batches: a live source yields every half second, and one
         MQTT message per half second of a quiet store would be a message per event (DESIGN section 6)."""
         assert self.outbox is not None and self.sink is not None
+        erased = {(r.device_key, r.key_window) for r in records if r.type == "erase"}
+        if erased:  # an opt-out (issue 18): the device's visits leave memory and the outbox too
+            records = [r for r in records if not names(r, erased)]
+            self._pending = [r for r in self._pending if not names(r, erased)]
+            log.info("opt-out: %d visits and flags erased from the outbox", self.outbox.erase(erased))
         if records and not self._pending:
             self._pending_since = time.monotonic()
         self._pending.extend(records)

@@ -33,7 +33,7 @@ import threading
 import time
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -42,9 +42,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.buffer import cap, sqlitefile
 from agent.buffer.cap import DEFAULT_CAP_BYTES, Budget, Candidate
+from agent.buffer.erase import erase_batches
 from agent.buffer.sqlitefile import OutboxCorruptError, checkpoint, disk_bytes, file_bytes, is_corruption
 from agent.wire import Envelope, Record, encode_envelope
 from agent.wire.records import iso
+from agent.wire.topics import Topics
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +118,7 @@ class Outbox:
         self.signing_key = signing_key
         self._lock = threading.Lock()
         self._last_drop_log = float("-inf")
+        self._handed_out: set[int] = set()  # seqs due_batches gave the sink: maybe at the hub already
         sqlitefile.make_private(self.path)
         conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=10.0)
         self._db = sqlite_utils.Database(conn, execute_plugins=False)
@@ -235,6 +238,7 @@ class Outbox:
                 f"OR (state = ? AND (sent_at + ? * {_BACKOFF} <= ? OR sent_at > ?)) ORDER BY seq LIMIT ?",
                 [QUEUED, SENT, resend_after_s, now, now + resend_after_s, limit],
             ).fetchall()
+            self._handed_out.update(int(s) for s, _, _ in rows)
         return [DueBatch(int(s), bytes(p), int(a)) for s, p, a in rows]
 
     def due(self, now: float, limit: int, resend_after_s: float) -> list[tuple[int, bytes]]:
@@ -271,6 +275,7 @@ class Outbox:
             with db.atomic():
                 before = db.conn.total_changes
                 db.conn.executemany("DELETE FROM batches WHERE seq = ?", [(int(s),) for s in set(seqs)])
+                self._handed_out.difference_update(int(s) for s in seqs)
                 gone = db.conn.total_changes - before
             if gone and db.execute("SELECT 1 FROM batches LIMIT 1").fetchone() is None:
                 checkpoint(db.conn)  # everything delivered: the cheapest moment to empty the WAL
@@ -288,6 +293,13 @@ class Outbox:
         with self._locked() as db:
             return {str(s): int(n) for s, n in db.execute(
                 "SELECT state, count(*) FROM batches GROUP BY state").fetchall()}
+
+    def erase(self, devices: Collection[tuple[str, str]]) -> int:
+        """Remove the visits and flags of these (device key, key window) from every batch the sink has
+        not taken yet (agent/buffer/erase.py); how many records went."""
+        with self._locked() as db, db.atomic():
+            return erase_batches(db.conn, Topics(*astuple(self.ids)), devices, skip=self._handed_out,
+                                 state=QUEUED, key=self.signing_key)
 
     # -- the disk cap and its counters ------------------------------------------------------------------
 

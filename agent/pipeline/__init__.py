@@ -19,7 +19,7 @@ from agent.pipeline.pseudonymize import Pseudonymizer, Sighting
 from agent.pipeline.sessionize import ClosedVisit, Sessionizer
 from agent.pipeline.static import StaticDetector
 from agent.privacy.keychain import KeyChain
-from agent.wire.records import Visit, iso
+from agent.wire.records import Erase, Visit, iso
 
 
 @dataclass
@@ -78,14 +78,27 @@ class Pipeline:
         return out
 
     def flush(self, now: float) -> Output:
-        """Close idle visits and emit what can no longer change at `now`."""
-        out = self._visits(self.sessionizer.flush(now))
+        """Close idle visits and emit what can no longer change at `now`; a window that `now` has left
+        loses its key here even without a frame (the pseudonymizer's rotate)."""
+        self.pseudonymizer.rotate(now)
+        out = Output(records=self._erasures(now))
+        out.extend(self._visits(self.sessionizer.flush(now)))
         out.records.extend(self.aggregator.flush(now, self._open_classified))
         return out
 
+    def _erasures(self, now: float) -> list[Erase]:
+        """Opted-out devices of the current window: their open visits dropped, an erase record each for
+        the outbox and the hub (agent/app.py purges the outbox of their queued visits)."""
+        erased = self.pseudonymizer.take_erasures()
+        if not erased:
+            return []
+        self.sessionizer.forget([dev for dev, _ in erased])
+        return [Erase(dev.hex(), self.chain.window_id(w), iso(now)) for dev, w in erased]
+
     def close(self) -> Output:
         """End of data: close every visit, emit every count."""
-        out = self._visits(self.sessionizer.close_all())
+        out = Output(records=self._erasures(self.now))
+        out.extend(self._visits(self.sessionizer.close_all()))
         out.records.extend(self.aggregator.close(list))
         return out
 

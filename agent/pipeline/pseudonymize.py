@@ -19,7 +19,12 @@ with data starts its history again. Randomized MACs never cross a window.
 Opt-outs (DESIGN section 3): while the hub's list of opt-out keys is not empty, the stage computes the
 opt-out key HMAC-SHA256(opt-out secret, MAC)[:16] of each universally administered MAC at its first
 sighting in a window (and again for every MAC after the list changes), and drops every sighting of a
-listed one, counted `opted_out`. Randomized MACs are never matched to the list.
+listed one, counted `opted_out`. Randomized MACs are never matched to the list. An opt-out also erases
+(issue 18): the stage remembers, in memory and for the current window only, the opt-out key of each
+universally administered MAC it heard (when a secret is installed); when a new list names one of them,
+or a listed MAC heard earlier in the window is heard again, `take_erasures` yields its visit key so that
+the pipeline drops its open visit, the outbox its queued visits and the hub its stored ones (an `erase`
+record). Past windows need nothing: their keys are destroyed, so nobody can link their visits to the MAC.
 
 Members (DESIGN section 3, with the gateway secret): the same key of a universally administered MAC is
 looked up in the hub's list of consenting members' device keys; a match tags the device for the window
@@ -30,6 +35,7 @@ tables. An opted-out device is never tagged. Randomized MACs are never matched.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 from collections import Counter
 from typing import Any, NamedTuple
@@ -73,6 +79,11 @@ class Pseudonymizer:
         self._lists: tuple[frozenset[bytes], frozenset[bytes], set[bytes], set[bytes]] = (
             frozenset(), frozenset(), set(), set())
         self.member_tags: dict[bytes, str] = {}       # visit key -> member's gateway key, current window
+        self._gateway_keys: dict[bytes, bytes] = {}   # opt-out key -> visit key, current window (memory)
+        self._erased: set[bytes] = set()              # visit keys erased in the current window
+        self._erasures: list[tuple[bytes, int]] = []  # (visit key, window) for take_erasures
+        self._lists_changed = False
+        self._had_data = False                        # the current window saw a sighting
         self.prev_member_tags: dict[bytes, str] = {}  # the same for the previous window
 
     def set_lists(self, optouts: frozenset[bytes], members: frozenset[bytes] = frozenset()) -> None:
@@ -85,6 +96,31 @@ class Pseudonymizer:
 
         self.member_tags, self.prev_member_tags = kept(self.member_tags), kept(self.prev_member_tags)
         self._lists = (optouts, members, set(), set())
+        self._lists_changed = True
+
+    def take_erasures(self) -> list[tuple[bytes, int]]:
+        """(visit key, window) of the current window's devices that opted out since the last call; the
+        pipeline's thread calls it (set_lists, on MQTT's thread, only raises a flag)."""
+        if self._lists_changed:
+            self._lists_changed = False
+            optouts = self._lists[0]
+            for gateway_key, dev in list(self._gateway_keys.items()):
+                if gateway_key in optouts:
+                    self._erase(dev)
+        out, self._erasures = self._erasures, []
+        return out
+
+    def _erase(self, dev: bytes) -> None:
+        if dev not in self._erased:
+            self._erased.add(dev)
+            self._erasures.append((dev, self._win[0]))
+
+    def rotate(self, now: float) -> None:
+        """Enter `now`'s window when the clock (not a frame) crosses into it: a quiet gateway destroys
+        the closed window's key at midnight, not at its next frame. Call it with a synced clock only."""
+        if self._win[0] >= 0 and self.chain.index_of(now) > self._win[0]:
+            with contextlib.suppress(KeyExpiredError):
+                self._enter_window(now)
 
     def member_of(self, dev: bytes) -> str | None:
         """The member key (hex) a visit key of the current or previous window was tagged with, or None."""
@@ -95,7 +131,8 @@ class Pseudonymizer:
         old_index = self._win[0]
         key = self.chain.key(index)  # raises KeyExpiredError for a destroyed window
         if old_index >= 0 and index > old_index:
-            self.carry_keys = [*self.carry_keys, (old_index, self._carry)][-self.carry_windows:]
+            if self._had_data or self._keys_seen:  # the overlap counts windows with data only
+                self.carry_keys = [*self.carry_keys, (old_index, self._carry)][-self.carry_windows:]
             self.prev_tokens, self.tokens = self.tokens, {}
             self.prev_member_tags, self.member_tags = self.member_tags, {}
             self.chain.destroy_before(index)
@@ -107,6 +144,7 @@ class Pseudonymizer:
         self._carry = hmac.digest(key, b"carry", "sha256")
         start, end = self.chain.bounds(index)
         self._keys_seen.clear()
+        self._gateway_keys, self._erased, self._had_data = {}, set(), False
         self._win = (index, start, end, key)
         return self._win
 
@@ -119,7 +157,7 @@ class Pseudonymizer:
         new = tuple.__new__  # skips NamedTuple's Python-level __new__ on the frame path
         seen = self._keys_seen
         optouts, members, checked, blocked = self._lists
-        secret = self.chain.optout_secret if optouts or members else None
+        secret = self.chain.optout_secret
         if (optouts or members) and secret is None:
             self.counters["optout_no_secret"] += 1  # no enrolment bundle installed: cannot match
         for r in raws:
@@ -142,8 +180,11 @@ class Pseudonymizer:
                 if secret is not None and dev not in checked and not mac[0] & 0x02:
                     checked.add(dev)
                     gateway_key = digest(secret, mac, "sha256")[:16]
+                    self._gateway_keys[gateway_key] = dev
                     if gateway_key in optouts:
                         blocked.add(dev)
+                        if dev in seen:  # heard before the list named it: its visits go too
+                            self._erase(dev)
                     elif gateway_key in members:
                         self.member_tags[dev] = gateway_key.hex()
                 if dev not in seen and dev not in blocked:  # first sighting of this MAC in the window
@@ -158,14 +199,18 @@ class Pseudonymizer:
                 continue
             append(new(Sighting, (ts, dev, mac[0] & 0x02 == 2, r[2], r[3], r[4], r[5], index)))
         cache.clear()
+        if out:
+            self._had_data = True
         return out
 
     def export_state(self) -> dict[str, Any]:
         """The current window and the carry keys (secrets: the state is stored with mode 0600)."""
-        return {"window": self._win[0], "carry_keys": [[w, c.hex()] for w, c in self.carry_keys]}
+        return {"window": self._win[0], "carry_keys": [[w, c.hex()] for w, c in self.carry_keys],
+                "had_data": self._had_data}
 
     def import_state(self, state: dict[str, Any]) -> None:
         self.carry_keys = [(int(w), bytes.fromhex(c)) for w, c in state.get("carry_keys", [])]
+        self._had_data = bool(state.get("had_data", True))
         index = int(state.get("window", -1))
         if index >= 0:
             try:

@@ -73,6 +73,11 @@ class Sessionizer:
         self.open.clear()
         return out
 
+    def forget(self, devices: list[bytes]) -> None:
+        """Drop these devices' open visits unclosed (an opt-out: they never leave the gateway)."""
+        for dev in devices:
+            self.open.pop(dev, None)
+
     def snapshot(self) -> list[ClosedVisit]:
         """The open visits as they stand (not removed)."""
         return [_close(d, v) for d, v in self.open.items()]

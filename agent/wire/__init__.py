@@ -14,7 +14,16 @@ from agent.wire.envelope import (
     decode_signed,
     encode_envelope,
 )
-from agent.wire.records import RECORD_TYPES, DeviceFlag, DoorCounts, MinuteCounts, PeriodCounts, Record, Visit
+from agent.wire.records import (
+    RECORD_TYPES,
+    DeviceFlag,
+    DoorCounts,
+    Erase,
+    MinuteCounts,
+    PeriodCounts,
+    Record,
+    Visit,
+)
 from agent.wire.topics import Topics, parse_agent_topic
 
 __all__ = [
@@ -24,6 +33,7 @@ __all__ = [
     "DeviceFlag",
     "DoorCounts",
     "Envelope",
+    "Erase",
     "MinuteCounts",
     "PeriodCounts",
     "Record",

@@ -125,10 +125,20 @@ class DeviceFlag:
     days_present_n: int = doc("days of the last D the device was present for more than N hours")
 
 
-Record = Visit | MinuteCounts | PeriodCounts | DoorCounts | DeviceFlag
+@dataclass(frozen=True, slots=True)
+class Erase:
+    """An opted-out device's visits of one key window, to delete: only the gateway can name its key."""
+
+    type: ClassVar[str] = "erase"
+    device_key: str = doc("visit key (32 hex) of the opted-out device in key_window")
+    key_window: str = doc("id of the key window the key belongs to")
+    erased_at: str = doc("when the gateway matched the device to the opt-out list (UTC)")
+
+
+Record = Visit | MinuteCounts | PeriodCounts | DoorCounts | DeviceFlag | Erase
 
 RECORD_TYPES: dict[str, type[Any]] = {
-    cls.type: cls for cls in (Visit, MinuteCounts, PeriodCounts, DoorCounts, DeviceFlag)
+    cls.type: cls for cls in (Visit, MinuteCounts, PeriodCounts, DoorCounts, DeviceFlag, Erase)
 }
 
 _PY_TO_JSON: dict[str, Any] = {

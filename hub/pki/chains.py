@@ -134,7 +134,7 @@ class ChainRatchet:
             try:
                 advance_chains(self.folder)
             except (OSError, ValueError, KeyError):
-                log.exception("could not ratchet the store chains in %s; trying again in an hour", self.folder)
+                log.exception("could not ratchet the store chains in %s; again in an hour", self.folder)
 
     def stop(self) -> None:
         self._stop.set()

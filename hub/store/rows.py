@@ -23,6 +23,7 @@ TABLE_NAMES: dict[str, str] = {
     "period": "periods",
     "door": "doors",
     "device_flag": "device_flags",
+    "erase": "erasures",
 }
 
 # Index per table for store + time queries (the report's access path).
@@ -32,6 +33,7 @@ TIME_INDEX: dict[str, tuple[str, ...]] = {
     "periods": ("store", "period", "start_epoch_s"),
     "doors": ("store", "minute_epoch_s"),
     "device_flags": ("store", "device_key"),
+    "erasures": ("store", "device_key"),
 }
 
 # Wire fields the record tables do not keep: a member's gateway key goes to member_visits, translated to

@@ -21,8 +21,8 @@ from agent.privacy.bundle import install_bundle
 from agent.privacy.keychain import next_key
 from agent.wire.signing import load_signing_key, public_raw
 from hub.pki.ca import CertificateAuthority
-from hub.pki.enrolment import issue_gateway
 from hub.pki.chains import future_index
+from hub.pki.enrolment import issue_gateway
 from hub.pki.registry import RegistryError, signing_path
 from tests.support.frames import probe_request, write_pcap
 from tests.support.mosquitto import Mosquitto
