@@ -105,7 +105,7 @@ class Pseudonymizer:
             self._lists_changed = False
             optouts = self._lists[0]
             for gateway_key, dev in list(self._gateway_keys.items()):
-                if gateway_key in optouts:
+                if gateway_key in optouts and dev in self._keys_seen:  # heard before it was listed
                     self._erase(dev)
         out, self._erasures = self._erasures, []
         return out

@@ -21,6 +21,7 @@ from typing import Any
 from agent.wire.records import iso
 from hub.ingest.counters import Counters
 from hub.ingest.decode import DataBatch, DeadLetter, Decoded, Ignored, StatusUpdate, decode
+from hub.ingest.erase import apply_erasures
 from hub.store.bulk import insert_rows
 from hub.store.rows import RECORD_TABLES
 from hub.store.schema import connect
@@ -231,6 +232,7 @@ class Writer:
                     assert isinstance(dec, Ignored)
             for rtype, rows in new_rows.items():  # the whole group's rows, few statements: hub.store.bulk
                 insert_rows(cur, RECORD_TABLES[rtype], rows)
+            apply_erasures(cur, new_rows)  # opt-outs that erase (hub/ingest/erase.py)
             if member_visits:  # a gateway key no member holds (any more) stores nothing
                 cur.executemany(MEMBER_VISIT_SQL, member_visits)
             cur.executemany(

@@ -10,7 +10,7 @@ from agent.pipeline import Pipeline
 from agent.pipeline.parse import RawSighting
 from agent.pipeline.pseudonymize import Pseudonymizer
 from agent.privacy.keychain import KeyChain
-from agent.wire import Visit
+from agent.wire import Erase, Visit
 from tests.support.frames import probe_request
 
 T0 = 1_790_000_000.0  # 2026-09-21, midday UTC
@@ -116,3 +116,53 @@ def test_the_config_coming_again_keeps_a_tag_and_a_member_taken_off_the_list_los
     assert p.member_of(dev) == key.hex()
     p.set_lists(frozenset(), frozenset())  # consent withdrawn
     assert p.member_of(dev) is None
+
+
+def _pipe() -> Pipeline:
+    chain = KeyChain.ephemeral(T0)
+    chain.optout_secret = GATEWAY_SECRET
+    return Pipeline(AgentConfig(org="acme", store="brno-1", agent="gw-1"), chain, 127)
+
+
+def _erase_records(records: list[object]) -> list[Erase]:
+    return [r for r in records if isinstance(r, Erase)]
+
+
+def test_an_opt_out_names_the_devices_visit_key_of_this_window_and_its_open_visit_never_leaves() -> None:
+    """A device heard before its opt-out arrives: the next pass yields one erase record with its visit key
+    of the current window (only the gateway can compute it), its open visit is dropped unclosed, and no
+    visit of it ever leaves; another device's visit is untouched."""
+    pipe = _pipe()
+    frames = [(T0 + 30 * i, probe_request(mac, rssi=-50, seq=i)) for i in range(21)
+              for mac in (OPTED_MAC, OTHER_MAC)]
+    assert not _erase_records(pipe.feed(frames).records)
+    pipe.pseudonymizer.set_lists(frozenset({_gateway_key(OPTED_MAC)}))
+    later = pipe.feed([(T0 + 640, probe_request(OTHER_MAC, rssi=-50, seq=99))]).records
+    window_key = pipe.chain.key(pipe.chain.index_of(T0))
+    opted = hmac.digest(window_key, bytes.fromhex(OPTED_MAC.replace(":", "")), "sha256")[:16].hex()
+    assert [(e.device_key, e.key_window) for e in _erase_records(later)] == [(opted, "2026-09-21")]
+    rest = later + pipe.close().records
+    assert [v.device_key for v in rest if isinstance(v, Visit)] == [
+        hmac.digest(window_key, bytes.fromhex(OTHER_MAC.replace(":", "")), "sha256")[:16].hex()]
+    pipe.pseudonymizer.set_lists(frozenset({_gateway_key(OPTED_MAC)}))  # the same list again: no repeat
+    assert not _erase_records(pipe.flush(T0 + 700).records)
+
+
+def test_a_device_not_heard_before_its_opt_out_is_erased_of_nothing() -> None:
+    """An opt-out of a device this gateway has not heard in the window yields no erase record: there is
+    nothing of it to delete, and its later sightings are dropped."""
+    pipe = _pipe()
+    pipe.pseudonymizer.set_lists(frozenset({_gateway_key(OPTED_MAC)}))
+    out = pipe.feed([(T0 + 30 * i, probe_request(OPTED_MAC, rssi=-50, seq=i)) for i in range(21)])
+    assert not _erase_records(out.records + pipe.close().records)
+    assert pipe.pseudonymizer.counters["opted_out"] == 21
+
+
+def test_the_clock_alone_rotates_the_key_at_midnight() -> None:
+    """A gateway that hears nothing after midnight still destroys the closed day's key: flush at a time
+    of the next window moves the chain's anchor, with no frame needed."""
+    pipe = _pipe()
+    pipe.feed([(T0, probe_request(OTHER_MAC, rssi=-50, seq=1))])
+    today = pipe.chain.index_of(T0)
+    pipe.flush(T0 + 86400)
+    assert pipe.chain.anchor_index == today + 1
