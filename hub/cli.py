@@ -240,11 +240,13 @@ def cmd_optout(args: argparse.Namespace) -> int:
             print(f"opt-out {'stored' if added.new else 'was stored already'} (raw MAC not kept); "
                   f"{added.member_visits_deleted} member visits deleted; {added.total} opt-outs in all")
         sent = optout.publish(config)
+    except optout.BadMacError as exc:
+        raise UserError(f"{exc}; nothing stored") from None
     except optout.OptoutError as exc:
         stored = "the opt-out is stored; " if args.action == "add" else ""
         raise UserError(f"{stored}{exc} (then run: {PROG} optout publish)") from None
     print(f"published the opt-out and member lists to {sent} agents (retained config; they drop opted-out "
-          "devices)")
+          "devices and erase their visits of the current window)")
     return 0
 
 

@@ -3,7 +3,13 @@
 `add` pseudonymizes the MAC at once and keeps only keyed hashes: its opt-out key HMAC-SHA256(opt-out
 secret, MAC)[:16] (what agents match) and its member key (so a member's visits go, and a later CRM import
 cannot link the device again). It deletes the member-keyed rows of that device (member_visits) and
-unlinks it from its member. Visit-keyed rows cannot be linked: the hub never holds window keys.
+unlinks it from its member. A randomized (locally administered) MAC is refused: it can never match.
+
+Visit-keyed rows the hub cannot find: it holds no key of a window with data (hub/pki/chains.py keeps only
+a future window's). The gateways can: each one that heard the device in the current window sends an
+`erase` record naming its visit key, and the hub deletes those visits and flags (hub/ingest/erase.py);
+the gateway drops them from its outbox too. Visits of past windows stay, under keys that nobody can link
+to the MAC any more: their window keys are destroyed on every gateway.
 
 `publish` sends the whole list, retained at QoS 1, to every agent's config topic
 (`footfall/v1/{org}/{store}/{agent}/config`): every gateway registered in the PKI folder and every agent
@@ -25,7 +31,7 @@ from agent.wire.records import iso
 from agent.wire.settings import AgentSettings
 from agent.wire.topics import Topics
 from hub.config import HubConfig
-from hub.imports.crm import gateway_key, mac_bytes, member_key, member_secret
+from hub.imports.crm import device_mac, gateway_key, member_key, member_secret
 from hub.pki.registry import optout_secret, registered_gateways
 from hub.store import open_db
 
@@ -34,6 +40,10 @@ QOS = 1
 
 class OptoutError(Exception):
     """The opt-out cannot be stored or published; the message says what to do."""
+
+
+class BadMacError(OptoutError):
+    """The --mac given is not one an opt-out can hold (not a MAC, or a randomized one): nothing stored."""
 
 
 @dataclass(frozen=True)
@@ -52,9 +62,9 @@ def _pki(config: HubConfig) -> Path:
 def add(config: HubConfig, mac_text: str) -> Added:
     """Store a device's opt-out and delete what the hub can link to it; the MAC stays in memory only."""
     try:
-        mac = mac_bytes(mac_text)
+        mac = device_mac(mac_text)
     except ValueError as exc:
-        raise OptoutError(f"--mac {exc}") from None
+        raise BadMacError(f"--mac {exc}") from None
     key = gateway_key(optout_secret(_pki(config)), mac)  # the opt-out key is the device's gateway key
     member = member_key(member_secret(config.member_secret_path()), mac)
     del mac

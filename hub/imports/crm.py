@@ -68,6 +68,27 @@ def mac_bytes(text: str) -> bytes:
     return bytes.fromhex(digits)
 
 
+_MAC_SHAPED = re.compile(r"(?<![0-9a-f])(?:[0-9a-f]{2}[:-](?:[0-9a-f]{2}[:-]){4}[0-9a-f]{2}"
+                         r"|[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4})(?![0-9a-f])", re.IGNORECASE)
+FREE_TEXT = ("member_id", "segment", "tier")
+
+
+def device_mac(text: str) -> bytes:
+    """mac_bytes of a device's registered MAC, refusing a randomized one (locally administered: bit 0x02
+    of the first byte), which the phone replaces per network and over time, so no gateway can ever match
+    it (DESIGN section 3). ValueError without the value in its message."""
+    mac = mac_bytes(text)
+    if mac[0] & 0x02:
+        raise ValueError("is a randomized (locally administered) MAC, which the phone changes, so no "
+                         "gateway can ever match it: give the device's hardware Wi-Fi address")
+    return mac
+
+
+def mac_shaped(text: str) -> bool:
+    """Does free text hold something written like a MAC (aa:bb:cc:dd:ee:ff, aa-bb-.., aabb.ccdd.eeff)?"""
+    return _MAC_SHAPED.search(text) is not None
+
+
 def member_key(secret: bytes, mac: bytes) -> str:
     """HMAC-SHA256(member secret, MAC) truncated to 128 bits, as 32 hex (DESIGN section 3)."""
     return hmac.digest(secret, mac, "sha256")[:16].hex()
@@ -105,6 +126,10 @@ def read_members(name: str, text: str, secret: bytes, gateway_secret: bytes | No
             def get(fld: str, f: list[str] = f) -> str:
                 return f[col[fld]].strip() if fld in col else ""
 
+            for fld in FREE_TEXT:  # stored as written: a MAC there would be a raw MAC on the hub's disk
+                if fld in col and mac_shaped(f[col[fld]]):
+                    raise ImportFileError(f"{name}:{line}: {header[col[fld]]}: holds a MAC address, which"
+                                          " is personal data; only device_mac may hold one (never stored)")
             member = get("member_id")
             if not member:
                 raise ImportFileError(f"{name}:{line}: member_id: must not be empty")
@@ -126,7 +151,7 @@ def read_members(name: str, text: str, secret: bytes, gateway_secret: bytes | No
             mac = get("device_mac")
             if consent in YES and mac:
                 try:
-                    raw = mac_bytes(mac)
+                    raw = device_mac(mac)
                 except ValueError as exc:
                     raise ImportFileError(f"{name}:{line}: device_mac: {exc}") from None
                 key = member_key(secret, raw)

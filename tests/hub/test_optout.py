@@ -1,10 +1,13 @@
 """The agents' lists on their config topic, through the chain's TLS broker and its ACL. Opt-outs (issue
 6): `footfall-hub optout add --mac` keeps no MAC, forgets the device, and every connected gateway drops
 it within a minute. Members (issue 7): a consenting member's device, listed by import-crm, has its
-visits tagged at the gateway and stored as member visits."""
+visits tagged at the gateway and stored as member visits. Opt-outs that erase (issue 18): the gateway
+names the device's visit key of the current window and the hub deletes its visits."""
 
 from __future__ import annotations
 
+import hmac
+import json
 import shutil
 import sqlite3
 import threading
@@ -224,3 +227,89 @@ def test_a_members_visit_goes_from_the_crm_import_through_the_gateway_to_member_
         visitors = conn.execute("SELECT count(*) FROM visits WHERE kind = 'visitor'").fetchone()[0]
         columns = [c[1] for c in conn.execute("PRAGMA table_info(visits)")]
     assert visitors == 2 and "member_key" not in columns  # both visits stored, the tag in neither
+
+
+def test_a_randomized_mac_is_refused_and_nothing_is_stored(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A locally administered MAC can never match (the phone changes it): `optout add` says so in one
+    line, exit code 1, and stores no opt-out."""
+    from hub.pki.ca import CertificateAuthority  # noqa: PLC0415 -- hub library
+
+    CertificateAuthority.init(tmp_path / "pki", ORG)
+    path = tmp_path / "hub.yaml"
+    path.write_text("version: 1\nmqtt: {port: 1, allow_plain_loopback: true}\ndatabase: {path: hub.db}\n"
+                    "trust: {pki_dir: pki}\n")
+    assert hub_main(["optout", "add", "--mac", "da:11:22:33:44:55", "--config", str(path)]) == 1
+    assert capsys.readouterr().err == (
+        "footfall-hub: error: --mac is a randomized (locally administered) MAC, which the phone changes, so "
+        "no gateway can ever match it: give the device's hardware Wi-Fi address; nothing stored\n")
+    assert not (tmp_path / "hub.db").exists() or sqlite3.connect(tmp_path / "hub.db").execute(
+        "SELECT count(*) FROM optouts").fetchone() == (0,)
+
+
+class _Visitors:
+    """A source: OPTED and OTHER as visitors (strong, every 30 s for 10 minutes) that ended 20 minutes
+    ago, then OTHER every 0.1 s, so the two visits close at once and reach the hub."""
+
+    linktype = 127
+
+    def __init__(self, t0: float) -> None:
+        self.frames = [(t0 + 30 * i, probe_request(mac, rssi=-50, seq=i)) for i in range(21)
+                       for mac in (OPTED, OTHER)]
+        self.counters, self.problem = {"frames": 0}, None
+
+    def batches(self, stop: threading.Event) -> Iterator[list[tuple[float, bytes]]]:
+        yield self.frames
+        while not stop.wait(0.1):
+            yield [(time.time(), probe_request(OTHER, seq=1))]
+
+
+def _visit_keys(db_path: str) -> list[str]:
+    with sqlite3.connect(db_path) as conn:
+        return [k for (k,) in conn.execute("SELECT device_key FROM visits WHERE kind = 'visitor' ORDER BY 1")]
+
+
+def test_an_opt_out_erases_the_devices_visits_of_the_current_window_from_the_hub(
+        chain: Chain, broker: TlsBroker, capsys: pytest.CaptureFixture[str]) -> None:
+    """The hub holds no window key, so it cannot find an opted-out device's visits; the gateway can: after
+    `optout add`, the gateway that heard the phone today names its visit key in an erase record and the
+    hub deletes that visit, while another phone's visit stays. Through the TLS broker, signed batches."""
+    from hub.app import Hub  # noqa: PLC0415 -- hub library
+
+    now = time.time()
+    if now % 86400 < 1900:
+        pytest.skip("the visits would fall in yesterday's window (the first half hour of a UTC day)")
+    state = chain.root / "gw-a"
+    shutil.copy(chain.ca_file, state / "ca.crt")
+    _install(chain, state)
+    hub_yaml = _hub_yaml(chain, broker.port)
+    config = load_hub_config(hub_yaml)
+    cfg = replace(AgentConfig(org=ORG, store=STORE, agent="gw-a", state_dir=str(state)),
+                  source=SourceConfig(type="pcap", path="unused"),
+                  mqtt=MqttConfig(host="localhost", port=broker.port, tls=TlsConfig(ca_file="ca.crt")))
+    app, stop = AgentApp(cfg), threading.Event()
+    source = _Visitors(now - 1800)
+    app._source = lambda: source  # type: ignore[method-assign]  # a stub live source
+    runner = threading.Thread(target=app.run, args=(stop, 0.5))
+    with Hub(config):
+        runner.start()
+        try:
+            deadline = time.monotonic() + 30
+            while len(_visit_keys(config.database.path)) < 2 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            before = _visit_keys(config.database.path)
+            assert hub_main(["optout", "add", "--mac", OPTED, "--config", str(hub_yaml)]) == 0
+            assert "erase their visits of the current window" in capsys.readouterr().out
+            deadline = time.monotonic() + 30
+            while len(_visit_keys(config.database.path)) > 1 and time.monotonic() < deadline:
+                time.sleep(0.2)
+        finally:
+            stop.set()
+            runner.join(30)
+    window_key = bytes.fromhex(json.loads((state / "keychain.json").read_text())["anchor_key"])
+    keys = {mac: hmac.digest(window_key, bytes.fromhex(mac.replace(":", "")), "sha256")[:16].hex()
+            for mac in (OPTED, OTHER)}
+    assert before == sorted(keys.values())
+    assert _visit_keys(config.database.path) == [keys[OTHER]]
+    with sqlite3.connect(config.database.path) as conn:
+        assert conn.execute("SELECT device_key FROM erasures").fetchall() == [(keys[OPTED],)]

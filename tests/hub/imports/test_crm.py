@@ -136,12 +136,28 @@ def test_reimport_adds_nothing(db: sqlite_utils.Database, config: HubConfig, tmp
         ("M9,a,b,01/02/2024,yes,", "crm.csv:2: join_date: '01/02/2024' is not a date (YYYY-MM-DD)"),
         ("M9,a,b,2024-01-01,maybe,", "crm.csv:2: consent: 'maybe' is not yes or no"),
         (",a,b,2024-01-01,no,", "crm.csv:2: member_id: must not be empty"),
+        (
+            "M9,a,b,2024-01-01,yes,da:11:22:33:44:55",
+            "crm.csv:2: device_mac: is a randomized (locally administered) MAC, which the phone changes, so"
+            " no gateway can ever match it: give the device's hardware Wi-Fi address",
+        ),
+        (
+            "M9,call re 00-1B-63-A1-B2-C3,b,2024-01-01,no,",
+            "crm.csv:2: segment: holds a MAC address, which is personal data; only device_mac may hold one"
+            " (never stored)",
+        ),
+        (
+            "001b.63a1.b2c3,a,b,2024-01-01,no,",
+            "crm.csv:2: member_id: holds a MAC address, which is personal data; only device_mac may hold"
+            " one (never stored)",
+        ),
     ],
 )
 def test_bad_rows_are_explained_without_the_mac(
     db: sqlite_utils.Database, config: HubConfig, tmp_path: Path, row: str, message: str
 ) -> None:
-    """Errors name file, line and column, word for word, and never repeat a MAC."""
+    """Errors name file, line and column, word for word, and never repeat a MAC; a randomized MAC (which
+    can never match) and a MAC written into a free-text column (stored as written) are refused."""
     with pytest.raises(ImportFileError) as err:
         importer("crm")(
             db,
