@@ -14,6 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from agent.app import AgentApp
+from agent.buffer.outbox import Outbox
 from agent.cli import main as agent_main
 from agent.config import AgentConfig, MqttConfig, SourceConfig
 from agent.enroll import SIGNING_KEY_OID, enroll
@@ -129,3 +130,25 @@ def test_after_rotation_the_closed_windows_key_is_nowhere_in_the_state_folder(
     assert found == []
     assert (DAY + timedelta(days=1)).toordinal() == json.loads((state / "keychain.json").read_text())[
         "anchor_index"]
+
+
+def test_the_state_folder_is_0700_and_every_file_in_it_0600_after_a_run(
+        tmp_path: Path, mosquitto: Mosquitto) -> None:
+    """After enrolment, install and a run, the gateway's state folder is its owner's only: the folder
+    0700, and every file 0600: certificates, key chain, the outbox and its WAL and index (an older
+    version's 0644 outbox too)."""
+    _, bundle = _enrolled(tmp_path)
+    state = tmp_path / "gw-1"
+    install_bundle(state, bundle)
+    Outbox(state / "outbox.db", "acme", "brno-1", "gw-1").close()
+    (state / "outbox.db").chmod(0o644)  # as an older version left it: narrowed at the next start
+    write_pcap(tmp_path / "day.pcap", [(datetime(2026, 11, 26, 12, tzinfo=UTC).timestamp() + i,
+                                        probe_request("00:1b:63:00:00:01", seq=i)) for i in range(5)])
+    cfg = replace(AgentConfig(org="acme", store="brno-1", agent="gw-1", state_dir=str(state)),
+                  source=SourceConfig(type="pcap", path=str(tmp_path / "day.pcap")),
+                  mqtt=MqttConfig(port=mosquitto.port, allow_plain_loopback=True))
+    assert AgentApp(cfg).run(threading.Event(), drain_timeout_s=0.5) == 0
+    names = sorted(p.name for p in state.iterdir())
+    assert {"outbox.db", "keychain.json", "gateway.crt", "ca.crt", "gateway.key"} <= set(names)
+    assert _mode(state) == 0o700
+    assert {p.name: oct(_mode(p)) for p in state.iterdir()} == dict.fromkeys(names, oct(0o600))
