@@ -56,8 +56,6 @@ class Hub:
         if trust.problem():
             raise ConfigError(str(trust.problem()))
         open_db(self.config.database.path).close()
-        if trust.pki_dir and (Path(trust.pki_dir) / "chains").is_dir():
-            self._ratchet = ChainRatchet(Path(trust.pki_dir)).start()
         keys = SigningKeys(Path(trust.pki_dir) if trust.pki_dir else None)
         verifier = Verifier(keys, require_signatures=trust.require_signatures)
         self._writer = Writer(
@@ -69,8 +67,8 @@ class Hub:
             decoder=functools.partial(decode, verifier=verifier),
         )
         self._writer.start()
-        self._subscriber = MqttSubscriber(self.config.mqtt, self._writer.submit)
         try:
+            self._subscriber = MqttSubscriber(self.config.mqtt, self._writer.submit)  # TLS files load here
             if self.config.publish.enabled:
                 self._metrics_client = MetricsClient(self.config.mqtt, self.config.publish.client_id)
                 try:
@@ -85,6 +83,8 @@ class Hub:
             self._subscriber = None
             self.stop()
             raise
+        if trust.pki_dir and (Path(trust.pki_dir) / "chains").is_dir():  # last: nothing above can fail now
+            self._ratchet = ChainRatchet(Path(trust.pki_dir)).start()
         log.info(
             "hub started: database %s, broker %s:%d",
             self.config.database.path,

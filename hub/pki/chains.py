@@ -125,16 +125,19 @@ class ChainRatchet:
         self._thread = threading.Thread(target=self._run, name="chain-ratchet", daemon=True)
 
     def start(self) -> ChainRatchet:
-        advance_chains(self.folder)
+        self._advance()
         self._thread.start()
         return self
 
+    def _advance(self) -> None:
+        try:
+            advance_chains(self.folder)
+        except (OSError, ValueError, KeyError):
+            log.exception("could not ratchet the store chains in %s; again in an hour", self.folder)
+
     def _run(self) -> None:
         while not self._stop.wait(self.every_s):
-            try:
-                advance_chains(self.folder)
-            except (OSError, ValueError, KeyError):
-                log.exception("could not ratchet the store chains in %s; again in an hour", self.folder)
+            self._advance()
 
     def stop(self) -> None:
         self._stop.set()
