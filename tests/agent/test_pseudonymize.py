@@ -166,3 +166,17 @@ def test_the_clock_alone_rotates_the_key_at_midnight() -> None:
     today = pipe.chain.index_of(T0)
     pipe.flush(T0 + 86400)
     assert pipe.chain.anchor_index == today + 1
+
+
+def test_carry_keys_live_one_window_with_data_and_a_quiet_window_does_not_count() -> None:
+    """The overlap: on entering a window, only the carry key of the last window with data is kept (the
+    state written to disk holds that one); a day without a frame (a closed Sunday) does not push it out."""
+    p = Pseudonymizer(KeyChain.ephemeral(T0))
+    day = 86400
+    for d in range(3):
+        p.feed([raw(T0 + d * day, MAC)])
+    assert [w for w, _ in p.carry_keys] == [p.chain.index_of(T0 + day)]
+    p.rotate(T0 + 3 * day)  # midnight passes with no frame: day 3 is quiet
+    p.feed([raw(T0 + 4 * day, MAC)])
+    assert [w for w, _ in p.carry_keys] == [p.chain.index_of(T0 + 2 * day)]
+    assert len(p.export_state()["carry_keys"]) == 1
