@@ -114,6 +114,8 @@ class Pseudonymizer:
         if dev not in self._erased:
             self._erased.add(dev)
             self._erasures.append((dev, self._win[0]))
+            self.tokens.pop(dev, None)  # no carry token: its static history ends here too
+            self.member_tags.pop(dev, None)
 
     def rotate(self, now: float) -> None:
         """Enter `now`'s window when the clock (not a frame) crosses into it: a quiet gateway destroys
