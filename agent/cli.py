@@ -183,7 +183,7 @@ def _install(args: argparse.Namespace) -> int:
         done = install_bundle(Path(args.dir), Path(args.install))
     except EnrollError as exc:
         raise UserError(str(exc)) from None
-    chain = "kept the installed key chain (already further along)" if done.kept_chain else \
+    chain = "kept the installed key chain (the same chain: a renewal)" if done.kept_chain else \
         f"key chain {done.keychain} (mode 0600)"
     print(f"installed the enrolment of {done.cn} in {args.dir}: gateway.crt, ca.crt, {chain}; "
           f"{Path(args.install).name} deleted")

@@ -59,7 +59,7 @@ class Installed:
 
     cn: str
     keychain: Path
-    kept_chain: bool  # the installed chain was already further along: kept, nothing rolled back
+    kept_chain: bool  # the bundle carries the installed chain (a renewal): kept as it is
 
 
 def install_bundle(state_dir: Path, bundle: Path, keychain_file: str = "keychain.json") -> Installed:
@@ -100,19 +100,23 @@ def install_bundle(state_dir: Path, bundle: Path, keychain_file: str = "keychain
 
 
 def _keep_installed(path: Path, chain: ChainSecrets) -> KeyChain | None:
-    """The installed chain when it is this chain further along (a renewal): destroyed keys stay so."""
+    """The installed chain when the bundle carries the same chain (a renewal): kept as it is, whichever
+    is further along. A renewal's bundle holds the hub's future key, later than the live one; installing
+    it would stop the gateway until that window, and an older one must not roll destroyed keys back."""
     if not path.exists():
         return None
     try:
         old = KeyChain.open(path, 0.0, chain.window_days)
     except (ValueError, KeyError):
         return None
-    if old.anchor_index < chain.anchor_index:
-        return None
-    key = chain.anchor_key
-    for _ in range(old.anchor_index - chain.anchor_index):
-        key = next_key(key)
-    return old if hmac.compare_digest(key, old.key(old.anchor_index)) else None
+    if old.anchor_index <= chain.anchor_index:
+        same = hmac.compare_digest(old.key(chain.anchor_index), chain.anchor_key)
+    else:
+        key = chain.anchor_key
+        for _ in range(old.anchor_index - chain.anchor_index):
+            key = next_key(key)
+        same = hmac.compare_digest(key, old.key(old.anchor_index))
+    return old if same else None
 
 
 def write_bundle(path: Path, data: bytes) -> None:

@@ -152,3 +152,16 @@ def test_the_state_folder_is_0700_and_every_file_in_it_0600_after_a_run(
     assert {"outbox.db", "keychain.json", "gateway.crt", "ca.crt", "gateway.key"} <= set(names)
     assert _mode(state) == 0o700
     assert {p.name: oct(_mode(p)) for p in state.iterdir()} == dict.fromkeys(names, oct(0o600))
+
+
+def test_a_renewal_keeps_the_live_key_though_its_bundle_carries_the_future_one(tmp_path: Path) -> None:
+    """`pki issue` again before expiry: the new bundle holds the hub's future key (the only one it has);
+    installing it keeps the gateway's live key chain, so it goes on counting today."""
+    pki, bundle = _enrolled(tmp_path)
+    state = tmp_path / "gw-1"
+    install_bundle(state, bundle)
+    live = json.loads((state / "keychain.json").read_text())
+    renewal = issue_gateway(pki, state / "gateway.csr").bundle_path
+    done = install_bundle(state, renewal)
+    assert done.kept_chain and not renewal.exists()
+    assert json.loads((state / "keychain.json").read_text())["anchor_key"] == live["anchor_key"]
