@@ -83,7 +83,7 @@ class Hub:
             self._subscriber = None
             self.stop()
             raise
-        if trust.pki_dir and (Path(trust.pki_dir) / "chains").is_dir():  # last: nothing above can fail now
+        if trust.pki_dir:  # last: nothing above can fail now (a store enrolled later is ratcheted too)
             self._ratchet = ChainRatchet(Path(trust.pki_dir)).start()
         log.info(
             "hub started: database %s, broker %s:%d",

@@ -63,7 +63,7 @@ def _read(path: Path) -> tuple[int, int, bytes, bool]:
 
 
 def _write(path: Path, days: int, index: int, key: bytes) -> None:
-    path.parent.mkdir(mode=0o700, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     write_private(path, json.dumps({"window_days": days, "future_index": index,
                                     "future_key": key.hex()}).encode())
 

@@ -8,7 +8,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from agent.privacy.keychain import next_key
+from hub.app import Hub
+from hub.config import DatabaseConfig, HubConfig, MqttConfig, PublishConfig, TrustConfig
 from hub.pki.chains import advance_chains, chain_secrets, future_index
+from tests.support.mosquitto import Mosquitto
 
 
 def test_the_kept_window_is_the_first_that_has_begun_nowhere_on_earth() -> None:
@@ -51,3 +54,18 @@ def test_a_chain_file_of_the_old_layout_is_ratcheted_past_its_enrolment_key(tmp_
     kept = json.loads(path.read_text())
     assert kept["future_index"] == date(2026, 3, 4).toordinal() and "anchor_key" not in kept
     assert kept["future_key"] == next_key(next_key(next_key(anchor))).hex()
+
+
+def test_a_starting_hub_moves_a_stale_kept_key_to_the_future_window(tmp_path: Path,
+                                                                     mosquitto: Mosquitto) -> None:
+    """A hub that was switched off for days holds a key whose window has begun; `footfall-hub run`
+    (the Hub app) ratchets it to the current future window as it starts."""
+    chain_secrets(tmp_path / "pki", "brno-1", keys_from=date(2026, 3, 1),
+                  now=datetime(2026, 3, 2, tzinfo=UTC))
+    config = HubConfig(mqtt=MqttConfig(port=mosquitto.port, allow_plain_loopback=True),
+                       database=DatabaseConfig(path=str(tmp_path / "hub.db")),
+                       trust=TrustConfig(pki_dir=str(tmp_path / "pki"), require_signatures=False),
+                       publish=PublishConfig(enabled=False))
+    with Hub(config):
+        kept = json.loads((tmp_path / "pki" / "chains" / "brno-1.json").read_text())
+    assert kept["future_index"] == future_index(1, datetime.now(UTC))
