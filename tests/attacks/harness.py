@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import re
 import sqlite3
 import time
@@ -146,14 +147,25 @@ def device_key(key: bytes, mac: bytes) -> str:
     return hmac.digest(key, mac, "sha256")[:16].hex()
 
 
-def visit_keys(world: World) -> dict[str, set[str]]:
-    """key_window -> the device keys the hub stored for it (visits and static flags)."""
+def visit_keys(world: World, outbox: bool = False) -> dict[str, set[str]]:
+    """key_window -> the device keys the hub stored for it (visits and static flags); with `outbox`, also
+    those in the gateway's outbox, still undelivered."""
     out: dict[str, set[str]] = {}
     with sqlite3.connect(f"file:{world.database}?mode=ro", uri=True) as conn:
         for window, key in conn.execute("SELECT key_window, device_key FROM visits WHERE device_key IS NOT"
                                         " NULL UNION SELECT key_window, device_key FROM device_flags"):
             out.setdefault(str(window), set()).add(str(key))
+    if outbox:
+        for record in _outbox_records(world.state / "outbox.db"):
+            if record.get("device_key"):
+                out.setdefault(str(record["key_window"]), set()).add(str(record["device_key"]))
     return out
+
+
+def _outbox_records(path: Path) -> Iterator[dict[str, object]]:
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        for (payload,) in conn.execute("SELECT payload FROM batches"):
+            yield from json.loads(_inflate(payload) or payload)["records"]
 
 
 def _forms(mac: bytes) -> list[bytes]:
@@ -228,7 +240,7 @@ def stolen_gateway(world: World) -> Result:
     opt-out secret, carry keys, TLS and signing keys), ratcheted and carried, against candidate MACs
     (the vendor space): no device key of a past day recomputed. Control: the current window's are."""
     began = time.monotonic()
-    by_window = visit_keys(world)
+    by_window = visit_keys(world, outbox=True)
     today = world.days[-1]
     past = set().union(*(v for w, v in by_window.items() if w != today))
     keys = derived(secrets_in([world.state]))
@@ -238,7 +250,8 @@ def stolen_gateway(world: World) -> Result:
     control = sum(d in by_window[today] for d in hits)
     return Result("attack 3, a stolen gateway",
                   f"{len(keys)} keys from {len(files([world.state]))} files x {len(space):,} candidate MACs "
-                  f"against {len(past)} device keys of {len(by_window) - 1} past days", found,
+                  f"against {len(past)} device keys of {len(by_window) - 1} past days (hub and outbox)",
+                  found,
                   f"the current window's {len(by_window[today])} device keys", control,
                   time.monotonic() - began)
 

@@ -3,10 +3,11 @@
 One gateway enrolled as a store's first (PKI, sealed bundle, `enroll --install`), a week of captures
 (pcap files written with scapy) replayed day by day through the agent (pipeline, outbox, signed batches)
 and a real mosquitto into the hub's SQLite file, with the hub ratcheting its key every day as a running
-hub does. Devices: regulars who come every day, new visitors each day, phones on randomized MACs and a
-staff phone heard all day (static, so carry tokens cross each rotation). Every universally administered
-MAC comes from two vendor prefixes and 2,048 suffixes, so an attacker's brute force over the whole space
-takes seconds.
+hub does; then one more day with the hub down, so that the gateway is stolen after a rotation with that
+day's visits still in its outbox. Devices: regulars who come every day, new visitors each day, phones on
+randomized MACs and a staff phone heard all day (static, so carry tokens cross each rotation). Every
+universally administered MAC comes from two vendor prefixes and 2,048 suffixes, so an attacker's brute
+force over the whole space takes seconds.
 
 What only a test may know (the attacker does not): `window_keys`, each day's real window key, read from
 the gateway while that day was current; the attacks use them for their controls only.
@@ -35,8 +36,8 @@ from hub.pki.enrolment import issue_gateway
 from tests.support.frames import probe_request, write_pcap
 
 ORG, STORE, AGENT = "acme", "brno-1", "gw-1"
-DAYS = 7
-# the week that ended yesterday: the hub's kept key is then where a running hub's would be (the window
+DAYS = 8  # a week delivered to the hub, then the last day left in the gateway's outbox
+# the days that ended yesterday: the hub's kept key is then where a running hub's would be (the window
 # after tomorrow), not months ahead of the data
 DAY0 = datetime.now(UTC).date() - timedelta(days=DAYS)
 VENDORS = (bytes.fromhex("001b63"), bytes.fromhex("3c2eff"))
@@ -115,20 +116,25 @@ def build(root: Path, broker: LocalBroker) -> World:
                         publish=PublishConfig(enabled=False))
     world = World(root, state, [pki, db, root / "hub.db-wal", root / "hub.db-shm"], db, [], [], [])
     macs: set[bytes] = set()
+
+    def replay(day: int, drain_timeout_s: float) -> None:
+        frames, day_macs = _day_frames(day)
+        macs.update(day_macs)
+        capture = write_pcap(root / f"day{day}.pcap", frames)
+        world.captures.append(capture)
+        agent_cfg = replace(AgentConfig(org=ORG, store=STORE, agent=AGENT, state_dir=str(state)),
+                            source=SourceConfig(type="pcap", path=str(capture)),
+                            mqtt=MqttConfig(port=broker.port, allow_plain_loopback=True))
+        assert AgentApp(agent_cfg).run(threading.Event(), drain_timeout_s=drain_timeout_s) == 0
+        chain = json.loads((state / "keychain.json").read_text())
+        world.window_keys[world.days[day]] = bytes.fromhex(chain["anchor_key"])
+        advance_chains(pki, datetime.combine(DAY0 + timedelta(days=day + 1), time(), UTC))
+
     with Hub(hub_cfg) as hub:
-        for day in range(DAYS):
-            frames, day_macs = _day_frames(day)
-            macs.update(day_macs)
-            capture = write_pcap(root / f"day{day}.pcap", frames)
-            world.captures.append(capture)
-            agent_cfg = replace(AgentConfig(org=ORG, store=STORE, agent=AGENT, state_dir=str(state)),
-                                source=SourceConfig(type="pcap", path=str(capture)),
-                                mqtt=MqttConfig(port=broker.port, allow_plain_loopback=True))
-            assert AgentApp(agent_cfg).run(threading.Event(), drain_timeout_s=10.0) == 0
-            chain = json.loads((state / "keychain.json").read_text())
-            world.window_keys[world.days[day]] = bytes.fromhex(chain["anchor_key"])
-            advance_chains(pki, datetime.combine(DAY0 + timedelta(days=day + 1), time(), UTC))
+        for day in range(DAYS - 1):
+            replay(day, 10.0)
         assert hub.wait_idle(10.0)
+    replay(DAYS - 1, 0.2)  # the hub is down: the day stays in the outbox
     world.macs = sorted(macs)
     world.regulars = [_mac(i) for i in range(REGULARS)]
     return world
