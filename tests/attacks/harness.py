@@ -7,7 +7,8 @@ harness that finds nothing is shown able to find something. A summary line per a
 
 What counts as a stored key: every run of exactly 32, 40 or 64 hex digits in any file, and in every cell
 of every SQLite table (compressed outbox payloads decompressed). What counts as a secret to derive from:
-every 64-hex run, every 32-byte file, and the private scalar of every PEM key.
+every 64-hex run, every 32-byte file, the private scalar of every PEM key, and what any enrolment bundle
+found opens to with any of those keys.
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.privacy.keychain import next_key
+from agent.privacy.sealed import SealError, open_sealed
 from tests.attacks.world import AGENT, ORG, STORE, World, vendor_space
 
 HASHES = ("md5", "sha1", "sha256")
@@ -112,12 +115,26 @@ def secrets_in(roots: Iterable[Path]) -> set[bytes]:
     for _, data in contents(roots):
         found.update(bytes.fromhex(m.group().decode()) for m in _HEX_RUN.finditer(data)
                      if len(m.group()) == 64)
+    bundles: list[dict[str, Any]] = []
+    private: list[ec.EllipticCurvePrivateKey] = []
     for path in files(roots):
         data = path.read_bytes()
         if len(data) == 32:
             found.add(data)
         if b"PRIVATE KEY-----" in data:
             found.update(_scalar(data))
+            key = serialization.load_pem_private_key(data, password=None)
+            if isinstance(key, ec.EllipticCurvePrivateKey):
+                private.append(key)
+        if b'"footfall-enrolment"' in data:
+            bundles.append(json.loads(data))
+    for bundle in bundles:  # what a thief does with a bundle left beside the key that opens it
+        for key in private:
+            try:
+                opened = json.loads(open_sealed(key, bundle["sealed"], bundle["cn"].encode()))
+            except SealError:
+                continue
+            found.update(bytes.fromhex(opened[k]) for k in ("anchor_key", "optout_secret"))
     return found
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from agent.enroll import CERT_FILE
+from agent.privacy.bundle import ChainSecrets, build_bundle, write_bundle
 from hub.localbroker import LocalBroker
 from tests.attacks.harness import (
     brute_force_hashes,
@@ -22,7 +24,7 @@ from tests.attacks.harness import (
     no_past_key_derivable,
     stolen_gateway,
 )
-from tests.attacks.world import World, build
+from tests.attacks.world import AGENT, ORG, STORE, World, build
 
 
 @pytest.fixture(scope="module")
@@ -87,10 +89,13 @@ def test_the_harness_catches_a_hub_that_keeps_the_enrolment_key(world: World, tm
     assert result.found > len(world.regulars) * len(world.days)
 
 
-def test_the_harness_catches_a_gateway_that_keeps_a_past_key(world: World, tmp_path: Path) -> None:
-    """A stolen gateway whose folder still held the enrolment key (the old bundle left beside it, opened):
-    planted in a copy of the state folder, attack (3) recomputes the past days' device keys."""
+def test_the_harness_catches_a_gateway_that_keeps_its_enrolment_bundle(world: World, tmp_path: Path) -> None:
+    """The design this issue replaced: `enroll --install` left gateway.bundle beside gateway.key. With the
+    week's first key sealed in it, planted in a copy of the state folder, attack (3) opens it with the
+    gateway's own key and recomputes the past days' device keys."""
     state = shutil.copytree(world.state, tmp_path / "state")
-    (state / "old-anchor.txt").write_text(world.window_keys[world.days[0]].hex())
+    secrets = ChainSecrets(1, 0, world.window_keys[world.days[0]], b"o" * 32)
+    cert = (state / CERT_FILE).read_bytes()
+    write_bundle(state / "gateway.bundle", build_bundle(f"{ORG}/{STORE}/{AGENT}", cert, cert, secrets))
     result = stolen_gateway(replace(world, state=state))
-    assert result.found >= len(world.regulars)
+    assert result.found >= len(world.regulars) * (len(world.days) - 1)
