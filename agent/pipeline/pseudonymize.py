@@ -24,7 +24,8 @@ listed one, counted `opted_out`. Randomized MACs are never matched to the list. 
 universally administered MAC it heard (when a secret is installed); when a new list names one of them,
 or a listed MAC heard earlier in the window is heard again, `take_erasures` yields its visit key so that
 the pipeline drops its open visit, the outbox its queued visits and the hub its stored ones (an `erase`
-record). Past windows need nothing: their keys are destroyed, so nobody can link their visits to the MAC.
+record). The map is never saved: after a restart, a device is erased when it is heard again in the
+window. Past windows need nothing: their keys are destroyed, so nobody can link their visits to the MAC.
 
 Members (DESIGN section 3, with the gateway secret): the same key of a universally administered MAC is
 looked up in the hub's list of consenting members' device keys; a match tags the device for the window
