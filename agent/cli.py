@@ -185,8 +185,13 @@ def _install(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     chain = "kept the installed key chain (the same chain: a renewal)" if done.kept_chain else \
         f"key chain {done.keychain} (mode 0600)"
-    print(f"installed the enrolment of {done.cn} in {args.dir}: gateway.crt, ca.crt, {chain}; "
-          f"{Path(args.install).name} deleted")
+    if done.left_bundle is None:
+        print(f"installed the enrolment of {done.cn} in {args.dir}: gateway.crt, ca.crt, {chain}; "
+              f"{Path(args.install).name} deleted")
+        return 0
+    print(f"installed the enrolment of {done.cn} in {args.dir}: gateway.crt, ca.crt, {chain}")
+    print(f"{PROG}: warning: could not delete {args.install} ({done.left_bundle}): delete it yourself, it "
+          "holds this gateway's first key, which gateway.key opens", file=sys.stderr)
     return 0
 
 

@@ -60,6 +60,7 @@ class Installed:
     cn: str
     keychain: Path
     kept_chain: bool  # the bundle carries the installed chain (a renewal): kept as it is
+    left_bundle: str | None = None  # why the bundle could not be deleted (a read-only stick), or None
 
 
 def install_bundle(state_dir: Path, bundle: Path, keychain_file: str = "keychain.json") -> Installed:
@@ -95,7 +96,10 @@ def install_bundle(state_dir: Path, bundle: Path, keychain_file: str = "keychain
     if kept is not None:
         installed.first_index = kept.first_index
     installed.save()
-    bundle.unlink(missing_ok=True)
+    try:
+        bundle.unlink(missing_ok=True)
+    except OSError as exc:
+        return Installed(cn, path, kept is not None, exc.strerror or str(exc))
     return Installed(cn, path, kept is not None)
 
 

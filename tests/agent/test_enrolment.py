@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import stat
 import threading
@@ -165,3 +166,23 @@ def test_a_renewal_keeps_the_live_key_though_its_bundle_carries_the_future_one(t
     done = install_bundle(state, renewal)
     assert done.kept_chain and not renewal.exists()
     assert json.loads((state / "keychain.json").read_text())["anchor_key"] == live["anchor_key"]
+
+
+def test_a_bundle_that_cannot_be_deleted_is_named_in_a_warning(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bundle on a read-only stick: the install still succeeds (exit 0), and one warning line says the
+    bundle is left and why it must go."""
+    _, bundle = _enrolled(tmp_path)
+    real_unlink = Path.unlink
+
+    def read_only(self: Path, missing_ok: bool = False) -> None:
+        if self == bundle:
+            raise OSError(errno.EROFS, "Read-only file system")
+        real_unlink(self, missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", read_only)
+    assert agent_main(["enroll", "--dir", str(tmp_path / "gw-1"), "--install", str(bundle)]) == 0
+    assert capsys.readouterr().err == (
+        f"footfall-agent: warning: could not delete {bundle} (Read-only file system): delete it yourself, "
+        "it holds this gateway's first key, which gateway.key opens\n")
+    assert bundle.exists() and (tmp_path / "gw-1" / "keychain.json").exists()
