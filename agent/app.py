@@ -217,14 +217,14 @@ class AgentApp:
         MQTT message per half second of a quiet store would be a message per event (DESIGN section 6)."""
         assert self.outbox is not None and self.sink is not None
         erased = {(r.device_key, r.key_window) for r in records if r.type == "erase"}
-        if erased:  # an opt-out (issue 18): the device's visits leave memory and the outbox too
+        if erased:  # an opt-out (issue 18): its visits leave memory and the outbox; the erase goes at once
             records = [r for r in records if not names(r, erased)]
             self._pending = [r for r in self._pending if not names(r, erased)]
             log.info("opt-out: %d visits and flags erased from the outbox", self.outbox.erase(erased))
         if records and not self._pending:
             self._pending_since = time.monotonic()
         self._pending.extend(records)
-        due = force or len(self._pending) >= self.config.outbox.max_records_per_batch \
+        due = force or bool(erased) or len(self._pending) >= self.config.outbox.max_records_per_batch \
             or time.monotonic() - self._pending_since >= self.config.outbox.coalesce_s
         if self._pending and due:
             self.outbox.append(self._pending, time.time())
