@@ -61,6 +61,9 @@ def cmd_issue(args: argparse.Namespace) -> int:
           f"{done.bundle_path}: certificates and the store's keys from {done.keys_from} sealed to this "
           f"gateway (copy it to the gateway: footfall-agent enroll --install {done.bundle_path.name}; "
           "it deletes the bundle once installed)")
+    if done.keys_from > datetime.now(UTC).date():
+        print(f"note: this gateway counts from {done.keys_from}: the store has gateways already, and the hub "
+              "keeps no key of a window that has begun (only the next one's)")
     return 0
 
 

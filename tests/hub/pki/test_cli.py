@@ -3,6 +3,7 @@ with one-line errors (and their remedies) pinned word for word."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,25 @@ def test_broker_config_writes_a_tls_only_listener_and_the_acl(tmp_path: Path,
         "pattern write footfall/v1/%u/data", "pattern write footfall/v1/%u/status",
         "pattern read footfall/v1/%u/config", "pattern read footfall/v1/%u/ack"]
     assert not any(line.endswith((" #", " $SYS/#")) for line in acl)
+
+
+def test_a_stores_second_gateway_is_told_when_it_starts(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """The hub keeps only a future window's key, so a store's second gateway starts there; `pki issue`
+    says from which day, in one line, where the first gateway's issue says nothing of the kind."""
+    from hub.pki.chains import future_index, window_start  # noqa: PLC0415 -- hub library
+
+    pki = str(tmp_path / "pki")
+    assert _hub(capsys, "pki", "init", "--dir", pki, "--org", "acme")[0] == 0
+    for agent in ("gw-1", "gw-2"):
+        assert agent_main(["enroll", "--dir", str(tmp_path / agent), "--org", "acme", "--store", "brno-1",
+                           "--agent", agent]) == 0
+    capsys.readouterr()
+    code, first, _ = _hub(capsys, "pki", "issue", str(tmp_path / "gw-1" / "gateway.csr"), "--dir", pki)
+    assert code == 0 and "note:" not in first
+    code, second, _ = _hub(capsys, "pki", "issue", str(tmp_path / "gw-2" / "gateway.csr"), "--dir", pki)
+    day = window_start(future_index(1, datetime.now(UTC)), 1)
+    assert code == 0 and f"the store's keys from {day} sealed" in second
+    assert second.splitlines()[-1] == (
+        f"note: this gateway counts from {day}: the store has gateways already, and the hub keeps no key of "
+        "a window that has begun (only the next one's)")
