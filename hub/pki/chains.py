@@ -10,8 +10,8 @@ No gateway has pseudonymized a frame under that key yet, so nothing the hub hold
 
 Every later gateway of the store gets that future key sealed in its bundle: it agrees with the first
 gateway from the future window on, and counts nothing before it (about one to two days for 1-day
-windows; up to a whole window for 7- or 30-day ones: enrol a store's gateways on the same visit, or
-accept the wait). We chose this over a gateway handing its key to the next (no gateway-to-gateway
+windows; up to a whole window for 7- or 30-day ones). Gateways issued together (`pki issue a.csr b.csr`,
+hub/pki/enrolment.py's `together`) share the fresh key instead, so a new store's gateways all start at once. We chose this over a gateway handing its key to the next (no gateway-to-gateway
 channel exists, and a stolen gateway would then also hold the means to enrol impostors).
 
 The hub ratchets the future key forward (`advance_chains`) at every `pki issue`, when `footfall-hub run`

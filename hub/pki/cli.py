@@ -54,16 +54,19 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_issue(args: argparse.Namespace) -> int:
     from hub.pki.enrolment import issue_gateway  # noqa: PLC0415 -- see the module docstring
 
-    csr = Path(args.csr)
-    done = issue_gateway(Path(args.dir), csr, days=args.days, out=Path(args.out) if args.out else None,
-                         window_days=args.window_days, keys_from=args.keys_from)
-    print(f"{done.cert_path}: {done.cn}, serial {done.serial:x}, valid until {done.not_after:%Y-%m-%d}; "
-          f"{done.bundle_path}: certificates and the store's keys from {done.keys_from} sealed to this "
-          f"gateway (copy it to the gateway: footfall-agent enroll --install {done.bundle_path.name}; "
-          "it deletes the bundle once installed)")
-    if done.keys_from > datetime.now(UTC).date():
-        print(f"note: this gateway counts from {done.keys_from}: the store has gateways already, and the hub "
-              "keeps no key of a window that has begun (only the next one's)")
+    if args.out and len(args.csr) > 1:
+        return _fail("--out names one certificate: give one CSR with it")
+    together: dict[str, Any] = {}  # one go: a store's gateways share its keys (hub/pki/chains.py)
+    for csr in map(Path, args.csr):
+        done = issue_gateway(Path(args.dir), csr, days=args.days, out=Path(args.out) if args.out else None,
+                             window_days=args.window_days, keys_from=args.keys_from, together=together)
+        print(f"{done.cert_path}: {done.cn}, serial {done.serial:x}, valid until {done.not_after:%Y-%m-%d}; "
+              f"{done.bundle_path}: certificates and the store's keys from {done.keys_from} sealed to this "
+              f"gateway (copy it to the gateway: footfall-agent enroll --install {done.bundle_path.name}; "
+              "it deletes the bundle once installed)")
+        if done.keys_from > datetime.now(UTC).date():
+            print(f"note: this gateway counts from {done.keys_from}: the store has gateways already, and the "
+                  "hub keeps no key of a window that has begun (only the next one's)")
     return 0
 
 
@@ -136,8 +139,9 @@ def add_commands(sub: Any) -> None:
     p = action("init", "create the chain's CA: key, certificate and an empty CRL", cmd_init)
     p.add_argument("--org", required=True, help="the chain's org id; only its gateways are signed")
     days(p, 3650)
-    p = action("issue", "sign a gateway's CSR (CN org/store/agent); again before expiry to renew", cmd_issue)
-    p.add_argument("csr", metavar="CSR", help="the gateway.csr made by footfall-agent enroll")
+    p = action("issue", "sign gateways' CSRs (CN org/store/agent); again before expiry to renew", cmd_issue)
+    p.add_argument("csr", metavar="CSR", nargs="+", help="the gateway.csr made by footfall-agent enroll; "
+                   "several at once share their store's keys (a new store's gateways all start today)")
     p.add_argument("--out", metavar="FILE", help="certificate file (default: the CSR's name with .crt);"
                    " the bundle goes beside it (.bundle)")
     p.add_argument("--window-days", type=int, choices=[1, 7, 30],

@@ -15,7 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from agent.enroll import parse_identity, write_public
-from agent.privacy.bundle import BUNDLE_SUFFIX, build_bundle, write_bundle
+from agent.privacy.bundle import BUNDLE_SUFFIX, ChainSecrets, build_bundle, write_bundle
 from hub.pki.ca import CA_CERT, CertificateAuthority
 from hub.pki.chains import chain_secrets, window_start
 
@@ -34,8 +34,12 @@ class IssuedGateway:
 
 def issue_gateway(pki: Path, csr: Path, *, days: int = 365, out: Path | None = None,
                   window_days: int | None = None, keys_from: date | None = None,
-                  now: datetime | None = None) -> IssuedGateway:
-    """Sign `csr`, register its signing key, and write the certificate and the sealed bundle beside it."""
+                  now: datetime | None = None,
+                  together: dict[str, ChainSecrets] | None = None) -> IssuedGateway:
+    """Sign `csr`, register its signing key, and write the certificate and the sealed bundle beside it.
+
+    `together`: gateways issued in one go (`pki issue a.csr b.csr`) share their store's keys through
+    this dict, so a new store's gateways all start with the fresh key, not only the first of them."""
     ca = CertificateAuthority(pki)
     cert = ca.issue(csr.read_bytes(), days=days, now=now)
     cn = str(cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value)
@@ -43,7 +47,9 @@ def issue_gateway(pki: Path, csr: Path, *, days: int = 365, out: Path | None = N
     cert_path = out or csr.with_suffix(".crt")
     cert_pem = cert.public_bytes(Encoding.PEM)
     write_public(cert_path, cert_pem)
-    secrets = chain_secrets(pki, store, window_days, keys_from, now)
+    secrets = (together or {}).get(store) or chain_secrets(pki, store, window_days, keys_from, now)
+    if together is not None:
+        together[store] = secrets
     bundle_path = cert_path.with_suffix(BUNDLE_SUFFIX)
     write_bundle(bundle_path, build_bundle(cn, cert_pem, (pki / CA_CERT).read_bytes(), secrets))
     return IssuedGateway(cn, cert.serial_number, cert.not_valid_after_utc, cert_path, bundle_path,

@@ -3,6 +3,7 @@ with one-line errors (and their remedies) pinned word for word."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -121,3 +122,28 @@ def test_a_stores_second_gateway_is_told_when_it_starts(tmp_path: Path,
     assert second.splitlines()[-1] == (
         f"note: this gateway counts from {day}: the store has gateways already, and the hub keeps no key of "
         "a window that has begun (only the next one's)")
+
+
+def test_a_new_stores_gateways_issued_together_all_start_today(tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """`pki issue a.csr b.csr`: a new store's gateways share the fresh key (none waits for the future
+    window), and each installs the same chain."""
+    from agent.privacy.bundle import install_bundle  # noqa: PLC0415 -- agent library
+
+    pki = str(tmp_path / "pki")
+    assert _hub(capsys, "pki", "init", "--dir", pki, "--org", "acme")[0] == 0
+    for agent in ("gw-1", "gw-2"):
+        assert agent_main(["enroll", "--dir", str(tmp_path / agent), "--org", "acme", "--store", "brno-1",
+                           "--agent", agent]) == 0
+    capsys.readouterr()
+    code, out, _ = _hub(capsys, "pki", "issue", str(tmp_path / "gw-1" / "gateway.csr"),
+                        str(tmp_path / "gw-2" / "gateway.csr"), "--dir", pki)
+    assert code == 0 and len(out.splitlines()) == 2 and "note:" not in out
+    chains = []
+    for agent in ("gw-1", "gw-2"):
+        install_bundle(tmp_path / agent, tmp_path / agent / "gateway.bundle")
+        chains.append((tmp_path / agent / "keychain.json").read_text())
+    assert json.loads(chains[0])["anchor_key"] == json.loads(chains[1])["anchor_key"]
+    assert _hub(capsys, "pki", "issue", str(tmp_path / "gw-1" / "gateway.csr"),
+                str(tmp_path / "gw-2" / "gateway.csr"), "--dir", pki, "--out", "x.crt") == (
+        1, "", "footfall-hub: error: --out names one certificate: give one CSR with it\n")
