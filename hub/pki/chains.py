@@ -10,14 +10,15 @@ No gateway has pseudonymized a frame under that key yet, so nothing the hub hold
 
 Every later gateway of the store gets that future key sealed in its bundle: it agrees with the first
 gateway from the future window on, and counts nothing before it (about one to two days for 1-day
-windows; up to a whole window for 7- or 30-day ones). Gateways issued together (`pki issue a.csr b.csr`,
-hub/pki/enrolment.py's `together`) share the fresh key instead, so a new store's gateways all start at once. We chose this over a gateway handing its key to the next (no gateway-to-gateway
-channel exists, and a stolen gateway would then also hold the means to enrol impostors).
+windows; up to a whole window for 7- or 30-day ones). Gateways issued together (`pki issue a.csr
+b.csr`, hub/pki/enrolment.py's `together`) share the fresh key instead, so a new store's gateways all
+start at once. We chose this over a gateway handing its key to the next (no gateway-to-gateway channel
+exists, and a stolen gateway would then also hold the means to enrol impostors).
 
 The hub ratchets the future key forward (`advance_chains`) at every `pki issue`, when `footfall-hub run`
 starts, and every hour while it runs, so the file never holds the key of a window that has begun. A hub
 switched off for longer than a day keeps, until it next starts, a key that a window with data uses:
-start it, or run any `pki` command, and the file moves on (the README says so).
+start it, or run `pki issue`, and the file moves on (the README says so).
 """
 
 from __future__ import annotations
