@@ -16,9 +16,9 @@ and destroyed when the one after begins, so a stolen gateway holds at most one p
 (and the all-day tokens of that window). The price: a fixture or staff phone silent for a whole window
 with data starts its history again. Randomized MACs never cross a window.
 
-Opt-outs (DESIGN section 3): while the hub's list of opt-out keys is not empty, the stage computes the
-opt-out key HMAC-SHA256(opt-out secret, MAC)[:16] of each universally administered MAC at its first
-sighting in a window (and again for every MAC after the list changes), and drops every sighting of a
+Opt-outs (DESIGN section 3): with the opt-out secret installed, the stage computes the opt-out key
+HMAC-SHA256(opt-out secret, MAC)[:16] of each universally administered MAC at its first sighting in a
+window (one HMAC per MAC and window, not per frame) (and again for every MAC after the list changes), and drops every sighting of a
 listed one, counted `opted_out`. Randomized MACs are never matched to the list. An opt-out also erases
 (issue 18): the stage remembers, in memory and for the current window only, the opt-out key of each
 universally administered MAC it heard (when a secret is installed); when a new list names one of them,
