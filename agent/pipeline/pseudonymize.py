@@ -18,12 +18,12 @@ with data starts its history again. Randomized MACs never cross a window.
 
 Opt-outs (DESIGN section 3): with the opt-out secret installed, the stage computes the opt-out key
 HMAC-SHA256(opt-out secret, MAC)[:16] of each universally administered MAC at its first sighting in a
-window (one HMAC per MAC and window, not per frame) (and again for every MAC after the list changes), and drops every sighting of a
-listed one, counted `opted_out`. Randomized MACs are never matched to the list. An opt-out also erases
-(issue 18): the stage remembers, in memory and for the current window only, the opt-out key of each
-universally administered MAC it heard (when a secret is installed); when a new list names one of them,
-or a listed MAC heard earlier in the window is heard again, `take_erasures` yields its visit key so that
-the pipeline drops its open visit, the outbox its queued visits and the hub its stored ones (an `erase`
+window (one HMAC per MAC and window, not per frame; again for every MAC after the list changes), and
+drops every sighting of a listed one, counted `opted_out`. Randomized MACs are never matched to the
+list. An opt-out also erases (issue 18): the stage remembers, in memory and for the current window only,
+the opt-out key of each universally administered MAC it heard; when a new list names one of them, or a
+listed MAC heard earlier in the window is heard again, `take_erasures` yields its visit key so that the
+pipeline drops its open visit, the outbox its queued visits and the hub its stored ones (an `erase`
 record). The map is never saved: after a restart, a device is erased when it is heard again in the
 window. Past windows need nothing: their keys are destroyed, so nobody can link their visits to the MAC.
 
