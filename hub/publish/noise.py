@@ -28,7 +28,7 @@ def epsilon_per_count(epsilon_day: float, hours_n: int) -> float:
 def _geometric(rng: random.Random, alpha: float) -> int:
     """Failures before the first success, success probability 1 - alpha."""
     u = 1.0 - rng.random()  # (0, 1]
-    return int(math.floor(math.log(u) / math.log(alpha)))
+    return math.floor(math.log(u) / math.log(alpha))
 
 
 def discrete_laplace(rng: random.Random, epsilon: float) -> int:

@@ -15,9 +15,9 @@ box bounds the interval is exact, every integer in it is reachable). While some 
 pinned, one more cell is withheld (`COMPLEMENTARY`, bounds [0, unbounded)): the smallest published
 part above 0 that may still be withheld, else the total. When every cell is withheld already (a day of
 2 at k = 3 made of two hours of 1: all are in [1, 2], so all are pinned), a small cell's reason is given
-as `COMPLEMENTARY` instead, the total first: its "1 to k-1" was what pinned the others. One such cell always suffices for k >= 3: a
-cell of value >= 1 with no upper bound leaves every other withheld cell at least two values (the
-property test in tests/hub/publish/test_suppress.py checks it on random tables). With k = 2 a
+as `COMPLEMENTARY` instead, the total first: its "1 to k-1" was what pinned the others. One such
+cell always suffices for k >= 3: a cell of value >= 1 with no upper bound leaves every other withheld
+cell at least two values (tests/hub/publish/test_suppress.py checks it by brute force). With k = 2 a
 `BELOW_K` cell is 1 by definition, so k is 1 (off) or at least 3 (`hub.config.PublishConfig`).
 
 Cells already published (an hour out before its day closes) are `locked`: they cannot be withheld

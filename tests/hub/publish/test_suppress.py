@@ -39,8 +39,9 @@ small_tables = st.tuples(
 
 @settings(max_examples=300, deadline=None)
 @given(small_tables)
-def test_no_withheld_small_cell_is_determined_by_the_published_ones(table: tuple[int, list[tuple[int, bool]], bool]
-                                                                   ) -> None:
+def test_no_withheld_small_cell_is_determined_by_the_published_ones(
+    table: tuple[int, list[tuple[int, bool]], bool],
+) -> None:
     """Random tables (some parts already published and locked, as hours out before their day): after
     `protect`, every withheld count below k can still take at least two values given everything
     published, its reason and the sum, checked by brute force; or protect says it could not."""
