@@ -135,13 +135,13 @@ def suppress_primary(cell: dict[str, Any], k: int, wifi: bool) -> None:
 
 
 def view(cell: dict[str, Any] | None, field: str, locked: bool = True) -> Cell:
-    """A count as a reader sees it: published (its value), withheld (its reason) or unknown (no bound).
-    A period never published reads as 0: nothing was reported for it."""
-    if cell is None:
+    """A count as a reader sees it: published (its value) or withheld (its reason). A period never
+    published, or published as not known, reads as 0, the cautious reading: it protects nothing."""
+    if cell is None or (cell[field] is None and field not in withheld(cell)):
         return Cell(0, locked=locked)
     if cell[field] is not None:
         return Cell(int(cell[field]), locked=locked)
-    return Cell(0, withheld(cell).get(field, "unknown"), locked=locked)
+    return Cell(0, withheld(cell)[field], locked=locked)
 
 
 def protect_cell(  # noqa: PLR0917 -- one call site (release), each argument a different thing
