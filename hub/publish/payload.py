@@ -115,6 +115,11 @@ def schema_text() -> str:
     return json.dumps(metrics_schema(), indent=2) + "\n"
 
 
+def schema_payload() -> bytes:
+    """The schema as published on `schema_topic`: the file's JSON, compact (one line)."""
+    return json.dumps(metrics_schema(), separators=(",", ":")).encode()
+
+
 def field_table() -> str:
     """The README's table of payload fields, built from FIELDS."""
     lines = ["| field | JSON type | meaning |", "|---|---|---|"]

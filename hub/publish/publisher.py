@@ -38,7 +38,7 @@ from hub.publish.cells import DAY
 from hub.publish.changes import SLOT_S, Cell, Touch, Touched, load_state, save_state, scan
 from hub.publish.final import records_in
 from hub.publish.noise import system_rng
-from hub.publish.payload import encode, schema_text, schema_topic
+from hub.publish.payload import encode, schema_payload, schema_topic
 from hub.publish.release import release
 from hub.publish.source import store_day
 from hub.store.schema import connect
@@ -235,7 +235,7 @@ class MetricsPublisher:
 
     def _emit(self, cell: dict[str, Any], newest: dict[str, int]) -> None:
         if cell["org"] not in self._schema_sent:  # retained: once per org and process is enough
-            self._send(schema_topic(cell["org"]), schema_text().encode(), True)
+            self._send(schema_topic(cell["org"]), schema_payload(), True)
             self._schema_sent.add(cell["org"])
         topic = metrics_topic(cell["org"], cell["store"], cell["period"])
         start = int(datetime.fromisoformat(cell["start_at"]).timestamp())
