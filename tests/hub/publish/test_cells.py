@@ -105,8 +105,8 @@ def test_one_suppressed_hour_withholds_the_day_figure_too() -> None:
     hours, day = cells(day_of({9: (3, 20, 9), 10: (8, 20, 9), 11: (9, 25, 9)}, (20, 65, 27)))
     assert hours[9]["visitors_n"] is None
     assert day["visitors_n"] is None and day["passersby_n"] == 65 and day["visits_n"] == 27
-    assert withheld(day) == {"visitors_n": "complementary", "capture_rate": "derived", "traffic_in": "derived",
-                             "conversion": "derived"}
+    assert withheld(day) == {"visitors_n": "complementary", "capture_rate": "derived",
+                             "traffic_in": "derived", "conversion": "derived"}
 
 
 def test_two_hidden_hours_of_four_withhold_the_day_at_k_5() -> None:
@@ -126,7 +126,8 @@ def test_a_small_day_is_withheld_and_k_1_turns_suppression_off() -> None:
     """The day itself below k is withheld; k = 1 withholds nothing (a chain may choose differential
     privacy or no feed instead)."""
     _, day = cells(day_of({}, (4, 3, 4)))
-    assert {f for f, r in withheld(day).items() if r == "below_k"} == {"passersby_n", "visitors_n", "visits_n"}
+    below = {f for f, r in withheld(day).items() if r == "below_k"}
+    assert below == {"passersby_n", "visitors_n", "visits_n"}
     hours, day = cells(day_of({9: (1, 1, 1)}, (1, 1, 1)), k=1)
     assert hours[9]["withheld"] == day["withheld"] == []
 

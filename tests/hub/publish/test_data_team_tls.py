@@ -16,8 +16,8 @@ import pytest
 from agent.wire.topics import metrics_topic
 from hub.publish import metrics_schema
 from hub.publish.payload import encode, schema_payload, schema_topic
-from tests.hub.publish.test_cells import cells, day_of
 from tests.hub.pki.support import ORG, STORE, Chain, Peer, TlsBroker
+from tests.hub.publish.test_cells import cells, day_of
 
 README = (Path(__file__).resolve().parents[3] / "hub" / "README.md").read_text()
 
