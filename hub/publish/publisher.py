@@ -230,7 +230,8 @@ class MetricsPublisher:
             for doc in docs:
                 self._emit(doc, newest)
             revisions.save(conn, org, store, day, sent)
-            self.counters.update(tally)
+            for name, n in tally.items():
+                self.counters[name] += n
         return left
 
     def _emit(self, cell: dict[str, Any], newest: dict[str, int]) -> None:
