@@ -19,6 +19,7 @@ attack is shown to work.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import time
@@ -195,7 +196,7 @@ def attack(sent: list[dict[str, Any]], truth: dict[tuple[str, int], dict[str, in
     found.periods = len(by_period)
     for docs in by_period.values():
         docs.sort(key=lambda d: (d["revision"], d["published_at"]))
-        for a, b in zip(docs, docs[1:], strict=False):
+        for a, b in itertools.pairwise(docs):
             for f in DEVICE_FIELDS:
                 if a[f] is not None and b[f] is not None and 0 < abs(b[f] - a[f]) < K:
                     found.small_revisions += 1
@@ -290,8 +291,8 @@ def week(tmp_path: Path) -> Iterator[tuple[Findings, Findings, str]]:
         for day in DAYS:
             sd = store_day(conn, config, "brno-1", day)
             for h, row in [*enumerate(sd.hours), (DAY, sd.day)]:
-                truth[(day.isoformat(), h)] = {"visits_n": row.visitor_visits_n, "visitors_n": row.visitors or 0,
-                                               "passersby_n": row.passersby or 0}
+                truth[(day.isoformat(), h)] = {"visits_n": row.visitor_visits_n,
+                                               "visitors_n": row.visitors or 0, "passersby_n": row.passersby or 0}
         yield attack(rec.sent, truth), attack(old.sent, truth), json.dumps(dict(pub.counters), sort_keys=True)
     finally:
         conn.close()
