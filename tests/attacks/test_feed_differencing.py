@@ -291,8 +291,9 @@ def week(tmp_path: Path) -> Iterator[tuple[Findings, Findings, str]]:
         for day in DAYS:
             sd = store_day(conn, config, "brno-1", day)
             for h, row in [*enumerate(sd.hours), (DAY, sd.day)]:
-                truth[(day.isoformat(), h)] = {"visits_n": row.visitor_visits_n,
-                                               "visitors_n": row.visitors or 0, "passersby_n": row.passersby or 0}
+                truth[(day.isoformat(), h)] = {
+                    "visits_n": row.visitor_visits_n, "visitors_n": row.visitors or 0,
+                    "passersby_n": row.passersby or 0}
         yield attack(rec.sent, truth), attack(old.sent, truth), json.dumps(dict(pub.counters), sort_keys=True)
     finally:
         conn.close()
