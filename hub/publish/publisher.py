@@ -96,7 +96,7 @@ class MetricsPublisher:
             return self._done.wait_for(lambda: self._passes >= target, timeout)
 
     def stop(self, timeout: float = 30.0) -> None:
-        """One last pass (what has closed is published), then end the thread."""
+        """One last pass (what is final goes out; the rest waits in publish_dirty for the next start)."""
         self._stopping = True
         self._urgent.set()
         self._wake.set()
