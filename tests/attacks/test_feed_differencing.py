@@ -6,9 +6,10 @@ on Wednesday afternoon and drains its backlog at 17:00, and the POS export of ea
 next morning. Records go through the hub's real ingest writer into a real SQLite file, and the real
 publisher runs on the moving clock, publishing what is final. The attacker keeps every payload and:
 
-- per day, per device count, for the first and for the latest payload of each period: takes the day
-  minus the published hours (hours add up to the day), with what the reasons say of each withheld cell
-  (below_k: 1 to k-1), and solves for each withheld cell: a cell pinned to one value is recovered;
+- per day, per device count, for every view it can assemble (the hours as they stood after each
+  publication, with each revision of the day): takes the day minus the published hours (hours add up
+  to the day), with what the reasons say of each withheld cell (below_k: 1 to k-1), and solves for
+  each withheld cell: a cell pinned to one value is recovered;
 - compares consecutive revisions of each period: a device count moving by 1 to k-1 reveals that few
   devices (the old feed's +1 revisions each timed one visit).
 
@@ -205,9 +206,8 @@ def attack(sent: list[dict[str, Any]], truth: dict[tuple[str, int], dict[str, in
     withheld_cells: set[tuple[str, int, str]] = set()
     recovered: set[tuple[str, int, str]] = set()
     pinned: set[tuple[str, int, str]] = set()
-    for pick in (0, -1):  # the first payload of every period, then the latest
-        for day in days:
-            snap = {h: docs[pick] for (d, h), docs in by_period.items() if d == day}
+    for day in days:
+        for snap in _snapshots({h: docs for (d, h), docs in by_period.items() if d == day}):
             for f in DEVICE_FIELDS:
                 for h, value in _solve(snap, f).items():
                     withheld_cells.add((day, h, f))
@@ -219,9 +219,27 @@ def attack(sent: list[dict[str, Any]], truth: dict[tuple[str, int], dict[str, in
     return found
 
 
+def _snapshots(periods: dict[int, list[dict[str, Any]]]) -> Iterator[dict[int, dict[str, Any]]]:
+    """Every view of a day the attacker can assemble once the day is out (it goes out after its
+    hours): the hours as they stood after each publication, each combined with every revision of the
+    day (old and new figures mixed, as a reader holding everything might)."""
+    hours = {h: docs for h, docs in periods.items() if h != DAY}
+    if DAY not in periods:
+        return
+    first = min(d["published_at"] for d in periods[DAY])
+    times = sorted({d["published_at"] for docs in periods.values() for d in docs
+                    if d["published_at"] >= first})
+    for t in times:
+        as_of = {h: [d for d in docs if d["published_at"] <= t] for h, docs in hours.items()}
+        view = {h: docs[-1] for h, docs in as_of.items() if docs}
+        for day_doc in periods[DAY]:
+            yield {**view, DAY: day_doc}
+
+
 def _solve(snap: dict[int, dict[str, Any]], f: str) -> dict[int, int | None]:
-    """Withheld cells of field f in one day's payloads -> the one value consistent with the rest
-    (hours + ... = day; below_k cells in [1, k-1], other withheld cells >= 0), or None."""
+    """Withheld below_k cells of field f in one day's payloads -> the one value consistent with the
+    rest (hours + ... = day; below_k cells in [1, k-1], other withheld cells >= 0), or None. (A cell
+    withheld only as a complement is not sensitive: it may be pinned, as a day is by all its hours.)"""
     inf = float("inf")
     bounds: dict[int, tuple[float, float]] = {}
     known = 0.0
@@ -243,8 +261,13 @@ def _solve(snap: dict[int, dict[str, Any]], f: str) -> dict[int, int | None]:
         low, high = max(lo, target - rest_hi), min(hi, target - rest_lo)
         if h == DAY:
             low, high = -high, -low
-        out[h] = int(low) if low == high else None
+        if _reason(snap[h], f) == "below_k":
+            out[h] = int(low) if low == high else None
     return out
+
+
+def _reason(doc: dict[str, Any], f: str) -> str | None:
+    return next((w["reason"] for w in doc["withheld"] if w["field"] == f), None)
 
 
 @pytest.fixture
@@ -309,9 +332,9 @@ def test_differencing_the_published_week_recovers_no_withheld_count_and_no_revis
     count by 1 to k-1; the same attack on the old feed recovers withheld counts and finds +1 revisions."""
     product, control, counters = week
     print(f"\nattack 4 (feed differencing, replayed week): product: {product.payloads} payloads for "
-          f"{product.periods} periods, {product.withheld} withheld counts, {product.pinned} pinned, "
+          f"{product.periods} periods, {product.withheld} counts withheld below k, {product.pinned} pinned, "
           f"{product.recovered} recovered exactly, {product.small_revisions} revision pairs moving a count "
-          f"by 1-{K - 1}; control (old feed): {control.payloads} payloads, {control.withheld} withheld, "
+          f"by 1-{K - 1}; control (old feed): {control.payloads} payloads, {control.withheld} withheld below k, "
           f"{control.recovered} recovered exactly, {control.small_revisions} small revision pairs "
           f"({control.plus_one} of +1); publisher counters {counters}")
     assert product.withheld > 0 and product.periods > 7 * 12  # the attack had something to work on
