@@ -334,8 +334,8 @@ def test_differencing_the_published_week_recovers_no_withheld_count_and_no_revis
     print(f"\nattack 4 (feed differencing, replayed week): product: {product.payloads} payloads for "
           f"{product.periods} periods, {product.withheld} counts withheld below k, {product.pinned} pinned, "
           f"{product.recovered} recovered exactly, {product.small_revisions} revision pairs moving a count "
-          f"by 1-{K - 1}; control (old feed): {control.payloads} payloads, {control.withheld} withheld below k, "
-          f"{control.recovered} recovered exactly, {control.small_revisions} small revision pairs "
+          f"by 1-{K - 1}; control (old feed): {control.payloads} payloads, {control.withheld} withheld "
+          f"below k, {control.recovered} recovered exactly, {control.small_revisions} small revision pairs "
           f"({control.plus_one} of +1); publisher counters {counters}")
     assert product.withheld > 0 and product.periods > 7 * 12  # the attack had something to work on
     assert product.pinned == product.recovered == 0
