@@ -18,7 +18,8 @@ def load(tmp_path: Path, publish: str) -> object:
 @pytest.mark.parametrize(
     ("publish", "message"),
     [
-        ("  k: 2\n", "hub.yaml:3: publish.k: k 2 must be 1 (off) or at least 3: a count withheld below 2 is 1"),
+        ("  k: 2\n",
+         "hub.yaml:3: publish.k: k 2 must be 1 (off) or at least 3: a count withheld below 2 is 1"),
         ("  noise: gaussian\n", "hub.yaml:3: publish.noise: noise 'gaussian' is not none or laplace"),
         ("  noise: laplace\n  epsilon_day: 0\n",
          "hub.yaml:4: publish.epsilon_day: epsilon_day must be positive and final_wait_s not negative"),
