@@ -17,7 +17,7 @@ from agent.wire.records import parse_iso
 from hub.config import DatabaseConfig, HubConfig, PublishConfig, StoreConfig
 from hub.publish import MetricsPublisher
 from hub.store import open_db
-from tests.hub.scenario import build, p, write
+from tests.hub.scenario import build, footfall, p, write
 
 TOPIC = "footfall/v1/acme/brno-1/metrics/"
 
@@ -204,3 +204,48 @@ def test_late_data_still_settling_at_a_restart_settles_after_it(config: HubConfi
         assert ("day", "2026-11-26T00:00:00+01:00", True) in rec.take()
     finally:
         second.stop()
+
+
+def test_the_one_correction_stays_spent_across_a_restart(config: HubConfig, tmp_path: Path) -> None:
+    """What was sent is kept in the database: after a restart a late change by k or more is the
+    correction (revision 1), and after another restart nothing more goes out for that hour."""
+    rec, clock = Recorder(), Clock("2026-11-26T16:00:00Z")
+
+    def session(batch: list[tuple[str, int, list[object]]] | None) -> None:
+        pub = MetricsPublisher(config, rec, clock)
+        pub.start()
+        try:
+            assert pub.wait_idle()
+            if batch is None:
+                build(config, tmp_path)
+            else:
+                write(config, batch)  # type: ignore[arg-type]
+            settle(pub, clock, config)
+        finally:
+            pub.stop()
+
+    session(None)
+    assert rec.doc("hour", "2026-11-26T10:00:00+01:00")["revision"] == 0
+    rec.take()
+    session([("gw-1", 2, [p("hour", "2026-11-26T09:00:00Z", 10, 11)])])
+    assert rec.doc("hour", "2026-11-26T10:00:00+01:00")["revision"] == 1
+    rec.take()
+    session([("gw-1", 3, [p("hour", "2026-11-26T09:00:00Z", 30, 40)])])
+    assert rec.take() == []
+
+
+def test_the_day_waits_for_every_gateways_day_count(
+    config: HubConfig, tmp_path: Path, run: tuple[MetricsPublisher, Recorder, Clock]
+) -> None:
+    """At 00:30 the next day the day is over but gw-1 has not sent its day count (gw-2 has): the day is
+    held (its hours, closed for more than final_wait_s, are out); once gw-1's count is in, it goes out."""
+    pub, rec, clock = run
+    clock.now = parse_iso("2026-11-26T23:30:00Z")
+    batches = [(a, s, [r for r in recs if not (a == "gw-1" and getattr(r, "period", "") == "day")])
+               for a, s, recs in footfall()]
+    write(config, batches)
+    settle(pub, clock, config)
+    assert not [s for s in rec.take() if s[0] == "day" and s[1].startswith("2026-11-26")]
+    write(config, [("gw-1", 5, [p("day", "2026-11-25T23:00:00Z", 8, 20)])])
+    settle(pub, clock, config)
+    assert ("day", "2026-11-26T00:00:00+01:00", True) in rec.take()
