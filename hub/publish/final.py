@@ -35,6 +35,6 @@ def reported(conn: sqlite3.Connection, store: str, period: str, start: int) -> s
         (store, period, start))}
 
 
-def records_in(conn: sqlite3.Connection, store: str, period: str, start: int, day: tuple[int, int]) -> bool:
+def records_in(conn: sqlite3.Connection, store: str, period: str, start: int, expected: set[str]) -> bool:
     """True once every expected agent's record of the period is in."""
-    return expected_agents(conn, store, *day) <= reported(conn, store, period, start)
+    return not expected or expected <= reported(conn, store, period, start)

@@ -36,7 +36,7 @@ from hub.joins.metrics import NoMetricsError
 from hub.publish import revisions
 from hub.publish.cells import DAY
 from hub.publish.changes import SLOT_S, Cell, Touch, Touched, load_state, save_state, scan
-from hub.publish.final import records_in
+from hub.publish.final import expected_agents, records_in
 from hub.publish.noise import system_rng
 from hub.publish.payload import encode, schema_payload, schema_topic
 from hub.publish.release import release
@@ -67,6 +67,7 @@ class MetricsPublisher:
         self._config = config
         self._rng = rng or system_rng()  # noise (publish.noise); tests pass a seeded one
         self._schema_sent: set[str] = set()
+        self._expected: dict[tuple[str, int], set[str]] = {}  # agents expected per store-day, this pass
         self._send = send
         self._clock = clock
         self._wake = threading.Event()
@@ -192,7 +193,9 @@ class MetricsPublisher:
             return False, settles
         if end + cfg.final_wait_s <= clock:
             return True, 0.0
-        if records_in(conn, store, "day" if h == DAY else "hour", start, (t0, t1)):
+        if (store, t0) not in self._expected:  # once per store-day and pass
+            self._expected[(store, t0)] = expected_agents(conn, store, t0, t1)
+        if records_in(conn, store, "day" if h == DAY else "hour", start, self._expected[(store, t0)]):
             return True, 0.0
         return False, end + cfg.final_wait_s
 
@@ -201,6 +204,7 @@ class MetricsPublisher:
     ) -> dict[Cell, Touched]:
         """Publish the dirty cells that are final; return the others."""
         clock = self._clock()
+        self._expected = {}
         by_day: dict[tuple[str, str, date], set[int]] = defaultdict(set)
         left: dict[Cell, Touched] = {}
         self._held_until = 0.0

@@ -249,3 +249,17 @@ def test_the_day_waits_for_every_gateways_day_count(
     write(config, [("gw-1", 5, [p("day", "2026-11-25T23:00:00Z", 8, 20)])])
     settle(pub, clock, config)
     assert ("day", "2026-11-26T00:00:00+01:00", True) in rec.take()
+
+
+def test_a_door_counter_gateway_is_not_waited_for(
+    config: HubConfig, tmp_path: Path, run: tuple[MetricsPublisher, Recorder, Clock]
+) -> None:
+    """gw-3 sends door counts only, never device counts: the hour goes out at close + delay_s all the
+    same, with the door traffic."""
+    pub, rec, clock = run
+    build(config, tmp_path, with_doors=True)
+    settle(pub, clock, config)
+    clock.now = parse_iso("2026-11-26T10:02:00Z")
+    assert pub.wait_idle()
+    assert rec.doc("hour", "2026-11-26T10:00:00+01:00")["traffic_source"] == "door_counters"
+    assert ("hour", "2026-11-26T10:00:00+01:00", True) in rec.take()
