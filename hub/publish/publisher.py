@@ -26,7 +26,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from typing import Any
 
@@ -67,6 +67,7 @@ class MetricsPublisher:
         self._config = config
         self._rng = rng or system_rng()  # noise (publish.noise); tests pass a seeded one
         self._schema_sent: set[str] = set()
+        self._pruned_at = 0.0
         self._expected: dict[tuple[str, int], set[str]] = {}  # agents expected per store-day, this pass
         self._send = send
         self._clock = clock
@@ -163,10 +164,15 @@ class MetricsPublisher:
         return min(last + settle, first + SETTLE_MAX_FACTOR * settle)
 
     def _cells(self, touches: list[Touch]) -> set[Cell]:
+        """The local hours and days `touches` change, except days past revisions.KEEP_D: final for good."""
         out: set[Cell] = set()
+        oldest = self._clock() - revisions.KEEP_D * 86400
         for t in touches:
+            if t.last < oldest:
+                self.counters["too_old"] += 1
+                continue
             tz_name = self._config.store(t.store).timezone or self._config.default_timezone
-            day = datetime.fromtimestamp(t.first, zone(tz_name)).date()
+            day = datetime.fromtimestamp(max(t.first, int(oldest)), zone(tz_name)).date()
             last_day = datetime.fromtimestamp(t.last, zone(tz_name)).date()
             while day <= last_day:
                 t0 = _midnight(day, tz_name)
@@ -204,6 +210,9 @@ class MetricsPublisher:
     ) -> dict[Cell, Touched]:
         """Publish the dirty cells that are final; return the others."""
         clock = self._clock()
+        if clock - self._pruned_at > 3600:  # what was sent of days past KEEP_D is not needed any more
+            revisions.prune(conn, datetime.fromtimestamp(clock - (revisions.KEEP_D + 1) * 86400, UTC).date())
+            self._pruned_at = clock
         self._expected = {}
         by_day: dict[tuple[str, str, date], set[int]] = defaultdict(set)
         left: dict[Cell, Touched] = {}

@@ -32,6 +32,7 @@ def add_noise(cell: dict[str, Any], sd: StoreDay, rng: random.Random, epsilon: f
         t, traffic = cell["transactions_n"], cell["traffic_in"]
         cell["conversion"] = t / traffic if t is not None and traffic else None
     cell["noise_epsilon"] = epsilon
+    cell["k"] = 1  # nothing is withheld: the noise protects
 
 
 def release(  # noqa: PLR0917 -- one call site, the publisher

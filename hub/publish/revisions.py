@@ -10,7 +10,8 @@ devices: they fill in and update freely, on the device counts already published.
 spend the privacy budget again.
 
 `publish_sent` keeps, per period, the latest payload, the true counts it was made from, its revision
-and whether the one correction is spent.
+and whether the one correction is spent, for KEEP_D days. Data for an older day is not published at
+all: without its record a new release could differ from the old one by a single visit.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ _DDL = (
     " hour INTEGER NOT NULL, payload TEXT NOT NULL, counts TEXT NOT NULL, revision INTEGER NOT NULL,"
     " corrected INTEGER NOT NULL, PRIMARY KEY (org, store, day, hour)) WITHOUT ROWID"
 )
+KEEP_D = 35  # days a period may still change on the feed (a month of a gateway offline, and some)
 # Fields that follow the device counts: kept from the published payload when only sales change.
 DEVICE_DEPENDENT = (*DEVICE_FIELDS, "capture_rate", "noise_epsilon")
 WIFI_DEPENDENT = ("traffic_in",)  # and conversion, recomputed from it
@@ -61,6 +63,12 @@ def save(conn: sqlite3.Connection, org: str, store: str, day: date, sent: dict[i
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [(org, store, day.isoformat(), h, json.dumps(s.payload), json.dumps(s.counts), s.revision,
           s.corrected) for h, s in sent.items()])
+
+
+def prune(conn: sqlite3.Connection, before: date) -> None:
+    """Forget what was sent for local days before `before`."""
+    conn.execute(_DDL)
+    conn.execute("DELETE FROM publish_sent WHERE day < ?", (before.isoformat(),))
 
 
 def moves(old: Counts, new: Counts) -> dict[str, int]:

@@ -263,3 +263,17 @@ def test_a_door_counter_gateway_is_not_waited_for(
     assert pub.wait_idle()
     assert rec.doc("hour", "2026-11-26T10:00:00+01:00")["traffic_source"] == "door_counters"
     assert ("hour", "2026-11-26T10:00:00+01:00", True) in rec.take()
+
+
+def test_data_for_a_day_past_the_keep_window_is_not_published(
+    config: HubConfig, tmp_path: Path, run: tuple[MetricsPublisher, Recorder, Clock]
+) -> None:
+    """A gateway back after more than 35 days: its data is stored and reported, but the feed, which no
+    longer keeps what it sent for that day, does not publish it (a new release could differ from the
+    old one by a single visit)."""
+    pub, rec, clock = run
+    clock.now = parse_iso("2027-01-05T12:00:00Z")
+    build(config, tmp_path)
+    settle(pub, clock, config)
+    assert rec.take() == []
+    assert pub.counters["too_old"] > 0
