@@ -237,6 +237,10 @@ def _snapshots(periods: dict[int, list[dict[str, Any]]]) -> Iterator[dict[int, d
 
 
 def _solve(snap: dict[int, dict[str, Any]], f: str) -> dict[int, int | None]:
+    return solve_with_k(snap, f, K)
+
+
+def solve_with_k(snap: dict[int, dict[str, Any]], f: str, k: int) -> dict[int, int | None]:
     """Withheld below_k cells of field f in one day's payloads -> the one value consistent with the
     rest (hours + ... = day; below_k cells in [1, k-1], other withheld cells >= 0), or None. (A cell
     withheld only as a complement is not sensitive: it may be pinned, as a day is by all its hours.)"""
@@ -249,7 +253,7 @@ def _solve(snap: dict[int, dict[str, Any]], f: str) -> dict[int, int | None]:
         if doc[f] is not None:
             known += sign * doc[f]
         elif f in reasons:
-            lo, hi = (1.0, K - 1.0) if reasons[f] == "below_k" else (0.0, inf)
+            lo, hi = (1.0, k - 1.0) if reasons[f] == "below_k" else (0.0, inf)
             bounds[h] = (lo, hi) if h != DAY else (-hi, -lo)
     if DAY not in snap or not bounds:
         return {}

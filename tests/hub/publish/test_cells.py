@@ -10,6 +10,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import jsonschema
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hub.config import PublishConfig
 from hub.publish import metrics_schema
@@ -157,3 +159,22 @@ def test_every_cell_is_a_valid_payload_with_utc_and_local_times() -> None:
         "2026-11-26T08:00:00Z", "2026-11-26T09:00:00Z", "2026-11-26T09:00:00+01:00")
     assert (day["start_at"], day["end_at"], day["period"]) == (
         "2026-11-25T23:00:00Z", "2026-11-26T23:00:00Z", "day")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from([3, 5, 10]),
+       st.lists(st.tuples(st.integers(0, 12), st.integers(0, 12), st.integers(0, 12)),
+                min_size=24, max_size=24))
+def test_no_payload_set_of_a_day_lets_a_withheld_hour_be_solved(
+    k: int, table: list[tuple[int, int, int]],
+) -> None:
+    """Random store-days whose hours add up to the day (the cautious case), released hour by hour and
+    then the day: the attack harness's solver pins no withheld hour or day, in any field."""
+    from tests.attacks.test_feed_differencing import solve_with_k  # noqa: PLC0415 -- the attacker's own code
+
+    hours = {h: row for h, row in enumerate(table)}
+    day = tuple(sum(row[i] for row in table) for i in range(3))
+    docs, day_doc = cells(day_of(hours, (day[0], day[1], day[2])), k=k)
+    snap = {**dict(enumerate(docs)), DAY: day_doc}
+    for f in ("visits_n", "visitors_n", "passersby_n"):
+        assert all(v is None for v in solve_with_k(snap, f, k).values()), (f, snap)
