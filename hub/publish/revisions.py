@@ -32,7 +32,7 @@ _DDL = (
 )
 KEEP_D = 35  # days a period may still change on the feed (a month of a gateway offline, and some)
 # Fields that follow the device counts: kept from the published payload when only sales change.
-DEVICE_DEPENDENT = (*DEVICE_FIELDS, "capture_rate", "noise_epsilon")
+DEVICE_DEPENDENT = (*DEVICE_FIELDS, "capture_rate", "noise_epsilon", "k")
 WIFI_DEPENDENT = ("traffic_in",)  # and conversion, recomputed from it
 
 

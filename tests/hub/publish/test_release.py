@@ -69,3 +69,16 @@ def test_an_hour_published_after_its_day_does_not_pin_a_withheld_hour() -> None:
     assert h11["visitors_n"] is None and reasons["visitors_n"] == "complementary"
     assert reasons["capture_rate"] == reasons["traffic_in"] == "derived"
     assert h11["passersby_n"] == 25
+
+
+def test_noisy_counts_go_out_once_and_sales_fill_in_on_them() -> None:
+    """With noise, a later change of any size is no correction (a second noisy release would spend the
+    budget again); the POS import fills in sales on the noisy counts already out, which stay."""
+    cfg = PublishConfig(noise="laplace")
+    sent: dict[int, Sent] = {}
+    (first,) = out(day_of({10: (8, 20, 9)}, (20, 65, 27), pos_known=False), [10], sent, cfg)
+    (update,) = out(day_of({10: (80, 200, 90)}, (200, 650, 270)), [10], sent, cfg)
+    assert update["revision"] == 1 and update["transactions_n"] == 1
+    assert [update[f] for f in ("visits_n", "visitors_n", "passersby_n", "k", "noise_epsilon")] == [
+        first[f] for f in ("visits_n", "visitors_n", "passersby_n", "k", "noise_epsilon")]
+    assert out(day_of({10: (90, 200, 90)}, (200, 650, 270)), [10], sent, cfg) == []
