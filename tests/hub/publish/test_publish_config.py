@@ -22,12 +22,15 @@ def load(tmp_path: Path, publish: str) -> object:
          "hub.yaml:3: publish.k: k 2 must be 1 (off) or at least 3: a count withheld below 2 is 1"),
         ("  noise: gaussian\n", "hub.yaml:3: publish.noise: noise 'gaussian' is not none or laplace"),
         ("  noise: laplace\n  epsilon_day: 0\n",
-         "hub.yaml:4: publish.epsilon_day: epsilon_day must be positive and final_wait_s not negative"),
+         "hub.yaml:4: publish.epsilon_day: epsilon_day 0.0 must be above 0 and at most 2 per store-day"),
+        ("  noise: laplace\n  epsilon_day: 8\n",
+         "hub.yaml:4: publish.epsilon_day: epsilon_day 8.0 must be above 0 and at most 2 per store-day"),
     ],
 )
 def test_a_k_or_noise_that_protects_nothing_is_refused(tmp_path: Path, publish: str, message: str) -> None:
     """k = 2 would make every withheld count 1 by definition, an unknown noise or an epsilon of 0 is
-    a typo: the hub refuses to start, saying why, rather than publish something else."""
+    a typo, an epsilon above 2 per device-day breaks DESIGN's promise: the hub refuses to start,
+    saying why, rather than publish something else."""
     with pytest.raises(ConfigError) as err:
         load(tmp_path, publish)
     assert str(err.value) == message
