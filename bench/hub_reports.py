@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from hub.config import DatabaseConfig, HubConfig
 from hub.joins.daily import daily_report
 from hub.joins.metrics import store_metrics
-from hub.publish.publisher import store_day
+from hub.publish.source import store_day
 from hub.reports.html import write_page
 from hub.store import open_db
 

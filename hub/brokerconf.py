@@ -5,8 +5,8 @@ CRL, and takes the certificate's CN as the username; no anonymous access. The AC
 
 - a gateway (CN `org/store/agent`, so `%u` is its own topic base) writes only its data and status and
   reads only its config and acks;
-- `hub` reads every gateway's data and status, writes acks, config and metrics;
-- `data-team` reads the stores' metrics, nothing else;
+- `hub` reads every gateway's data and status, writes acks, config, metrics and the metrics schema;
+- `data-team` reads the stores' metrics and their JSON Schema, nothing else;
 - nobody reads `#` or `$SYS/#`: mosquitto denies every topic no line grants.
 
 mosquitto reads the CRL when it starts: after `pki revoke`, restart the broker.
@@ -40,9 +40,11 @@ def acl_text() -> str:
         f"topic write {PREFIX}/+/+/+/ack",
         f"topic write {PREFIX}/+/+/+/config",
         f"topic write {PREFIX}/+/+/metrics/+",
+        f"topic write {PREFIX}/+/schema/metrics",
         "",
         "user data-team",
         f"topic read {PREFIX}/+/+/metrics/+",
+        f"topic read {PREFIX}/+/schema/metrics",
         "",
     ])
 

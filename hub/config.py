@@ -127,10 +127,22 @@ class PublishConfig:
         30.0, "late data for a closed hour or day is sent once none has come for it for this long (at "
         "most 10 x this after the first): a draining backlog goes out once in, not per commit, seconds")
     client_id: str = setting("footfall-hub-metrics", "MQTT client id of the publisher's own connection")
+    final_wait_s: int = setting(
+        14400, "an hour or day whose agents have not all sent their counts goes out this long after it "
+        "closed anyway (a gateway offline), seconds")
+    noise: str = setting("none", "none, or laplace: differential privacy noise on device counts instead of k")
+    epsilon_day: float = setting(
+        1.0, "with noise: the privacy budget per store-day (at most 2), split over its counts")
 
     def check(self) -> None:
-        if self.k < 1:
-            raise ValueError(f"k {self.k} must be at least 1")
+        if self.k < 1 or self.k == 2:
+            raise ValueError(f"k {self.k} must be 1 (off) or at least 3: a count withheld below 2 is 1")
+        if self.noise not in ("none", "laplace"):
+            raise ValueError(f"noise {self.noise!r} is not none or laplace")
+        if not 0 < self.epsilon_day <= 2:
+            raise ValueError(f"epsilon_day {self.epsilon_day} must be above 0 and at most 2 per store-day")
+        if self.final_wait_s < 0:
+            raise ValueError(f"final_wait_s {self.final_wait_s} must not be negative")
         if self.delay_s < 0 or self.poll_s <= 0 or self.settle_s < 0:
             raise ValueError("delay_s and settle_s must not be negative and poll_s must be positive")
         if not self.client_id:

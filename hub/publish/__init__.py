@@ -1,8 +1,10 @@
 """Republishing enriched store metrics for the data team (DESIGN section 4: `.../metrics/{hour,day}`).
 
 `publisher.MetricsPublisher` (started by `hub.app` after the writer) finds what changed
-(`changes`), computes the store-day (`hub.joins`), suppresses small cells (`cells`) and sends the
-payloads documented in `payload` (the JSON Schema: `metrics_schema()`) over `client.MetricsClient`.
+(`changes`), waits until a period is final (`final`), computes the store-day (`source`, the one
+boundary with the metrics engine), withholds small cells (`cells`, `suppress`) or adds noise (`noise`),
+decides what may go out again (`revisions`, `release`) and sends the payloads documented in `payload`
+(the JSON Schema: `metrics_schema()`, also `schema/metrics.schema.json`) over `client.MetricsClient`.
 A data-team consumer to start from: `python -m hub.publish.example_consumer --help`.
 """
 

@@ -1,15 +1,20 @@
-"""A store-day's report as payload values, with small cells suppressed (DESIGN section 3).
+"""A store-day's figures as payload values, with small counts withheld (DESIGN section 3).
 
 Primary: a device count from 1 to k-1 (`visits_n`, `visitors_n`, `passersby_n`) is withheld (null,
-named in `suppressed`); so are the figures computed from it (capture rate; traffic and conversion when
-traffic is Wi-Fi visitors x factor). A zero singles out nobody and is published.
+named in `withheld` with reason `below_k`); so are the figures computed from it (`derived`: capture
+rate; traffic and conversion when traffic is Wi-Fi visitors x factor). A zero singles out nobody.
 
-Complementary: the day total minus the published hours would give back the suppressed hours, so when
-the suppressed hours of a field add up to fewer than k, the day's figure of that field is withheld
-too. The day is the complement because hours are published as they close: an hour already out cannot
-be taken back, the day (published once it has closed) can still be withheld.
+Complementary (`hub.publish.suppress`): per count field, the day is the total of its hours. Hours go
+out as they become final, so when the day goes out they are fixed; if a reader could pin a withheld
+hour from the day and the published hours, the day's figure is withheld (`complementary`). An hour
+corrected or first published after its day is withheld itself when it would pin one. Every device
+count is treated as adding up over hours (visits by start hour do exactly; distinct devices per hour
+nearly), the cautious reading. The feed publishes no week, month or group totals, so the hours of a
+day are its only such table; a report that publishes those totals applies `suppress.protect` to each.
 
-Door counts count people at a door, not devices, and POS figures are sales: neither is suppressed.
+Door counts count people at a door, not devices, and POS figures are sales: neither is withheld. POS
+figures are null until a POS import covers the store's local day (`StoreDay.pos_known`): not known is
+not zero.
 """
 
 from __future__ import annotations
@@ -21,10 +26,11 @@ from typing import Any, Protocol
 
 from agent.wire.records import iso
 from hub.publish.payload import DEVICE_FIELDS, SCHEMA_VERSION
+from hub.publish.suppress import BELOW_K, DERIVED, Cell, primary, protect
 
 
 class Row(Protocol):
-    """What a period row of the joins gives (hub.joins.daily.PeriodRow, hub.joins.metrics.MetricsRow)."""
+    """What a period row of the metrics engine gives (hub.joins.metrics.MetricsRow)."""
 
     @property
     def start(self) -> datetime: ...
@@ -48,86 +54,119 @@ class Row(Protocol):
 
 @dataclass(frozen=True)
 class StoreDay:
-    """One store's local day: its hours (local order) and the day's totals."""
+    """One store's local day: its hours (local order), the day's totals, and what the feed needs besides."""
 
     store: str
     timezone: str
     traffic_source: str
     hours: Sequence[Row]
     day: Row
+    pos_known: bool = True  # a POS import covers this local day (else sales figures are null)
+    calibration_factor: float = 1.0
 
-_FROM_ROW = {"visits_n": "visitor_visits_n", "visitors_n": "visitors", "passersby_n": "passersby"}
+    @property
+    def wifi(self) -> bool:
+        return self.traffic_source == "wifi_visitors"
+
+
+Counts = dict[str, int | None]  # the true device counts of a cell, kept to judge later corrections
+DAY = -1  # the hour index of a day cell
 
 
 def _utc(t: datetime) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _values(
-    report: StoreDay, org: str, row: Row, *, period: str, end: datetime, k: int, published_at: float
-) -> dict[str, Any]:
+def row_of(report: StoreDay, h: int) -> Row:
+    return report.day if h == DAY else report.hours[h]
+
+
+def counts(report: StoreDay, h: int) -> Counts:
+    row = row_of(report, h)
+    return {"visits_n": row.visitor_visits_n, "visitors_n": row.visitors,
+            "passersby_n": row.passersby}
+
+
+def values(report: StoreDay, org: str, h: int, k: int, published_at: float) -> dict[str, Any]:
+    """The cell's payload values, nothing withheld yet (revision 0, exact counts)."""
+    row = row_of(report, h)
+    start = row.start.astimezone(UTC)
+    # in UTC: hours are 3600 s apart from local midnight (a DST day has 23 or 25)
+    end = start + timedelta(hours=len(report.hours) if h == DAY else 1)
+    pos = report.pos_known
     return {
-        "schema": SCHEMA_VERSION,
-        "org": org,
-        "store": report.store,
-        "period": period,
-        "start_at": _utc(row.start),
-        "end_at": _utc(end),
-        "local_start": row.start.isoformat(),
-        "timezone": report.timezone,
-        "published_at": iso(published_at),
-        "k": k,
-        "visits_n": row.visitor_visits_n,
-        "visitors_n": row.visitors,
-        "passersby_n": row.passersby,
-        "capture_rate": row.capture_rate,
-        "traffic_in": row.traffic_in,
+        "schema": SCHEMA_VERSION, "org": org, "store": report.store, "period": "day" if h == DAY else "hour",
+        "start_at": _utc(start), "end_at": _utc(end), "local_start": row.start.isoformat(),
+        "timezone": report.timezone, "published_at": iso(published_at), "revision": 0, "k": k,
+        "noise_epsilon": None, **counts(report, h),
+        "capture_rate": row.capture_rate, "traffic_in": row.traffic_in,
         "traffic_source": report.traffic_source,
-        "transactions_n": row.transactions,
-        "net_sales_cents": row.net_sales_cents,
-        "conversion": row.conversion,
-        "suppressed": [],
+        "transactions_n": row.transactions if pos else None,
+        "net_sales_cents": row.net_sales_cents if pos else None,
+        "conversion": row.conversion if pos else None,
+        "withheld": [],
     }
 
 
-def _withhold(cell: dict[str, Any], names: set[str], wifi_traffic: bool) -> None:
-    """Null `names` and everything computed from them; record them in `suppressed`."""
-    if names & {"visitors_n", "passersby_n"}:
-        names.add("capture_rate")
-    if wifi_traffic and "visitors_n" in names:
-        names |= {"traffic_in", "conversion"}
-    for name in names:
+def withheld(cell: dict[str, Any]) -> dict[str, str]:
+    """field -> reason of the fields a cell withholds."""
+    return {w["field"]: w["reason"] for w in cell["withheld"]}
+
+
+def withhold(cell: dict[str, Any], field: str, reason: str, wifi: bool) -> None:
+    """Null `field` and what is computed from it (reason `derived`); name them in `withheld`."""
+    reasons = withheld(cell)
+    reasons[field] = reason
+    derived = ["capture_rate"] if field in ("visitors_n", "passersby_n") else []
+    if wifi and field == "visitors_n":
+        derived += ["traffic_in", "conversion"]
+    for name in derived:
+        reasons.setdefault(name, DERIVED)
+    for name in reasons:
         cell[name] = None
-    cell["suppressed"] = sorted(set(cell["suppressed"]) | names)
+    cell["withheld"] = [{"field": f, "reason": r} for f, r in sorted(reasons.items())]
 
 
-def _small(value: Any, k: int) -> bool:
-    return isinstance(value, int) and 0 < value < k
-
-
-def store_day_cells(
-    report: StoreDay, org: str, k: int, published_at: float
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """(hour cells in local order, the day cell), each a complete payload's values, suppressed."""
-    wifi = report.traffic_source == "wifi_visitors"
-    hours = [
-        _values(report, org, row, period="hour", end=row.start.astimezone(UTC) + timedelta(hours=1),
-                k=k, published_at=published_at)
-        for row in report.hours  # in UTC: 3600 s apart from local midnight (23 or 25 on a DST day)
-    ]
-    day_end = report.day.start.astimezone(UTC) + timedelta(hours=len(report.hours))
-    day = _values(report, org, report.day, period="day", end=day_end, k=k, published_at=published_at)
-    for cell in hours:
-        small = {f for f in DEVICE_FIELDS if _small(cell[f], k)}
-        if small:
-            _withhold(cell, small, wifi)
-    complementary = set()
+def suppress_primary(cell: dict[str, Any], k: int, wifi: bool) -> None:
+    """Withhold each device count from 1 to k-1."""
     for f in DEVICE_FIELDS:
-        hidden = [getattr(r, _FROM_ROW[f]) for r, c in zip(report.hours, hours, strict=True)
-                  if f in c["suppressed"]]
-        if hidden and sum(hidden) < k:
-            complementary.add(f)
-    primary = {f for f in DEVICE_FIELDS if _small(day[f], k)}
-    if primary | complementary:
-        _withhold(day, primary | complementary, wifi)
-    return hours, day
+        if isinstance(cell[f], int) and primary(cell[f], k):
+            withhold(cell, f, BELOW_K, wifi)
+
+
+def view(cell: dict[str, Any] | None, field: str, locked: bool = True) -> Cell:
+    """A count as a reader sees it: published (its value) or withheld (its reason). A period never
+    published, or published as not known, reads as 0, the cautious reading: it protects nothing."""
+    if cell is None or (cell[field] is None and field not in withheld(cell)):
+        return Cell(0, locked=locked)
+    if cell[field] is not None:
+        return Cell(int(cell[field]), locked=locked)
+    return Cell(0, withheld(cell)[field], locked=locked)
+
+
+def protect_cell(  # noqa: PLR0917 -- one call site (release), each argument a different thing
+    cell: dict[str, Any], h: int, published: dict[int, dict[str, Any]], hours_n: int, k: int, wifi: bool
+) -> bool:
+    """Withhold counts of `cell` (hour `h` or DAY, about to go out) that a reader could use to pin a
+    withheld count, given what is `published` of the day (hour index or DAY -> latest payload).
+    False when that cannot be done (never for a day; for an hour, only when the published day and
+    hours would pin it whatever it withholds: the caller then holds it back)."""
+    for f in DEVICE_FIELDS:
+        if cell[f] is None and f not in withheld(cell):
+            continue  # not known: nothing to pin
+        mine = view(cell, f, locked=False)
+        if h == DAY:
+            parts = [view(published.get(i), f) for i in range(hours_n)]
+            total = mine
+        else:
+            if DAY not in published or (published[DAY][f] is None and f not in withheld(published[DAY])):
+                continue  # no day figure out: nothing to subtract from
+            parts = [mine if i == h else view(published.get(i), f) for i in range(hours_n)]
+            total = view(published[DAY], f)
+        pattern = protect(parts, total, k)
+        if pattern.unresolved:
+            return False
+        chosen = pattern.total if h == DAY else pattern.parts[h]
+        if chosen.reason and chosen.reason != mine.reason:
+            withhold(cell, f, chosen.reason, wifi)
+    return True

@@ -3,21 +3,30 @@ and the encoder, so the three cannot drift apart (a test checks the README again
 
 A payload is one store and one period (a local hour, or a local day):
 
-    {"schema": 1, "org": "acme", "store": "brno-1", "period": "hour",
+    {"schema": 2, "org": "acme", "store": "brno-1", "period": "hour",
      "start_at": "2026-11-26T09:00:00Z", "end_at": "2026-11-26T10:00:00Z",
      "local_start": "2026-11-26T10:00:00+01:00", "timezone": "Europe/Prague",
-     "published_at": "2026-11-26T10:00:03Z", "k": 5, "visits_n": 3, "visitors_n": 6, "passersby_n": 9,
-     "capture_rate": 0.4, "traffic_in": 9.0, "traffic_source": "wifi_visitors", "transactions_n": 2,
-     "net_sales_cents": 3050, "conversion": 0.2222, "suppressed": []}
+     "published_at": "2026-11-26T10:17:03Z", "revision": 0, "k": 5, "noise_epsilon": null,
+     "visits_n": null, "visitors_n": 6, "passersby_n": 9, "capture_rate": 0.4, "traffic_in": 9.0,
+     "traffic_source": "wifi_visitors", "transactions_n": null, "net_sales_cents": null,
+     "conversion": null, "withheld": [{"field": "visits_n", "reason": "below_k"}]}
+
+The schema is also a file, `schema/metrics.schema.json` (`python -m hub.publish.schema` prints it),
+and is published retained on `schema_topic(org)` for a data team that has only the broker.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+from agent.wire.topics import PREFIX
+from hub.publish.suppress import REASONS
+
+SCHEMA_VERSION = 2
+SCHEMA_FILE = Path(__file__).parent / "schema" / "metrics.schema.json"
 
 
 @dataclass(frozen=True)
@@ -41,7 +50,11 @@ FIELDS: tuple[Field, ...] = (
     Field("local_start", "string", False, "start of the period in the store's time zone, with offset"),
     Field("timezone", "string", False, "the store's IANA time zone"),
     Field("published_at", "string", False, "when the hub published this revision (UTC); a later one wins"),
+    Field("revision", "integer", False, "0: the final figures; 1 or more: a correction (device counts move"
+          " by k or more, at most once) or sales figures that came later"),
     Field("k", "integer", False, "suppression threshold: device counts from 1 to k-1 are withheld"),
+    Field("noise_epsilon", "number", True, "differential privacy: the epsilon of each device count's"
+          " noise (discrete Laplace); null: exact counts, suppressed below k"),
     Field("visits_n", "integer", True, "visitor visits that started in the period"),
     Field("visitors_n", "integer", True, "visitor devices (static devices excluded)"),
     Field("passersby_n", "integer", True, "devices heard that made no visitor visit"),
@@ -50,13 +63,16 @@ FIELDS: tuple[Field, ...] = (
     Field(
         "traffic_source", "string", False, "where traffic_in comes from", ("door_counters", "wifi_visitors")
     ),
-    Field("transactions_n", "integer", False, "POS transactions with a net amount above 0"),
-    Field("net_sales_cents", "integer", False, "sum of POS net amounts in cents, refunds included"),
+    Field("transactions_n", "integer", True, "POS transactions with a net amount above 0; null until a POS"
+          " import covers the store's day"),
+    Field("net_sales_cents", "integer", True, "sum of POS net amounts in cents, refunds included; null"
+          " until a POS import covers the store's day"),
     Field("conversion", "number", True, "transactions_n / traffic_in"),
     Field(
-        "suppressed", "array", False,
-        "fields withheld (null) because they could single out fewer than k devices; a null field not"
-        " listed here is unknown (no agent reported it)",
+        "withheld", "array", False,
+        "each field withheld (null) and why: below_k (1 to k-1 devices), complementary (would let a"
+        " withheld count be solved from the others), derived (computed from a withheld count); a null"
+        " field not listed is not known (yet)",
     ),
 )
 NAMES = tuple(f.name for f in FIELDS)
@@ -74,10 +90,13 @@ def metrics_schema() -> dict[str, Any]:
             prop["enum"] = list(f.enum)
         if f.name == "schema":
             prop["const"] = SCHEMA_VERSION
-        if f.name == "suppressed":
-            prop["items"] = {"enum": [g.name for g in FIELDS if g.nullable]}
-            prop["uniqueItems"] = True
-        if f.name in ("k", *DEVICE_FIELDS, "transactions_n"):
+        if f.name == "withheld":
+            prop["items"] = {
+                "type": "object", "required": ["field", "reason"], "additionalProperties": False,
+                "properties": {"field": {"enum": [g.name for g in FIELDS if g.nullable]},
+                               "reason": {"enum": list(REASONS)}},
+            }
+        if f.name in ("k", "revision", *DEVICE_FIELDS, "transactions_n"):
             prop["minimum"] = 0
         props[f.name] = prop
     return {
@@ -91,6 +110,16 @@ def metrics_schema() -> dict[str, Any]:
     }
 
 
+def schema_text() -> str:
+    """The schema file's text (hub/publish/schema/metrics.schema.json; a test keeps the file in step)."""
+    return json.dumps(metrics_schema(), indent=2) + "\n"
+
+
+def schema_payload() -> bytes:
+    """The schema as published on `schema_topic`: the file's JSON, compact (one line)."""
+    return json.dumps(metrics_schema(), separators=(",", ":")).encode()
+
+
 def field_table() -> str:
     """The README's table of payload fields, built from FIELDS."""
     lines = ["| field | JSON type | meaning |", "|---|---|---|"]
@@ -98,6 +127,11 @@ def field_table() -> str:
         kind = f"{f.json_type} or null" if f.nullable else f.json_type
         lines.append(f"| `{f.name}` | {kind} | {f.doc} |")
     return "\n".join(lines)
+
+
+def schema_topic(org: str) -> str:
+    """Where the JSON Schema is published, retained (the data-team identity may read it)."""
+    return f"{PREFIX}/{org}/schema/metrics"
 
 
 def encode(values: dict[str, Any]) -> bytes:

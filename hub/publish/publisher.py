@@ -1,56 +1,53 @@
-"""The metrics publisher: a thread that republishes store-hours and store-days once closed.
+"""The metrics publisher: a thread that publishes store-hours and store-days once final.
 
 Woken by the writer after each commit (`wake`), at every quarter hour (hours close), and every
 `poll_s` (POS imports come from another process), it looks for rows past its watermarks
-(`changes.scan`), marks the local hours and days they fall in as dirty, and publishes each dirty cell
-whose period closed at least `delay_s` ago: the whole store-day is computed once (`hub.joins`), small
-cells suppressed (`cells`), and the dirty hours and, once the day closed, the day are sent.
+(`changes.scan`) and marks the local hours and days they fall in as dirty. A dirty cell goes out once
+final (`final`: closed, the agents' count records in or `final_wait_s` passed, data settled); the
+store-day is computed once through `source.store_day`, and `release` decides per period against what
+was already sent (`revisions`: the first release, at most one correction by k or more, sales updates).
 
-Late data settles first: a closed cell goes out once no new data has touched it for `settle_s` (or
-after SETTLE_MAX_FACTOR x settle_s of steady touching). While agents drain a backlog every commit is late
-data for closed hours: recomputing the store-day after each one took 62 % of the hub process in
-bench/soak.py, starving the writer, and would send the data team a stream of half-drained corrections.
-An hour that closes on time is untouched by then (its data came before the close), so `delay_s` alone
-decides when it goes out.
+Settling: while agents drain a backlog every commit is late data for closed hours: recomputing the
+store-day after each one took 62 % of the hub process in bench/soak.py, starving the writer, and would
+send the data team a stream of half-drained figures. A cell goes out once no new data has touched it
+for `settle_s` (or after SETTLE_MAX_FACTOR x settle_s of steady touching).
 
 Retained: each topic keeps the newest period published on it, so a new subscriber gets the latest
 hour and day at once. A late correction of an older period goes out as a normal (not retained) QoS 1
 message: a subscriber with a persistent session receives it, and the retained value stays the newest.
+The JSON Schema goes out retained on `payload.schema_topic(org)` before an org's first payload.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from typing import Any
 
 from agent.wire.topics import metrics_topic
 from hub.config import HubConfig, zone
-from hub.joins.metrics import NoMetricsError, store_metrics
-from hub.publish.cells import StoreDay, store_day_cells
+from hub.joins.metrics import NoMetricsError
+from hub.publish import revisions
+from hub.publish.cells import DAY
 from hub.publish.changes import SLOT_S, Cell, Touch, Touched, load_state, save_state, scan
-from hub.publish.payload import encode
+from hub.publish.final import expected_agents, records_in
+from hub.publish.noise import system_rng
+from hub.publish.payload import encode, schema_payload, schema_topic
+from hub.publish.release import release
+from hub.publish.source import store_day
 from hub.store.schema import connect
 
 log = logging.getLogger(__name__)
 
-DAY = -1  # the hour index of a day cell
 SETTLE_MAX_FACTOR = 10  # a cell touched without pause is sent after at most this many settle_s
 MIN_PASS_S = 1.0  # commits wake the publisher at most this often (a drain commits tens of times a second)
 Send = Callable[[str, bytes, bool], None]  # topic, payload, retain
-
-
-def store_day(conn: Any, config: HubConfig, store: str, day: date) -> StoreDay:
-    """The store-day the payloads are made of, from the metrics API (NoMetricsError: nothing stored)."""
-    hours = store_metrics(conn, config, [store], day, day, "hour")
-    (total,) = store_metrics(conn, config, [store], day, day, "day").rows
-    tz = hours.store_settings[0].timezone
-    return StoreDay(store, tz, total.traffic_source or "wifi_visitors", hours.rows, total)
 
 
 def _midnight(day: date, tz_name: str) -> int:
@@ -60,8 +57,18 @@ def _midnight(day: date, tz_name: str) -> int:
 class MetricsPublisher:
     """Start after the writer, `wake` after each commit, stop before the MQTT connection closes."""
 
-    def __init__(self, config: HubConfig, send: Send, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        config: HubConfig,
+        send: Send,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
         self._config = config
+        self._rng = rng or system_rng()  # noise (publish.noise); tests pass a seeded one
+        self._schema_sent: set[str] = set()
+        self._pruned_at = 0.0
+        self._expected: dict[tuple[str, int], set[str]] = {}  # agents expected per store-day, this pass
         self._send = send
         self._clock = clock
         self._wake = threading.Event()
@@ -91,7 +98,7 @@ class MetricsPublisher:
             return self._done.wait_for(lambda: self._passes >= target, timeout)
 
     def stop(self, timeout: float = 30.0) -> None:
-        """One last pass (what has closed is published), then end the thread."""
+        """One last pass (what is final goes out; the rest waits in publish_dirty for the next start)."""
         self._stopping = True
         self._urgent.set()
         self._wake.set()
@@ -157,10 +164,15 @@ class MetricsPublisher:
         return min(last + settle, first + SETTLE_MAX_FACTOR * settle)
 
     def _cells(self, touches: list[Touch]) -> set[Cell]:
+        """The local hours and days `touches` change, except days past revisions.KEEP_D: final for good."""
         out: set[Cell] = set()
+        oldest = self._clock() - revisions.KEEP_D * 86400
         for t in touches:
+            if t.last < oldest:
+                self.counters["too_old"] += 1
+                continue
             tz_name = self._config.store(t.store).timezone or self._config.default_timezone
-            day = datetime.fromtimestamp(t.first, zone(tz_name)).date()
+            day = datetime.fromtimestamp(max(t.first, int(oldest)), zone(tz_name)).date()
             last_day = datetime.fromtimestamp(t.last, zone(tz_name)).date()
             while day <= last_day:
                 t0 = _midnight(day, tz_name)
@@ -173,44 +185,72 @@ class MetricsPublisher:
                 day += timedelta(days=1)
         return out
 
+    def _final(self, conn: Any, cell: Cell, touched: Touched, clock: float) -> tuple[bool, float]:
+        """Whether a dirty cell is final now (`hub.publish.final`), else when to look again (0: on data)."""
+        _, store, day, h = cell
+        tz_name = self._config.store(store).timezone or self._config.default_timezone
+        t0, t1 = _midnight(day, tz_name), _midnight(day + timedelta(days=1), tz_name)
+        start, end = (t0, t1) if h == DAY else (t0 + h * 3600, t0 + (h + 1) * 3600)
+        cfg = self._config.publish
+        if end > clock - cfg.delay_s:
+            return False, 0.0  # still open: the quarter-hour wake-up looks again
+        settles = self._settles_at(touched)
+        if settles > clock:
+            return False, settles
+        if end + cfg.final_wait_s <= clock:
+            return True, 0.0
+        if (store, t0) not in self._expected:  # once per store-day and pass
+            self._expected[(store, t0)] = expected_agents(conn, store, t0, t1)
+        if records_in(conn, store, "day" if h == DAY else "hour", start, self._expected[(store, t0)]):
+            return True, 0.0
+        return False, end + cfg.final_wait_s
+
     def _publish_closed(
         self, conn: Any, dirty: dict[Cell, Touched], newest: dict[str, int]
     ) -> dict[Cell, Touched]:
-        """Publish the dirty cells whose period has closed and whose data settled; return the others."""
+        """Publish the dirty cells that are final; return the others."""
         clock = self._clock()
-        now = clock - self._config.publish.delay_s
+        if clock - self._pruned_at > 3600:  # what was sent of days past KEEP_D is not needed any more
+            revisions.prune(conn, datetime.fromtimestamp(clock - (revisions.KEEP_D + 1) * 86400, UTC).date())
+            self._pruned_at = clock
+        self._expected = {}
         by_day: dict[tuple[str, str, date], set[int]] = defaultdict(set)
         left: dict[Cell, Touched] = {}
         self._held_until = 0.0
-        settling = 0
+        waiting = 0
         for cell, touched in dirty.items():
-            org, store, day, h = cell
-            tz_name = self._config.store(store).timezone or self._config.default_timezone
-            t0 = _midnight(day, tz_name)
-            end = _midnight(day + timedelta(days=1), tz_name) if h == DAY else t0 + (h + 1) * 3600
-            settles = self._settles_at(touched)
-            if end <= now and settles <= clock:
-                by_day[(org, store, day)].add(h)
+            final, again = self._final(conn, cell, touched, clock)
+            if final:
+                by_day[cell[:3]].add(cell[3])
             else:
                 left[cell] = touched
-                if end <= now:  # closed, still settling
-                    self._held_until = min(self._held_until or settles, settles)
-                    settling += 1
-        self.counters["settling"] = settling  # closed cells waiting for their data to settle, now
+                if again:  # closed, settling or waiting for an agent's counts
+                    self._held_until = min(self._held_until or again, again)
+                    waiting += 1
+        for key, wanted in list(by_day.items()):
+            if DAY in wanted and any(c[:3] == key for c in left):
+                wanted.discard(DAY)  # the day goes out after every hour of it
+                left[(*key, DAY)] = dirty[(*key, DAY)]
+        self.counters["settling"] = waiting  # closed cells waiting for their data, now
         for (org, store, day), wanted in sorted(by_day.items()):
             try:
                 sd = store_day(conn, self._config, store, day)
             except NoMetricsError:
                 continue
-            hours, day_cell = store_day_cells(sd, org, self._config.publish.k, self._clock())
-            out = [hours[h] for h in sorted(wanted) if 0 <= h < len(hours)]
-            if DAY in wanted:
-                out.append(day_cell)
-            for doc in out:
+            sent = revisions.load(conn, org, store, day)
+            cfg = self._config.publish
+            docs, tally = release(sd, org, sorted(wanted), sent, cfg, self._clock(), self._rng)
+            for doc in docs:
                 self._emit(doc, newest)
+            revisions.save(conn, org, store, day, sent)
+            for name, n in tally.items():
+                self.counters[name] += n
         return left
 
     def _emit(self, cell: dict[str, Any], newest: dict[str, int]) -> None:
+        if cell["org"] not in self._schema_sent:  # retained: once per org and process is enough
+            self._send(schema_topic(cell["org"]), schema_payload(), True)
+            self._schema_sent.add(cell["org"])
         topic = metrics_topic(cell["org"], cell["store"], cell["period"])
         start = int(datetime.fromisoformat(cell["start_at"]).timestamp())
         retain = start >= newest.get(topic, 0)
@@ -218,4 +258,4 @@ class MetricsPublisher:
             newest[topic] = start
         self._send(topic, encode(cell), retain)
         self.counters["published"] += 1
-        self.counters["suppressed_cells"] += bool(cell["suppressed"])
+        self.counters["withholding_cells"] += bool(cell["withheld"])

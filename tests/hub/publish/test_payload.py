@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 
 from hub.publish import SCHEMA_VERSION, field_table, metrics_schema
-from hub.publish.payload import NAMES, encode
+from hub.publish.payload import NAMES, SCHEMA_FILE, encode, schema_text
 
 README = (Path(__file__).resolve().parents[3] / "hub" / "README.md").read_text()
 
@@ -36,9 +36,28 @@ def test_encode_refuses_unknown_or_missing_fields() -> None:
         encode({"schema": 1})
 
 
-def test_suppressed_may_only_name_nullable_fields() -> None:
-    """`suppressed` names fields that can be null; anything else fails validation."""
+def test_withheld_names_nullable_fields_with_a_known_reason() -> None:
+    """`withheld` holds {field, reason}: a field that can be null and one of the documented reasons;
+    anything else fails validation, so a consumer can rely on both."""
     validator = jsonschema.Draft202012Validator(metrics_schema())
-    items = metrics_schema()["properties"]["suppressed"]["items"]["enum"]
-    assert "visitors_n" in items and "org" not in items
-    assert not validator.is_valid(json.loads('{"suppressed": ["org"]}'))
+    items = metrics_schema()["properties"]["withheld"]["items"]
+    assert "visitors_n" in items["properties"]["field"]["enum"]
+    assert "org" not in items["properties"]["field"]["enum"]
+    assert items["properties"]["reason"]["enum"] == ["below_k", "complementary", "derived"]
+    assert not validator.is_valid(json.loads('{"withheld": [{"field": "org", "reason": "below_k"}]}'))
+    assert not validator.is_valid(json.loads('{"withheld": ["visitors_n"]}'))
+
+
+def test_the_schema_file_in_the_repo_is_the_one_the_code_builds() -> None:
+    """hub/publish/schema/metrics.schema.json is what the hub publishes on the schema topic: a data
+    team may take it from the repo. Regenerate with `python -m hub.publish.schema`."""
+    assert SCHEMA_FILE.read_text() == schema_text()
+    assert json.loads(SCHEMA_FILE.read_text())["properties"]["schema"]["const"] == SCHEMA_VERSION
+
+
+def test_sales_may_be_null_device_counts_never_negative() -> None:
+    """Transactions and sales may be null (not imported yet); counts and the revision are >= 0."""
+    props = metrics_schema()["properties"]
+    assert props["transactions_n"]["type"] == ["integer", "null"]
+    assert props["net_sales_cents"]["type"] == ["integer", "null"]
+    assert all(props[f]["minimum"] == 0 for f in ("visits_n", "visitors_n", "passersby_n", "revision"))

@@ -17,7 +17,7 @@ from agent.wire.records import parse_iso
 from hub.config import DatabaseConfig, HubConfig, PublishConfig, StoreConfig
 from hub.publish import MetricsPublisher
 from hub.store import open_db
-from tests.hub.scenario import build, p, write
+from tests.hub.scenario import build, footfall, p, write
 
 TOPIC = "footfall/v1/acme/brno-1/metrics/"
 
@@ -37,9 +37,11 @@ class Recorder:
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, dict[str, Any], bool]] = []
+        self.schemas: list[tuple[str, dict[str, Any], bool]] = []
 
     def __call__(self, topic: str, payload: bytes, retain: bool) -> None:
-        self.sent.append((topic, json.loads(payload), retain))
+        (self.schemas if topic.endswith("/schema/metrics") else self.sent).append(
+            (topic, json.loads(payload), retain))
 
     def take(self) -> list[tuple[str, str, bool]]:
         """(topic tail, local_start, retain) of what was sent since the last take."""
@@ -82,71 +84,80 @@ def run(config: HubConfig) -> Iterator[tuple[MetricsPublisher, Recorder, Clock]]
         pub.stop()
 
 
-def test_closed_hours_go_out_open_ones_wait_for_their_close_plus_delay(
+def test_an_hour_goes_out_once_final_closed_counted_by_every_agent_and_settled(
     config: HubConfig, tmp_path: Path, run: tuple[MetricsPublisher, Recorder, Clock]
 ) -> None:
-    """At local 10:30 the data of 00:00, written just now, is out once settled (settle_s) and 10:00 is
-    not; at 11:02 (closed + 120 s) it is."""
+    """Local 10:00 has the counts of both gateways: out at its close + delay_s (11:02), not before.
+    11:00 has gw-1's count only: it waits for gw-2's until final_wait_s after its close. 00:00 has no
+    agent count at all and closed more than final_wait_s ago: out once its data settled."""
     pub, rec, clock = run
     build(config, tmp_path)
     assert pub.wait_idle()
-    assert rec.take() == []  # closed hours, but their data is still coming in
+    assert rec.take() == []  # data still coming in
     clock.now += config.publish.settle_s
     assert pub.wait_idle()
     sent = rec.take()
-    assert ("hour", "2026-11-26T00:00:00+01:00", True) in sent
-    assert not [s for s in sent if s[1].startswith("2026-11-26T1")]
-    assert not [s for s in sent if s[0] == "day" and s[1].startswith("2026-11-26")]
+    assert [s for s in sent if s[1].startswith("2026-11-26")] == [("hour", "2026-11-26T00:00:00+01:00", True)]
+    assert rec.schemas and rec.schemas[0][0] == "footfall/v1/acme/schema/metrics" and rec.schemas[0][2]
     clock.now = parse_iso("2026-11-26T10:01:59Z")
     assert pub.wait_idle()
     assert rec.take() == []
     clock.now = parse_iso("2026-11-26T10:02:00Z")
     assert pub.wait_idle()
     assert rec.take() == [("hour", "2026-11-26T10:00:00+01:00", True)]
+    clock.now = parse_iso("2026-11-26T11:02:00Z")
+    assert pub.wait_idle()
+    assert rec.take() == []  # gw-2's count of 11:00 is not in
+    clock.now = parse_iso("2026-11-26T11:00:00Z") + config.publish.final_wait_s
+    assert pub.wait_idle()
+    assert rec.take() == [("hour", "2026-11-26T11:00:00+01:00", True)]
 
 
 def test_the_day_goes_out_once_over_with_its_hours_suppressed(
     config: HubConfig, tmp_path: Path, run: tuple[MetricsPublisher, Recorder, Clock]
 ) -> None:
-    """The next day every touched hour and the day are out; 3 visits in an hour are withheld at k=5."""
+    """The next day every touched hour and the day are out; 3 visits in an hour are withheld at k=5.
+    The day's 6 visits stay published: hours 00, 10 and 11 are withheld (1, 3, 2), and 6 fits 1+1+4,
+    2+2+2 and more, so none of them is pinned."""
     pub, rec, clock = run
     clock.now = parse_iso("2026-11-27T08:00:00Z")
     build(config, tmp_path)
     settle(pub, clock, config)
     h10 = rec.doc("hour", "2026-11-26T10:00:00+01:00")
     assert (h10["visitors_n"], h10["passersby_n"], h10["visits_n"]) == (6, 9, None)
-    assert h10["suppressed"] == ["visits_n"]
+    assert h10["withheld"] == [{"field": "visits_n", "reason": "below_k"}]
     assert (h10["transactions_n"], h10["net_sales_cents"], h10["traffic_in"]) == (2, 3050, 9.0)
     day = rec.doc("day", "2026-11-26T00:00:00+01:00")
-    assert (day["visitors_n"], day["passersby_n"], day["visits_n"], day["k"]) == (10, 23, 6, 5)
+    assert (day["visitors_n"], day["passersby_n"], day["k"], day["revision"]) == (10, 23, 5, 0)
+    assert day["visits_n"] == 6 and day["withheld"] == []
+    assert [rec.doc("hour", f"2026-11-26T{h}:00:00+01:00")["visits_n"] for h in ("00", "11")] == [None, None]
     hours = sorted(s[1][11:16] for s in rec.take() if s[0] == "hour" and s[1].startswith("2026-11-26"))
     assert hours == ["00:00", "10:00", "11:00", "12:00"]
 
 
-def test_late_data_republishes_the_hour_without_replacing_the_newest_retained(
+def test_late_data_is_held_unless_it_moves_a_count_by_k_and_then_sent_once_not_retained(
     config: HubConfig, tmp_path: Path, run: tuple[MetricsPublisher, Recorder, Clock]
 ) -> None:
-    """A corrected count for 10:00 arriving after 12:00 was out is sent again (QoS 1, not retained),
-    so a new subscriber's retained message stays the newest hour. Late data settles first: the hour
-    goes out once settle_s passed without more, so a backlog streaming in is sent once, not per commit."""
+    """After 10:00 went out, gw-1 resends it with 1 more visitor: nothing is sent (that revision would
+    time one visitor). With 6 more visitors and passers-by the hour is corrected once (revision 1),
+    as a normal QoS 1 message (the retained value stays the newest hour); later data is held."""
     pub, rec, clock = run
-    clock.now = parse_iso("2026-11-26T13:00:00Z")
+    clock.now = parse_iso("2026-11-26T16:00:00Z")  # 12:00 is out too (final_wait_s after its close)
     build(config, tmp_path)
     settle(pub, clock, config)
     rec.take()
-    write(config, [("gw-1", 2, [p("hour", "2026-11-26T09:00:00Z", 7, 6)])])
-    assert pub.wait_idle()
+    write(config, [("gw-1", 2, [p("hour", "2026-11-26T09:00:00Z", 5, 6)])])
+    settle(pub, clock, config)
     assert rec.take() == []
-    clock.now += config.publish.settle_s - 1
-    write(config, [("gw-1", 3, [p("hour", "2026-11-26T09:00:00Z", 8, 6)])])  # more of the same backlog
-    assert pub.wait_idle()
-    clock.now += config.publish.settle_s - 1
-    assert pub.wait_idle()
-    assert rec.take() == []  # touched again 29 s ago: still settling
-    clock.now += 1
-    assert pub.wait_idle()
-    assert rec.sent[0][1]["visitors_n"] == 10  # 8 from gw-1's newest count, sent once with both batches in
+    assert pub.counters["held"] >= 1
+    write(config, [("gw-1", 3, [p("hour", "2026-11-26T09:00:00Z", 10, 11)])])
+    settle(pub, clock, config)
+    fix = rec.doc("hour", "2026-11-26T10:00:00+01:00")
+    assert (fix["visitors_n"], fix["passersby_n"], fix["revision"]) == (12, 14, 1)
     assert rec.take() == [("hour", "2026-11-26T10:00:00+01:00", False)]
+    write(config, [("gw-1", 4, [p("hour", "2026-11-26T09:00:00Z", 30, 40)])])
+    settle(pub, clock, config)
+    assert rec.take() == []
 
 
 def test_a_restart_publishes_what_was_pending_and_repeats_nothing(config: HubConfig, tmp_path: Path) -> None:
@@ -193,3 +204,76 @@ def test_late_data_still_settling_at_a_restart_settles_after_it(config: HubConfi
         assert ("day", "2026-11-26T00:00:00+01:00", True) in rec.take()
     finally:
         second.stop()
+
+
+def test_the_one_correction_stays_spent_across_a_restart(config: HubConfig, tmp_path: Path) -> None:
+    """What was sent is kept in the database: after a restart a late change by k or more is the
+    correction (revision 1), and after another restart nothing more goes out for that hour."""
+    rec, clock = Recorder(), Clock("2026-11-26T16:00:00Z")
+
+    def session(batch: list[tuple[str, int, list[object]]] | None) -> None:
+        pub = MetricsPublisher(config, rec, clock)
+        pub.start()
+        try:
+            assert pub.wait_idle()
+            if batch is None:
+                build(config, tmp_path)
+            else:
+                write(config, batch)  # type: ignore[arg-type]
+            settle(pub, clock, config)
+        finally:
+            pub.stop()
+
+    session(None)
+    assert rec.doc("hour", "2026-11-26T10:00:00+01:00")["revision"] == 0
+    rec.take()
+    session([("gw-1", 2, [p("hour", "2026-11-26T09:00:00Z", 10, 11)])])
+    assert rec.doc("hour", "2026-11-26T10:00:00+01:00")["revision"] == 1
+    rec.take()
+    session([("gw-1", 3, [p("hour", "2026-11-26T09:00:00Z", 30, 40)])])
+    assert rec.take() == []
+
+
+def test_the_day_waits_for_every_gateways_day_count(
+    config: HubConfig, tmp_path: Path, run: tuple[MetricsPublisher, Recorder, Clock]
+) -> None:
+    """At 00:30 the next day the day is over but gw-1 has not sent its day count (gw-2 has): the day is
+    held (its hours, closed for more than final_wait_s, are out); once gw-1's count is in, it goes out."""
+    pub, rec, clock = run
+    clock.now = parse_iso("2026-11-26T23:30:00Z")
+    batches = [(a, s, [r for r in recs if not (a == "gw-1" and getattr(r, "period", "") == "day")])
+               for a, s, recs in footfall()]
+    write(config, batches)
+    settle(pub, clock, config)
+    assert not [s for s in rec.take() if s[0] == "day" and s[1].startswith("2026-11-26")]
+    write(config, [("gw-1", 5, [p("day", "2026-11-25T23:00:00Z", 8, 20)])])
+    settle(pub, clock, config)
+    assert ("day", "2026-11-26T00:00:00+01:00", True) in rec.take()
+
+
+def test_a_door_counter_gateway_is_not_waited_for(
+    config: HubConfig, tmp_path: Path, run: tuple[MetricsPublisher, Recorder, Clock]
+) -> None:
+    """gw-3 sends door counts only, never device counts: the hour goes out at close + delay_s all the
+    same, with the door traffic."""
+    pub, rec, clock = run
+    build(config, tmp_path, with_doors=True)
+    settle(pub, clock, config)
+    clock.now = parse_iso("2026-11-26T10:02:00Z")
+    assert pub.wait_idle()
+    assert rec.doc("hour", "2026-11-26T10:00:00+01:00")["traffic_source"] == "door_counters"
+    assert ("hour", "2026-11-26T10:00:00+01:00", True) in rec.take()
+
+
+def test_data_for_a_day_past_the_keep_window_is_not_published(
+    config: HubConfig, tmp_path: Path, run: tuple[MetricsPublisher, Recorder, Clock]
+) -> None:
+    """A gateway back after more than 35 days: its data is stored and reported, but the feed, which no
+    longer keeps what it sent for that day, does not publish it (a new release could differ from the
+    old one by a single visit)."""
+    pub, rec, clock = run
+    clock.now = parse_iso("2027-01-05T12:00:00Z")
+    build(config, tmp_path)
+    settle(pub, clock, config)
+    assert rec.take() == []
+    assert pub.counters["too_old"] > 0

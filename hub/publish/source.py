@@ -1,0 +1,33 @@
+"""Where the feed gets its figures: the one boundary between the feed and the metrics engine.
+
+Everything the feed publishes comes from `store_day`, which reads `hub.joins.metrics.store_metrics`
+(every metric defined once, there) and adds the one fact the engine does not give: whether a POS
+import covers the day yet. Repoint this function, nothing else, when the engine changes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import date, datetime, time
+
+from hub.config import HubConfig, zone
+from hub.joins.metrics import store_metrics
+from hub.publish.cells import StoreDay
+
+
+def pos_known(conn: sqlite3.Connection, store: str, day: date, tz_name: str) -> bool:
+    """Sales of a local day are known once a POS import holds a transaction of the store on that day
+    or later (an export runs up to its end): before, "no sales" and "not imported yet" look the same."""
+    t0 = int(datetime.combine(day, time(0), zone(tz_name)).timestamp())
+    return conn.execute(
+        "SELECT 1 FROM pos_transactions WHERE store = ? AND at_epoch_s >= ? LIMIT 1", (store, t0)
+    ).fetchone() is not None
+
+
+def store_day(conn: sqlite3.Connection, config: HubConfig, store: str, day: date) -> StoreDay:
+    """The store-day the payloads are made of (NoMetricsError: nothing stored)."""
+    hours = store_metrics(conn, config, [store], day, day, "hour")
+    (total,) = store_metrics(conn, config, [store], day, day, "day").rows
+    settings = hours.store_settings[0]
+    return StoreDay(store, settings.timezone, total.traffic_source or "wifi_visitors", hours.rows, total,
+                    pos_known(conn, store, day, settings.timezone), settings.calibration_factor)
