@@ -1,9 +1,11 @@
 """Everything one store's metrics need over a range, loaded with one query per table and bucketed by
 local hour (and day) of the store's calendar. Pure bucketing: the metrics are `metric_rows.py`'s.
 
-Where an agent sent the same hour, day or door minute twice, the last one received counts (as in the
-daily report). Visits of devices flagged static are left out, and the agents' visitor counts are
-lowered by the static devices they counted (see hub.joins.daily).
+Where an agent sent the same hour, day or door minute twice, the last one received counts. Visitors,
+entries, dwell and occupancy come from the store's visits merged over its gateways (`visits.py`), so
+a person heard by two gateways counts once; visits of devices flagged static are left out. The agents'
+period counts say which hours and days were reported (known, even when nobody came) and give the
+passers-by, whose keys never leave a gateway: with several gateways, the largest count of the period.
 """
 
 from __future__ import annotations
@@ -15,8 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.joins.calendar import HOUR_S, Calendar
-
-Key = tuple[str, str]  # (device_key, key_window)
+from hub.joins.visits import Key, merge_visits
 
 
 @dataclass
@@ -24,10 +25,12 @@ class StoreData:
     """Per local hour k and day i of the calendar; absent keys mean nothing was reported."""
 
     cal: Calendar
-    hour_visitors: dict[int, int] = field(default_factory=dict)
+    hour_known: set[int] = field(default_factory=set)  # an agent reported the hour (or a visit began in it)
+    day_known: set[int] = field(default_factory=set)
     hour_passersby: dict[int, int] = field(default_factory=dict)
-    day_visitors: dict[int, int] = field(default_factory=dict)
-    day_passersby: dict[int, int] = field(default_factory=dict)
+    day_passersby: dict[int, int] = field(default_factory=dict)  # only from the agents' day counts
+    entries: dict[int, int] = field(default_factory=lambda: defaultdict(int))  # visits started, by hour
+    present: dict[int, set[Key]] = field(default_factory=lambda: defaultdict(set))  # visitor keys, by hour
     door_in: dict[int, int] = field(default_factory=lambda: defaultdict(int))  # per hour
     door_days: set[int] = field(default_factory=set)
     dwell: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))  # visitor visits by hour
@@ -57,6 +60,7 @@ def load_many(  # noqa: PLR0917 -- one call site (metric_rows.stores_rows)
     report_t0: int,
     since: tuple[int, int],
     windows: list[tuple[int, int]],
+    timeouts: dict[str, int],
     hour_counts: bool = True,
 ) -> dict[str, StoreData]:
     """Load the data of stores sharing one calendar; `found` says whether any falls at or after report_t0.
@@ -65,14 +69,14 @@ def load_many(  # noqa: PLR0917 -- one call site (metric_rows.stores_rows)
     doors, sales and staff cover `windows` (epoch ranges: the report's periods and the same periods
     1-4 weeks earlier); visits only from since[0] (new vs returning look back over the linkability
     window), member visits from since[1] (the loyalty window), and only for stores with any member
-    visit at all. Doors and sales are summed per local hour in SQL. Without `hour_counts` (day, week
-    and month grains never read the agents' hourly counts) only which agents sent hours, and when last,
-    is read from them."""
+    visit at all. Doors and sales are summed per local hour in SQL, or per local day (booked to its
+    first hour) without `hour_counts` (day, week and month grains), which also skips occupancy.
+    `timeouts`: each store's visit timeout, the gap that still merges two gateways' visits."""
     out = {s: StoreData(cal) for s in dict.fromkeys(stores)}
     ids = list(out)
     for i in range(0, len(ids), CHUNK):
         _load_chunk(conn, {s: out[s] for s in ids[i : i + CHUNK]}, cal, report_t0, since, windows,
-                    hour_counts)
+                    timeouts, hour_counts)
     return out
 
 
@@ -83,9 +87,11 @@ def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
     report_t0: int,
     since: tuple[int, int],
     windows: list[tuple[int, int]],
+    timeouts: dict[str, int],
     hour_counts: bool,
 ) -> None:
     stores = list(datas)
+    present = hour_counts  # occupancy is an hour figure
     marks = ",".join("?" * len(stores))
     t1 = cal.t1
     hour_of, hour_day = cal.hour_of, cal.hour_day
@@ -100,36 +106,29 @@ def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
         static_keys[store].add((key, window))
 
     # Where an agent sent an hour or day twice, the last received (highest rowid) counts: SQLite takes
-    # the bare columns of a max() aggregate from the row holding the maximum.
+    # the bare columns of a max() aggregate from the row holding the maximum. Hours are read at every
+    # grain: a day whose agents sent hours but not yet the day (today) is reported.
     counts = (
-        "SELECT store, agent, start_epoch_s, visitors_n, passersby_n, max(rowid) FROM periods"
+        "SELECT store, agent, start_epoch_s, passersby_n, max(rowid) FROM periods"
         f" WHERE store IN ({marks}) AND period = ? AND start_epoch_s >= ? AND start_epoch_s < ?"
         " GROUP BY store, agent, start_epoch_s"
     )
-    if hour_counts:
-        for store, agent, t, v, p, _ in _each(conn, counts, [*stores, "hour"], windows):
-            d, b = datas[store], hour_of(t)
-            d.hour_visitors[b] = d.hour_visitors.get(b, 0) + v
-            d.hour_passersby[b] = d.hour_passersby.get(b, 0) + p
+    for period in ("hour", "day"):
+        for store, agent, t, p, _ in _each(conn, counts, [*stores, period], windows):
+            d = datas[store]
+            if period == "hour":
+                b = hour_of(t)
+                d.hour_passersby[b] = max(d.hour_passersby.get(b, 0), p)
+                d.hour_known.add(b)
+                if 0 <= b < cal.hours_n:
+                    d.day_known.add(hour_day[b])
+            else:
+                b = cal.day_of(t)
+                d.day_passersby[b] = max(d.day_passersby.get(b, 0), p)
+                d.day_known.add(b)
             d.agents.add(agent)
             if t >= report_t0:
                 found.add(store)
-    else:  # only which agents sent hours (their times count for `found` at the end, if still needed)
-        for store, agent in _each(
-            conn,
-            f"SELECT DISTINCT store, agent FROM periods WHERE store IN ({marks}) AND period = ?"
-            " AND start_epoch_s >= ? AND start_epoch_s < ?",
-            [*stores, "hour"],
-            windows,
-        ):
-            datas[store].agents.add(agent)
-    for store, agent, t, v, p, _ in _each(conn, counts, [*stores, "day"], windows):
-        d, b = datas[store], cal.day_of(t)
-        d.day_visitors[b] = d.day_visitors.get(b, 0) + v
-        d.day_passersby[b] = d.day_passersby.get(b, 0) + p
-        d.agents.add(agent)
-        if t >= report_t0:
-            found.add(store)
 
     # Doors and sales summed in SQL per local hour; per local day (booked to its first hour) when the
     # grain reads only days.
@@ -151,45 +150,51 @@ def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
         if t >= report_t0:
             found.add(store)
 
-    static_hours: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
-    static_days: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
-    for store, start, end, dwell, kind, key, window, agent in conn.execute(
-        "SELECT store, started_epoch_s, ended_epoch_s, dwell_s, kind, device_key, key_window, agent"
-        f" FROM visits WHERE store IN ({marks}) AND ended_epoch_s >= ? AND started_epoch_s < ?"
-        " AND started_epoch_s >= ?",
-        [*stores, since[0], t1, since[0] - 86400],
+    # Visits over the report's periods, the weeks compared and the linkability window's look-back; a
+    # lower bound on the start keeps the (store, started) index from scanning history (no visit outlives
+    # its key window, and a day-long one is static).
+    keyed: dict[str, list[tuple[int, int, int, str, Key, str]]] = defaultdict(list)
+    seen: set[int] = set()
+    for rowid, store, start, end, dwell, kind, key, window, agent in (
+        row
+        for lo, hi in windows_of([*windows, (since[0], report_t0)])
+        for row in conn.execute(
+            "SELECT rowid, store, started_epoch_s, ended_epoch_s, dwell_s, kind, device_key, key_window,"
+            f" agent FROM visits WHERE store IN ({marks}) AND ended_epoch_s >= ? AND started_epoch_s < ?"
+            " AND started_epoch_s >= ?",
+            [*stores, lo, hi, lo - 86400],
+        )
     ):
+        if rowid in seen:
+            continue
+        seen.add(rowid)
         d = datas[store]
         d.agents.add(agent)
         if kind == "bounce":
-            if start >= since[0]:
+            if start >= cal.t0:
                 d.bounces[hour_of(start)] += 1
                 if start >= report_t0:
                     found.add(store)
-            continue
-        if (key, window) in static_keys.get(store, ()):
-            for k in range(max(hour_of(start), 0), min(hour_of(end), cal.hours_n - 1) + 1):
-                static_hours[store][k].add(key)
-                static_days[store][hour_day[k]].add(key)
-            continue
-        if start < since[0]:
-            continue
-        k = hour_of(start)
-        d.dwell[k].append(dwell)
-        d.visit_keys[k].add((key, window))
-        d.key_days[(key, window)].add(hour_day[k])
-        if start >= report_t0:
-            found.add(store)
-    for store, by_hour in static_hours.items():
+        elif key is not None and (key, window) not in static_keys.get(store, ()):
+            keyed[store].append((start, end, dwell, kind, (key, window), agent))
+    for store, rows in keyed.items():
         d = datas[store]
-        for k, keys in by_hour.items():
-            if k in d.hour_visitors:
-                d.hour_visitors[k] = max(d.hour_visitors[k] - len(keys), 0)
-    for store, by_day in static_days.items():
-        d = datas[store]
-        for i, keys in by_day.items():
-            if i in d.day_visitors:
-                d.day_visitors[i] = max(d.day_visitors[i] - len(keys), 0)
+        for v in merge_visits(rows, timeouts[store]):
+            k = hour_of(v.start)
+            for j in range(max(k, 0), min(hour_of(v.end), cal.hours_n - 1) + 1):
+                d.hour_known.add(j)  # a gateway heard the store in every hour the stay spans
+                if present:
+                    d.present[j].add(v.key)
+            if not 0 <= k < cal.hours_n:
+                continue
+            d.entries[k] += 1
+            d.hour_known.add(k)
+            d.day_known.add(hour_day[k])
+            d.dwell[k].append(v.dwell_s)
+            d.visit_keys[k].add(v.key)
+            d.key_days[v.key].add(hour_day[k])
+            if v.start >= report_t0:
+                found.add(store)
 
     for store, k, cents, n, t in _bucketed(
         conn,
@@ -260,12 +265,6 @@ def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
         for store in members:
             d = datas[store]
             d.member_ids.update((k, ids[k]) for k in d.member_days if k in ids)
-    if not hour_counts and (rest := [s for s in stores if s not in found]):
-        found.update(s for (s,) in conn.execute(
-            f"SELECT DISTINCT store FROM periods WHERE store IN ({','.join('?' * len(rest))})"
-            " AND period = 'hour' AND start_epoch_s >= ? AND start_epoch_s < ?",
-            [*rest, report_t0, t1],
-        ))
     for store in found:
         datas[store].found = True
 

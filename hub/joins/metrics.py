@@ -46,6 +46,7 @@ class MetricsRow:
     days_n: int  # local days of the period inside the range (a week cut by the range has fewer than 7)
     traffic_in: float | None
     traffic_source: str | None  # door_counters, wifi_visitors or mixed (some days each)
+    occupancy: float | None  # hour rows: people present at some time in the hour; None for longer periods
     visitors: int | None
     passersby: int | None
     capture_rate: float | None
@@ -144,10 +145,10 @@ class MetricsReport:
 
 
 def definitions(store_settings: tuple[StoreSettings, ...] = ()) -> dict[str, str]:
-    """What each metric means; thresholds are named as settings (their values are in settings_used)."""
-    from hub.joins.metric_rows import DEFINITIONS  # noqa: PLC0415 -- keeps the API module short
+    """What each metric means, with the stores' setting values (hub.joins.definitions)."""
+    from hub.joins.definitions import definitions as words  # noqa: PLC0415 -- keeps the API module short
 
-    out = dict(DEFINITIONS)
+    out = words(store_settings)
     if store_settings:
         probe = MetricsReport((), date.min, date.min, "day", (), store_settings)
         out["linkability window"] = probe.linkability()
@@ -161,11 +162,13 @@ def store_metrics(  # noqa: PLR0917 -- the agreed API reads like a sentence: con
     start: date,
     end: date,
     grain: Grain = "day",
+    *,
+    compare: bool = True,
 ) -> MetricsReport:
     """Every metric of each store for each period of `grain` from `start` to `end` (local, included).
 
     NoMetricsError when none of the stores has any data in the range; ValueError for a bad grain or
-    an end before the start.
+    an end before the start. `compare=False` leaves out last week and the 4-week average (cheaper).
     """
     from hub.joins.metric_rows import stores_rows  # noqa: PLC0415 -- the heavy part, see the docstring
 
@@ -173,7 +176,7 @@ def store_metrics(  # noqa: PLR0917 -- the agreed API reads like a sentence: con
         raise ValueError(f"grain {grain!r} is not one of {', '.join(GRAINS)}")
     if end < start:
         raise ValueError(f"the end {end.isoformat()} is before the start {start.isoformat()}")
-    by_store = stores_rows(conn, config, list(dict.fromkeys(stores)), start, end, grain)
+    by_store = stores_rows(conn, config, list(dict.fromkeys(stores)), start, end, grain, compare=compare)
     rows: list[MetricsRow] = []
     used: list[StoreSettings] = []
     found = False
@@ -184,5 +187,6 @@ def store_metrics(  # noqa: PLR0917 -- the agreed API reads like a sentence: con
         used.append(settings)
     if not found:
         names = ", ".join(repr(s) for s in dict.fromkeys(stores))
-        raise NoMetricsError(f"no data for store {names} from {start.isoformat()} to {end.isoformat()}")
+        when = f"on {start}" if start == end else f"from {start.isoformat()} to {end.isoformat()}"
+        raise NoMetricsError(f"no data for store {names} {when}")
     return MetricsReport(tuple(dict.fromkeys(stores)), start, end, grain, tuple(rows), tuple(used))
