@@ -92,7 +92,8 @@ def definitions(stores: Sequence[Settings] = ()) -> dict[str, str]:
         " the member's key (never a MAC) and the hub stores it once per stay",
         "member conversion": "members who came in and bought in the period (loyalty id at the till) /"
         " members who came in; members_not_bought lists the others by member id",
-        "returning member": f"a member who came in during the period and on an earlier day within {loyalty_d}",
+        "returning member": "a member who came in during the period and on an earlier day within"
+        f" {loyalty_d}",
         "loyalty": f"members who came in, by their visit days in the {loyalty_d} ending with the period's"
         " last day: first-time 1, occasional 2 or more, weekly about one day a week or more, daily on two"
         " thirds of the days or more (30 days: 1, 2-3, 4-19, 20+)",

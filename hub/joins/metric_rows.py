@@ -18,6 +18,7 @@ from hub.joins.calendar import HOUR_S, Calendar, Period
 from hub.joins.metric_data import StoreData, load_many, windows_of
 from hub.joins.metrics import COMPARED, ENGAGEMENT_BUCKETS_S, MetricsRow, StoreSettings
 
+
 def loyalty_limits(window_d: int) -> tuple[int, int]:
     """(weekly from, daily from) visit days in a loyalty window of `window_d` days."""
     return max(window_d // 7, 2), max(math.ceil(window_d * 2 / 3), window_d // 7 + 1)

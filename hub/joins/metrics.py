@@ -46,7 +46,6 @@ class MetricsRow:
     days_n: int  # local days of the period inside the range (a week cut by the range has fewer than 7)
     traffic_in: float | None
     traffic_source: str | None  # door_counters, wifi_visitors or mixed (some days each)
-    occupancy: float | None  # hour rows: people present at some time in the hour; None for longer periods
     visitors: int | None
     passersby: int | None
     capture_rate: float | None
@@ -79,6 +78,7 @@ class MetricsRow:
     loyalty_daily_n: int | None
     last_week: dict[str, float | None] = field(default_factory=dict)  # COMPARED, same period 7 days earlier
     avg_4_weeks: dict[str, float | None] = field(default_factory=dict)  # COMPARED, mean of 1-4 weeks earlier
+    occupancy: float | None = None  # hour rows: people present at some time in the hour; None for longer
 
     def as_dict(self) -> dict[str, Any]:
         """Field names with their units; times ISO 8601 with the store's offset."""

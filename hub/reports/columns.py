@@ -20,6 +20,7 @@ COLUMNS = (
     "net_sales_cents",
     "traffic_in",
     "conversion",
+    "occupancy",
 )
 
 

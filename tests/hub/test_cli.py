@@ -127,7 +127,7 @@ def test_import_then_report_as_json(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert (doc["day"]["transactions"], doc["day"]["net_sales_cents"], doc["day"]["visitors"]) == (
         4,
         5050,
-        10,
+        6,
     )
 
 

@@ -42,9 +42,9 @@ def report(db: sqlite_utils.Database, config: HubConfig) -> DailyReport:
 def test_hours_are_local_and_count_people_once(
     config: HubConfig, tmp_path: Path, db: sqlite_utils.Database
 ) -> None:
-    """Hour 10 local: visitors are the phones that came in (keys 3, 4 via gw-1, 7 via gw-2) = 3; passers-by the
-    larger gateway count, max(6, 3) = 6 (two gateways hear one street); capture 3/9. Hour 11: gw-1's re-sent
-    count (15) replaces its first (1). Hour 9: nobody reported, unknown, not 0."""
+    """Hour 10 local: visitors are the phones that came in (keys 3, 4 via gw-1, 7 via gw-2) = 3; passers-by
+    the larger gateway count, max(6, 3) = 6 (two gateways hear one street); capture 3/9. Hour 11: gw-1's
+    re-sent count (15) replaces its first (1). Hour 9: nobody reported, unknown, not 0."""
     build(config, tmp_path)
     r = report(db, config)
     assert len(r.hours) == 24
@@ -89,9 +89,9 @@ def test_sales_and_conversion_without_door_counters(
 
 
 def test_hours_add_up_to_the_day(config: HubConfig, tmp_path: Path, db: sqlite_utils.Database) -> None:
-    """Day: 6 phones came in (traffic 6 x 1.5 = 9, the sum of the hours 1.5 + 4.5 + 3.0), passers-by the larger
-    gateway's day count max(20, 3); 4 sales, 50.50, conversion 4/9, the same rate the hours add up to. The
-    next local day's counts and sales are not included."""
+    """Day: 6 phones came in (traffic 6 x 1.5 = 9, the sum of the hours 1.5 + 4.5 + 3.0), passers-by the
+    larger gateway's day count max(20, 3); 4 sales, 50.50, conversion 4/9, the same rate the hours add up
+    to. The next local day's counts and sales are not included."""
     build(config, tmp_path)
     r = report(db, config)
     d = r.day

@@ -50,9 +50,9 @@ def _visit(start: float, dwell_s: int, key: int) -> Visit:
     return Visit(iso(start), iso(start + dwell_s), dwell_s, 9, -50, "visitor", False, f"{key:032x}", "w")
 
 
-def build_week(config: HubConfig, tmp_path: Path, *, with_counts: bool = True) -> None:
+def build_week(config: HubConfig, tmp_path: Path, *, with_footfall: bool = True) -> None:
     """Monday to Sunday, 08:00-19:00: hourly and daily counts, visits of every dwell bucket, sales,
-    and member visits (loyalty); `with_counts=False` leaves only visits and sales (no traffic)."""
+    and member visits (loyalty); `with_footfall=False` leaves only sales and member visits."""
     records: list[Any] = []
     pos = ["store,timestamp,transaction_id,net_amount"]
     db = open_db(config.database.path)
@@ -62,13 +62,13 @@ def build_week(config: HubConfig, tmp_path: Path, *, with_counts: bool = True) -
         for h in range(8, 20):
             v = 4 + (h * 7 + d * 5) % 11 + (6 if d >= 5 else 0)
             day_v += v
-            if with_counts:
+            if with_footfall:
                 records.append(PeriodCounts("hour", iso(t0 + h * 3600), v + 30, v, 30, 1, v))
-            for i, dwell in enumerate((400, 1500, 4000, 30000)[: 1 + (h + d) % 4]):
+            for i, dwell in enumerate((400, 1500, 4000, 30000)[: 1 + (h + d) % 4] if with_footfall else ()):
                 records.append(_visit(t0 + h * 3600 + 60 * i, dwell, d * 1000 + h * 10 + i))
             for i in range(v // 4):
                 pos.append(f"brno-1,{iso(t0 + h * 3600 + 300 * i + 60)},T{d}-{h}-{i},{12 + i}.50")
-        if with_counts:
+        if with_footfall:
             records.append(PeriodCounts("day", iso(t0), day_v + 200, day_v, 200, 12, day_v))
         db.conn.executemany(
             "INSERT INTO member_visits (store, member_key, started_epoch_s, ended_epoch_s, dwell_s, agent)"
@@ -119,7 +119,7 @@ def test_html_is_registered_and_needs_nothing_from_the_network(config: HubConfig
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
     for banned in ("<script", "http://", "https://", "<link", "<img", "@import", "url("):
         assert banned not in html.replace('xmlns="http://www.w3.org/2000/svg"', ""), banned
-    assert "calibration factor 1.5" in html and "linkability window" in html and "visit_timeout_s" in html
+    assert "calibration factor (1.5)" in html and "linkability window" in html and "visit_timeout_s" in html
 
 
 def test_cli_html_for_one_day_shows_that_days_row_of_the_heat_map(
@@ -160,17 +160,17 @@ def test_a_week_on_a_phone_draws_every_chart_with_no_console_error(config: HubCo
 
 
 def test_the_check_catches_an_empty_chart(config: HubConfig, tmp_path: Path) -> None:
-    """Without hourly counts there is no traffic: the traffic and heat-map charts draw no mark and the
-    pixel check says so, while engagement (visits) still has its bars."""
-    build_week(config, tmp_path, with_counts=False)
+    """Without footfall (sales only) there is no traffic and no visit: the traffic, heat-map and engagement
+    charts draw no mark and the pixel check says so, while loyalty (member visits) still has its bars."""
+    build_week(config, tmp_path, with_footfall=False)
     path = page_file(config, tmp_path, MONDAY, MONDAY)
     with browser(tmp_path) as page:
         open_file(page, path, 390, 844, mobile=True)
         assert page.problems() == []
         ink = chart_ink(page)
     empty = sorted(k.split("/")[1] for k, n in ink.items() if n < MIN_INK)
-    assert empty == ["heatmap", "hourly"], ink
-    assert ink["store-brno-1/engagement"] >= MIN_INK
+    assert empty == ["engagement", "heatmap", "hourly"], ink
+    assert ink["store-brno-1/loyalty"] >= MIN_INK
 
 
 def test_a_missing_chromium_fails_and_says_to_run_the_test_command(tmp_path: Path) -> None:
