@@ -31,7 +31,8 @@ from typing import Any
 
 from agent.wire.topics import metrics_topic
 from hub.config import HubConfig, zone
-from hub.joins.metrics import NoMetricsError, store_metrics
+from hub.joins.daily import daily_report
+from hub.joins.metrics import NoMetricsError
 from hub.publish.cells import StoreDay, store_day_cells
 from hub.publish.changes import SLOT_S, Cell, Touch, Touched, load_state, save_state, scan
 from hub.publish.payload import encode
@@ -46,11 +47,10 @@ Send = Callable[[str, bytes, bool], None]  # topic, payload, retain
 
 
 def store_day(conn: Any, config: HubConfig, store: str, day: date) -> StoreDay:
-    """The store-day the payloads are made of, from the metrics API (NoMetricsError: nothing stored)."""
-    hours = store_metrics(conn, config, [store], day, day, "hour")
-    (total,) = store_metrics(conn, config, [store], day, day, "day").rows
-    tz = hours.store_settings[0].timezone
-    return StoreDay(store, tz, total.traffic_source or "wifi_visitors", hours.rows, total)
+    """The store-day the payloads are made of: the metrics engine's store-day (hub.joins.daily), the same
+    rows every report prints (NoMetricsError: nothing stored). No comparisons: the feed has none."""
+    r = daily_report(conn, config, store, day, compare=False)
+    return StoreDay(store, r.timezone, r.traffic_source, r.hours, r.day)
 
 
 def _midnight(day: date, tz_name: str) -> int:
