@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from agent.configfile import ConfigError, load_config, section, setting
 from agent.enroll import check_plain
 from agent.wire.topics import check_id
+from hub.locales import locale
 
 __all__ = ["ConfigError", "HubConfig", "StoreConfig", "TrustConfig", "load_hub_config", "zone"]
 
@@ -168,12 +169,21 @@ class StoreConfig:
         1.0, "people per visitor device, for traffic when there is no door counter"
     )
     settings: MetricSettings = section(MetricSettings, "thresholds the store's agents classify with")
+    currency: str = setting("", "ISO 4217 code of the store's money (EUR, GBP, CZK, CNY, USD, ...)")
+    locale: str = setting(
+        "en", "how the store writes numbers, in reports and its POS exports: en 1,234.50, de 1.234,50,"
+        " fr and cs 1 234,50, ch 1'234.50, zh, ja"
+    )
 
     def check(self) -> None:
         if self.timezone is not None:
             zone(self.timezone)
         if not 0 < self.calibration_factor <= 100:
             raise ValueError(f"calibration_factor {self.calibration_factor} is not between 0 and 100")
+        locale(self.locale)
+        if self.currency and not (len(self.currency) == 3 and self.currency.isalpha()
+                                  and self.currency.isupper()):
+            raise ValueError(f"currency {self.currency!r} is not an ISO 4217 code such as EUR")
 
 
 @dataclass(frozen=True)

@@ -257,6 +257,6 @@ def stores_rows(  # noqa: PLR0917 -- mirrors store_metrics' positional signature
                 settings_of[s] = asdict(s)
             as_map = settings_of[s]
             settings = StoreSettings(store, tz_name, sc.calibration_factor, dict(as_map),
-                                     tuple(sorted(data.agents)))
+                                     tuple(sorted(data.agents)), sc.currency, sc.locale)
             out[store] = (data.found, rows, settings)
     return out

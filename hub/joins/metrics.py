@@ -98,6 +98,8 @@ class StoreSettings:
     calibration_factor: float
     settings: dict[str, Any]  # MetricSettings as a mapping (linkability_window_d, loyalty_window_d, ...)
     agents: tuple[str, ...]
+    currency: str = ""  # ISO 4217; "" when the config does not say
+    locale: str = "en"  # how amounts are written (hub.locales)
 
     @property
     def linkability_window_d(self) -> int:
@@ -108,6 +110,8 @@ class StoreSettings:
             **self.settings,
             "calibration_factor": self.calibration_factor,
             "timezone": self.timezone,
+            "currency": self.currency,
+            "locale": self.locale,
             "agents": list(self.agents),
         }
 

@@ -147,6 +147,8 @@ def test_report_states_its_definitions_and_settings(
         "loyalty_window_d": 30,  # added with the member metrics (issue 7)
         "calibration_factor": 1.5,
         "timezone": "Europe/Prague",
+        "currency": "",
+        "locale": "en",
         "agents": ["gw-1", "gw-2"],
         "traffic_in_source": "wifi_visitors",
     }
