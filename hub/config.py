@@ -192,17 +192,44 @@ class PosConfig:
 
     columns: dict[str, str] = setting(
         {}, "header of each field (transaction_id, timestamp, date, time, net_amount, store, status,"
-        " member_id, line_id) where the export's name is not a usual one"
+        " member_id, line_id, gross_amount, tax) where the export's name is not a usual one"
     )
     store: str = setting("", "store id for exports without a store column")
     void_statuses: list[str] = setting(
         ["void", "voided", "cancelled", "canceled"], "status values (any case) that mark a voided transaction"
     )
     decimal_comma: bool = setting(False, "amounts use a decimal comma (12,50); the file then uses ';'")
+    locale: str = setting(
+        "", "how the export writes amounts (en 1,234.50, de 1.234,50, fr, cs, ch, zh); empty: its stores'"
+        " locale (stores.S.locale), or de with decimal_comma"
+    )
+    timestamp_format: str = setting(
+        "", "strptime format of the timestamp, or of date and time joined by a space, such as"
+        " '%m/%d/%y %H:%M:%S' or '%d.%m.%Y %H:%M'; empty: ISO 8601"
+    )
+    locations: dict[str, str] = setting(
+        {}, "store ids of the export's location names ('Downtown Brno': brno-1), for a store column"
+        " holding names"
+    )
+    max_amount: float = setting(
+        1_000_000.0, "a transaction of more than this (either sign, in the store's money) is refused by line"
+    )
+    time_range_days: int = setting(
+        3650, "a transaction more than this many days before the import, or over a day after it, is"
+        " refused by line (0: any time)"
+    )
 
     def check(self) -> None:
         if self.store:
             check_id("store", self.store)
+        if self.locale:
+            locale(self.locale)
+        for name, store in self.locations.items():
+            check_id(f"locations[{name!r}]", store)
+        if self.max_amount <= 0 or self.time_range_days < 0:
+            raise ValueError("max_amount must be positive and time_range_days not negative")
+        if self.timestamp_format and "%" not in self.timestamp_format:
+            raise ValueError(f"timestamp_format {self.timestamp_format!r} has no % directive (e.g. %m/%d/%y)")
 
 
 @dataclass(frozen=True)

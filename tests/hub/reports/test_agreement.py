@@ -32,9 +32,9 @@ from hub.store import open_db
 from tests.hub.chain import DAYS, FIRST, STORES, build
 
 LAST = FIRST + timedelta(days=DAYS - 1)
-ADDITIVE = ("traffic_in", "visitors", "passersby", "visitor_visits_n", "engaged_5_20_min_n", "engaged_20_60_min_n",
-            "engaged_1_6_h_n", "engaged_6_h_plus_n", "bounces_n", "transactions", "net_sales_cents", "labour_hours",
-            "member_visits_n")
+ADDITIVE = ("traffic_in", "visitors", "passersby", "visitor_visits_n", "engaged_5_20_min_n",
+            "engaged_20_60_min_n", "engaged_1_6_h_n", "engaged_6_h_plus_n", "bounces_n", "transactions",
+            "net_sales_cents", "labour_hours", "member_visits_n")
 RATIOS = {  # metric: (numerator, denominator) of the period's sums
     "conversion": ("transactions", "traffic_in"),
     "sales_per_visitor_cents": ("net_sales_cents", "traffic_in"),
@@ -141,10 +141,12 @@ def test_the_daily_report_of_each_store_day_is_the_range_report_s_day(
         doc = json.loads(cli(month[0], "--store", store, "--date", str(day), "--format", "json"))
         for key, value in want.as_dict().items():
             if key != "grain":
-                checked.eq("json --date (day row)", doc["day"][key], json.loads(json.dumps(value)), (store, day))
+                want_value = json.loads(json.dumps(value))
+                checked.eq("json --date (day row)", doc["day"][key], want_value, (store, day))
         for key in ("traffic_in", "transactions", "net_sales_cents", "visitor_visits_n", "bounces_n"):
             total = sum(h[key] or 0 for h in doc["hours"])
-            checked.eq("json --date (hours sum to the day)", total, want.as_dict()[key] or 0, (store, day, key))
+            day_value = want.as_dict()[key] or 0
+            checked.eq("json --date (hours sum to the day)", total, day_value, (store, day, key))
 
 
 def test_hour_week_and_month_grains_add_up_from_the_days(
@@ -177,7 +179,8 @@ def test_hour_week_and_month_grains_add_up_from_the_days(
                 sums[m] = sum(known) if known else None
                 checked.eq(f"json --grain {grain} (sums of days)", r[m], sums[m], (r["store"], r["start"], m))
             for m, (num, den) in RATIOS.items():
-                checked.eq(f"json --grain {grain} (ratios of sums)", r[m], _ratio(sums, num, den), (r["start"], m))
+                ratio = _ratio(sums, num, den)
+                checked.eq(f"json --grain {grain} (ratios of sums)", r[m], ratio, (r["start"], m))
 
 
 def _table_rows(text: str) -> dict[tuple[str, str], list[str]]:
@@ -241,8 +244,8 @@ class _Cells(HTMLParser):
 def test_the_html_page_shows_the_engine_s_figures(
     month: tuple[Path, HubConfig], reference: dict[tuple[str, date], MetricsRow], checked: Checked
 ) -> None:
-    """The page's day table: every figure cell carries the engine's exact value (data-value) for the store-day;
-    the totals row carries the sums of its days and the ratio of those sums."""
+    """The page's day table: every figure cell carries the engine's exact value (data-value) for the
+    store-day; the totals row carries the sums of its days and the ratio of those sums."""
     parser = _Cells()
     parser.feed(cli(month[0], *_stores(), "--from", str(FIRST), "--to", str(LAST), "--format", "html"))
     for (store, day), want in reference.items():
@@ -250,7 +253,8 @@ def test_the_html_page_shows_the_engine_s_figures(
         assert cells, (store, day)
         for key, value in cells.items():
             got = getattr(want, key)
-            checked.eq("html --from/--to (day rows)", value, "" if got is None else repr(got), (store, day, key))
+            shown = "" if got is None else repr(got)
+            checked.eq("html --from/--to (day rows)", value, shown, (store, day, key))
     for store in STORES:
         totals = parser.cells[(store, "total")]
         days = [r for (s, _), r in reference.items() if s == store]
