@@ -152,7 +152,8 @@ def test_overlapping_export_adds_only_new_transactions(db: sqlite_utils.Database
     first_only = importer("pos")(
         db, csv_file(tmp_path, "\n".join(GOOD.splitlines()[0:2]) + "\n", "x.csv"), CONFIG
     )
-    assert first_only.summary() == "x.csv: nothing imported: its 1 row was already in the database"
+    assert first_only.summary().split("\n")[0] == (
+        "x.csv: nothing imported: its 1 row was already in the database")
 
 
 @pytest.mark.parametrize(
