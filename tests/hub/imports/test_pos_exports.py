@@ -174,7 +174,8 @@ def test_a_corrected_export_updates_the_rows_and_says_how_many(
     db: sqlite_utils.Database, tmp_path: Path
 ) -> None:
     """Corrections (the same transaction ids with a new amount, a void, a new time) replace the stored
-    values; the summary says how many changed; unchanged rows are not counted; the newest file imported wins."""
+    values; the summary says how many changed; unchanged rows are not counted; the newest file imported
+    wins."""
     head = "store,timestamp,transaction_id,net_amount,status\n"
     first = tmp_path / "mon.csv"
     first.write_text(head + "brno-1,2026-11-24T10:00:00Z,T1,10.00,ok\n"
