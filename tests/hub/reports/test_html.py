@@ -119,7 +119,10 @@ def test_html_is_registered_and_needs_nothing_from_the_network(config: HubConfig
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
     for banned in ("<script", "http://", "https://", "<link", "<img", "@import", "url("):
         assert banned not in html.replace('xmlns="http://www.w3.org/2000/svg"', ""), banned
-    assert "calibration factor (1.5)" in html and "linkability window" in html and "visit_timeout_s" in html
+    assert "calibration factor (1.5)" in html and "linkability window" in html
+    assert "a stay ends after a gap of</td><td>15 min" in html  # settings by what they do, with their value
+    for key in ("visit_timeout_s", "min_dwell_s", "visitor_rssi_dbm", "calibration_factor"):
+        assert key not in html, key
 
 
 def test_cli_html_for_one_day_shows_that_days_row_of_the_heat_map(
