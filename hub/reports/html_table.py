@@ -38,7 +38,8 @@ border-radius:8px;padding:6px 8px;margin:0 0 8px}table.periods td{display:flex;g
 justify-content:space-between;padding:1px 0;white-space:normal;text-align:right}
 table.periods td::before{content:attr(data-label);color:#6b7280;text-align:left}
 table.periods td.period{grid-column:1/-1;font-weight:700;order:-2}
-table.periods td.period::before{content:none}table.periods td.key{order:-1}}
+table.periods td.period::before{content:none}table.periods td.key{order:-1}
+table.periods tr.total{border:2px solid #9ca3af}table.periods tr.total td{border-top:0}}
 """
 
 

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from hub.joins.daily import DailyReport, PeriodRow
 from hub.joins.metrics import MetricsReport, MetricsRow
+from hub.joins.totals import total
 from hub.locales import locale
 from hub.locales import money as amount
 from hub.reports.columns import money
@@ -137,6 +138,11 @@ def render_metrics(report: MetricsReport, console: Console) -> None:
                          _n(r.returning_visitors_n), _n(r.member_visits_n), _pct(r.member_conversion),
                          _n(r.loyalty_first_time_n), _n(r.loyalty_occasional_n), _n(r.loyalty_weekly_n),
                          _n(r.loyalty_daily_n))
+        t = total(rows)  # sums and ratios of the sums (hub.joins.totals), as on the HTML page
+        main.add_section()
+        main.add_row("Total", _n(t["traffic_in"], "{:,.1f}"), _n(t["visitors"]), _n(t["passersby"]),
+                     _pct(t["capture_rate"]), DASH, DASH, _n(t["transactions"]), cash(t["net_sales_cents"]),
+                     _pct(t["conversion"]), style="bold")
         console.print(main)
         console.print(value)
         console.print(more)

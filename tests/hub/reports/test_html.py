@@ -8,7 +8,9 @@ chart empty is caught by the same check.
 
 from __future__ import annotations
 
+import contextlib
 import io
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -180,3 +182,76 @@ def test_a_missing_chromium_fails_and_says_to_run_the_test_command(tmp_path: Pat
     """Without chromium the browser tests fail (never skip) with the remedy: ./run test installs it."""
     with pytest.raises(AssertionError, match=r"chromium is not installed: run \./run test"):
         chromium_binary(search=str(tmp_path))
+
+
+LAYOUT_JS = """(() => {
+  const vw = innerWidth, out = {overflow: document.documentElement.scrollWidth - vw, hidden: [], outside: []};
+  for (const td of document.querySelectorAll('table.periods td.key, table.periods td.period')) {
+    const r = td.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0 || r.left < 0 || r.right > vw + 0.5) out.hidden.push(td.textContent);
+  }
+  for (const svg of document.querySelectorAll('figure.chart svg')) {
+    const box = svg.getBoundingClientRect();
+    for (const t of svg.querySelectorAll('text')) {
+      const r = t.getBoundingClientRect();
+      if (r.left < box.left - 0.5 || r.right > box.right + 0.5 || r.top < box.top - 0.5
+          || r.bottom > box.bottom + 0.5 || r.right > vw) out.outside.push(t.textContent);
+    }
+  }
+  out.axis_titles = [...document.querySelectorAll('#chart-hourly text')].map(t => t.textContent)
+    .filter(s => ['people in', 'conversion', 'local hour'].includes(s));
+  out.total = [...document.querySelectorAll('tr.total td')].map(td => td.textContent);
+  out.rows = document.querySelectorAll('table.periods tbody tr').length;
+  out.money = document.querySelector('tr.total td[data-metric=net_sales_cents]').textContent;
+  return out;
+})()"""
+
+
+@pytest.mark.parametrize(("width", "mobile"), [(1280, False), (390, True)])
+def test_the_week_page_by_day_fits_the_screen_with_totals_and_money(
+    config: HubConfig, tmp_path: Path, width: int, mobile: bool
+) -> None:
+    """A week by day at 1280 px and on a 390 px phone, measured in chromium: no sideways scroll; every
+    period's traffic, transactions, net sales and conversion on screen (a card per day on the phone);
+    every chart label inside its chart, the hourly chart's axes titled; a totals row; money in the
+    store's currency with thousands separators."""
+    config = replace(config, stores={"brno-1": replace(config.stores["brno-1"], currency="EUR", locale="cs")})
+    build_week(config, tmp_path)
+    out = io.StringIO()
+    db = open_db(config.database.path)
+    try:
+        write_page(db.conn, config, ["brno-1"], MONDAY, MONDAY + timedelta(days=6), grain="day", out=out)
+    finally:
+        db.close()
+    path = tmp_path / "week.html"
+    path.write_text(out.getvalue())
+    with browser(tmp_path) as page:
+        open_file(page, path, width, 900, mobile=mobile)
+        assert page.problems() == []
+        got = page.evaluate(LAYOUT_JS)
+        (tmp_path / f"week-{width}.png").write_bytes(screenshot(page))
+    assert got["overflow"] <= 0, got
+    assert got["hidden"] == [] and got["outside"] == [], got
+    assert sorted(got["axis_titles"]) == ["conversion", "local hour", "people in"]
+    assert got["rows"] == 8 and got["total"][0].startswith("Total, 2026-11-23 to 2026-11-29"), got
+    assert got["money"].endswith("\u00a0€") and "\u00a0" in got["money"][:-2], got["money"]  # 1 234,50 €
+
+
+def test_the_grain_decides_the_table(config: HubConfig, tmp_path: Path) -> None:
+    """`--grain week` gives a page whose table has the week and its total, `--grain hour` every hour: the
+    grain is honoured, never the same page whatever it says."""
+    build_week(config, tmp_path)
+    cfg = tmp_path / "hub.yaml"
+    cfg.write_text("version: 1\ndatabase: {path: hub.db}\nstores:\n  brno-1: {timezone: Europe/Prague}\n")
+    pages = {}
+    for grain in ("week", "day", "hour"):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            assert main(["report", "--store", "brno-1", "--from", str(MONDAY), "--to",
+                         str(MONDAY + timedelta(days=6)), "--grain", grain, "--format", "html",
+                         "--config", str(cfg)]) == 0
+        pages[grain] = out.getvalue()
+    assert pages["week"].count('<tr data-store="brno-1"') == 1 and "Week 48" in pages["week"]
+    assert pages["day"].count('<tr data-store="brno-1"') == 7
+    assert pages["hour"].count('<tr data-store="brno-1"') == 7 * 24
+    assert all(p.count('class="total"') == 1 for p in pages.values())
