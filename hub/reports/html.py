@@ -27,6 +27,7 @@ from hub.joins.totals import total
 from hub.locales import locale
 from hub.reports import html_charts as charts
 from hub.reports import html_table
+from hub.reports.columns import settings_words
 
 ENGAGEMENT = ("5-20 min", "20-60 min", "1-6 h", "6 h+")
 ENGAGED = ("engaged_5_20_min_n", "engaged_20_60_min_n", "engaged_1_6_h_n", "engaged_6_h_plus_n")
@@ -154,7 +155,7 @@ def _store_html(sp: StorePage, total_label: str) -> str:
                 "people who came in, per local hour"),
     ] if sp.hours else ['<p class="muted">Charts by hour: ask for a range of days (they show hours).</p>']
     settings = "".join(f"<tr><td>{escape(k)}</td><td>{escape(v)}</td></tr>"
-                       for k, v in html_table.settings_words(sp.used))
+                       for k, v in settings_words(sp.used))
     return "".join([
         f'<section class="store" id="store-{escape(sp.store)}"><h2>Store {escape(sp.store)}</h2>',
         f'<p class="muted">local time, {escape(sp.used.timezone)}</p><div class="cards">',

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from hub.joins.definitions import duration
 from hub.joins.metrics import MetricsRow, StoreSettings
 from hub.locales import Locale, locale, money, number
 
@@ -93,20 +92,3 @@ def _row(store: str, start: str, name: str, values: dict[str, Any], used: StoreS
 
 def _start(r: MetricsRow) -> str:
     return r.start.isoformat() if r.grain == "hour" else r.start.date().isoformat()
-
-
-def settings_words(used: StoreSettings) -> list[tuple[str, str]]:
-    """A store's settings as a manager reads them: what each does, with its value."""
-    s, loc = used.settings, locale(used.locale)
-    return [
-        ("time zone", used.timezone),
-        ("money", f"{used.currency or 'no currency set'}, written {money(123456, loc, used.currency)}"),
-        ("a visitor stays at least", duration(s["min_dwell_s"])),
-        ("a stay ends after a gap of", duration(s["visit_timeout_s"])),
-        ("a visitor's phone is heard at", f"{s['visitor_rssi_dbm']} dBm or stronger,"
-                                          f" at least {s['visitor_sightings_n']} times"),
-        ("people per visitor phone (calibration)", f"{used.calibration_factor:g}"),
-        ("a phone is recognised for", f"{s['linkability_window_d']} day(s) (its key window)"),
-        ("member loyalty looks back", f"{s['loyalty_window_d']} days"),
-        ("gateways", ", ".join(used.agents) or "none reported"),
-    ]

@@ -13,7 +13,7 @@ from hub.joins.metrics import MetricsReport, MetricsRow
 from hub.joins.totals import total
 from hub.locales import locale
 from hub.locales import money as amount
-from hub.reports.columns import money
+from hub.reports.columns import money, settings_words
 
 DASH = "-"
 
@@ -72,7 +72,8 @@ def render(report: DailyReport | MetricsReport, out: TextIO) -> None:
     table.add_section()
     table.add_row(*_cells("Day", report.day, cash), style="bold")
     console.print(table)
-    for title, items in (("Definitions", report.definitions()), ("Settings", report.settings_used())):
+    for title, items in (("Definitions", report.definitions()),
+                         ("Settings", dict(settings_words(report.store_settings)))):
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold", no_wrap=True)
         grid.add_column()
@@ -162,8 +163,8 @@ def render_metrics(report: MetricsReport, console: Console) -> None:
     per_store.add_column(style="bold", no_wrap=True)
     for store in report.stores:
         per_store.add_column(store)
-    settings = report.settings_used()
+    words = [settings_words(s) for s in report.store_settings]
     per_store.add_row("store", *report.stores)
-    for key in next(iter(settings.values())):
-        per_store.add_row(key, *(str(settings[s][key]) for s in report.stores))
+    for i, (name, _) in enumerate(words[0]):
+        per_store.add_row(name, *(w[i][1] for w in words))
     console.print(per_store)
