@@ -83,6 +83,8 @@ def definitions(stores: Sequence[Settings] = ()) -> dict[str, str]:
         " window (returning) or not (new); not known (empty) when the key window is 1 day",
         "transactions": "POS sales above zero; voided sales never count, refunds are not transactions",
         "net sales": "POS net amounts (before tax), refunds subtracted, voided sales left out",
+        "sales known": "a POS export has been imported up to the period's last day (a sale is stored on"
+        " that day or later); until then its transactions and sales are not known yet, whatever they show",
         "conversion": "transactions / traffic in, for the hour, day or period alike",
         "sales per visitor": "net sales / traffic in",
         "average transaction value": "net sales / transactions",

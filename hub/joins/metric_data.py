@@ -46,6 +46,7 @@ class StoreData:
     member_days: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
     member_ids: dict[str, str] = field(default_factory=dict)  # member key -> member id
     has_members: bool = False
+    last_sale_at: int | None = None  # the newest POS transaction stored (any time): sales known up to its day
     agents: set[str] = field(default_factory=set)
     found: bool = False  # anything at all inside the reported range
 
@@ -212,6 +213,11 @@ def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
         d.transactions[k] += n
         if t >= report_t0:
             found.add(store)
+
+    for store, t in conn.execute(  # (store, at_epoch_s) index: one seek per store
+        f"SELECT store, max(at_epoch_s) FROM pos_transactions WHERE store IN ({marks}) GROUP BY store", stores
+    ):
+        datas[store].last_sale_at = t
 
     for store, t, hours in _each(
         conn,

@@ -159,6 +159,7 @@ class _Rows:
         staffed = [d.labour[k] for k in hours if k in d.labour]
         labour = sum(staffed) if staffed else None
         new, ret = self.new_returning(p, hours)
+        last_day = p.last if p.hour is None else cal.hour_day[p.hour]
         if p.hour is not None:
             t_start, t_end = cal.t0 + p.hour * HOUR_S, cal.t0 + (p.hour + 1) * HOUR_S
         else:
@@ -172,6 +173,7 @@ class _Rows:
             traffic_in=traffic,
             traffic_source=source or None,
             occupancy=occupancy,
+            sales_known=d.last_sale_at is not None and d.last_sale_at >= cal.bounds[last_day],
             visitors=v,
             passersby=ps,
             capture_rate=_div(v, (v or 0) + (ps or 0)) if v is not None and ps is not None else None,

@@ -79,6 +79,7 @@ class MetricsRow:
     last_week: dict[str, float | None] = field(default_factory=dict)  # COMPARED, same period 7 days earlier
     avg_4_weeks: dict[str, float | None] = field(default_factory=dict)  # COMPARED, mean of 1-4 weeks earlier
     occupancy: float | None = None  # hour rows: people present at some time in the hour; None for longer
+    sales_known: bool = False  # a POS export reached this period's last day: 0 transactions mean none sold
 
     def as_dict(self) -> dict[str, Any]:
         """Field names with their units; times ISO 8601 with the store's offset."""

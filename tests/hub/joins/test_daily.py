@@ -183,3 +183,37 @@ def test_no_data_for_the_store_and_day(config: HubConfig, tmp_path: Path, db: sq
     build(config, tmp_path)
     with pytest.raises(NoDataError, match="no data for store 'brno-1' on 2026-11-28"):
         daily_report(db.conn, config, "brno-1", date(2026, 11, 28))
+
+
+def test_a_voided_sale_counts_nowhere(config: HubConfig, tmp_path: Path, db: sqlite_utils.Database) -> None:
+    """A later export voids T1 (25.00 at 10:10): the day, its 10:00 hour and the range report all drop it,
+    one way (the issue: `--date` counted it, `--from/--to` did not)."""
+    from hub.imports import importer  # noqa: PLC0415
+    from hub.joins.metrics import store_metrics  # noqa: PLC0415
+
+    build(config, tmp_path)
+    void = tmp_path / "void.csv"
+    void.write_text("store,timestamp,transaction_id,net_amount,status\n"
+                    "brno-1,2026-11-26T10:10:00+01:00,T1,25.00,VOID\n")
+    importer("pos")(db, void, config)
+    r = report(db, config)
+    assert (r.day.transactions, r.day.net_sales_cents) == (3, 2550)
+    assert (r.hours[10].transactions, r.hours[10].net_sales_cents) == (1, 550)
+    (row,) = store_metrics(db.conn, config, ["brno-1"], DAY, DAY, "day").rows
+    assert (row.transactions, row.net_sales_cents) == (3, 2550)
+
+
+def test_sales_are_known_once_an_export_reached_the_day(
+    config: HubConfig, tmp_path: Path, db: sqlite_utils.Database
+) -> None:
+    """The 26th (sales imported through the 27th) is known, its quiet hours included: 0 means none sold. The
+    29th, with footfall but no export yet, is not: its 0 transactions are not known yet."""
+    from tests.hub.scenario import v, write  # noqa: PLC0415
+
+    build(config, tmp_path)
+    write(config, [("gw-1", 7, [v("2026-11-29T10:00:00Z", 600, key=30)])])
+    r = report(db, config)
+    assert r.day.sales_known and all(h.sales_known for h in r.hours)
+    later = daily_report(db.conn, config, "brno-1", date(2026, 11, 29))
+    assert (later.day.transactions, later.day.sales_known) == (0, False)
+    assert "not known yet" in later.definitions()["sales known"]
