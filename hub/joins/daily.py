@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any
 
 from hub.config import HubConfig, MetricSettings
-from hub.joins.metrics import MetricsRow, NoMetricsError, StoreSettings, definitions, store_metrics
+from hub.joins.metrics import MetricsRow, NoMetricsError, StoreSettings, definitions, store_metrics_by
 
 NoDataError = NoMetricsError  # the name callers of the daily report catch
 PeriodRow = MetricsRow  # an hour or the day: the engine's row
@@ -49,8 +49,8 @@ def daily_report(
     conn: sqlite3.Connection, config: HubConfig, store: str, day: date, *, compare: bool = True
 ) -> DailyReport:
     """The store's local day; NoDataError when nothing is stored for the store on that date."""
-    hours = store_metrics(conn, config, [store], day, day, "hour", compare=compare)
-    days = store_metrics(conn, config, [store], day, day, "day", compare=compare)
+    got = store_metrics_by(conn, config, [store], day, day, ("hour", "day"), compare=compare)
+    hours, days = got["hour"], got["day"]
     (total,) = days.rows
     used = days.store_settings[0]
     sc = config.store(store)

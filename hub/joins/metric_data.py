@@ -107,14 +107,13 @@ def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
         static_keys[store].add((key, window))
 
     # Where an agent sent an hour or day twice, the last received (highest rowid) counts: SQLite takes
-    # the bare columns of a max() aggregate from the row holding the maximum. Hours are read at every
-    # grain: a day whose agents sent hours but not yet the day (today) is reported.
+    # the bare columns of a max() aggregate from the row holding the maximum.
     counts = (
         "SELECT store, agent, start_epoch_s, passersby_n, max(rowid) FROM periods"
         f" WHERE store IN ({marks}) AND period = ? AND start_epoch_s >= ? AND start_epoch_s < ?"
         " GROUP BY store, agent, start_epoch_s"
     )
-    for period in ("hour", "day"):
+    for period in ("hour", "day") if hour_counts else ("day",):
         for store, agent, t, p, _ in _each(conn, counts, [*stores, period], windows):
             d = datas[store]
             if period == "hour":
@@ -129,6 +128,16 @@ def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
                 d.day_known.add(b)
             d.agents.add(agent)
             if t >= report_t0:
+                found.add(store)
+    if not hour_counts:  # a report day without the agents' day count (today): reported if they sent hours
+        for i in range(cal.day_of(report_t0), len(cal.days)):
+            missing = [s for s in stores if i not in datas[s].day_known]
+            for (store,) in conn.execute(
+                f"SELECT DISTINCT store FROM periods WHERE store IN ({','.join('?' * len(missing))})"
+                " AND period = 'hour' AND start_epoch_s >= ? AND start_epoch_s < ?",
+                [*missing, cal.bounds[i], cal.bounds[i + 1]],
+            ) if missing else ():
+                datas[store].day_known.add(i)
                 found.add(store)
 
     # Doors and sales summed in SQL per local hour; per local day (booked to its first hour) when the
@@ -154,47 +163,47 @@ def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
     # Visits over the report's periods, the weeks compared and the linkability window's look-back; a
     # lower bound on the start keeps the (store, started) index from scanning history (no visit outlives
     # its key window, and a day-long one is static).
-    keyed: dict[str, list[tuple[int, int, int, str, Key, str]]] = defaultdict(list)
-    seen: set[int] = set()
-    for rowid, store, start, end, dwell, kind, key, window, agent in (
-        row
-        for lo, hi in windows_of([*windows, (since[0], report_t0)])
-        for row in conn.execute(
-            "SELECT rowid, store, started_epoch_s, ended_epoch_s, dwell_s, kind, device_key, key_window,"
-            f" agent FROM visits WHERE store IN ({marks}) AND ended_epoch_s >= ? AND started_epoch_s < ?"
-            " AND started_epoch_s >= ?",
-            [*stores, lo, hi, lo - 86400],
-        )
-    ):
-        if rowid in seen:
-            continue
-        seen.add(rowid)
-        d = datas[store]
-        d.agents.add(agent)
-        if kind == "bounce":
-            if start >= cal.t0:
-                d.bounces[hour_of(start)] += 1
-                if start >= report_t0:
-                    found.add(store)
-        elif key is not None and (key, window) not in static_keys.get(store, ()):
-            keyed[store].append((start, end, dwell, kind, (key, window), agent))
+    keyed: dict[str, list[tuple[int, int, int, Key]]] = defaultdict(list)
+    t0, hours_n = cal.t0, cal.hours_n
+    sql = ("SELECT store, started_epoch_s, ended_epoch_s, dwell_s, kind, device_key, key_window, agent"
+           f" FROM visits WHERE store IN ({marks}) AND ended_epoch_s >= ? AND started_epoch_s < ?"
+           " AND started_epoch_s >= ?")
+    done = None  # the end of the window read before: a visit that started before it was read with it
+    for lo, hi in windows_of([*windows, (since[0], report_t0)]):
+        found_rows = conn.execute(sql, [*stores, lo, hi, lo - 86400])
+        for store, start, end, dwell, kind, key, window, agent in found_rows:
+            if done is not None and start < done:
+                continue
+            d = datas[store]
+            d.agents.add(agent)
+            if kind == "bounce":
+                if start >= t0:
+                    d.bounces[(start - t0) // HOUR_S] += 1
+                    if start >= report_t0:
+                        found.add(store)
+            elif key is not None and (key, window) not in static_keys.get(store, ()):
+                keyed[store].append((start, end, dwell, (key, window)))
+        done = hi
     for store, rows in keyed.items():
         d = datas[store]
-        for v in merge_visits(rows, timeouts[store]):
-            k = hour_of(v.start)
-            for j in range(max(k, 0), min(hour_of(v.end), cal.hours_n - 1) + 1):
-                d.hour_known.add(j)  # a gateway heard the store in every hour the stay spans
-                if present:
-                    d.present[j].add(v.key)
-            if not 0 <= k < cal.hours_n:
+        entries, dwells, visit_keys, key_days = d.entries, d.dwell, d.visit_keys, d.key_days
+        hour_known, day_known, present_at = d.hour_known, d.day_known, d.present
+        for start, end, dwell, key in merge_visits(rows, timeouts[store]):
+            k = (start - t0) // HOUR_S
+            if present:  # occupancy, and a gateway heard the store in every hour the stay spans
+                for j in range(max(k, 0), min((end - t0) // HOUR_S, hours_n - 1) + 1):
+                    hour_known.add(j)
+                    present_at[j].add(key)
+            if not 0 <= k < hours_n:
                 continue
-            d.entries[k] += 1
-            d.hour_known.add(k)
-            d.day_known.add(hour_day[k])
-            d.dwell[k].append(v.dwell_s)
-            d.visit_keys[k].add(v.key)
-            d.key_days[v.key].add(hour_day[k])
-            if v.start >= report_t0:
+            i = hour_day[k]
+            entries[k] += 1
+            hour_known.add(k)
+            day_known.add(i)
+            dwells[k].append(dwell)
+            visit_keys[k].add(key)
+            key_days[key].add(i)
+            if start >= report_t0:
                 found.add(store)
 
     for store, k, cents, n, t in _bucketed(

@@ -212,21 +212,22 @@ class _Rows:
 
 
 def stores_rows(  # noqa: PLR0917 -- mirrors store_metrics' positional signature
-    conn: sqlite3.Connection, config: HubConfig, stores: list[str], start: date, end: date, grain: str,
-    *, compare: bool = True,
-) -> dict[str, tuple[bool, list[MetricsRow], StoreSettings]]:
-    """Per store: (any data in the range, the rows, the settings used).
+    conn: sqlite3.Connection, config: HubConfig, stores: list[str], start: date, end: date,
+    grains: tuple[str, ...], *, compare: bool = True,
+) -> dict[str, tuple[bool, dict[str, list[MetricsRow]], StoreSettings]]:
+    """Per store: (any data in the range, the rows of each grain, the settings used).
 
     Stores with the same time zone and windows share one calendar and are loaded together, with one
-    query per table for all of them (metric_data.load_many)."""
+    query per table for all of them (metric_data.load_many); every grain asked for is computed from
+    that one load (hours and the day of `report --date`, or the page's hours, days and table)."""
     groups: dict[tuple[str, int, int], list[tuple[str, StoreConfig]]] = {}
     for store in dict.fromkeys(stores):
         sc = config.store(store)
         s = sc.settings
         key = (sc.timezone or config.default_timezone, s.loyalty_window_d, s.linkability_window_d)
         groups.setdefault(key, []).append((store, sc))
-    cmp_days = 0 if grain == "month" or not compare else 28
-    out: dict[str, tuple[bool, list[MetricsRow], StoreSettings]] = {}
+    cmp_days = 0 if set(grains) == {"month"} or not compare else 28
+    out: dict[str, tuple[bool, dict[str, list[MetricsRow]], StoreSettings]] = {}
     settings_of: dict[MetricSettings, dict[str, Any]] = {}
     for (tz_name, loyalty_d, linkability_d), members in groups.items():
         cal = Calendar(zone(tz_name), start - timedelta(days=cmp_days + max(loyalty_d, linkability_d)), end)
@@ -236,24 +237,18 @@ def stores_rows(  # noqa: PLR0917 -- mirrors store_metrics' positional signature
         b = cal.index(end) + 1
         spans = [(cal.bounds[a - 7 * w], cal.bounds[b - 7 * w]) for w in shifts if a - 7 * w >= 0]
         datas = load_many(conn, [s for s, _ in members], cal, cal.bounds[a], since, windows_of(spans),
-                          {s: sc.settings.visit_timeout_s for s, sc in members}, hour_counts=grain == "hour")
-        periods = cal.periods(grain, start, end)
-        earlier = {p: [cal.shifted(p, w) for w in range(1, 5)] for p in periods} if cmp_days else {}
+                          {s: sc.settings.visit_timeout_s for s, sc in members},
+                          hour_counts="hour" in grains)
+        periods = {g: cal.periods(g, start, end) for g in grains}
+        earlier = {g: {p: [cal.shifted(p, w) for w in range(1, 5)] for p in ps}
+                   for g, ps in periods.items() if cmp_days and g != "month"}
         for store, sc in members:
             data = datas[store]
-            maker = _Rows(data, sc, store, grain)
-            rows: list[MetricsRow] = []
-            for p in periods:
-                if cmp_days:
-                    got = [maker.compared(e) if e is not None else None for e in earlier[p]]
-                    last_week = got[0] or dict.fromkeys(COMPARED)
-                    avg: dict[str, float | None] = {}
-                    for m in COMPARED:
-                        vals = [v for g in got if g is not None and (v := g[m]) is not None]
-                        avg[m] = sum(vals) / len(vals) if vals else None
-                    rows.append(maker.row(p, last_week, avg))
-                else:
-                    rows.append(maker.row(p))
+            rows: dict[str, list[MetricsRow]] = {}
+            for g, ps in periods.items():
+                maker = _Rows(data, sc, store, g)
+                rows[g] = [maker.row(p, *_comparisons(maker, earlier[g][p])) if g in earlier else maker.row(p)
+                           for p in ps]
             s = sc.settings  # frozen, so hashable: asdict once per distinct settings
             if s not in settings_of:
                 settings_of[s] = asdict(s)
@@ -262,3 +257,13 @@ def stores_rows(  # noqa: PLR0917 -- mirrors store_metrics' positional signature
                                      tuple(sorted(data.agents)), sc.currency, sc.locale)
             out[store] = (data.found, rows, settings)
     return out
+
+
+def _comparisons(maker: _Rows, earlier: list[Period | None]) -> tuple[dict[str, float | None], ...]:
+    """(last week, the mean of the last 4 weeks) of the COMPARED metrics, where known."""
+    got = [maker.compared(e) if e is not None else None for e in earlier]
+    avg: dict[str, float | None] = {}
+    for m in COMPARED:
+        vals = [v for g in got if g is not None and (v := g[m]) is not None]
+        avg[m] = sum(vals) / len(vals) if vals else None
+    return got[0] or dict.fromkeys(COMPARED), avg

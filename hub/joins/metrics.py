@@ -175,23 +175,33 @@ def store_metrics(  # noqa: PLR0917 -- the agreed API reads like a sentence: con
     NoMetricsError when none of the stores has any data in the range; ValueError for a bad grain or
     an end before the start. `compare=False` leaves out last week and the 4-week average (cheaper).
     """
+    return store_metrics_by(conn, config, stores, start, end, (grain,), compare=compare)[grain]
+
+
+def store_metrics_by(  # noqa: PLR0917 -- store_metrics' signature, several grains
+    conn: sqlite3.Connection,
+    config: HubConfig,
+    stores: list[str],
+    start: date,
+    end: date,
+    grains: tuple[Grain, ...],
+    *,
+    compare: bool = True,
+) -> dict[str, MetricsReport]:
+    """store_metrics for each of `grains`, from one load of the data (a store-day's hours and day)."""
     from hub.joins.metric_rows import stores_rows  # noqa: PLC0415 -- the heavy part, see the docstring
 
-    if grain not in GRAINS:
-        raise ValueError(f"grain {grain!r} is not one of {', '.join(GRAINS)}")
+    for grain in grains:
+        if grain not in GRAINS:
+            raise ValueError(f"grain {grain!r} is not one of {', '.join(GRAINS)}")
     if end < start:
         raise ValueError(f"the end {end.isoformat()} is before the start {start.isoformat()}")
-    by_store = stores_rows(conn, config, list(dict.fromkeys(stores)), start, end, grain, compare=compare)
-    rows: list[MetricsRow] = []
-    used: list[StoreSettings] = []
-    found = False
-    for store in dict.fromkeys(stores):
-        store_found, store_rows_, settings = by_store[store]
-        found = found or store_found
-        rows.extend(store_rows_)
-        used.append(settings)
-    if not found:
-        names = ", ".join(repr(s) for s in dict.fromkeys(stores))
+    chosen = list(dict.fromkeys(stores))
+    by_store = stores_rows(conn, config, chosen, start, end, tuple(dict.fromkeys(grains)), compare=compare)
+    if not any(by_store[s][0] for s in chosen):
+        names = ", ".join(repr(s) for s in chosen)
         when = f"on {start}" if start == end else f"from {start.isoformat()} to {end.isoformat()}"
         raise NoMetricsError(f"no data for store {names} {when}")
-    return MetricsReport(tuple(dict.fromkeys(stores)), start, end, grain, tuple(rows), tuple(used))
+    used = tuple(by_store[s][2] for s in chosen)
+    return {g: MetricsReport(tuple(chosen), start, end, g,
+                             tuple(r for s in chosen for r in by_store[s][1][g]), used) for g in grains}

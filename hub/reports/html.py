@@ -22,7 +22,7 @@ from typing import Any, TextIO
 
 from hub.config import HubConfig
 from hub.joins.daily import DailyReport
-from hub.joins.metrics import Grain, MetricsReport, MetricsRow, StoreSettings, store_metrics
+from hub.joins.metrics import Grain, MetricsReport, MetricsRow, StoreSettings, store_metrics_by
 from hub.joins.totals import total
 from hub.locales import locale
 from hub.reports import html_charts as charts
@@ -197,7 +197,5 @@ def write_page(conn: sqlite3.Connection, config: HubConfig, stores: list[str], s
                *, grain: Grain = "day", out: TextIO) -> None:
     """The full page of stores from `start` to `end` (local dates, included), its table by `grain`;
     NoMetricsError when empty."""
-    hours = store_metrics(conn, config, stores, start, end, "hour")
-    days = store_metrics(conn, config, stores, start, end, "day")
-    table = {"hour": hours, "day": days}.get(grain) or store_metrics(conn, config, stores, start, end, grain)
-    out.write(page_html(page_from_metrics(table, hours, days)))
+    got = store_metrics_by(conn, config, stores, start, end, ("hour", "day", grain))
+    out.write(page_html(page_from_metrics(got[grain], got["hour"], got["day"])))
