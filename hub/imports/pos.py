@@ -226,8 +226,9 @@ def _sources(check: _Check) -> tuple[str, ...]:
         if field in col:
             out.append(f"{field} <- {named(field)}")
     if "net_amount" in col:
-        out.append(f"net sales <- {named('net_amount')}"
-                   + "".join(f" ({named(f)} not used)" for f in ("gross_amount", "tax") if f in col))
+        unused = ", ".join(named(f) for f in ("gross_amount", "tax") if f in col)
+        also = f" (also there, not used: {unused})" if unused else ""
+        out.append(f"net sales <- {named('net_amount')}{also}")
     else:
         out.append(f"net sales <- {named('gross_amount')} - {named('tax')} (gross less tax)")
     name = check.locale_name or "en"
