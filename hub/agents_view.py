@@ -17,7 +17,7 @@ from hub.joins.agents import AgentSummary, Gap
 GAP_RANGES_SHOWN = 3
 PIPE_WIDTH = 160
 DASH = "-"
-COLUMNS = ("Agent", "Store", "State", "Last seen", "Backlog", "Clock", "Epochs", "Batches", "Gaps")
+COLUMNS = ("Org", "Store", "Agent", "State", "Last seen", "Backlog", "Clock", "Epochs", "Batches", "Gaps")
 RIGHT = {"Backlog", "Epochs", "Batches"}
 
 
@@ -41,7 +41,7 @@ def clock_text(synced: bool | None) -> str:
 
 
 def cells(a: AgentSummary) -> list[str]:
-    return [a.agent, a.store, a.state, a.last_seen or DASH,
+    return [a.org, a.store, a.agent, a.state, a.last_seen or DASH,
             DASH if a.backlog_batches is None else f"{a.backlog_batches:,}", clock_text(a.clock_synced),
             str(len(a.epochs)), f"{a.batches:,}", gap_text(a.gaps, a.missing_n)]
 

@@ -165,7 +165,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         if args.format == "html":  # its charts need hour and day rows of hub.joins.metrics
             from hub.reports.html import write_page  # noqa: PLC0415 -- per-command import (docstring)
 
-            write_page(db.conn, config, list(sel.stores), sel.start, sel.end, out=sys.stdout)
+            write_page(db.conn, config, list(sel.stores), sel.start, sel.end, grain=sel.grain, out=sys.stdout)
             return 0
         report = (daily_report(db.conn, config, sel.stores[0], sel.start) if sel.daily
                   else store_metrics(db.conn, config, list(sel.stores), sel.start, sel.end, sel.grain))

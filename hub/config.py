@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from agent.configfile import ConfigError, load_config, section, setting
 from agent.enroll import check_plain
 from agent.wire.topics import check_id
+from hub.locales import locale
 
 __all__ = ["ConfigError", "HubConfig", "StoreConfig", "TrustConfig", "load_hub_config", "zone"]
 
@@ -180,12 +181,21 @@ class StoreConfig:
         1.0, "people per visitor device, for traffic when there is no door counter"
     )
     settings: MetricSettings = section(MetricSettings, "thresholds the store's agents classify with")
+    currency: str = setting("", "ISO 4217 code of the store's money (EUR, GBP, CZK, CNY, USD, ...)")
+    locale: str = setting(
+        "en", "how the store writes numbers, in reports and its POS exports: en 1,234.50, de 1.234,50,"
+        " fr and cs 1 234,50, ch 1'234.50, zh, ja"
+    )
 
     def check(self) -> None:
         if self.timezone is not None:
             zone(self.timezone)
         if not 0 < self.calibration_factor <= 100:
             raise ValueError(f"calibration_factor {self.calibration_factor} is not between 0 and 100")
+        locale(self.locale)
+        if self.currency and not (len(self.currency) == 3 and self.currency.isalpha()
+                                  and self.currency.isupper()):
+            raise ValueError(f"currency {self.currency!r} is not an ISO 4217 code such as EUR")
 
 
 @dataclass(frozen=True)
@@ -194,17 +204,44 @@ class PosConfig:
 
     columns: dict[str, str] = setting(
         {}, "header of each field (transaction_id, timestamp, date, time, net_amount, store, status,"
-        " member_id, line_id) where the export's name is not a usual one"
+        " member_id, line_id, gross_amount, tax) where the export's name is not a usual one"
     )
     store: str = setting("", "store id for exports without a store column")
     void_statuses: list[str] = setting(
         ["void", "voided", "cancelled", "canceled"], "status values (any case) that mark a voided transaction"
     )
     decimal_comma: bool = setting(False, "amounts use a decimal comma (12,50); the file then uses ';'")
+    locale: str = setting(
+        "", "how the export writes amounts (en 1,234.50, de 1.234,50, fr, cs, ch, zh); empty: its stores'"
+        " locale (stores.S.locale), or de with decimal_comma"
+    )
+    timestamp_format: str = setting(
+        "", "strptime format of the timestamp, or of date and time joined by a space, such as"
+        " '%m/%d/%y %H:%M:%S' or '%d.%m.%Y %H:%M'; empty: ISO 8601"
+    )
+    locations: dict[str, str] = setting(
+        {}, "store ids of the export's location names ('Downtown Brno': brno-1), for a store column"
+        " holding names"
+    )
+    max_amount: float = setting(
+        1_000_000.0, "a transaction of more than this (either sign, in the store's money) is refused by line"
+    )
+    time_range_days: int = setting(
+        3650, "a transaction more than this many days before the import, or over a day after it, is"
+        " refused by line (0: any time)"
+    )
 
     def check(self) -> None:
         if self.store:
             check_id("store", self.store)
+        if self.locale:
+            locale(self.locale)
+        for name, store in self.locations.items():
+            check_id(f"locations[{name!r}]", store)
+        if self.max_amount <= 0 or self.time_range_days < 0:
+            raise ValueError("max_amount must be positive and time_range_days not negative")
+        if self.timestamp_format and "%" not in self.timestamp_format:
+            raise ValueError(f"timestamp_format {self.timestamp_format!r} has no % directive (e.g. %m/%d/%y)")
 
 
 @dataclass(frozen=True)

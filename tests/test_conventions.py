@@ -23,8 +23,6 @@ ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 MAX_LINES = 400
 LONG_MODULES: dict[str, str] = {  # path -> why it is longer than MAX_LINES
-    "hub/imports/pos.py": "two readers of one format side by side, the fast chunk path and the row-by-row"
-                          " check it falls back to, so that they stay in step (same rows, same errors)",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,11 +29,15 @@ class ImportResult:
     added_n: int
     imported_before_at: str | None = None
     note: str = ""  # appended in brackets: line items folded, voids, consent withdrawn, ...
+    details: tuple[str, ...] = ()  # lines under the summary: which column fed which field, ...
 
     def summary(self) -> str:
-        """One line for the CLI."""
+        """One line for the CLI, then the details indented."""
         line = self._summary()
-        return f"{line} ({self.note})" if self.note and self.imported_before_at is None else line
+        line = f"{line} ({self.note})" if self.note and self.imported_before_at is None else line
+        if self.imported_before_at is not None:
+            return line
+        return "\n".join([line, *(f"  {d}" for d in self.details)])
 
     def _summary(self) -> str:
         if self.imported_before_at is not None:
@@ -77,7 +82,14 @@ def write_all(
     """Run `write(conn) -> (rows, rows added)` and record the import in one transaction: all or nothing."""
     conn = db.conn
     with db.ensure_autocommit_on():
-        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:  # another import held the database for 30 s
+            raise ImportFileError(f"{path.name}: the database is busy ({exc}); try again") from None
+        found = conn.execute("SELECT rows_n FROM imports WHERE sha256 = ?", [sha]).fetchone()
+        if found is not None:  # the same file, imported meanwhile by another process: nothing to add
+            conn.execute("ROLLBACK")
+            return int(found[0]), 0
         try:
             rows_n, added = write(conn)
             conn.execute(

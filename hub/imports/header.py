@@ -64,11 +64,20 @@ def find_columns(
 
 
 def decode(name: str, data: bytes) -> str:
-    """The file's text (UTF-8, a BOM allowed); ImportFileError naming the first bad byte."""
+    """The file's text (UTF-8, a BOM allowed); ImportFileError naming the first bad byte, and the
+    encoding by name when the file is GBK (Chinese Windows)."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ImportFileError(f"{name}: not UTF-8 text (byte {exc.start})") from None
+        where = f"{name}: not UTF-8 text (byte {exc.start})"
+    try:  # Excel on a Chinese Windows saves CSV as GBK: say so, never guess it into the database
+        gbk = data.decode("gb18030")  # GBK's superset: a ¥ is not in GBK itself
+    except UnicodeDecodeError:
+        gbk = ""
+    if any("\u4e00" <= c <= "\u9fff" for c in gbk):
+        where += (f"; it reads as GBK (Chinese Windows), which is not imported: save it as UTF-8"
+                  f" (iconv -f GB18030 -t UTF-8 {name} > utf8-{name})")
+    raise ImportFileError(where)
 
 
 def delimiter(first_line: str) -> str:

@@ -182,7 +182,7 @@ class Writer:
         self, conn: sqlite3.Connection, group: list[Incoming], decoded: list[Decoded]
     ) -> dict[tuple[str, str], list[int]]:
         acks: dict[tuple[str, str], list[int]] = defaultdict(list)
-        seen: dict[str, tuple[str, str, str]] = {}
+        seen: dict[tuple[str, str, str], str] = {}  # (org, store, agent): an agent id is unique in its store
         stored = records = dups = statuses = 0
         dead: list[str] = []
         new_rows: dict[str, list[tuple[Any, ...]]] = defaultdict(list)  # table rows of the new batches
@@ -221,7 +221,7 @@ class Writer:
                     else:
                         dups += 1
                     acks[(dec.ack_topic, dec.epoch)].append(dec.seq)
-                    seen[dec.agent] = (dec.org, dec.store, received_at)
+                    seen[(dec.org, dec.store, dec.agent)] = received_at
                 elif isinstance(dec, StatusUpdate):
                     _upsert_status(cur, dec, received_at, msg.retained)
                     statuses += 1
@@ -236,9 +236,9 @@ class Writer:
             if member_visits:  # a gateway key no member holds (any more) stores nothing
                 cur.executemany(MEMBER_VISIT_SQL, member_visits)
             cur.executemany(
-                "INSERT INTO agents (agent, org, store, last_seen) VALUES (?, ?, ?, ?) ON CONFLICT (agent)"
-                " DO UPDATE SET org = excluded.org, store = excluded.store, last_seen = excluded.last_seen",
-                [(a, o, s, t) for a, (o, s, t) in seen.items()],
+                "INSERT INTO agents (agent, org, store, last_seen) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (org, store, agent) DO UPDATE SET last_seen = excluded.last_seen",
+                [(a, o, s, t) for (o, s, a), t in seen.items()],
             )
             cur.execute("COMMIT")
         finally:
@@ -284,8 +284,7 @@ def _upsert_status(cur: sqlite3.Cursor, st: StatusUpdate, received_at: str, reta
     cur.execute(
         "INSERT INTO agents (agent, org, store, state, last_seen, backlog_batches, clock_synced,"
         " agent_version, counters, status_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT (agent) DO UPDATE SET"
-        " org = excluded.org, store = excluded.store, state = excluded.state,"
+        " ON CONFLICT (org, store, agent) DO UPDATE SET state = excluded.state,"
         " last_seen = CASE WHEN ? THEN coalesce(agents.last_seen, excluded.last_seen)"
         " ELSE excluded.last_seen END,"
         " backlog_batches = excluded.backlog_batches, clock_synced = excluded.clock_synced,"

@@ -1,6 +1,16 @@
 """Joins: footfall (the agents' records) with business data (POS imports), per store and local time.
 
-A join returns a plain report model (`daily.DailyReport`); formatting is `hub.reports`' business.
+One metrics engine (CONVENTIONS rule 11), which every output reads (table, csv, json, html, the feed,
+`report --date` and ranges, every grain):
+
+    metrics.py      the API: store_metrics(conn, config, stores, start, end, grain) -> MetricsReport
+    daily.py        a store-day, hours and day: daily_report(...) (report --date, the feed, live views)
+    metric_data.py  loading, one query per table; visits.py merges a store's gateways' visits
+    metric_rows.py  every formula, once; definitions.py what each means, with the settings' values
+    totals.py       a totals row: sums, and ratios of the sums
+    calendar.py     local hours, days, weeks and months of a store's time zone
+
+A join returns a plain report model; formatting is `hub.reports`' business.
 """
 
 from hub.joins.daily import DailyReport, NoDataError, PeriodRow, daily_report

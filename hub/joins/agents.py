@@ -16,20 +16,24 @@ from typing import Any
 
 from hub.store.rows import RECORD_TABLES
 
+# An agent is (org, store, agent) everywhere: agent ids are chosen per store (gw-1 in every store).
 GAPS_SQL = """
-SELECT agent, epoch, prev + 1, seq - 1 FROM (
-  SELECT agent, epoch, seq, coalesce(lag(seq) OVER (PARTITION BY agent, epoch ORDER BY seq), -1) AS prev
-  FROM batches WHERE (:agent IS NULL OR agent = :agent)
-) WHERE seq - prev > 1 ORDER BY agent, epoch, seq
+SELECT org, store, agent, epoch, prev + 1, seq - 1 FROM (
+  SELECT org, store, agent, epoch, seq,
+         coalesce(lag(seq) OVER (PARTITION BY org, store, agent, epoch ORDER BY seq), -1) AS prev
+  FROM batches WHERE (:store IS NULL OR store = :store)
+) WHERE seq - prev > 1 ORDER BY org, store, agent, epoch, seq
 """
 EPOCHS_SQL = """
-SELECT agent, epoch, count(*), min(seq), max(seq), min(received_at) FROM batches
-WHERE (:agent IS NULL OR agent = :agent) GROUP BY agent, epoch ORDER BY agent, min(received_at), epoch
+SELECT org, store, agent, epoch, count(*), min(seq), max(seq), min(received_at) FROM batches
+WHERE (:store IS NULL OR store = :store) GROUP BY org, store, agent, epoch
+ORDER BY org, store, agent, min(received_at), epoch
 """
 AGENTS_SQL = """
 SELECT agent, org, store, state, last_seen, backlog_batches, clock_synced, agent_version, counters
-FROM agents ORDER BY store, agent
+FROM agents WHERE (:store IS NULL OR store = :store) ORDER BY store, org, agent
 """
+AgentId = tuple[str, str, str]  # (org, store, agent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,43 +108,52 @@ class AgentSummary:
 
 
 def agent_summaries(conn: sqlite3.Connection, store: str | None = None) -> list[AgentSummary]:
-    """Every agent the hub has heard from (by status or data), by store then agent."""
-    params = {"agent": None}
-    gaps: dict[tuple[str, str], list[Gap]] = {}
-    for agent, epoch, first, last in conn.execute(GAPS_SQL, params):
-        gaps.setdefault((agent, epoch), []).append(Gap(epoch, int(first), int(last)))
-    epochs: dict[str, list[EpochSummary]] = {}
-    for agent, epoch, n, lo, hi, first_at in conn.execute(EPOCHS_SQL, params):
-        epochs.setdefault(agent, []).append(EpochSummary(epoch, int(n), int(lo), int(hi), str(first_at),
-                                                         tuple(gaps.get((agent, epoch), ()))))
+    """Every agent the hub has heard from (by status or data), by store then agent: one row per
+    (org, store, agent), so gw-1 of one store never hides gw-1 of another."""
+    params = {"store": store}
+    gaps: dict[tuple[str, str, str, str], list[Gap]] = {}
+    for org, st, agent, epoch, first, last in conn.execute(GAPS_SQL, params):
+        gaps.setdefault((org, st, agent, epoch), []).append(Gap(epoch, int(first), int(last)))
+    epochs: dict[AgentId, list[EpochSummary]] = {}
+    for org, st, agent, epoch, n, lo, hi, first_at in conn.execute(EPOCHS_SQL, params):
+        epochs.setdefault((org, st, agent), []).append(EpochSummary(
+            epoch, int(n), int(lo), int(hi), str(first_at), tuple(gaps.get((org, st, agent, epoch), ()))))
     out = []
-    for agent, org, st, state, last_seen, backlog, synced, version, counters in conn.execute(AGENTS_SQL):
-        if store is not None and st != store:
-            continue
+    for agent, org, st, state, last_seen, backlog, synced, version, counters in conn.execute(AGENTS_SQL,
+                                                                                             params):
         out.append(AgentSummary(
             agent=agent, org=org, store=st, state=state or "unknown", last_seen=last_seen,
             backlog_batches=None if backlog is None else int(backlog),
             clock_synced=None if synced is None else bool(synced), agent_version=version,
-            counters=json.loads(counters) if counters else {}, epochs=tuple(epochs.get(agent, ())),
+            counters=json.loads(counters) if counters else {}, epochs=tuple(epochs.get((org, st, agent), ())),
         ))
     return out
 
 
-def batches_in_order(conn: sqlite3.Connection, agent: str) -> list[tuple[str, int, str, int]]:
-    """`(epoch, seq, received_at, records_n)` of an agent's batches: epochs by first arrival, then seq."""
+def batches_in_order(
+    conn: sqlite3.Connection, agent: str, store: str | None = None
+) -> list[tuple[str, int, str, int]]:
+    """`(epoch, seq, received_at, records_n)` of an agent's batches: epochs by first arrival, then seq.
+    `store` picks the agent of that store where several stores have one of that id."""
     rows = conn.execute(
-        "WITH ep AS (SELECT epoch, min(received_at) AS first_at FROM batches WHERE agent = ? GROUP BY epoch)"
+        "WITH ep AS (SELECT epoch, min(received_at) AS first_at FROM batches WHERE agent = :a"
+        " AND (:s IS NULL OR store = :s) GROUP BY epoch)"
         " SELECT b.epoch, b.seq, b.received_at, b.records_n FROM batches b JOIN ep USING (epoch)"
-        " WHERE b.agent = ? ORDER BY ep.first_at, b.epoch, b.seq", (agent, agent)).fetchall()
+        " WHERE b.agent = :a AND (:s IS NULL OR b.store = :s) ORDER BY ep.first_at, b.epoch, b.seq",
+        {"a": agent, "s": store}).fetchall()
     return [(str(e), int(s), str(r), int(n)) for e, s, r, n in rows]
 
 
-def records_in_order(conn: sqlite3.Connection, agent: str, record_type: str) -> list[dict[str, Any]]:
+def records_in_order(
+    conn: sqlite3.Connection, agent: str, record_type: str, store: str | None = None
+) -> list[dict[str, Any]]:
     """An agent's records of one type as rows, in `(epoch, seq, idx)` order (epochs by first arrival)."""
     table = RECORD_TABLES[record_type].table  # a KeyError for an unknown type, never SQL from input
     cur = conn.execute(
-        "WITH ep AS (SELECT epoch, min(received_at) AS first_at FROM batches WHERE agent = ? GROUP BY epoch)"
-        f" SELECT r.* FROM {table} r JOIN ep USING (epoch) WHERE r.agent = ?"
-        " ORDER BY ep.first_at, r.epoch, r.seq, r.idx", (agent, agent))
+        "WITH ep AS (SELECT epoch, min(received_at) AS first_at FROM batches WHERE agent = :a"
+        " AND (:s IS NULL OR store = :s) GROUP BY epoch)"
+        f" SELECT r.* FROM {table} r JOIN ep USING (epoch)"
+        " WHERE r.agent = :a AND (:s IS NULL OR r.store = :s)"
+        " ORDER BY ep.first_at, r.epoch, r.seq, r.idx", {"a": agent, "s": store})
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row, strict=True)) for row in cur]

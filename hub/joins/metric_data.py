@@ -1,9 +1,11 @@
 """Everything one store's metrics need over a range, loaded with one query per table and bucketed by
 local hour (and day) of the store's calendar. Pure bucketing: the metrics are `metric_rows.py`'s.
 
-Where an agent sent the same hour, day or door minute twice, the last one received counts (as in the
-daily report). Visits of devices flagged static are left out, and the agents' visitor counts are
-lowered by the static devices they counted (see hub.joins.daily).
+Where an agent sent the same hour, day or door minute twice, the last one received counts. Visitors,
+entries, dwell and occupancy come from the store's visits merged over its gateways (`visits.py`), so
+a person heard by two gateways counts once; visits of devices flagged static are left out. The agents'
+period counts say which hours and days were reported (known, even when nobody came) and give the
+passers-by, whose keys never leave a gateway: with several gateways, the largest count of the period.
 """
 
 from __future__ import annotations
@@ -15,8 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.joins.calendar import HOUR_S, Calendar
-
-Key = tuple[str, str]  # (device_key, key_window)
+from hub.joins.visits import Key, merge_visits
 
 
 @dataclass
@@ -24,10 +25,12 @@ class StoreData:
     """Per local hour k and day i of the calendar; absent keys mean nothing was reported."""
 
     cal: Calendar
-    hour_visitors: dict[int, int] = field(default_factory=dict)
+    hour_known: set[int] = field(default_factory=set)  # an agent reported the hour (or a visit began in it)
+    day_known: set[int] = field(default_factory=set)
     hour_passersby: dict[int, int] = field(default_factory=dict)
-    day_visitors: dict[int, int] = field(default_factory=dict)
-    day_passersby: dict[int, int] = field(default_factory=dict)
+    day_passersby: dict[int, int] = field(default_factory=dict)  # only from the agents' day counts
+    entries: dict[int, int] = field(default_factory=lambda: defaultdict(int))  # visits started, by hour
+    present: dict[int, set[Key]] = field(default_factory=lambda: defaultdict(set))  # visitor keys, by hour
     door_in: dict[int, int] = field(default_factory=lambda: defaultdict(int))  # per hour
     door_days: set[int] = field(default_factory=set)
     dwell: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))  # visitor visits by hour
@@ -43,6 +46,7 @@ class StoreData:
     member_days: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
     member_ids: dict[str, str] = field(default_factory=dict)  # member key -> member id
     has_members: bool = False
+    last_sale_at: int | None = None  # the newest POS transaction stored (any time): sales known up to its day
     agents: set[str] = field(default_factory=set)
     found: bool = False  # anything at all inside the reported range
 
@@ -57,6 +61,7 @@ def load_many(  # noqa: PLR0917 -- one call site (metric_rows.stores_rows)
     report_t0: int,
     since: tuple[int, int],
     windows: list[tuple[int, int]],
+    timeouts: dict[str, int],
     hour_counts: bool = True,
 ) -> dict[str, StoreData]:
     """Load the data of stores sharing one calendar; `found` says whether any falls at or after report_t0.
@@ -65,14 +70,14 @@ def load_many(  # noqa: PLR0917 -- one call site (metric_rows.stores_rows)
     doors, sales and staff cover `windows` (epoch ranges: the report's periods and the same periods
     1-4 weeks earlier); visits only from since[0] (new vs returning look back over the linkability
     window), member visits from since[1] (the loyalty window), and only for stores with any member
-    visit at all. Doors and sales are summed per local hour in SQL. Without `hour_counts` (day, week
-    and month grains never read the agents' hourly counts) only which agents sent hours, and when last,
-    is read from them."""
+    visit at all. Doors and sales are summed per local hour in SQL, or per local day (booked to its
+    first hour) without `hour_counts` (day, week and month grains), which also skips occupancy.
+    `timeouts`: each store's visit timeout, the gap that still merges two gateways' visits."""
     out = {s: StoreData(cal) for s in dict.fromkeys(stores)}
     ids = list(out)
     for i in range(0, len(ids), CHUNK):
         _load_chunk(conn, {s: out[s] for s in ids[i : i + CHUNK]}, cal, report_t0, since, windows,
-                    hour_counts)
+                    timeouts, hour_counts)
     return out
 
 
@@ -83,9 +88,11 @@ def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
     report_t0: int,
     since: tuple[int, int],
     windows: list[tuple[int, int]],
+    timeouts: dict[str, int],
     hour_counts: bool,
 ) -> None:
     stores = list(datas)
+    present = hour_counts  # occupancy is an hour figure
     marks = ",".join("?" * len(stores))
     t1 = cal.t1
     hour_of, hour_day = cal.hour_of, cal.hour_day
@@ -102,34 +109,36 @@ def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
     # Where an agent sent an hour or day twice, the last received (highest rowid) counts: SQLite takes
     # the bare columns of a max() aggregate from the row holding the maximum.
     counts = (
-        "SELECT store, agent, start_epoch_s, visitors_n, passersby_n, max(rowid) FROM periods"
+        "SELECT store, agent, start_epoch_s, passersby_n, max(rowid) FROM periods"
         f" WHERE store IN ({marks}) AND period = ? AND start_epoch_s >= ? AND start_epoch_s < ?"
         " GROUP BY store, agent, start_epoch_s"
     )
-    if hour_counts:
-        for store, agent, t, v, p, _ in _each(conn, counts, [*stores, "hour"], windows):
-            d, b = datas[store], hour_of(t)
-            d.hour_visitors[b] = d.hour_visitors.get(b, 0) + v
-            d.hour_passersby[b] = d.hour_passersby.get(b, 0) + p
+    for period in ("hour", "day") if hour_counts else ("day",):
+        for store, agent, t, p, _ in _each(conn, counts, [*stores, period], windows):
+            d = datas[store]
+            if period == "hour":
+                b = hour_of(t)
+                d.hour_passersby[b] = max(d.hour_passersby.get(b, 0), p)
+                d.hour_known.add(b)
+                if 0 <= b < cal.hours_n:
+                    d.day_known.add(hour_day[b])
+            else:
+                b = cal.day_of(t)
+                d.day_passersby[b] = max(d.day_passersby.get(b, 0), p)
+                d.day_known.add(b)
             d.agents.add(agent)
             if t >= report_t0:
                 found.add(store)
-    else:  # only which agents sent hours (their times count for `found` at the end, if still needed)
-        for store, agent in _each(
-            conn,
-            f"SELECT DISTINCT store, agent FROM periods WHERE store IN ({marks}) AND period = ?"
-            " AND start_epoch_s >= ? AND start_epoch_s < ?",
-            [*stores, "hour"],
-            windows,
-        ):
-            datas[store].agents.add(agent)
-    for store, agent, t, v, p, _ in _each(conn, counts, [*stores, "day"], windows):
-        d, b = datas[store], cal.day_of(t)
-        d.day_visitors[b] = d.day_visitors.get(b, 0) + v
-        d.day_passersby[b] = d.day_passersby.get(b, 0) + p
-        d.agents.add(agent)
-        if t >= report_t0:
-            found.add(store)
+    if not hour_counts:  # a report day without the agents' day count (today): reported if they sent hours
+        for i in range(cal.day_of(report_t0), len(cal.days)):
+            missing = [s for s in stores if i not in datas[s].day_known]
+            for (store,) in conn.execute(
+                f"SELECT DISTINCT store FROM periods WHERE store IN ({','.join('?' * len(missing))})"
+                " AND period = 'hour' AND start_epoch_s >= ? AND start_epoch_s < ?",
+                [*missing, cal.bounds[i], cal.bounds[i + 1]],
+            ) if missing else ():
+                datas[store].day_known.add(i)
+                found.add(store)
 
     # Doors and sales summed in SQL per local hour; per local day (booked to its first hour) when the
     # grain reads only days.
@@ -151,45 +160,51 @@ def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
         if t >= report_t0:
             found.add(store)
 
-    static_hours: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
-    static_days: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
-    for store, start, end, dwell, kind, key, window, agent in conn.execute(
-        "SELECT store, started_epoch_s, ended_epoch_s, dwell_s, kind, device_key, key_window, agent"
-        f" FROM visits WHERE store IN ({marks}) AND ended_epoch_s >= ? AND started_epoch_s < ?"
-        " AND started_epoch_s >= ?",
-        [*stores, since[0], t1, since[0] - 86400],
-    ):
+    # Visits over the report's periods, the weeks compared and the linkability window's look-back; a
+    # lower bound on the start keeps the (store, started) index from scanning history (no visit outlives
+    # its key window, and a day-long one is static).
+    keyed: dict[str, list[tuple[int, int, int, Key]]] = defaultdict(list)
+    t0, hours_n = cal.t0, cal.hours_n
+    sql = ("SELECT store, started_epoch_s, ended_epoch_s, dwell_s, kind, device_key, key_window, agent"
+           f" FROM visits WHERE store IN ({marks}) AND ended_epoch_s >= ? AND started_epoch_s < ?"
+           " AND started_epoch_s >= ?")
+    done = None  # the end of the window read before: a visit that started before it was read with it
+    for lo, hi in windows_of([*windows, (since[0], report_t0)]):
+        found_rows = conn.execute(sql, [*stores, lo, hi, lo - 86400])
+        for store, start, end, dwell, kind, key, window, agent in found_rows:
+            if done is not None and start < done:
+                continue
+            d = datas[store]
+            d.agents.add(agent)
+            if kind == "bounce":
+                if start >= t0:
+                    d.bounces[(start - t0) // HOUR_S] += 1
+                    if start >= report_t0:
+                        found.add(store)
+            elif key is not None and (key, window) not in static_keys.get(store, ()):
+                keyed[store].append((start, end, dwell, (key, window)))
+        done = hi
+    for store, rows in keyed.items():
         d = datas[store]
-        d.agents.add(agent)
-        if kind == "bounce":
-            if start >= since[0]:
-                d.bounces[hour_of(start)] += 1
-                if start >= report_t0:
-                    found.add(store)
-            continue
-        if (key, window) in static_keys.get(store, ()):
-            for k in range(max(hour_of(start), 0), min(hour_of(end), cal.hours_n - 1) + 1):
-                static_hours[store][k].add(key)
-                static_days[store][hour_day[k]].add(key)
-            continue
-        if start < since[0]:
-            continue
-        k = hour_of(start)
-        d.dwell[k].append(dwell)
-        d.visit_keys[k].add((key, window))
-        d.key_days[(key, window)].add(hour_day[k])
-        if start >= report_t0:
-            found.add(store)
-    for store, by_hour in static_hours.items():
-        d = datas[store]
-        for k, keys in by_hour.items():
-            if k in d.hour_visitors:
-                d.hour_visitors[k] = max(d.hour_visitors[k] - len(keys), 0)
-    for store, by_day in static_days.items():
-        d = datas[store]
-        for i, keys in by_day.items():
-            if i in d.day_visitors:
-                d.day_visitors[i] = max(d.day_visitors[i] - len(keys), 0)
+        entries, dwells, visit_keys, key_days = d.entries, d.dwell, d.visit_keys, d.key_days
+        hour_known, day_known, present_at = d.hour_known, d.day_known, d.present
+        for start, end, dwell, key in merge_visits(rows, timeouts[store]):
+            k = (start - t0) // HOUR_S
+            if present:  # occupancy, and a gateway heard the store in every hour the stay spans
+                for j in range(max(k, 0), min((end - t0) // HOUR_S, hours_n - 1) + 1):
+                    hour_known.add(j)
+                    present_at[j].add(key)
+            if not 0 <= k < hours_n:
+                continue
+            i = hour_day[k]
+            entries[k] += 1
+            hour_known.add(k)
+            day_known.add(i)
+            dwells[k].append(dwell)
+            visit_keys[k].add(key)
+            key_days[key].add(i)
+            if start >= report_t0:
+                found.add(store)
 
     for store, k, cents, n, t in _bucketed(
         conn,
@@ -207,6 +222,11 @@ def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
         d.transactions[k] += n
         if t >= report_t0:
             found.add(store)
+
+    for store, t in conn.execute(  # (store, at_epoch_s) index: one seek per store
+        f"SELECT store, max(at_epoch_s) FROM pos_transactions WHERE store IN ({marks}) GROUP BY store", stores
+    ):
+        datas[store].last_sale_at = t
 
     for store, t, hours in _each(
         conn,
@@ -260,12 +280,6 @@ def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
         for store in members:
             d = datas[store]
             d.member_ids.update((k, ids[k]) for k in d.member_days if k in ids)
-    if not hour_counts and (rest := [s for s in stores if s not in found]):
-        found.update(s for (s,) in conn.execute(
-            f"SELECT DISTINCT store FROM periods WHERE store IN ({','.join('?' * len(rest))})"
-            " AND period = 'hour' AND start_epoch_s >= ? AND start_epoch_s < ?",
-            [*rest, report_t0, t1],
-        ))
     for store in found:
         datas[store].found = True
 

@@ -1,6 +1,7 @@
 """The arithmetic of hub.joins.metrics: one MetricsRow per store and period from a loaded StoreData.
 
-Every definition printed with a report is in DEFINITIONS, next to the code that computes it.
+Every definition printed with a report is in `definitions.py`; the formulas are here, once: every
+grain, store and output (table, csv, json, html, the feed, `--date` and ranges) reads these rows.
 """
 
 from __future__ import annotations
@@ -16,46 +17,6 @@ from hub.config import HubConfig, MetricSettings, StoreConfig, zone
 from hub.joins.calendar import HOUR_S, Calendar, Period
 from hub.joins.metric_data import StoreData, load_many, windows_of
 from hub.joins.metrics import COMPARED, ENGAGEMENT_BUCKETS_S, MetricsRow, StoreSettings
-
-DEFINITIONS: dict[str, str] = {
-    "period": "local hours, days, weeks (Monday to Sunday) and months of each store's own time zone;"
-    " a week or month cut by the report's range covers only the days inside it (days_n)",
-    "visitor": "a device whose visit (no gap over visit_timeout_s) lasted at least min_dwell_s with at"
-    " least visitor_sightings_n sightings at or above visitor_rssi_dbm; static devices excluded",
-    "visitors, passers-by": "hour: the agents' hourly counts; day: the agents' daily counts (not the sum"
-    " of hours: a device spans hours); week and month: the SUM of the daily counts, because a device is"
-    " distinct only within the linkability window (one person on three days counts three times)",
-    "passer-by": "a device heard in the period that made no visitor visit",
-    "capture rate": "visitors / (visitors + passers-by)",
-    "traffic in": "door-counter entries on days the store has door counts, else visitors x the store's"
-    " calibration_factor; a week or month adds up its days (traffic_source says which, or mixed)",
-    "median dwell": "median of (last - first sighting) of the visitor visits started in the period",
-    "engagement": "visitor visits started in the period by dwell: 5-20 min, 20-60 min, 1-6 h, 6 h+"
-    " (lower bound included)",
-    "bounce rate": "bounces / (bounces + visitor visits), visits started in the period; a bounce is a"
-    " visit shorter than min_dwell_s with visitor-level signal",
-    "new, returning visitors": "per day, distinct visitor devices whose device key made a visitor visit on"
-    " an earlier day of the same key window (returning) or not (new); unknown (empty) when the"
-    " linkability window is 1 day; a week or month sums its days",
-    "transactions": "POS transactions with a net amount above 0, voided ones excluded",
-    "net sales": "sum of POS net amounts, refunds (negative) included, voided transactions excluded",
-    "conversion": "transactions / traffic in",
-    "sales per visitor": "net sales / traffic in",
-    "average transaction value": "net sales / transactions",
-    "shopper-to-staff ratio": "traffic in / labour hours of the imported staff schedule (empty without one)",
-    "member visit": "a visit by a device registered to a consenting CRM member, by member key (the agent"
-    " does not tag visits with member keys yet: empty until it does)",
-    "member conversion": "members who visited and bought in the period (loyalty id at the till) / members"
-    " who visited; members_not_bought lists the others by member id",
-    "returning member": "a member who visited in the period and on an earlier day within loyalty_window_d",
-    "loyalty": "members who visited, by their visit days in the loyalty_window_d days ending with the"
-    " period's last day: first-time 1, occasional 2 to W/7 - 1, weekly W/7 to 2W/3 - 1, daily 2W/3 or"
-    " more (W = loyalty_window_d; 30 days: 1, 2-3, 4-19, 20+)",
-    "comparisons": "last_week: the same period 7 days earlier (the same weekday and local hour);"
-    " avg_4_weeks: mean of the same period 1 to 4 weeks earlier, where known; not for months",
-    "money": "integer cents in csv and json (net_sales_cents); the table shows amounts",
-    "times": "shown in each store's local time; stored in UTC",
-}
 
 
 def loyalty_limits(window_d: int) -> tuple[int, int]:
@@ -76,31 +37,45 @@ class _Rows:
             return [p.hour]
         return [k for i in range(p.first, p.last + 1) for k in self.cal.day_hours(i)]
 
+    def day_visitors(self, i: int) -> int:
+        """Different visitor phones that came in on day i."""
+        keys: set[tuple[str, str]] = set()
+        for k in self.cal.day_hours(i):
+            keys.update(self.d.visit_keys.get(k, ()))
+        return len(keys)
+
     def day_traffic(self, i: int) -> tuple[float | None, str | None]:
         d = self.d
+        hours = self.cal.day_hours(i)
         if i in d.door_days:
-            return float(sum(d.door_in.get(k, 0) for k in self.cal.day_hours(i))), "door_counters"
-        v = d.day_visitors.get(i)
-        return (None, None) if v is None else (v * self.sc.calibration_factor, "wifi_visitors")
+            return float(sum(d.door_in.get(k, 0) for k in hours)), "door_counters"
+        if i not in d.day_known:
+            return None, None
+        return sum(d.entries.get(k, 0) for k in hours) * self.sc.calibration_factor, "wifi_visitors"
 
-    def footfall(self, p: Period) -> tuple[int | None, int | None, float | None, str | None]:
-        """visitors, passers-by, traffic in, traffic source."""
-        d = self.d
+    def footfall(self, p: Period) -> tuple[int | None, int | None, float | None, str | None, float | None]:
+        """visitors, passers-by, traffic in, traffic source, occupancy (hours only)."""
+        d, factor = self.d, self.sc.calibration_factor
         if p.hour is not None:
-            v, ps = d.hour_visitors.get(p.hour), d.hour_passersby.get(p.hour)
-            if self.cal.hour_day[p.hour] in d.door_days:
-                return v, ps, float(d.door_in.get(p.hour, 0)), "door_counters"
-            traffic = None if v is None else v * self.sc.calibration_factor
-            return v, ps, traffic, (None if v is None else "wifi_visitors")
+            k = p.hour
+            known = k in d.hour_known
+            v = len(d.visit_keys.get(k, ())) if known else None
+            ps = d.hour_passersby.get(k)
+            occupancy = len(d.present.get(k, ())) * factor if known else None
+            if self.cal.hour_day[k] in d.door_days:
+                return v, ps, float(d.door_in.get(k, 0)), "door_counters", occupancy
+            traffic = d.entries.get(k, 0) * factor if known else None
+            return v, ps, traffic, ("wifi_visitors" if known else None), occupancy
         days = range(p.first, p.last + 1)
-        known = [i for i in days if i in d.day_visitors]
-        v = sum(d.day_visitors[i] for i in known) if known else None
-        ps = sum(d.day_passersby[i] for i in known) if known else None
+        known_days = [i for i in days if i in d.day_known]
+        v = sum(self.day_visitors(i) for i in known_days) if known_days else None
+        counted = [i for i in days if i in d.day_passersby]
+        ps = sum(d.day_passersby[i] for i in counted) if counted else None
         by_day = [self.day_traffic(i) for i in days]
         values = [t for t, _ in by_day if t is not None]
         sources = {s for _, s in by_day if s is not None}
         source = None if not sources else sources.pop() if len(sources) == 1 else "mixed"
-        return v, ps, (sum(values) if values else None), source
+        return v, ps, (sum(values) if values else None), source, None
 
     def new_returning(self, p: Period, hours: list[int]) -> tuple[int | None, int | None]:
         if self.sc.settings.linkability_window_d <= 1:
@@ -152,7 +127,7 @@ class _Rows:
 
     def compared(self, p: Period) -> dict[str, float | None]:
         """Only the COMPARED metrics of a period (an earlier week): counts, doors and sales."""
-        v, ps, traffic, _ = self.footfall(p)
+        v, ps, traffic, _, _ = self.footfall(p)
         hours = self.hours(p)
         tx = sum(self.d.transactions.get(k, 0) for k in hours)
         out: dict[str, float | None] = {
@@ -174,7 +149,7 @@ class _Rows:
     ) -> MetricsRow:
         d, cal = self.d, self.cal
         hours = self.hours(p)
-        v, ps, traffic, source = self.footfall(p)
+        v, ps, traffic, source, occupancy = self.footfall(p)
         dwell = [x for k in hours for x in d.dwell.get(k, ())]
         bounces = sum(d.bounces.get(k, 0) for k in hours)
         engaged = [sum(1 for x in dwell if lo <= x and (hi is None or x < hi))
@@ -184,6 +159,7 @@ class _Rows:
         staffed = [d.labour[k] for k in hours if k in d.labour]
         labour = sum(staffed) if staffed else None
         new, ret = self.new_returning(p, hours)
+        last_day = p.last if p.hour is None else cal.hour_day[p.hour]
         if p.hour is not None:
             t_start, t_end = cal.t0 + p.hour * HOUR_S, cal.t0 + (p.hour + 1) * HOUR_S
         else:
@@ -196,6 +172,8 @@ class _Rows:
             days_n=p.last - p.first + 1,
             traffic_in=traffic,
             traffic_source=source or None,
+            occupancy=occupancy,
+            sales_known=d.last_sale_at is not None and d.last_sale_at >= cal.bounds[last_day],
             visitors=v,
             passersby=ps,
             capture_rate=_div(v, (v or 0) + (ps or 0)) if v is not None and ps is not None else None,
@@ -234,20 +212,22 @@ class _Rows:
 
 
 def stores_rows(  # noqa: PLR0917 -- mirrors store_metrics' positional signature
-    conn: sqlite3.Connection, config: HubConfig, stores: list[str], start: date, end: date, grain: str
-) -> dict[str, tuple[bool, list[MetricsRow], StoreSettings]]:
-    """Per store: (any data in the range, the rows, the settings used).
+    conn: sqlite3.Connection, config: HubConfig, stores: list[str], start: date, end: date,
+    grains: tuple[str, ...], *, compare: bool = True,
+) -> dict[str, tuple[bool, dict[str, list[MetricsRow]], StoreSettings]]:
+    """Per store: (any data in the range, the rows of each grain, the settings used).
 
     Stores with the same time zone and windows share one calendar and are loaded together, with one
-    query per table for all of them (metric_data.load_many)."""
+    query per table for all of them (metric_data.load_many); every grain asked for is computed from
+    that one load (hours and the day of `report --date`, or the page's hours, days and table)."""
     groups: dict[tuple[str, int, int], list[tuple[str, StoreConfig]]] = {}
     for store in dict.fromkeys(stores):
         sc = config.store(store)
         s = sc.settings
         key = (sc.timezone or config.default_timezone, s.loyalty_window_d, s.linkability_window_d)
         groups.setdefault(key, []).append((store, sc))
-    cmp_days = 0 if grain == "month" else 28
-    out: dict[str, tuple[bool, list[MetricsRow], StoreSettings]] = {}
+    cmp_days = 0 if set(grains) == {"month"} or not compare else 28
+    out: dict[str, tuple[bool, dict[str, list[MetricsRow]], StoreSettings]] = {}
     settings_of: dict[MetricSettings, dict[str, Any]] = {}
     for (tz_name, loyalty_d, linkability_d), members in groups.items():
         cal = Calendar(zone(tz_name), start - timedelta(days=cmp_days + max(loyalty_d, linkability_d)), end)
@@ -257,29 +237,33 @@ def stores_rows(  # noqa: PLR0917 -- mirrors store_metrics' positional signature
         b = cal.index(end) + 1
         spans = [(cal.bounds[a - 7 * w], cal.bounds[b - 7 * w]) for w in shifts if a - 7 * w >= 0]
         datas = load_many(conn, [s for s, _ in members], cal, cal.bounds[a], since, windows_of(spans),
-                          hour_counts=grain == "hour")
-        periods = cal.periods(grain, start, end)
-        earlier = {p: [cal.shifted(p, w) for w in range(1, 5)] for p in periods} if cmp_days else {}
+                          {s: sc.settings.visit_timeout_s for s, sc in members},
+                          hour_counts="hour" in grains)
+        periods = {g: cal.periods(g, start, end) for g in grains}
+        earlier = {g: {p: [cal.shifted(p, w) for w in range(1, 5)] for p in ps}
+                   for g, ps in periods.items() if cmp_days and g != "month"}
         for store, sc in members:
             data = datas[store]
-            maker = _Rows(data, sc, store, grain)
-            rows: list[MetricsRow] = []
-            for p in periods:
-                if cmp_days:
-                    got = [maker.compared(e) if e is not None else None for e in earlier[p]]
-                    last_week = got[0] or dict.fromkeys(COMPARED)
-                    avg: dict[str, float | None] = {}
-                    for m in COMPARED:
-                        vals = [v for g in got if g is not None and (v := g[m]) is not None]
-                        avg[m] = sum(vals) / len(vals) if vals else None
-                    rows.append(maker.row(p, last_week, avg))
-                else:
-                    rows.append(maker.row(p))
+            rows: dict[str, list[MetricsRow]] = {}
+            for g, ps in periods.items():
+                maker = _Rows(data, sc, store, g)
+                rows[g] = [maker.row(p, *_comparisons(maker, earlier[g][p])) if g in earlier else maker.row(p)
+                           for p in ps]
             s = sc.settings  # frozen, so hashable: asdict once per distinct settings
             if s not in settings_of:
                 settings_of[s] = asdict(s)
             as_map = settings_of[s]
             settings = StoreSettings(store, tz_name, sc.calibration_factor, dict(as_map),
-                                     tuple(sorted(data.agents)))
+                                     tuple(sorted(data.agents)), sc.currency, sc.locale)
             out[store] = (data.found, rows, settings)
     return out
+
+
+def _comparisons(maker: _Rows, earlier: list[Period | None]) -> tuple[dict[str, float | None], ...]:
+    """(last week, the mean of the last 4 weeks) of the COMPARED metrics, where known."""
+    got = [maker.compared(e) if e is not None else None for e in earlier]
+    avg: dict[str, float | None] = {}
+    for m in COMPARED:
+        vals = [v for g in got if g is not None and (v := g[m]) is not None]
+        avg[m] = sum(vals) / len(vals) if vals else None
+    return got[0] or dict.fromkeys(COMPARED), avg

@@ -78,6 +78,8 @@ class MetricsRow:
     loyalty_daily_n: int | None
     last_week: dict[str, float | None] = field(default_factory=dict)  # COMPARED, same period 7 days earlier
     avg_4_weeks: dict[str, float | None] = field(default_factory=dict)  # COMPARED, mean of 1-4 weeks earlier
+    occupancy: float | None = None  # hour rows: people present at some time in the hour; None for longer
+    sales_known: bool = False  # a POS export reached this period's last day: 0 transactions mean none sold
 
     def as_dict(self) -> dict[str, Any]:
         """Field names with their units; times ISO 8601 with the store's offset."""
@@ -97,6 +99,8 @@ class StoreSettings:
     calibration_factor: float
     settings: dict[str, Any]  # MetricSettings as a mapping (linkability_window_d, loyalty_window_d, ...)
     agents: tuple[str, ...]
+    currency: str = ""  # ISO 4217; "" when the config does not say
+    locale: str = "en"  # how amounts are written (hub.locales)
 
     @property
     def linkability_window_d(self) -> int:
@@ -107,6 +111,8 @@ class StoreSettings:
             **self.settings,
             "calibration_factor": self.calibration_factor,
             "timezone": self.timezone,
+            "currency": self.currency,
+            "locale": self.locale,
             "agents": list(self.agents),
         }
 
@@ -144,10 +150,10 @@ class MetricsReport:
 
 
 def definitions(store_settings: tuple[StoreSettings, ...] = ()) -> dict[str, str]:
-    """What each metric means; thresholds are named as settings (their values are in settings_used)."""
-    from hub.joins.metric_rows import DEFINITIONS  # noqa: PLC0415 -- keeps the API module short
+    """What each metric means, with the stores' setting values (hub.joins.definitions)."""
+    from hub.joins.definitions import definitions as words  # noqa: PLC0415 -- keeps the API module short
 
-    out = dict(DEFINITIONS)
+    out = words(store_settings)
     if store_settings:
         probe = MetricsReport((), date.min, date.min, "day", (), store_settings)
         out["linkability window"] = probe.linkability()
@@ -161,28 +167,41 @@ def store_metrics(  # noqa: PLR0917 -- the agreed API reads like a sentence: con
     start: date,
     end: date,
     grain: Grain = "day",
+    *,
+    compare: bool = True,
 ) -> MetricsReport:
     """Every metric of each store for each period of `grain` from `start` to `end` (local, included).
 
     NoMetricsError when none of the stores has any data in the range; ValueError for a bad grain or
-    an end before the start.
+    an end before the start. `compare=False` leaves out last week and the 4-week average (cheaper).
     """
+    return store_metrics_by(conn, config, stores, start, end, (grain,), compare=compare)[grain]
+
+
+def store_metrics_by(  # noqa: PLR0917 -- store_metrics' signature, several grains
+    conn: sqlite3.Connection,
+    config: HubConfig,
+    stores: list[str],
+    start: date,
+    end: date,
+    grains: tuple[Grain, ...],
+    *,
+    compare: bool = True,
+) -> dict[str, MetricsReport]:
+    """store_metrics for each of `grains`, from one load of the data (a store-day's hours and day)."""
     from hub.joins.metric_rows import stores_rows  # noqa: PLC0415 -- the heavy part, see the docstring
 
-    if grain not in GRAINS:
-        raise ValueError(f"grain {grain!r} is not one of {', '.join(GRAINS)}")
+    for grain in grains:
+        if grain not in GRAINS:
+            raise ValueError(f"grain {grain!r} is not one of {', '.join(GRAINS)}")
     if end < start:
         raise ValueError(f"the end {end.isoformat()} is before the start {start.isoformat()}")
-    by_store = stores_rows(conn, config, list(dict.fromkeys(stores)), start, end, grain)
-    rows: list[MetricsRow] = []
-    used: list[StoreSettings] = []
-    found = False
-    for store in dict.fromkeys(stores):
-        store_found, store_rows_, settings = by_store[store]
-        found = found or store_found
-        rows.extend(store_rows_)
-        used.append(settings)
-    if not found:
-        names = ", ".join(repr(s) for s in dict.fromkeys(stores))
-        raise NoMetricsError(f"no data for store {names} from {start.isoformat()} to {end.isoformat()}")
-    return MetricsReport(tuple(dict.fromkeys(stores)), start, end, grain, tuple(rows), tuple(used))
+    chosen = list(dict.fromkeys(stores))
+    by_store = stores_rows(conn, config, chosen, start, end, tuple(dict.fromkeys(grains)), compare=compare)
+    if not any(by_store[s][0] for s in chosen):
+        names = ", ".join(repr(s) for s in chosen)
+        when = f"on {start}" if start == end else f"from {start.isoformat()} to {end.isoformat()}"
+        raise NoMetricsError(f"no data for store {names} {when}")
+    used = tuple(by_store[s][2] for s in chosen)
+    return {g: MetricsReport(tuple(chosen), start, end, g,
+                             tuple(r for s in chosen for r in by_store[s][1][g]), used) for g in grains}

@@ -6,7 +6,10 @@ import dataclasses
 from typing import Any
 
 from hub.joins.daily import PeriodRow
-from hub.joins.metrics import COMPARED, MetricsRow
+from hub.joins.definitions import duration
+from hub.joins.metrics import COMPARED, MetricsRow, StoreSettings
+from hub.locales import locale
+from hub.locales import money as amount
 
 COLUMNS = (
     "period",
@@ -20,6 +23,7 @@ COLUMNS = (
     "net_sales_cents",
     "traffic_in",
     "conversion",
+    "occupancy",
 )
 
 
@@ -50,3 +54,20 @@ def metric_record(row: MetricsRow) -> dict[str, Any]:
         out[f"{m}_avg_4_weeks"] = row.avg_4_weeks.get(m)
     del out["last_week"], out["avg_4_weeks"]
     return out
+
+
+def settings_words(used: StoreSettings) -> list[tuple[str, str]]:
+    """A store's settings as a manager reads them: what each does, with its value."""
+    s, loc = used.settings, locale(used.locale)
+    return [
+        ("time zone", used.timezone),
+        ("money", f"{used.currency or 'no currency set'}, written {amount(123456, loc, used.currency)}"),
+        ("a visitor stays at least", duration(s["min_dwell_s"])),
+        ("a stay ends after a gap of", duration(s["visit_timeout_s"])),
+        ("a visitor's phone is heard at", f"{s['visitor_rssi_dbm']} dBm or stronger,"
+                                          f" at least {s['visitor_sightings_n']} times"),
+        ("people per visitor phone (calibration)", f"{used.calibration_factor:g}"),
+        ("a phone is recognised for", f"{s['linkability_window_d']} day(s) (its key window)"),
+        ("member loyalty looks back", f"{s['loyalty_window_d']} days"),
+        ("gateways", ", ".join(used.agents) or "none reported"),
+    ]

@@ -47,12 +47,17 @@ def _nice_max(x: float) -> float:
     return next(m * scale for m in (1, 2, 2.5, 5, 10) if m * scale >= x)
 
 
+def _pct_label(x: float) -> str:
+    return f"{x:.0f}%" if abs(x - round(x)) < 1e-9 else f"{x:.1f}%"
+
+
 def hourly(labels: Sequence[str], traffic: Sequence[float | None], conversion: Sequence[float | None]) -> str:
-    """Traffic in per local hour as bars (left axis) and conversion as a line (right axis, %)."""
+    """Traffic in per local hour as bars (left axis, people) and conversion as a line (right axis, %);
+    both axes and the hours are titled, and every label lies inside the drawing (none at its edge)."""
     label = "traffic in and conversion by hour"
     if all(t is None for t in traffic):
-        return _empty(260, label, "no traffic reported in this period")
-    h, left, right, top, bottom = 260, 52, 56, 12, 34
+        return _empty(280, label, "no traffic reported in this period")
+    h, left, right, top, bottom = 280, 74, 84, 14, 52
     pw, ph = W - left - right, h - top - bottom
     n = len(labels)
     slot = pw / n
@@ -62,8 +67,8 @@ def hourly(labels: Sequence[str], traffic: Sequence[float | None], conversion: S
     for i in range(5):
         y = top + ph - ph * i / 4
         out.append(f'<line x1="{left}" x2="{W - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}"/>')
-        out.append(_text(left - 4, y + 4, f"{tmax * i / 4:g}", "end"))
-        out.append(_text(W - right + 4, y + 4, f"{cmax * 100 * i / 4:g}%", "start"))
+        out.append(_text(left - 6, y + 5, f"{tmax * i / 4:g}", "end"))
+        out.append(_text(W - right + 6, y + 5, _pct_label(cmax * 100 * i / 4), "start"))
     for i, (lab, t) in enumerate(zip(labels, traffic, strict=True)):
         x = left + i * slot
         if t:
@@ -71,7 +76,10 @@ def hourly(labels: Sequence[str], traffic: Sequence[float | None], conversion: S
             out.append(f'<rect x="{x + slot * 0.15:.1f}" y="{top + ph - bh:.1f}" width="{slot * 0.7:.1f}"'
                        f' height="{bh:.1f}" fill="{BAR}"><title>{escape(lab)}: {t:g} in</title></rect>')
         if i % 3 == 0:
-            out.append(_text(x + slot / 2, h - 8, lab))
+            out.append(_text(x + slot / 2, top + ph + 22, lab))
+    out.append(_text(left + pw / 2, h - 6, "local hour", size=16))
+    out.append(_axis_title(18, top + ph / 2, "people in"))
+    out.append(_axis_title(W - 14, top + ph / 2, "conversion"))
     points = [(left + (i + 0.5) * slot, top + ph - ph * c / cmax) for i, c in enumerate(conversion)
               if c is not None]
     if points:
@@ -79,6 +87,12 @@ def hourly(labels: Sequence[str], traffic: Sequence[float | None], conversion: S
         out.append(f'<polyline points="{path}" fill="none" stroke="{LINE}" stroke-width="2.5"/>')
         out += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{LINE}"/>' for x, y in points]
     return _svg(h, label, out)
+
+
+def _axis_title(x: float, y: float, s: str) -> str:
+    """A vertical axis title, read bottom to top."""
+    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="16" text-anchor="middle" fill="{AXIS}"'
+            f' transform="rotate(-90 {x:.1f} {y:.1f})">{escape(s)}</text>')
 
 
 def _heat(v: float, vmax: float) -> str:

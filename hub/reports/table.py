@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TextIO
 
 from rich.console import Console
@@ -9,7 +10,10 @@ from rich.table import Table
 
 from hub.joins.daily import DailyReport, PeriodRow
 from hub.joins.metrics import MetricsReport, MetricsRow
-from hub.reports.columns import money
+from hub.joins.totals import total
+from hub.locales import locale
+from hub.locales import money as amount
+from hub.reports.columns import money, settings_words
 
 DASH = "-"
 
@@ -22,7 +26,7 @@ def _n(x: float | None, fmt: str = "{:,.0f}") -> str:
     return DASH if x is None else fmt.format(x)
 
 
-def _cells(label: str, r: PeriodRow) -> list[str]:
+def _cells(label: str, r: PeriodRow, cash: Callable[[int], str] = money) -> list[str]:
     dwell = DASH if r.median_dwell_s is None else f"{r.median_dwell_s / 60:.1f} min"
     return [
         label,
@@ -31,7 +35,7 @@ def _cells(label: str, r: PeriodRow) -> list[str]:
         _pct(r.capture_rate),
         dwell,
         _n(r.transactions),
-        money(r.net_sales_cents),
+        cash(r.net_sales_cents),
         _n(r.traffic_in, "{:,.1f}"),
         _pct(r.conversion),
     ]
@@ -56,13 +60,20 @@ def render(report: DailyReport | MetricsReport, out: TextIO) -> None:
     ):
         table.add_column(name, justify="left" if name == "Hour" else "right", min_width=len(name))
     dst_day = len(report.hours) != 24
+    used = report.store_settings
+    loc = locale(used.locale)
+
+    def cash(cents: int) -> str:
+        return amount(cents, loc, used.currency)
+
     for h in report.hours:
         label = h.start.strftime("%H:%M %z" if dst_day else "%H:%M")
-        table.add_row(*_cells(label, h))
+        table.add_row(*_cells(label, h, cash))
     table.add_section()
-    table.add_row(*_cells("Day", report.day), style="bold")
+    table.add_row(*_cells("Day", report.day, cash), style="bold")
     console.print(table)
-    for title, items in (("Definitions", report.definitions()), ("Settings", report.settings_used())):
+    for title, items in (("Definitions", report.definitions()),
+                         ("Settings", dict(settings_words(report.store_settings)))):
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold", no_wrap=True)
         grid.add_column()
@@ -70,10 +81,6 @@ def render(report: DailyReport | MetricsReport, out: TextIO) -> None:
             grid.add_row(key, str(value))
         console.print(title, style="bold underline")
         console.print(grid)
-
-
-def _money(cents: float | None) -> str:
-    return DASH if cents is None else money(round(cents))
 
 
 def _label(r: MetricsRow) -> str:
@@ -102,7 +109,12 @@ def render_metrics(report: MetricsReport, console: Console) -> None:
     """Per store: the funnel, value and comparisons, engagement and members; members who did not buy."""
     for store in report.stores:
         rows = report.rows_of(store)
-        tz = next(s.timezone for s in report.store_settings if s.store == store)
+        used = next(s for s in report.store_settings if s.store == store)
+        tz, loc = used.timezone, locale(used.locale)
+
+        def cash(cents: float | None) -> str:
+            return DASH if cents is None else amount(round(cents), loc, used.currency)  # noqa: B023 -- per store
+
         span = f"{report.start.isoformat()} to {report.end.isoformat()}"
         main = Table(title=f"Store {store}, {span} by {report.grain} ({tz})")
         value = Table(title=f"Store {store}: value and comparisons")
@@ -115,8 +127,8 @@ def render_metrics(report: MetricsReport, console: Console) -> None:
             dwell = DASH if r.median_dwell_s is None else f"{r.median_dwell_s / 60:.1f} min"
             main.add_row(_label(r), _n(r.traffic_in, "{:,.1f}"), _n(r.visitors), _n(r.passersby),
                          _pct(r.capture_rate), dwell, _pct(r.bounce_rate), _n(r.transactions),
-                         money(r.net_sales_cents), _pct(r.conversion))
-            value.add_row(_label(r), _money(r.avg_transaction_value_cents), _money(r.sales_per_visitor_cents),
+                         cash(r.net_sales_cents), _pct(r.conversion))
+            value.add_row(_label(r), cash(r.avg_transaction_value_cents), cash(r.sales_per_visitor_cents),
                           _n(r.shoppers_per_staff_hour, "{:,.1f}"),
                           _change(r.traffic_in, r.last_week.get("traffic_in")),
                           _change(r.traffic_in, r.avg_4_weeks.get("traffic_in")),
@@ -127,6 +139,11 @@ def render_metrics(report: MetricsReport, console: Console) -> None:
                          _n(r.returning_visitors_n), _n(r.member_visits_n), _pct(r.member_conversion),
                          _n(r.loyalty_first_time_n), _n(r.loyalty_occasional_n), _n(r.loyalty_weekly_n),
                          _n(r.loyalty_daily_n))
+        t = total(rows)  # sums and ratios of the sums (hub.joins.totals), as on the HTML page
+        main.add_section()
+        main.add_row("Total", _n(t["traffic_in"], "{:,.1f}"), _n(t["visitors"]), _n(t["passersby"]),
+                     _pct(t["capture_rate"]), DASH, DASH, _n(t["transactions"]), cash(t["net_sales_cents"]),
+                     _pct(t["conversion"]), style="bold")
         console.print(main)
         console.print(value)
         console.print(more)
@@ -146,8 +163,8 @@ def render_metrics(report: MetricsReport, console: Console) -> None:
     per_store.add_column(style="bold", no_wrap=True)
     for store in report.stores:
         per_store.add_column(store)
-    settings = report.settings_used()
+    words = [settings_words(s) for s in report.store_settings]
     per_store.add_row("store", *report.stores)
-    for key in next(iter(settings.values())):
-        per_store.add_row(key, *(str(settings[s][key]) for s in report.stores))
+    for i, (name, _) in enumerate(words[0]):
+        per_store.add_row(name, *(w[i][1] for w in words))
     console.print(per_store)

@@ -70,9 +70,11 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
             "counters": str,
             "status_at": str,
         },
-        pk="agent",
+        pk=("org", "store", "agent"),
         if_not_exists=True,
     )
+    if db.table("agents").pks == ["agent"]:  # before v2 an agent id alone was the key: gw-1 of one store
+        db.table("agents").transform(pk=("org", "store", "agent"))  # replaced gw-1 of another
     db.execute(
         "CREATE TABLE IF NOT EXISTS pos_transactions (store TEXT NOT NULL, transaction_id TEXT NOT NULL,"
         " at_utc TEXT NOT NULL, at_epoch_s INTEGER NOT NULL, net_amount_cents INTEGER NOT NULL,"

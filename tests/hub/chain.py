@@ -198,7 +198,7 @@ def _pos_rows(store: str, truth: Truth, rng: random.Random) -> list[list[str]]:
                 ]
                 for i, c in enumerate(parts)
             )
-        else:  # location,timestamp,ticket,total,status,customer_id with three forms of time
+        else:  # location,timestamp,ticket,net_total,status,customer_id with three forms of time
             form = n % 3
             stamp = (
                 local.strftime("%Y-%m-%d %H:%M:%S")
@@ -215,7 +215,7 @@ def _pos_rows(store: str, truth: Truth, rng: random.Random) -> list[list[str]]:
 
 HEADERS = {
     "brno-1": "Receipt No,Date,Time,Store ID,Line Total,Status,Loyalty ID,SKU",
-    "other": "location,timestamp,ticket,total,status,customer_id",
+    "other": "location,timestamp,ticket,net_total,status,customer_id",
 }
 
 

@@ -20,6 +20,7 @@ from hub.cli import main
 from hub.config import HubConfig
 from hub.ingest import Counters, Incoming, Writer
 from hub.joins.agents import AgentSummary, Gap, agent_summaries, batches_in_order, records_in_order
+from hub.store import open_db
 from tests.agent.buffer.records import MIB, visits
 from tests.hub.envelopes import T0, envelope, visit
 from tests.hub.support import wait_for
@@ -108,14 +109,20 @@ def _small_fleet(feed: Feed) -> None:
     feed.status(T0 + 70, gw2, Status("offline", "0.1.0", 0, False, {}))
 
 
-TABLE = """\
-┏━━━━━━━┳━━━━━━━━┳━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━┳━━━━━━━━━━┳━━━━━━━━┳━━━━━━━━━┳━━━━━━━━━━━━━━┓
-┃ Agent ┃ Store  ┃ State   ┃ Last seen            ┃ Backlog ┃ Clock    ┃ Epochs ┃ Batches ┃ Gaps         ┃
-┡━━━━━━━╇━━━━━━━━╇━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━╇━━━━━━━━━━╇━━━━━━━━╇━━━━━━━━━╇━━━━━━━━━━━━━━┩
-│ gw-1  │ brno-1 │ online  │ 2026-11-18T11:07:20Z │      12 │ synced   │      2 │       6 │ 3: e1 2, 4-5 │
-│ gw-2  │ brno-2 │ offline │ 2026-11-18T11:07:50Z │       0 │ unsynced │      1 │       2 │ 0            │
-└───────┴────────┴─────────┴──────────────────────┴─────────┴──────────┴────────┴─────────┴──────────────┘
-"""
+TABLE = (  # the table is 113 columns wide: each line in two literals
+    "┏━━━━━━┳━━━━━━━━┳━━━━━━━┳━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━"
+    "━┳━━━━━━━━━┳━━━━━━━━━━┳━━━━━━━━┳━━━━━━━━━┳━━━━━━━━━━━━━━┓\n"
+    "┃ Org  ┃ Store  ┃ Agent ┃ State   ┃ Last seen           "
+    " ┃ Backlog ┃ Clock    ┃ Epochs ┃ Batches ┃ Gaps         ┃\n"
+    "┡━━━━━━╇━━━━━━━━╇━━━━━━━╇━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━"
+    "━╇━━━━━━━━━╇━━━━━━━━━━╇━━━━━━━━╇━━━━━━━━━╇━━━━━━━━━━━━━━┩\n"
+    "│ acme │ brno-1 │ gw-1  │ online  │ 2026-11-18T11:07:20Z"
+    " │      12 │ synced   │      2 │       6 │ 3: e1 2, 4-5 │\n"
+    "│ acme │ brno-2 │ gw-2  │ offline │ 2026-11-18T11:07:50Z"
+    " │       0 │ unsynced │      1 │       2 │ 0            │\n"
+    "└──────┴────────┴───────┴─────────┴─────────────────────"
+    "─┴─────────┴──────────┴────────┴─────────┴──────────────┘\n"
+)
 
 
 def _cli(tmp_path: Path, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -213,3 +220,38 @@ def _hub_status(config: HubConfig) -> dict[str, int]:
     with closing(sqlite3.connect(config.database.path)) as conn:
         row = conn.execute("SELECT counters FROM agents WHERE agent = 'gw-1'").fetchone()
     return json.loads(row[0]) if row and row[0] else {}
+
+
+def test_agents_of_the_same_id_in_two_stores_are_two_agents(feed: Feed, tmp_path: Path) -> None:
+    """gw-1 of brno-1 and gw-1 of brno-2 are listed apart, each with its own state, batches and gaps: an
+    agent is (org, store, agent), never its id alone."""
+    feed.data(T0, 0, 1, 2, epoch="e1")
+    feed.status(T0 + 10, GW1, Status("online", "0.1.0", 3, True, {}))
+    feed.data(T0 + 20, 0, 2, epoch="e9", store="brno-2")
+    feed.status(T0 + 30, Topics("acme", "brno-2", "gw-1"), Status("offline", "0.1.0", 0, False, {}))
+    with closing(sqlite3.connect(feed.db)) as conn:
+        rows = [(a.org, a.store, a.agent, a.state, a.batches, a.missing_n) for a in agent_summaries(conn)]
+        assert rows == [("acme", "brno-1", "gw-1", "online", 3, 0),
+                        ("acme", "brno-2", "gw-1", "offline", 2, 1)]
+        in_order = batches_in_order(conn, "gw-1", store="brno-2")
+        assert [(e, q) for e, q, _, _ in in_order] == [("e9", 0), ("e9", 2)]
+        assert [a.store for a in agent_summaries(conn, "brno-2")] == ["brno-2"]
+
+
+def test_an_older_database_keyed_by_agent_alone_is_migrated(tmp_path: Path) -> None:
+    """A hub database made before agents were keyed by store opens with its rows kept and the new key."""
+    path = tmp_path / "old.db"
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("CREATE TABLE agents (agent TEXT PRIMARY KEY, org TEXT, store TEXT, state TEXT,"
+                     " last_seen TEXT, backlog_batches INTEGER, clock_synced INTEGER, agent_version TEXT,"
+                     " counters TEXT, status_at TEXT)")
+        conn.execute("INSERT INTO agents (agent, org, store, state)"
+                     " VALUES ('gw-1', 'acme', 'brno-1', 'online')")
+        conn.commit()
+    db = open_db(path)
+    try:
+        assert db.table("agents").pks == ["org", "store", "agent"]
+        assert db.execute("SELECT org, store, agent, state FROM agents").fetchall() == [
+            ("acme", "brno-1", "gw-1", "online")]
+    finally:
+        db.close()

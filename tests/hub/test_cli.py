@@ -106,7 +106,9 @@ def test_import_then_report_as_json(tmp_path: Path, capsys: pytest.CaptureFixtur
     write(load_hub_config(cfg), footfall())
     pos = tmp_path / "pos.csv"
     pos.write_text(POS)
-    assert run(capsys, "import-pos", str(pos), "--config", str(cfg)) == (0, "pos.csv: 7 rows imported\n", "")
+    code, out, err = run(capsys, "import-pos", str(pos), "--config", str(cfg))
+    assert (code, out.splitlines()[0], err) == (0, "pos.csv: 7 rows imported", "")
+    assert "  net sales <- 'net_amount'" in out.splitlines()  # and which column fed each field
     assert run(capsys, "import-pos", str(pos), "--config", str(cfg))[1].startswith(
         "pos.csv: nothing imported: this file was already imported at "
     )
@@ -127,7 +129,7 @@ def test_import_then_report_as_json(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert (doc["day"]["transactions"], doc["day"]["net_sales_cents"], doc["day"]["visitors"]) == (
         4,
         5050,
-        10,
+        6,
     )
 
 

@@ -39,19 +39,21 @@ def report(db: sqlite_utils.Database, config: HubConfig) -> DailyReport:
     return daily_report(db.conn, config, "brno-1", DAY)
 
 
-def test_hours_are_local_and_sum_the_agents(
+def test_hours_are_local_and_count_people_once(
     config: HubConfig, tmp_path: Path, db: sqlite_utils.Database
 ) -> None:
-    """Hour 10 local: gw-1 4 visitors + 6 passers-by, gw-2 2 + 3 -> 6 visitors, 9 passers-by, capture 6/15."""
+    """Hour 10 local: visitors are the phones that came in (keys 3, 4 via gw-1, 7 via gw-2) = 3; passers-by
+    the larger gateway count, max(6, 3) = 6 (two gateways hear one street); capture 3/9. Hour 11: gw-1's
+    re-sent count (15) replaces its first (1). Hour 9: nobody reported, unknown, not 0."""
     build(config, tmp_path)
     r = report(db, config)
     assert len(r.hours) == 24
     assert r.hours[0].start.isoformat() == "2026-11-26T00:00:00+01:00"
     h10 = r.hours[10]
-    assert (h10.visitors, h10.passersby, h10.capture_rate) == (6, 9, pytest.approx(0.4))
-    h11 = r.hours[11]  # gw-1 re-sent hour 11: its last count (5, 15) replaces (3, 1)
-    assert (h11.visitors, h11.passersby, h11.capture_rate) == (5, 15, pytest.approx(0.25))
-    assert (r.hours[9].visitors, r.hours[9].capture_rate) == (None, None)  # nobody reported: unknown, not 0
+    assert (h10.visitors, h10.passersby, h10.capture_rate) == (3, 6, pytest.approx(3 / 9))
+    h11 = r.hours[11]
+    assert (h11.visitors, h11.passersby, h11.capture_rate) == (2, 15, pytest.approx(2 / 17))
+    assert (r.hours[9].visitors, r.hours[9].capture_rate) == (None, None)
 
 
 def test_median_dwell_of_visitor_visits_by_start_hour(
@@ -73,29 +75,47 @@ def test_median_dwell_of_visitor_visits_by_start_hour(
 def test_sales_and_conversion_without_door_counters(
     config: HubConfig, tmp_path: Path, db: sqlite_utils.Database
 ) -> None:
-    """No door counts: traffic in = visitors x 1.5. Hour 10: 2 sales (25.00, 10.50; the refund is not a sale),
-    net 30.50, traffic 9, conversion 2/9. Hour 11: 12.00 (naive local) + 8.00 (10:59:59Z), traffic 7.5."""
+    """No door counts: traffic in = arrivals x 1.5. Hour 10: 2 sales (25.00, 10.50; the refund is not a sale),
+    net 30.50, 3 arrivals, traffic 4.5. Hour 11: 12.00 (naive local) + 8.00 (10:59:59Z), 2 arrivals, 3.0."""
     build(config, tmp_path)
     r = report(db, config)
     assert r.traffic_source == "wifi_visitors"
     h10, h11, h12 = r.hours[10], r.hours[11], r.hours[12]
-    assert (h10.transactions, h10.net_sales_cents, h10.traffic_in) == (2, 3050, 9.0)
-    assert h10.conversion == pytest.approx(2 / 9)
-    assert (h11.transactions, h11.net_sales_cents, h11.traffic_in) == (2, 2000, 7.5)
-    assert h11.conversion == pytest.approx(2 / 7.5)
+    assert (h10.transactions, h10.net_sales_cents, h10.traffic_in) == (2, 3050, 4.5)
+    assert h10.conversion == pytest.approx(2 / 4.5)
+    assert (h11.transactions, h11.net_sales_cents, h11.traffic_in) == (2, 2000, 3.0)
+    assert h11.conversion == pytest.approx(2 / 3)
     assert (h12.transactions, h12.net_sales_cents, h12.traffic_in, h12.conversion) == (0, 0, None, None)
 
 
-def test_day_totals_come_from_day_counts_not_summed_hours(
+def test_hours_add_up_to_the_day(config: HubConfig, tmp_path: Path, db: sqlite_utils.Database) -> None:
+    """Day: 6 phones came in (traffic 6 x 1.5 = 9, the sum of the hours 1.5 + 4.5 + 3.0), passers-by the
+    larger gateway's day count max(20, 3); 4 sales, 50.50, conversion 4/9, the same rate the hours add up
+    to. The next local day's counts and sales are not included."""
+    build(config, tmp_path)
+    r = report(db, config)
+    d = r.day
+    assert (d.visitors, d.passersby, d.capture_rate) == (6, 20, pytest.approx(6 / 26))
+    assert (d.transactions, d.net_sales_cents, d.traffic_in) == (4, 5050, 9.0)
+    assert sum(h.traffic_in or 0 for h in r.hours) == d.traffic_in
+    assert sum(h.transactions for h in r.hours) == d.transactions
+    assert d.conversion == pytest.approx(4 / 9)
+
+
+def test_a_stay_across_two_hours_is_one_entry_and_occupies_both(
     config: HubConfig, tmp_path: Path, db: sqlite_utils.Database
 ) -> None:
-    """Day visitors 8 + 2 = 10 from the day counts (hours sum to 11: a device spans hours); 4 sales, 50.50,
-    traffic 10 x 1.5 = 15, conversion 4/15. The next local day's counts and sales are not included."""
+    """A 40-minute stay from 12:40 to 13:20 local is traffic in 12:00 only, and occupancy in 12:00 and 13:00:
+    hourly conversion is not diluted by people who came in earlier."""
+    from tests.hub.scenario import v, write  # noqa: PLC0415
+
     build(config, tmp_path)
-    d = report(db, config).day
-    assert (d.visitors, d.passersby, d.capture_rate) == (10, 23, pytest.approx(10 / 33))
-    assert (d.transactions, d.net_sales_cents, d.traffic_in) == (4, 5050, 15.0)
-    assert d.conversion == pytest.approx(4 / 15)
+    write(config, [("gw-1", 5, [v("2026-11-26T11:40:00Z", 2400, key=9)])])
+    r = report(db, config)
+    h12, h13 = r.hours[12], r.hours[13]
+    assert (h12.traffic_in, h12.occupancy, h12.visitors) == (1.5, 1.5, 1)
+    assert (h13.traffic_in, h13.occupancy, h13.visitors) == (0.0, 1.5, 0)
+    assert r.day.traffic_in == 10.5 and r.day.occupancy is None
 
 
 def test_door_counts_are_traffic_when_the_store_has_them(
@@ -127,14 +147,19 @@ def test_report_states_its_definitions_and_settings(
         "loyalty_window_d": 30,  # added with the member metrics (issue 7)
         "calibration_factor": 1.5,
         "timezone": "Europe/Prague",
+        "currency": "",
+        "locale": "en",
+        "agents": ["gw-1", "gw-2"],
         "traffic_in_source": "wifi_visitors",
     }
     d = r.definitions()
-    assert d["visitor"] == (
-        "a device whose visit (no gap over 900 s) lasted at least 300 s with at least 3 "
-        "sightings at or above -70 dBm"
+    assert d["visitor"].startswith(
+        "a phone that stayed at least 5 min (a gap of more than 15 min ends a stay), heard at least 3 times"
+        " at -70 dBm or stronger"
     )
-    assert d["traffic in"] == "visitors x the store's calibration factor 1.5 (no door counts on this day)"
+    assert "calibration factor (1.5)" in d["traffic in"]
+    assert "so the hours add up to the day" in d["traffic in"]
+    assert not any(key in text for text in d.values() for key in ("min_dwell_s", "visitor_rssi_dbm", "_s "))
     assert d["linkability window"].startswith("1 day(s)")
     assert r.agents == ("gw-1", "gw-2")
 
@@ -150,7 +175,7 @@ def test_daylight_saving_day_has_25_hours(config: HubConfig, db: sqlite_utils.Da
         "2026-10-25T02:00:00+02:00",
         "2026-10-25T02:00:00+01:00",
     ]
-    assert r.hours[3].visitors == 1
+    assert (r.hours[3].visitors, r.hours[3].passersby) == (0, 1)  # reported: nobody came in (0, not unknown)
 
 
 def test_no_data_for_the_store_and_day(config: HubConfig, tmp_path: Path, db: sqlite_utils.Database) -> None:
@@ -158,3 +183,37 @@ def test_no_data_for_the_store_and_day(config: HubConfig, tmp_path: Path, db: sq
     build(config, tmp_path)
     with pytest.raises(NoDataError, match="no data for store 'brno-1' on 2026-11-28"):
         daily_report(db.conn, config, "brno-1", date(2026, 11, 28))
+
+
+def test_a_voided_sale_counts_nowhere(config: HubConfig, tmp_path: Path, db: sqlite_utils.Database) -> None:
+    """A later export voids T1 (25.00 at 10:10): the day, its 10:00 hour and the range report all drop it,
+    one way (the issue: `--date` counted it, `--from/--to` did not)."""
+    from hub.imports import importer  # noqa: PLC0415
+    from hub.joins.metrics import store_metrics  # noqa: PLC0415
+
+    build(config, tmp_path)
+    void = tmp_path / "void.csv"
+    void.write_text("store,timestamp,transaction_id,net_amount,status\n"
+                    "brno-1,2026-11-26T10:10:00+01:00,T1,25.00,VOID\n")
+    importer("pos")(db, void, config)
+    r = report(db, config)
+    assert (r.day.transactions, r.day.net_sales_cents) == (3, 2550)
+    assert (r.hours[10].transactions, r.hours[10].net_sales_cents) == (1, 550)
+    (row,) = store_metrics(db.conn, config, ["brno-1"], DAY, DAY, "day").rows
+    assert (row.transactions, row.net_sales_cents) == (3, 2550)
+
+
+def test_sales_are_known_once_an_export_reached_the_day(
+    config: HubConfig, tmp_path: Path, db: sqlite_utils.Database
+) -> None:
+    """The 26th (sales imported through the 27th) is known, its quiet hours included: 0 means none sold. The
+    29th, with footfall but no export yet, is not: its 0 transactions are not known yet."""
+    from tests.hub.scenario import v, write  # noqa: PLC0415
+
+    build(config, tmp_path)
+    write(config, [("gw-1", 7, [v("2026-11-29T10:00:00Z", 600, key=30)])])
+    r = report(db, config)
+    assert r.day.sales_known and all(h.sales_known for h in r.hours)
+    later = daily_report(db.conn, config, "brno-1", date(2026, 11, 29))
+    assert (later.day.transactions, later.day.sales_known) == (0, False)
+    assert "not known yet" in later.definitions()["sales known"]

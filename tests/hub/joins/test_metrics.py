@@ -168,25 +168,34 @@ def test_weeks_and_months_add_up_days_and_pool_visits(
             assert {k: getattr(row, k) for k in want} == want, (store, a)
 
 
-def test_hours_follow_the_agents_counts_and_door_minutes(chain: Chain, conn: sqlite3.Connection) -> None:
-    """By hour: the agents' hourly counts, door entries of the hour, sales and labour of the hour; the
-    day the clocks go back has 25 local hours."""
+def test_hours_count_arrivals_and_keep_presence_as_occupancy(chain: Chain, conn: sqlite3.Connection) -> None:
+    """By hour: visitors and Wi-Fi traffic are the people who came in that hour (so hours add up to the
+    day), occupancy the people present in it (the agents' hourly counts x factor), door entries of the
+    hour, sales and labour of the hour; the day the clocks go back has 25 local hours."""
     config, truths = chain
     day = date(2026, 10, 25)
     report = store_metrics(conn, config, ["brno-1", "leeds-1"], day, day, "hour")
     for store in ("brno-1", "leeds-1"):
         t = truths[store]
+        factor = STORES[store][1]
         rows = report.rows_of(store)
         assert len(rows) == 25
         for row in rows:
             h = int(row.start.timestamp())
             counts = t.hour_counts.get(h)
-            assert (row.visitors, row.passersby) == (counts or (None, None))
+            came = len([p for p, s, _, _ in t.visits if h <= s < h + 3600])
+            if counts is not None:
+                assert (row.visitors, row.passersby) == (came, counts[1])
+                assert row.occupancy == counts[0] * factor
             if STORES[store][3]:
                 assert row.traffic_in == sum(n for m, n in t.doors if h <= m < h + 3600)
+            elif counts is not None:
+                assert row.traffic_in == came * factor
             sales = [c for at, c, void, _ in t.sales if h <= at < h + 3600 and not void]
             assert (row.transactions, row.net_sales_cents) == (sum(1 for c in sales if c > 0), sum(sales))
             assert row.labour_hours == t.staff.get(h)
+        (total,) = store_metrics(conn, config, [store], day, day, "day").rows
+        assert sum(r.traffic_in or 0 for r in rows) == total.traffic_in
 
 
 def test_comparisons_with_last_week_and_four_weeks(chain: Chain, conn: sqlite3.Connection) -> None:
@@ -225,10 +234,13 @@ def test_every_report_states_definitions_settings_and_window(chain: Chain, conn:
         "comparisons",
         "shopper-to-staff ratio",
         "member conversion",
-        "visitors, passers-by",
+        "visitors",
+        "traffic in",
+        "occupancy",
     ):
         assert term in words
-    assert "SUM of the daily counts" in words["visitors, passers-by"]
+    assert "adds up its days" in words["visitors"]
+    assert "1.25 (leeds-1)" in words["traffic in"]  # each store's setting value, by store where they differ
 
 
 def test_no_data_in_the_range_is_an_error(chain: Chain, conn: sqlite3.Connection) -> None:

@@ -32,7 +32,8 @@ def _day_data() -> tuple[str, list[object]]:
                                                                                       (12, 9, 35))
     ]
     recs.append(PeriodCounts("day", iso(t0), 70, 17, 53, 0, 17))
-    recs += [visit(i, start=t0 + 10 * 3600 + 60 * i) for i in range(6)]
+    recs += [visit(h * 100 + i, start=t0 + h * 3600 + 60 * i) for h, v in ((10, 8), (11, 2), (12, 9))
+             for i in range(v)]  # the people who came in: visitors are counted from visits
     return day.isoformat(), recs
 
 

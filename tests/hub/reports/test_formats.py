@@ -42,7 +42,7 @@ def test_every_registered_format_renders(report: DailyReport) -> None:
     assert sorted(FORMATS) == ["csv", "html", "json", "table"]
     for name in FORMATS:
         text = render(name, report)
-        assert "calibration factor 1.5" in text, name
+        assert "calibration factor (1.5)" in text, name
         assert "linkability" in text, name
 
 
@@ -52,10 +52,10 @@ def test_json_has_the_numbers_unrounded_and_money_in_cents(report: DailyReport) 
     assert (doc["store"], doc["date"], doc["timezone"]) == ("brno-1", "2026-11-26", "Europe/Prague")
     h10 = doc["hours"][10]
     assert h10["start"] == "2026-11-26T10:00:00+01:00"
-    assert (h10["visitors"], h10["passersby"], h10["net_sales_cents"], h10["transactions"]) == (6, 9, 3050, 2)
-    assert h10["conversion"] == pytest.approx(2 / 9)
+    assert (h10["visitors"], h10["passersby"], h10["net_sales_cents"], h10["transactions"]) == (3, 6, 3050, 2)
+    assert h10["conversion"] == pytest.approx(2 / 4.5)
     assert doc["hours"][9]["visitors"] is None
-    assert (doc["day"]["visitors"], doc["day"]["median_dwell_s"]) == (10, 650)
+    assert (doc["day"]["visitors"], doc["day"]["median_dwell_s"]) == (6, 650)
     assert doc["settings"]["traffic_in_source"] == "wifi_visitors"
     assert "capture rate" in doc["definitions"]
 
@@ -71,18 +71,19 @@ def test_csv_rows_per_hour_then_day_with_definitions_as_comments(report: DailyRe
     assert rows[10] == {
         "period": "hour",
         "start": "2026-11-26T10:00:00+01:00",
-        "visitors": "6",
-        "passersby": "9",
-        "capture_rate": "0.4",
+        "visitors": "3",
+        "passersby": "6",
+        "capture_rate": str(3 / 9),
         "median_dwell_s": "600.0",
         "visitor_visits_n": "3",
         "transactions": "2",
         "net_sales": "30.50",
-        "traffic_in": "9.0",
-        "conversion": str(2 / 9),
+        "traffic_in": "4.5",
+        "conversion": str(2 / 4.5),
+        "occupancy": "4.5",
     }
     assert rows[9]["visitors"] == ""
-    assert (rows[24]["period"], rows[24]["visitors"], rows[24]["net_sales"]) == ("day", "10", "50.50")
+    assert (rows[24]["period"], rows[24]["visitors"], rows[24]["net_sales"]) == ("day", "6", "50.50")
 
 
 def test_table_shows_local_hours_percentages_and_money(report: DailyReport) -> None:
@@ -90,11 +91,9 @@ def test_table_shows_local_hours_percentages_and_money(report: DailyReport) -> N
     text = render("table", report)
     assert "Store brno-1, 2026-11-26 (Europe/Prague)" in text
     line10 = next(line for line in text.splitlines() if "10:00" in line)
-    for cell in ("6", "9", "40.0%", "10.0 min", "30.50", "9.0", "22.2%"):
+    for cell in ("3", "6", "33.3%", "10.0 min", "30.50", "4.5", "44.4%"):
         assert cell in line10, cell
     day = next(line for line in text.splitlines() if "Day" in line)
-    assert "50.50" in day and "26.7%" in day
+    assert "50.50" in day and "44.4%" in day
     traffic = next(line for line in text.splitlines() if line.startswith("traffic in "))
-    assert traffic.split(maxsplit=2)[2].rstrip() == (
-        "visitors x the store's calibration factor 1.5 (no door counts on this day)"
-    )
+    assert traffic.split(maxsplit=2)[2].startswith("people who came in")

@@ -8,7 +8,9 @@ chart empty is caught by the same check.
 
 from __future__ import annotations
 
+import contextlib
 import io
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -50,9 +52,9 @@ def _visit(start: float, dwell_s: int, key: int) -> Visit:
     return Visit(iso(start), iso(start + dwell_s), dwell_s, 9, -50, "visitor", False, f"{key:032x}", "w")
 
 
-def build_week(config: HubConfig, tmp_path: Path, *, with_counts: bool = True) -> None:
+def build_week(config: HubConfig, tmp_path: Path, *, with_footfall: bool = True) -> None:
     """Monday to Sunday, 08:00-19:00: hourly and daily counts, visits of every dwell bucket, sales,
-    and member visits (loyalty); `with_counts=False` leaves only visits and sales (no traffic)."""
+    and member visits (loyalty); `with_footfall=False` leaves only sales and member visits."""
     records: list[Any] = []
     pos = ["store,timestamp,transaction_id,net_amount"]
     db = open_db(config.database.path)
@@ -62,13 +64,13 @@ def build_week(config: HubConfig, tmp_path: Path, *, with_counts: bool = True) -
         for h in range(8, 20):
             v = 4 + (h * 7 + d * 5) % 11 + (6 if d >= 5 else 0)
             day_v += v
-            if with_counts:
+            if with_footfall:
                 records.append(PeriodCounts("hour", iso(t0 + h * 3600), v + 30, v, 30, 1, v))
-            for i, dwell in enumerate((400, 1500, 4000, 30000)[: 1 + (h + d) % 4]):
+            for i, dwell in enumerate((400, 1500, 4000, 30000)[: 1 + (h + d) % 4] if with_footfall else ()):
                 records.append(_visit(t0 + h * 3600 + 60 * i, dwell, d * 1000 + h * 10 + i))
             for i in range(v // 4):
                 pos.append(f"brno-1,{iso(t0 + h * 3600 + 300 * i + 60)},T{d}-{h}-{i},{12 + i}.50")
-        if with_counts:
+        if with_footfall:
             records.append(PeriodCounts("day", iso(t0), day_v + 200, day_v, 200, 12, day_v))
         db.conn.executemany(
             "INSERT INTO member_visits (store, member_key, started_epoch_s, ended_epoch_s, dwell_s, agent)"
@@ -119,7 +121,10 @@ def test_html_is_registered_and_needs_nothing_from_the_network(config: HubConfig
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
     for banned in ("<script", "http://", "https://", "<link", "<img", "@import", "url("):
         assert banned not in html.replace('xmlns="http://www.w3.org/2000/svg"', ""), banned
-    assert "calibration factor 1.5" in html and "linkability window" in html and "visit_timeout_s" in html
+    assert "calibration factor (1.5)" in html and "linkability window" in html
+    assert "a stay ends after a gap of</td><td>15 min" in html  # settings by what they do, with their value
+    for key in ("visit_timeout_s", "min_dwell_s", "visitor_rssi_dbm", "calibration_factor"):
+        assert key not in html, key
 
 
 def test_cli_html_for_one_day_shows_that_days_row_of_the_heat_map(
@@ -160,20 +165,93 @@ def test_a_week_on_a_phone_draws_every_chart_with_no_console_error(config: HubCo
 
 
 def test_the_check_catches_an_empty_chart(config: HubConfig, tmp_path: Path) -> None:
-    """Without hourly counts there is no traffic: the traffic and heat-map charts draw no mark and the
-    pixel check says so, while engagement (visits) still has its bars."""
-    build_week(config, tmp_path, with_counts=False)
+    """Without footfall (sales only) there is no traffic and no visit: the traffic, heat-map and engagement
+    charts draw no mark and the pixel check says so, while loyalty (member visits) still has its bars."""
+    build_week(config, tmp_path, with_footfall=False)
     path = page_file(config, tmp_path, MONDAY, MONDAY)
     with browser(tmp_path) as page:
         open_file(page, path, 390, 844, mobile=True)
         assert page.problems() == []
         ink = chart_ink(page)
     empty = sorted(k.split("/")[1] for k, n in ink.items() if n < MIN_INK)
-    assert empty == ["heatmap", "hourly"], ink
-    assert ink["store-brno-1/engagement"] >= MIN_INK
+    assert empty == ["engagement", "heatmap", "hourly"], ink
+    assert ink["store-brno-1/loyalty"] >= MIN_INK
 
 
 def test_a_missing_chromium_fails_and_says_to_run_the_test_command(tmp_path: Path) -> None:
     """Without chromium the browser tests fail (never skip) with the remedy: ./run test installs it."""
     with pytest.raises(AssertionError, match=r"chromium is not installed: run \./run test"):
         chromium_binary(search=str(tmp_path))
+
+
+LAYOUT_JS = """(() => {
+  const vw = innerWidth, out = {overflow: document.documentElement.scrollWidth - vw, hidden: [], outside: []};
+  for (const td of document.querySelectorAll('table.periods td.key, table.periods td.period')) {
+    const r = td.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0 || r.left < 0 || r.right > vw + 0.5) out.hidden.push(td.textContent);
+  }
+  for (const svg of document.querySelectorAll('figure.chart svg')) {
+    const box = svg.getBoundingClientRect();
+    for (const t of svg.querySelectorAll('text')) {
+      const r = t.getBoundingClientRect();
+      if (r.left < box.left - 0.5 || r.right > box.right + 0.5 || r.top < box.top - 0.5
+          || r.bottom > box.bottom + 0.5 || r.right > vw) out.outside.push(t.textContent);
+    }
+  }
+  out.axis_titles = [...document.querySelectorAll('#chart-hourly text')].map(t => t.textContent)
+    .filter(s => ['people in', 'conversion', 'local hour'].includes(s));
+  out.total = [...document.querySelectorAll('tr.total td')].map(td => td.textContent);
+  out.rows = document.querySelectorAll('table.periods tbody tr').length;
+  out.money = document.querySelector('tr.total td[data-metric=net_sales_cents]').textContent;
+  return out;
+})()"""
+
+
+@pytest.mark.parametrize(("width", "mobile"), [(1280, False), (390, True)])
+def test_the_week_page_by_day_fits_the_screen_with_totals_and_money(
+    config: HubConfig, tmp_path: Path, width: int, mobile: bool
+) -> None:
+    """A week by day at 1280 px and on a 390 px phone, measured in chromium: no sideways scroll; every
+    period's traffic, transactions, net sales and conversion on screen (a card per day on the phone);
+    every chart label inside its chart, the hourly chart's axes titled; a totals row; money in the
+    store's currency with thousands separators."""
+    config = replace(config, stores={"brno-1": replace(config.stores["brno-1"], currency="EUR", locale="cs")})
+    build_week(config, tmp_path)
+    out = io.StringIO()
+    db = open_db(config.database.path)
+    try:
+        write_page(db.conn, config, ["brno-1"], MONDAY, MONDAY + timedelta(days=6), grain="day", out=out)
+    finally:
+        db.close()
+    path = tmp_path / "week.html"
+    path.write_text(out.getvalue())
+    with browser(tmp_path) as page:
+        open_file(page, path, width, 900, mobile=mobile)
+        assert page.problems() == []
+        got = page.evaluate(LAYOUT_JS)
+        (tmp_path / f"week-{width}.png").write_bytes(screenshot(page))
+    assert got["overflow"] <= 0, got
+    assert got["hidden"] == [] and got["outside"] == [], got
+    assert sorted(got["axis_titles"]) == ["conversion", "local hour", "people in"]
+    assert got["rows"] == 8 and got["total"][0].startswith("Total, 2026-11-23 to 2026-11-29"), got
+    assert got["money"].endswith("\u00a0€") and "\u00a0" in got["money"][:-2], got["money"]  # 1 234,50 €
+
+
+def test_the_grain_decides_the_table(config: HubConfig, tmp_path: Path) -> None:
+    """`--grain week` gives a page whose table has the week and its total, `--grain hour` every hour: the
+    grain is honoured, never the same page whatever it says."""
+    build_week(config, tmp_path)
+    cfg = tmp_path / "hub.yaml"
+    cfg.write_text("version: 1\ndatabase: {path: hub.db}\nstores:\n  brno-1: {timezone: Europe/Prague}\n")
+    pages = {}
+    for grain in ("week", "day", "hour"):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            assert main(["report", "--store", "brno-1", "--from", str(MONDAY), "--to",
+                         str(MONDAY + timedelta(days=6)), "--grain", grain, "--format", "html",
+                         "--config", str(cfg)]) == 0
+        pages[grain] = out.getvalue()
+    assert pages["week"].count('<tr data-store="brno-1"') == 1 and "Week 48" in pages["week"]
+    assert pages["day"].count('<tr data-store="brno-1"') == 7
+    assert pages["hour"].count('<tr data-store="brno-1"') == 7 * 24
+    assert all(p.count('class="total"') == 1 for p in pages.values())
