@@ -59,7 +59,8 @@ FIELDS: tuple[Field, ...] = (
     Field("visitors_n", "integer", True, "visitor devices (static devices excluded)"),
     Field("passersby_n", "integer", True, "devices heard that made no visitor visit"),
     Field("capture_rate", "number", True, "visitors_n / (visitors_n + passersby_n)"),
-    Field("traffic_in", "number", True, "people entering: door counts, else visitors x calibration factor"),
+    Field("traffic_in", "number", True, "people who came in, in the hour they came in (hours add up to"
+          " the day): door counts, else visitor arrivals x calibration factor"),
     Field(
         "traffic_source", "string", False, "where traffic_in comes from", ("door_counters", "wifi_visitors")
     ),

@@ -68,7 +68,8 @@ def _t(day: date, hour: float) -> float:
 
 def generate(seed: int = 18) -> Replay:
     """Open 08-20; few people in the first and last hours and single devices at night (the small
-    cells), more at midday."""
+    cells), more at midday. Friday holds the auditor's case (two hidden hours of k-1 beside a published
+    day), which the old rule let through: the control must find it."""
     rng = random.Random(seed)
     out = Replay()
     key = 0
@@ -80,7 +81,10 @@ def generate(seed: int = 18) -> Replay:
         csv = ["store,timestamp,transaction_id,net_amount"]
         for h in range(8, 20):
             rate = 1.5 if h in (8, 19) else 3.0 if h in (9, 18) else 9.0
-            for _ in range(_poisson(rng, rate)):
+            n = _poisson(rng, rate)
+            if day == DAYS[4]:  # the auditor's case: two hours of k-1 arrivals, every other hour above k
+                n = K - 1 if h in (8, 19) else max(n, K + 1)
+            for _ in range(n):
                 key += 1
                 agent = rng.choice(("gw-1", "gw-2"))
                 start = _t(day, h + rng.random())

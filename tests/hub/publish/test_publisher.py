@@ -17,7 +17,7 @@ from agent.wire.records import parse_iso
 from hub.config import DatabaseConfig, HubConfig, PublishConfig, StoreConfig
 from hub.publish import MetricsPublisher
 from hub.store import open_db
-from tests.hub.scenario import build, footfall, p, write
+from tests.hub.scenario import build, footfall, p, v, write
 
 TOPIC = "footfall/v1/acme/brno-1/metrics/"
 
@@ -116,19 +116,22 @@ def test_an_hour_goes_out_once_final_closed_counted_by_every_agent_and_settled(
 def test_the_day_goes_out_once_over_with_its_hours_suppressed(
     config: HubConfig, tmp_path: Path, run: tuple[MetricsPublisher, Recorder, Clock]
 ) -> None:
-    """The next day every touched hour and the day are out; 3 visits in an hour are withheld at k=5.
-    The day's 6 visits stay published: hours 00, 10 and 11 are withheld (1, 3, 2), and 6 fits 1+1+4,
+    """The next day every touched hour and the day are out. 3 people arrive at 10:00: their visits and
+    visitors are withheld at k=5, and so is the Wi-Fi traffic made of them; passers-by (6) and sales are not.
+    The day's 6 visitors stay published: hours 00, 10 and 11 hold 1, 3 and 2 arrivals, and 6 fits 1+1+4,
     2+2+2 and more, so none of them is pinned."""
     pub, rec, clock = run
     clock.now = parse_iso("2026-11-27T08:00:00Z")
     build(config, tmp_path)
     settle(pub, clock, config)
     h10 = rec.doc("hour", "2026-11-26T10:00:00+01:00")
-    assert (h10["visitors_n"], h10["passersby_n"], h10["visits_n"]) == (6, 9, None)
-    assert h10["withheld"] == [{"field": "visits_n", "reason": "below_k"}]
-    assert (h10["transactions_n"], h10["net_sales_cents"], h10["traffic_in"]) == (2, 3050, 9.0)
+    assert (h10["visitors_n"], h10["passersby_n"], h10["visits_n"]) == (None, 6, None)
+    assert {"field": "visitors_n", "reason": "below_k"} in h10["withheld"]
+    assert {"field": "visits_n", "reason": "below_k"} in h10["withheld"]
+    assert {"field": "traffic_in", "reason": "derived"} in h10["withheld"]
+    assert (h10["transactions_n"], h10["net_sales_cents"], h10["traffic_in"]) == (2, 3050, None)
     day = rec.doc("day", "2026-11-26T00:00:00+01:00")
-    assert (day["visitors_n"], day["passersby_n"], day["k"], day["revision"]) == (10, 23, 5, 0)
+    assert (day["visitors_n"], day["passersby_n"], day["k"], day["revision"]) == (6, 20, 5, 0)
     assert day["visits_n"] == 6 and day["withheld"] == []
     assert [rec.doc("hour", f"2026-11-26T{h}:00:00+01:00")["visits_n"] for h in ("00", "11")] == [None, None]
     hours = sorted(s[1][11:16] for s in rec.take() if s[0] == "hour" and s[1].startswith("2026-11-26"))
@@ -138,22 +141,23 @@ def test_the_day_goes_out_once_over_with_its_hours_suppressed(
 def test_late_data_is_held_unless_it_moves_a_count_by_k_and_then_sent_once_not_retained(
     config: HubConfig, tmp_path: Path, run: tuple[MetricsPublisher, Recorder, Clock]
 ) -> None:
-    """After 10:00 went out, gw-1 resends it with 1 more visitor: nothing is sent (that revision would
-    time one visitor). With 6 more visitors and passers-by the hour is corrected once (revision 1),
-    as a normal QoS 1 message (the retained value stays the newest hour); later data is held."""
+    """After 10:00 went out, gw-1 resends its count with 1 more passer-by: nothing is sent (that revision
+    would time one device). With 6 more passers-by and 6 late visitors the hour is corrected once
+    (revision 1), as a normal QoS 1 message (the retained value stays the newest hour); later data is held."""
     pub, rec, clock = run
     clock.now = parse_iso("2026-11-26T16:00:00Z")  # 12:00 is out too (final_wait_s after its close)
     build(config, tmp_path)
     settle(pub, clock, config)
     rec.take()
-    write(config, [("gw-1", 2, [p("hour", "2026-11-26T09:00:00Z", 5, 6)])])
+    write(config, [("gw-1", 2, [p("hour", "2026-11-26T09:00:00Z", 4, 7)])])
     settle(pub, clock, config)
     assert rec.take() == []
     assert pub.counters["held"] >= 1
-    write(config, [("gw-1", 3, [p("hour", "2026-11-26T09:00:00Z", 10, 11)])])
+    late = [v(f"2026-11-26T09:{10 + i}:00Z", 600, key=20 + i) for i in range(6)]
+    write(config, [("gw-1", 3, [p("hour", "2026-11-26T09:00:00Z", 10, 12), *late])])
     settle(pub, clock, config)
     fix = rec.doc("hour", "2026-11-26T10:00:00+01:00")
-    assert (fix["visitors_n"], fix["passersby_n"], fix["revision"]) == (12, 14, 1)
+    assert (fix["visitors_n"], fix["passersby_n"], fix["revision"]) == (9, 12, 1)
     assert rec.take() == [("hour", "2026-11-26T10:00:00+01:00", False)]
     write(config, [("gw-1", 4, [p("hour", "2026-11-26T09:00:00Z", 30, 40)])])
     settle(pub, clock, config)

@@ -66,9 +66,10 @@ def test_subscribers_get_schema_valid_metrics_live_and_retained(
     assert docs[("hour", "11:00")]["visitors_n"] is None
     assert {"field": "visitors_n", "reason": "below_k"} in docs[("hour", "11:00")]["withheld"]
     assert docs[("hour", "10:00")]["visitors_n"] == 8
-    # distinct devices of the day (17) are fewer than the hours' sum (8 + 2 + 9): 17 - 17 = 0 does not
-    # fit a withheld hour (1 to 4), so nothing is pinned and the day stays published
-    assert docs[("day", "00:00")]["visitors_n"] == 17
+    # visitors are arrivals, so the hours add up to the day (19): 19 - 8 - 9 would pin the withheld
+    # hour's 2, so the day's visitors are withheld as its complement
+    assert docs[("day", "00:00")]["visitors_n"] is None
+    assert {"field": "visitors_n", "reason": "complementary"} in docs[("day", "00:00")]["withheld"]
     assert docs[("day", "00:00")]["passersby_n"] == 53
 
     late = subprocess.run(
