@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import logging
 import signal
 import sys
 import threading
@@ -26,6 +25,8 @@ from agent.config import AgentConfig, load
 from agent.configfile import ConfigError
 from agent.doors import DoorStartError
 from agent.enroll import EnrollError
+from agent.logsetup import FORMATS
+from agent.logsetup import setup as setup_logging
 from agent.sources.capture_file import CaptureError
 from agent.sources.ifaces import LiveSourceError
 from agent.wire.records import parse_iso
@@ -193,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description="Footfall agent: probe requests to visits and counts.")
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+    p.add_argument("--log-format", choices=FORMATS, default="auto",
+                   help="auto (default): journal under systemd, else text; json: one object per line")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("run", help="run the daemon: source -> pipeline -> outbox -> MQTT")
@@ -251,8 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    setup_logging(args.log_format, args.verbose)
     try:
         return int(args.func(args))
     except UserError as exc:

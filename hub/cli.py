@@ -21,6 +21,9 @@ from datetime import date
 from pathlib import Path
 from types import FrameType
 
+from agent import __version__
+from agent.logsetup import FORMATS as LOG_FORMATS
+from agent.logsetup import setup as setup_logging
 from agent.sdnotify import Notifier
 from agent.wire.topics import ID_RE
 from hub.config import ConfigError, HubConfig, load_hub_config
@@ -265,7 +268,10 @@ def parser() -> argparse.ArgumentParser:
     from hub.reports import FORMATS  # noqa: PLC0415 -- keeps `import hub.cli` free of sqlite3 (via hub.joins)
 
     ap = argparse.ArgumentParser(prog=PROG, description="The footfall hub: ingest, imports and reports.")
+    ap.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     ap.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    ap.add_argument("--log-format", choices=LOG_FORMATS, default="auto",
+                    help="auto (default): journal under systemd, else text; json: one object per line")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -333,11 +339,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(args.log_format, args.verbose)
     try:
         code: int = args.run(args)
         sys.stdout.flush()
