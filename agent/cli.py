@@ -51,6 +51,17 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_config(args: argparse.Namespace) -> int:
+    from agent.configdoc import render  # noqa: PLC0415 -- per-command import, see the docstring
+
+    if args.defaults == bool(args.config):
+        raise UserError("say which: --defaults (every default) or --config FILE (its effective settings)")
+    cfg = AgentConfig() if args.defaults else _config(args.config)
+    what = "every default" if args.defaults else f"the effective settings of {args.config}"
+    print(render(cfg, f"footfall-agent config: {what}, each with its meaning"), end="")
+    return 0
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from agent import doctor  # noqa: PLC0415 -- per-command import, see the docstring
 
@@ -216,6 +227,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("check-config", help="validate agent.yaml without connecting to anything")
     s.add_argument("--config", required=True, help="agent.yaml")
     s.set_defaults(func=cmd_check_config)
+
+    s = sub.add_parser("config", help="print the config with every key, its value and its meaning")
+    s.add_argument("--defaults", action="store_true", help="every default (agent/agent.example.yaml)")
+    s.add_argument("--config", help="agent.yaml: its effective settings (the file's, defaults for the rest)")
+    s.set_defaults(func=cmd_config)
 
     s = sub.add_parser("doctor", help="check this gateway: interface, capabilities, clock, disk, broker, TLS")
     s.add_argument("--config", help="agent.yaml (defaults when omitted)")

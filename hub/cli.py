@@ -264,6 +264,17 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_config(args: argparse.Namespace) -> int:
+    from agent.configdoc import render  # noqa: PLC0415 -- per-command import (docstring)
+
+    if args.defaults == bool(args.config):
+        raise UserError("say which: --defaults (every default) or --config FILE (its effective settings)")
+    config = HubConfig() if args.defaults else _config(args)
+    what = "every default" if args.defaults else f"the effective settings of {args.config}"
+    print(render(config, f"{PROG} config: {what}, each with its meaning"), end="")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     from hub.reports import FORMATS  # noqa: PLC0415 -- keeps `import hub.cli` free of sqlite3 (via hub.joins)
 
@@ -333,6 +344,9 @@ def parser() -> argparse.ArgumentParser:
         "check-config", "check a hub config without connecting to anything; exit 0 if valid, 1 if not"
     )
     p.set_defaults(run=cmd_check_config)
+    p = command("config", "print the config with every key, its value and its meaning")
+    p.add_argument("--defaults", action="store_true", help="every default, instead of a file's settings")
+    p.set_defaults(run=cmd_config)
     add_pki_commands(sub)  # pki init|issue|issue-server|issue-service|revoke|list, broker-config
     return ap
 

@@ -59,7 +59,8 @@ def _mac_forms(mac: bytes) -> list[bytes]:
     return [mac] + [f.encode() for f in forms] + [f.upper().encode() for f in forms]
 
 
-def test_no_raw_mac_of_a_real_capture_leaves_the_pipeline(tmp_path: Path, mosquitto: Mosquitto, captures: Path,
+def test_no_raw_mac_of_a_real_capture_leaves_the_pipeline(tmp_path: Path, mosquitto: Mosquitto,
+                                                          captures: Path,
                                                           capfd: pytest.CaptureFixture[str]) -> None:
     """Every MAC of a real capture, in every text form and as bytes, is absent from every file the agent
     and the hub wrote, every MQTT payload, and every log line."""
