@@ -222,12 +222,15 @@ def cmd_agents(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from hub.demo import run_demo  # noqa: PLC0415 -- scapy (the generator) loads only for the demo
+    from hub.demo import DemoError, run_demo  # noqa: PLC0415 -- scapy (the generator) loads only for the demo
 
     if shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists():
         raise UserError("mosquitto is not installed (run ./run demo, or: apt-get install mosquitto)")
-    return run_demo(Path(args.out) if args.out else None, args.date, seed=args.seed, scale=args.scale,
-                    fmt=args.format, out=sys.stdout)
+    try:
+        return run_demo(Path(args.out) if args.out else None, args.date, seed=args.seed, scale=args.scale,
+                        fmt=args.format, out=sys.stdout)
+    except DemoError as exc:
+        raise UserError(str(exc)) from None
 
 
 def cmd_optout(args: argparse.Namespace) -> int:
