@@ -32,6 +32,7 @@ from agent.sources.ifaces import LiveSourceError
 from agent.wire.records import parse_iso
 
 PROG = "footfall-agent"
+EXIT_REFUSED = 78  # EX_CONFIG: the unit's RestartPreventExitStatus=78 stops systemd retrying in a loop
 
 
 class UserError(Exception):
@@ -45,8 +46,18 @@ def _config(path: str | None) -> AgentConfig:
         raise UserError(f"{exc} (fix the file, then run: {PROG} check-config --config {path})") from None
 
 
+def _identity(cfg: AgentConfig, path: str | None) -> None:
+    """The installed certificate is the config's org/store/agent (a file check, no network)."""
+    from agent.identity import IdentityError, check_identity  # noqa: PLC0415 -- loads the X.509 code
+
+    try:
+        check_identity(cfg, path or "the config")
+    except IdentityError as exc:
+        raise UserError(str(exc)) from None
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
-    _config(args.config)
+    _identity(_config(args.config), args.config)
     print(f"{args.config}: ok")
     return 0
 
@@ -72,9 +83,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from agent.app import AgentApp  # noqa: PLC0415 -- the sink and outbox (paho, SQLite) load only here
+    from agent.app import AgentApp, DeliveryRefusedError  # noqa: PLC0415 -- paho and SQLite load only here
 
     cfg = _config(args.config)
+    _identity(cfg, args.config)
     if args.pcap:
         cfg = replace(cfg, source=replace(cfg.source, type="pcap", path=args.pcap))
     if cfg.source.type == "pcap" and not Path(cfg.source.path).is_file():
@@ -87,6 +99,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         code = app.run(stop, drain_timeout_s=args.drain_timeout)
     except (CaptureError, LiveSourceError, DoorStartError, EnrollError) as exc:
         raise UserError(str(exc)) from None
+    except DeliveryRefusedError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
     if app.problem:
         print(f"{PROG}: warning: {app.problem}", file=sys.stderr)
     return code
@@ -168,11 +183,24 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_enroll(args: argparse.Namespace) -> int:
     from agent.enroll import EnrollError, enroll  # noqa: PLC0415 -- per-command import, see the docstring
 
+    if args.config:  # the ids and the state folder from agent.yaml; flags given as well must agree
+        cfg = _config(args.config)
+        for name in ("org", "store", "agent"):
+            given, configured = getattr(args, name), getattr(cfg, name)
+            if given and given != configured:
+                raise UserError(f"--{name} {given} differs from {name}: {configured} in {args.config} "
+                                "(give one of them)")
+            setattr(args, name, configured)
+        args.dir = args.dir or cfg.state_dir
+    if not args.dir:
+        print(f"{PROG} enroll: error: --dir (the state folder) or --config agent.yaml is required",
+              file=sys.stderr)
+        return 2
     if args.install:
         return _install(args)
     if not (args.org and args.store and args.agent):
-        print(f"{PROG} enroll: error: --org, --store and --agent are required (or --install BUNDLE)",
-              file=sys.stderr)
+        print(f"{PROG} enroll: error: --org, --store and --agent are required (or --config agent.yaml, or "
+              "--install BUNDLE)", file=sys.stderr)
         return 2
     try:
         done = enroll(Path(args.dir), args.org, args.store, args.agent, new_key=args.new_key)
@@ -248,7 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_calibrate)
 
     s = sub.add_parser("enroll", help="make this gateway's key (0600) and a certificate request for the hub")
-    s.add_argument("--dir", required=True, help="the state folder (state_dir of agent.yaml)")
+    s.add_argument("--config", help="agent.yaml: org, store, agent and state_dir from it")
+    s.add_argument("--dir", help="the state folder (default with --config: its state_dir)")
     s.add_argument("--org", help="chain id")
     s.add_argument("--store", help="store id")
     s.add_argument("--agent", help="this gateway's id")
