@@ -30,7 +30,8 @@ def chain(tmp_path: Path) -> Chain:
 @pytest.fixture
 def broker(chain: Chain) -> Iterator[TlsBroker]:
     """mosquitto on broker-config's output for the chain, stopped after the test."""
-    b = TlsBroker(chain).start()
+    b = TlsBroker(chain)
+    b.start()
     try:
         yield b
     finally:
