@@ -38,7 +38,7 @@ class SourceConfig:
 
 @dataclass(frozen=True)
 class CountingConfig:
-    visit_timeout_s: float = setting(900.0, "a gap longer than this ends a visit (DESIGN section 2)")
+    visit_timeout_s: float = setting(900.0, "a gap longer than this ends a visit (docs/metrics.md)")
     min_dwell_s: float = setting(300.0, "a visitor stays at least this long")
     visitor_rssi_dbm: int = setting(-70, "sightings at or above this signal count toward visitor level")
     min_strong_sightings: int = setting(3, "strong sightings a visitor (or a bounce) needs")
