@@ -108,7 +108,8 @@ def _secret_forms(secret: bytes) -> list[bytes]:
 def _demo_secrets(work: Path) -> tuple[set[Path], dict[str, bytes]]:
     """The demo's secret files and every secret they hold (private scalars, PEM bodies, chain keys)."""
     secrets: dict[str, bytes] = {}
-    keys = [*work.glob("pki/**/*.key"), *work.glob("agent/*.key")]
+    # broker/tls/server.key: broker-config's copy of the broker's key, readable by the broker's group only
+    keys = [*work.glob("pki/**/*.key"), *work.glob("agent/*.key"), *work.glob("broker/tls/*.key")]
     for path in keys:
         pem = path.read_bytes()
         for i, line in enumerate(pem.split(b"\n")[1:-2]):  # the PEM body, line by line
