@@ -107,6 +107,7 @@ class MqttSink:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
         self._client.on_subscribe = self._on_subscribe
+        self._client.on_log = lambda _c, _u, _level, buf: self.refusals.note_log(buf)
         self._client.message_callback_add(topics.ack, self._on_ack)
         self._client.message_callback_add(topics.config, self._on_config)
 

@@ -17,6 +17,7 @@ from agent import doctor
 from agent.cli import main
 from agent.config import load
 from agent.enroll import SIGN_KEY_FILE, write_private
+from agent.sinks.refusal import Refusals
 from agent.wire.signing import new_signing_key, private_pem
 from tests.hub.pki.support import Chain, TlsBroker
 
@@ -136,3 +137,39 @@ def test_enroll_reads_the_ids_and_the_state_folder_from_the_config(
     assert not state.exists()
     assert main(["enroll", "--config", str(cfg)]) == 0
     assert capsys.readouterr().out.startswith(f"{state}/gateway.csr: request for acme/brno-2/gw-7 (new keys")
+
+
+def test_run_stops_when_the_broker_rejects_a_revoked_certificate(tmp_path: Path, chain: Chain,
+                                                                 broker: TlsBroker, captures: Path) -> None:
+    """A revoked gateway passes every file check, and the broker ends each TLS session with a
+    `certificate revoked` alert: after 3 of them `run` stops with one line and exit 78."""
+    chain.ca.revoke(chain.a.cn)
+    broker.write_config()
+    broker.restart()
+    cfg = _config(tmp_path, chain, broker.port)
+    done = subprocess.run([sys.executable, "-m", "agent.cli", "run", "--config", str(cfg), "--pcap",
+                           str(captures / "2023-04-17.pcap")],
+                          capture_output=True, text=True, timeout=120, check=False)  # asserted next
+    assert done.returncode == 78, done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        "footfall-agent: error: the broker refused acme/brno-1/gw-a 3 times in a row, last: TLS alert "
+        "certificate revoked; check that the certificate in state_dir is this gateway's (footfall-agent "
+        "doctor), not revoked, and that the broker's ACL grants it")
+
+
+def test_only_identity_refusals_in_a_row_stop_the_agent() -> None:
+    """A broker that is merely busy or down (quota, server unavailable) never stops the agent; identity
+    refusals do only 3 in a row: an acknowledged batch in between shows the identity works."""
+    r = Refusals("acme/brno-1/gw-a")
+    for code in (0x97, 0x88, 0x80):  # quota exceeded, server unavailable, unspecified
+        r.note("PUBACK", code)
+    r.note_log("failed to receive on socket: [Errno 104] Connection reset by peer")
+    assert r.reason is None
+    r.note("PUBACK", 0x87)
+    r.note_log("failed to receive on socket: [SSL: SSLV3_ALERT_CERTIFICATE_REVOKED] sslv3 alert (_ssl.c:2580)")
+    r.ok()
+    r.note("SUBACK", 0x87)
+    r.note("CONNACK", 0x86)
+    assert r.reason is None
+    r.note_log("[SSL: TLSV1_ALERT_UNKNOWN_CA] tlsv1 alert unknown ca")
+    assert r.reason is not None and "3 times in a row, last: TLS alert unknown CA;" in r.reason
