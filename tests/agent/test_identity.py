@@ -166,7 +166,7 @@ def test_only_identity_refusals_in_a_row_stop_the_agent() -> None:
     r.note_log("failed to receive on socket: [Errno 104] Connection reset by peer")
     assert r.reason is None
     r.note("PUBACK", 0x87)
-    r.note_log("failed to receive on socket: [SSL: SSLV3_ALERT_CERTIFICATE_REVOKED] sslv3 alert (_ssl.c:2580)")
+    r.note_log("failed to receive on socket: [SSL: SSLV3_ALERT_CERTIFICATE_REVOKED] sslv3 alert")
     r.ok()
     r.note("SUBACK", 0x87)
     r.note("CONNACK", 0x86)
