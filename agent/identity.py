@@ -99,8 +99,8 @@ def signing_check(cfg: AgentConfig) -> str:
     try:
         key = load_signing_key(path)
     except FileNotFoundError:
-        raise IdentityError(f"{path} is missing: every batch would be refused (footfall-agent enroll makes "
-                            "it; then issue and install)") from None
+        raise IdentityError(f"{path} is missing: run does not start without it (footfall-agent enroll "
+                            "makes it; then issue and install)") from None
     except (OSError, ValueError) as exc:
         raise IdentityError(f"{path}: {exc} (footfall-agent enroll makes it; then issue and install)") \
             from None
