@@ -190,3 +190,17 @@ def test_the_monitor_script_without_any_radio_says_what_to_plug_in(tmp_path: Pat
     assert (run.returncode, calls) == (1, "")
     assert run.stderr == ("footfall-monitor: no Wi-Fi radio found: plug in the USB adapter "
                           "(firmware_notes/adapters.md)\n")
+
+
+def test_a_failed_pip_install_leaves_the_installed_release_alone(tmp_path: Path) -> None:
+    """pip failing (here: a wheel that is not there) ends the script with one line, removes the half-made
+    release and leaves /opt/footfall/venv pointing where it pointed."""
+    opt = tmp_path / "opt" / "footfall"
+    (opt / "releases" / "old").mkdir(parents=True)
+    (opt / "venv").symlink_to("releases/old")
+    done = _install(tmp_path, tmp_path / "missing.whl", "--pip-args", "--no-index")
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (
+        f"install-gateway: pip install {tmp_path}/missing.whl failed; the installed release is unchanged")
+    assert os.readlink(opt / "venv") == "releases/old"
+    assert [p.name for p in (opt / "releases").iterdir()] == ["old"]
