@@ -10,6 +10,7 @@ nothing.
 
 from __future__ import annotations
 
+import socket
 import ssl
 import threading
 from typing import Any
@@ -41,6 +42,14 @@ def check_signing(cfg: AgentConfig) -> Finding:
         return Finding("signing", False, str(exc))
 
 
+def _connect_failed(exc: OSError, where: str) -> Finding:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return Finding("session", False, f"{where}: the broker's certificate fails: {exc.verify_message}",
+                       SERVER_FIX)
+    return Finding("session", False, f"{where}: TLS handshake failed: {exc}",
+                   "check that mqtt.port is the broker's TLS listener (8883) and the files are this chain's")
+
+
 def check_session(cfg: AgentConfig, timeout_s: float = 3.0) -> Finding:
     """Connect with TLS as this gateway, subscribe to its ack and config topics, disconnect."""
     import paho.mqtt.client as mqtt  # noqa: PLC0415 -- doctor alone among the checks needs paho
@@ -69,15 +78,13 @@ def check_session(cfg: AgentConfig, timeout_s: float = 3.0) -> Finding:
     client.on_connect = lambda _c, _u, _f, rc, _p: note("connack", rc)
     client.on_subscribe = lambda _c, _u, _m, rcs, _p: note("suback", rcs)
     client.on_disconnect = lambda _c, _u, _f, rc, _p: note("closed", rc)
-    try:
+    try:  # the handshake on a socket of our own first: paho leaves a failed one unclosed
+        with socket.create_connection((cfg.mqtt.host, cfg.mqtt.port), timeout=timeout_s) as raw, \
+                ctx.wrap_socket(raw, server_hostname=cfg.mqtt.host):
+            pass
         client.connect(cfg.mqtt.host, cfg.mqtt.port, keepalive=max(5, int(timeout_s) + 2))
-    except ssl.SSLCertVerificationError as exc:
-        return Finding("session", False, f"{where}: the broker's certificate fails: {exc.verify_message}",
-                       SERVER_FIX)
-    except (ssl.SSLError, OSError) as exc:
-        return Finding("session", False, f"{where}: TLS handshake failed: {exc}",
-                       "check that mqtt.port is the broker's TLS listener (8883) and the files are this "
-                       "chain's")
+    except OSError as exc:
+        return _connect_failed(exc, where)
     client.loop_start()
     try:
         with done:

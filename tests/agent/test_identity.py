@@ -173,3 +173,16 @@ def test_only_identity_refusals_in_a_row_stop_the_agent() -> None:
     assert r.reason is None
     r.note_log("[SSL: TLSV1_ALERT_UNKNOWN_CA] tlsv1 alert unknown ca")
     assert r.reason is not None and "3 times in a row, last: TLS alert unknown CA;" in r.reason
+
+
+def test_doctor_names_a_broker_certificate_made_for_another_host(tmp_path: Path, chain: Chain,
+                                                                 broker: TlsBroker) -> None:
+    """A broker certificate issued for another name than mqtt.host: the handshake fails on the gateway's
+    side, and doctor's session line says so with the command that makes a right one."""
+    chain.ca.issue_server(["broker.elsewhere.example"], [])
+    broker.write_config()
+    broker.restart()
+    found = {f.name: f for f in doctor.run(load(_config(tmp_path, chain, broker.port)), timeout_s=5)}
+    session = found["session"]
+    assert not session.ok and "the broker's certificate fails: " in session.detail
+    assert "127.0.0.1" in session.detail and "pki issue-server --dns HOST --ip ADDRESS" in session.fix
