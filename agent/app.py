@@ -35,6 +35,10 @@ DOORS_STATE = "doors"
 OPTOUTS_FILE = "optouts.json"  # the hub's last config (opt-out and member lists), for starts while offline
 
 
+class DeliveryRefusedError(Exception):
+    """The broker kept refusing this gateway for its identity: retrying cannot help (exit non-zero)."""
+
+
 class AgentApp:
     """One agent process: source -> pipeline -> outbox -> MQTT."""
 
@@ -106,19 +110,21 @@ class AgentApp:
                 deadline = time.monotonic() + drain_timeout_s
                 while not self.sink.wait_drained(0.2):  # short waits: SIGTERM ends the wait at once
                     self.notify.watchdog()
-                    if stop.is_set() or time.monotonic() > deadline:
+                    if stop.is_set() or time.monotonic() > deadline or self.sink.refusals.reason:
                         log.warning("the hub has not acknowledged %d batches yet; they stay in the outbox",
                                     self.outbox.backlog())
                         break
             if self.doors is not None and not stop.is_set():
                 log.info("door counters keep the agent running until it is stopped")
-                while not stop.wait(self.notify.ping_every_s):
+                while not stop.wait(self.notify.ping_every_s) and not self.sink.refusals.reason:
                     self.notify.watchdog()
         finally:
             self.notify.stopping()
             self._stop_doors()
             self.sink.stop()
             self.outbox.close()
+        if self.sink.refusals.reason:
+            raise DeliveryRefusedError(self.sink.refusals.reason)
         return 0
 
     def _signing_key(self) -> Any:
@@ -171,6 +177,8 @@ class AgentApp:
         for frames in source.batches(stop):  # type: ignore[attr-defined]
             batch, synced = gate.feed(frames) if gate else (floor(frames, self.clock_counters), True)
             self._feed(batch, synced, source)
+            if self.sink.refusals.reason:  # stop as on SIGTERM (open visits saved), then exit non-zero
+                stop.set()
             if stop.is_set():
                 break
         if gate is not None:  # at shutdown, frames still held go marked (or counted, when before 2020)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import logging
 import signal
 import sys
 import threading
@@ -26,11 +25,14 @@ from agent.config import AgentConfig, load
 from agent.configfile import ConfigError
 from agent.doors import DoorStartError
 from agent.enroll import EnrollError
+from agent.logsetup import FORMATS
+from agent.logsetup import setup as setup_logging
 from agent.sources.capture_file import CaptureError
 from agent.sources.ifaces import LiveSourceError
 from agent.wire.records import parse_iso
 
 PROG = "footfall-agent"
+EXIT_REFUSED = 78  # EX_CONFIG: the unit's RestartPreventExitStatus=78 stops systemd retrying in a loop
 
 
 class UserError(Exception):
@@ -44,9 +46,30 @@ def _config(path: str | None) -> AgentConfig:
         raise UserError(f"{exc} (fix the file, then run: {PROG} check-config --config {path})") from None
 
 
+def _identity(cfg: AgentConfig, path: str | None) -> None:
+    """The installed certificate is the config's org/store/agent (a file check, no network)."""
+    from agent.identity import IdentityError, check_identity  # noqa: PLC0415 -- loads the X.509 code
+
+    try:
+        check_identity(cfg, path or "the config")
+    except IdentityError as exc:
+        raise UserError(str(exc)) from None
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
-    _config(args.config)
+    _identity(_config(args.config), args.config)
     print(f"{args.config}: ok")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from agent.configdoc import render  # noqa: PLC0415 -- per-command import, see the docstring
+
+    if args.defaults == bool(args.config):
+        raise UserError("say which: --defaults (every default) or --config FILE (its effective settings)")
+    cfg = AgentConfig() if args.defaults else _config(args.config)
+    what = "every default" if args.defaults else f"the effective settings of {args.config}"
+    print(render(cfg, f"footfall-agent config: {what}, each with its meaning"), end="")
     return 0
 
 
@@ -60,9 +83,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from agent.app import AgentApp  # noqa: PLC0415 -- the sink and outbox (paho, SQLite) load only here
+    from agent.app import AgentApp, DeliveryRefusedError  # noqa: PLC0415 -- paho and SQLite load only here
 
     cfg = _config(args.config)
+    _identity(cfg, args.config)
     if args.pcap:
         cfg = replace(cfg, source=replace(cfg.source, type="pcap", path=args.pcap))
     if cfg.source.type == "pcap" and not Path(cfg.source.path).is_file():
@@ -75,6 +99,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         code = app.run(stop, drain_timeout_s=args.drain_timeout)
     except (CaptureError, LiveSourceError, DoorStartError, EnrollError) as exc:
         raise UserError(str(exc)) from None
+    except DeliveryRefusedError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
     if app.problem:
         print(f"{PROG}: warning: {app.problem}", file=sys.stderr)
     return code
@@ -156,11 +183,24 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_enroll(args: argparse.Namespace) -> int:
     from agent.enroll import EnrollError, enroll  # noqa: PLC0415 -- per-command import, see the docstring
 
+    if args.config:  # the ids and the state folder from agent.yaml; flags given as well must agree
+        cfg = _config(args.config)
+        for name in ("org", "store", "agent"):
+            given, configured = getattr(args, name), getattr(cfg, name)
+            if given and given != configured:
+                raise UserError(f"--{name} {given} differs from {name}: {configured} in {args.config} "
+                                "(give one of them)")
+            setattr(args, name, configured)
+        args.dir = args.dir or cfg.state_dir
+    if not args.dir:
+        print(f"{PROG} enroll: error: --dir (the state folder) or --config agent.yaml is required",
+              file=sys.stderr)
+        return 2
     if args.install:
         return _install(args)
     if not (args.org and args.store and args.agent):
-        print(f"{PROG} enroll: error: --org, --store and --agent are required (or --install BUNDLE)",
-              file=sys.stderr)
+        print(f"{PROG} enroll: error: --org, --store and --agent are required (or --config agent.yaml, or "
+              "--install BUNDLE)", file=sys.stderr)
         return 2
     try:
         done = enroll(Path(args.dir), args.org, args.store, args.agent, new_key=args.new_key)
@@ -199,6 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description="Footfall agent: probe requests to visits and counts.")
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+    p.add_argument("--log-format", choices=FORMATS, default="auto",
+                   help="auto (default): journal under systemd, else text; json: one object per line")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("run", help="run the daemon: source -> pipeline -> outbox -> MQTT")
@@ -220,6 +262,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", required=True, help="agent.yaml")
     s.set_defaults(func=cmd_check_config)
 
+    s = sub.add_parser("config", help="print the config with every key, its value and its meaning")
+    s.add_argument("--defaults", action="store_true", help="every default (agent/agent.example.yaml)")
+    s.add_argument("--config", help="agent.yaml: its effective settings (the file's, defaults for the rest)")
+    s.set_defaults(func=cmd_config)
+
     s = sub.add_parser("doctor", help="check this gateway: interface, capabilities, clock, disk, broker, TLS")
     s.add_argument("--config", help="agent.yaml (defaults when omitted)")
     s.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the broker (default 3)")
@@ -235,7 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_calibrate)
 
     s = sub.add_parser("enroll", help="make this gateway's key (0600) and a certificate request for the hub")
-    s.add_argument("--dir", required=True, help="the state folder (state_dir of agent.yaml)")
+    s.add_argument("--config", help="agent.yaml: org, store, agent and state_dir from it")
+    s.add_argument("--dir", help="the state folder (default with --config: its state_dir)")
     s.add_argument("--org", help="chain id")
     s.add_argument("--store", help="store id")
     s.add_argument("--agent", help="this gateway's id")
@@ -257,8 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    setup_logging(args.log_format, args.verbose)
     try:
         return int(args.func(args))
     except UserError as exc:

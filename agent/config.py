@@ -38,7 +38,7 @@ class SourceConfig:
 
 @dataclass(frozen=True)
 class CountingConfig:
-    visit_timeout_s: float = setting(900.0, "a gap longer than this ends a visit (DESIGN section 2)")
+    visit_timeout_s: float = setting(900.0, "a gap longer than this ends a visit (docs/metrics.md)")
     min_dwell_s: float = setting(300.0, "a visitor stays at least this long")
     visitor_rssi_dbm: int = setting(-70, "sightings at or above this signal count toward visitor level")
     min_strong_sightings: int = setting(3, "strong sightings a visitor (or a bounce) needs")
@@ -215,7 +215,8 @@ class AgentConfig:
     store: str = setting("demo-store", "store id, [a-z0-9-]{1,64}")
     agent: str = setting("gw-1", "this gateway's id, [a-z0-9-]{1,64}")
     timezone: str = setting("UTC", "the store's time zone (IANA name): days and hours are local")
-    state_dir: str = setting("footfall-agent-state", "where the outbox and the key chain live")
+    state_dir: str = setting("/var/lib/footfall-agent", "where the outbox, keys and key chain live (the"
+                                                           " systemd unit's StateDirectory)")
     source: SourceConfig = section(SourceConfig, "frame source")
     counting: CountingConfig = section(CountingConfig, "visit and visitor definitions")
     grouping: GroupingConfig = section(GroupingConfig, "random-MAC device grouping")

@@ -1,7 +1,8 @@
 """`footfall-agent doctor`: is this gateway ready to capture and deliver? One line per check, with a fix.
 
 An installer runs it on site before leaving. It reads /sys and /proc, asks the kernel's clock, looks at
-the disk and opens one TCP connection to the broker; it changes nothing. Exit 0 when every check is ok.
+the disk, opens one TCP connection to the broker, then checks the enrolment against the config and opens
+an MQTT session as this gateway (agent/doctor_mqtt.py); it changes nothing. Exit 0 when every check is ok.
 """
 
 from __future__ import annotations
@@ -158,5 +159,10 @@ def check_tls(cfg: AgentConfig) -> Finding:
 
 
 def run(cfg: AgentConfig, timeout_s: float = 3.0) -> list[Finding]:
+    from agent import doctor_mqtt  # noqa: PLC0415 -- it builds on Finding (and loads paho)
+
+    broker = check_broker(cfg, timeout_s)
+    session = doctor_mqtt.check_session(cfg, timeout_s) if broker.ok else \
+        Finding("session", False, "not tried: the broker is not reachable (see broker)")
     return [check_interface(cfg), check_capabilities(cfg), check_clock(), check_disk(cfg),
-            check_broker(cfg, timeout_s), check_tls(cfg)]
+            broker, check_tls(cfg), doctor_mqtt.check_enrolment(cfg), doctor_mqtt.check_signing(cfg), session]

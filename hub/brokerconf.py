@@ -9,11 +9,22 @@ CRL, and takes the certificate's CN as the username; no anonymous access. The AC
 - `data-team` reads the stores' metrics and their JSON Schema, nothing else;
 - nobody reads `#` or `$SYS/#`: mosquitto denies every topic no line grants.
 
-mosquitto reads the CRL when it starts: after `pki revoke`, restart the broker.
+Debian's mosquitto, started as root (its systemd unit), drops to the `mosquitto` user before it loads
+the TLS files and writes its persistence file; the PKI folder (mode 0700, the CA key inside) stays
+closed to it. So the broker's four TLS files are copied to `OUT/tls/` (the key mode 0640, group
+`mosquitto`, when run as root and the group exists) and persistence goes to `OUT/data/` (owned by the
+`mosquitto` user): the broker keeps the hub's queued messages across its own restarts.
+
+mosquitto reads the CRL when it starts, from its copy: after `pki revoke` (or a new server certificate),
+run broker-config again and restart the broker.
 """
 
 from __future__ import annotations
 
+import grp
+import os
+import pwd
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +32,8 @@ from agent.enroll import write_public
 from agent.wire.topics import PREFIX
 from hub.pki.ca import CA_CERT, CRL_FILE, SERVER_CERT, SERVER_KEY, CertificateAuthority, PkiError
 
-CONF_FILE, ACL_FILE = "mosquitto.conf", "acl"
+CONF_FILE, ACL_FILE, TLS_DIR, DATA_DIR = "mosquitto.conf", "acl", "tls", "data"
+BROKER_USER = "mosquitto"  # what Debian's package creates and mosquitto drops to when started as root
 
 
 def acl_text() -> str:
@@ -56,13 +68,19 @@ class BrokerFiles:
 
 
 def conf_text(pki: Path, acl: Path, port: int, bind: str | None) -> str:
-    """mosquitto.conf (2.0) for one TLS listener; paths are absolute so mosquitto may run anywhere."""
+    """mosquitto.conf (2.0) for one TLS listener; `pki` is the folder of the broker's copies of the TLS
+    files (OUT/tls); paths are absolute so mosquitto may run anywhere."""
     listener = f"listener {port} {bind}" if bind else f"listener {port}"
+    data = acl.parent / DATA_DIR
     return "\n".join([
-        "# footfall broker (written by footfall-hub broker-config); restart mosquitto after pki revoke",
+        "# footfall broker (written by footfall-hub broker-config); after pki revoke, run broker-config",
+        "# again and restart mosquitto. Started as root it runs as the mosquitto user, which reads tls/.",
         "per_listener_settings false",
         "allow_anonymous false",
         f"acl_file {acl.resolve()}",
+        "persistence true",  # the hub's session and queued messages survive a broker restart
+        f"persistence_location {data.resolve()}/",
+        "autosave_interval 60",
         "",
         listener,
         "protocol mqtt",
@@ -86,7 +104,56 @@ def write_broker_config(pki: Path, out: Path, *, port: int = 8883, bind: str | N
     if not 0 < port < 65536:
         raise PkiError(f"--port {port} is not between 1 and 65535")
     out.mkdir(parents=True, exist_ok=True)
+    out.chmod(0o755)
     files = BrokerFiles(out / CONF_FILE, out / ACL_FILE)
+    tls = _copy_tls(pki, out / TLS_DIR)
+    data = out / DATA_DIR
+    data.mkdir(mode=0o700, exist_ok=True)
+    _give(data, BROKER_USER)
     write_public(files.acl, acl_text().encode())
-    write_public(files.conf, conf_text(pki, files.acl, port, bind).encode())
+    write_public(files.conf, conf_text(tls, files.acl, port, bind).encode())
     return files
+
+
+def _copy_tls(pki: Path, tls: Path) -> Path:
+    """The broker's TLS files copied into `tls` (0750); the key readable by the broker's group only."""
+    tls.mkdir(mode=0o750, exist_ok=True)
+    tls.chmod(0o750)
+    _give(tls, None)
+    for name in (CA_CERT, SERVER_CERT, CRL_FILE):
+        write_public(tls / name, (pki / name).read_bytes())
+    key = tls / SERVER_KEY
+    tmp = key.with_name(f".{key.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never wider while it is written
+    with os.fdopen(fd, "wb") as fh:
+        fh.write((pki / SERVER_KEY).read_bytes())
+    _give(tmp, None)
+    if _group() is not None:
+        tmp.chmod(0o640)
+    os.replace(tmp, key)
+    return tls
+
+
+def _group() -> int | None:
+    """The broker's group id when this process may hand files to it (root, and the group exists)."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return grp.getgrnam(BROKER_USER).gr_gid
+    except KeyError:
+        return None
+
+
+def _give(path: Path, user: str | None) -> None:
+    """chown `path` to the broker's group (and to `user`, for a folder it writes), when possible."""
+    gid = _group()
+    if gid is None:
+        return
+    uid = -1
+    if user is not None:
+        try:
+            uid = pwd.getpwnam(user).pw_uid
+        except KeyError:
+            uid = -1
+    shutil.chown(path, uid if uid >= 0 else None, gid)

@@ -21,6 +21,9 @@ from datetime import date
 from pathlib import Path
 from types import FrameType
 
+from agent import __version__
+from agent.logsetup import FORMATS as LOG_FORMATS
+from agent.logsetup import setup as setup_logging
 from agent.sdnotify import Notifier
 from agent.wire.topics import ID_RE
 from hub.config import ConfigError, HubConfig, load_hub_config
@@ -219,12 +222,15 @@ def cmd_agents(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from hub.demo import run_demo  # noqa: PLC0415 -- scapy (the generator) loads only for the demo
+    from hub.demo import DemoError, run_demo  # noqa: PLC0415 -- scapy (the generator) loads only for the demo
 
     if shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists():
         raise UserError("mosquitto is not installed (run ./run demo, or: apt-get install mosquitto)")
-    return run_demo(Path(args.out) if args.out else None, args.date, seed=args.seed, scale=args.scale,
-                    fmt=args.format, out=sys.stdout)
+    try:
+        return run_demo(Path(args.out) if args.out else None, args.date, seed=args.seed, scale=args.scale,
+                        fmt=args.format, out=sys.stdout)
+    except DemoError as exc:
+        raise UserError(str(exc)) from None
 
 
 def cmd_optout(args: argparse.Namespace) -> int:
@@ -263,11 +269,25 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_config(args: argparse.Namespace) -> int:
+    from agent.configdoc import render  # noqa: PLC0415 -- per-command import (docstring)
+
+    if args.defaults == bool(args.config):
+        raise UserError("say which: --defaults (every default) or --config FILE (its effective settings)")
+    config = HubConfig() if args.defaults else _config(args)
+    what = "every default" if args.defaults else f"the effective settings of {args.config}"
+    print(render(config, f"{PROG} config: {what}, each with its meaning"), end="")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     from hub.reports import FORMATS  # noqa: PLC0415 -- keeps `import hub.cli` free of sqlite3 (via hub.joins)
 
     ap = argparse.ArgumentParser(prog=PROG, description="The footfall hub: ingest, imports and reports.")
+    ap.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     ap.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    ap.add_argument("--log-format", choices=LOG_FORMATS, default="auto",
+                    help="auto (default): journal under systemd, else text; json: one object per line")
     sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -329,17 +349,16 @@ def parser() -> argparse.ArgumentParser:
         "check-config", "check a hub config without connecting to anything; exit 0 if valid, 1 if not"
     )
     p.set_defaults(run=cmd_check_config)
+    p = command("config", "print the config with every key, its value and its meaning")
+    p.add_argument("--defaults", action="store_true", help="every default, instead of a file's settings")
+    p.set_defaults(run=cmd_config)
     add_pki_commands(sub)  # pki init|issue|issue-server|issue-service|revoke|list, broker-config
     return ap
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(args.log_format, args.verbose)
     try:
         code: int = args.run(args)
         sys.stdout.flush()

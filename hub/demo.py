@@ -33,8 +33,9 @@ from hub.config import MqttConfig as HubMqttConfig
 from hub.imports import importer
 from hub.joins import daily_report
 from hub.localbroker import LocalBroker, free_port
-from hub.pki.ca import CertificateAuthority
+from hub.pki.ca import CA_KEY, CertificateAuthority
 from hub.pki.enrolment import issue_gateway
+from hub.pki.registry import RegistryError
 from hub.reports import formatter
 from hub.store import open_db
 
@@ -42,14 +43,23 @@ log = logging.getLogger("footfall.demo")
 ORG, STORE, AGENT, TZ, HOST = "demo", "demo-store", "gw-1", "Europe/Prague", "127.0.0.1"
 
 
+class DemoError(Exception):
+    """The demo cannot run as asked; one line with the remedy."""
+
+
 def secure(work: Path, day: date) -> tuple[LocalBroker, HubMqttConfig, TrustConfig, MqttConfig]:
     """PKI, enrolment and TLS broker in `work`: the (unstarted) broker, and the hub's and agent's settings."""
     pki, state = work / "pki", work / "agent"
-    ca = CertificateAuthority.init(pki, ORG)
+    # a second demo into the same --out (another --date) keeps the chain: its CA, keys and hub.db
+    ca = CertificateAuthority(pki) if (pki / CA_KEY).exists() else CertificateAuthority.init(pki, ORG)
     ca.issue_server(["localhost"], [HOST])
     hub_crt = ca.issue_service("hub")
     csr = enroll(state, ORG, STORE, AGENT).csr_path
-    bundle = issue_gateway(pki, csr, keys_from=day - timedelta(days=1)).bundle_path
+    try:
+        bundle = issue_gateway(pki, csr, keys_from=day - timedelta(days=1)).bundle_path
+    except RegistryError:  # forward secrecy: the store's keys of earlier days are gone for good
+        raise DemoError(f"{work} holds a demo chain that is past {day} already (its keys of earlier days "
+                        "are destroyed): give a later --date, or another --out") from None
     install_bundle(state, bundle)
     port = free_port()
     files = write_broker_config(pki, work / "broker", port=port, bind=HOST)

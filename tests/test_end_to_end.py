@@ -59,11 +59,12 @@ def _mac_forms(mac: bytes) -> list[bytes]:
     return [mac] + [f.encode() for f in forms] + [f.upper().encode() for f in forms]
 
 
-def test_no_raw_mac_of_a_real_capture_leaves_the_pipeline(tmp_path: Path, mosquitto: Mosquitto, brno: Path,
+def test_no_raw_mac_of_a_real_capture_leaves_the_pipeline(tmp_path: Path, mosquitto: Mosquitto,
+                                                          captures: Path,
                                                           capfd: pytest.CaptureFixture[str]) -> None:
     """Every MAC of a real capture, in every text form and as bytes, is absent from every file the agent
     and the hub wrote, every MQTT payload, and every log line."""
-    capture = brno / "2022-11-24.pcap"
+    capture = captures / "2022-11-24.pcap"
     macs = {frame[rt + 10:rt + 16] for _, frame in CaptureFile(capture)
             for rt in [frame[2] | frame[3] << 8] if len(frame) >= rt + 16}
     assert len(macs) > 3
@@ -107,7 +108,8 @@ def _secret_forms(secret: bytes) -> list[bytes]:
 def _demo_secrets(work: Path) -> tuple[set[Path], dict[str, bytes]]:
     """The demo's secret files and every secret they hold (private scalars, PEM bodies, chain keys)."""
     secrets: dict[str, bytes] = {}
-    keys = [*work.glob("pki/**/*.key"), *work.glob("agent/*.key")]
+    # broker/tls/server.key: broker-config's copy of the broker's key, readable by the broker's group only
+    keys = [*work.glob("pki/**/*.key"), *work.glob("agent/*.key"), *work.glob("broker/tls/*.key")]
     for path in keys:
         pem = path.read_bytes()
         for i, line in enumerate(pem.split(b"\n")[1:-2]):  # the PEM body, line by line

@@ -50,13 +50,16 @@ def _settings(unit: str) -> dict[str, list[str]]:
 
 def test_the_agent_keeps_only_the_capabilities_capture_needs_and_the_hub_none() -> None:
     """The agent may open packet sockets and retune the radio, nothing more; the hub has no capability;
-    both run as a dynamic user, notify systemd, are watched and restarted on failure."""
+    the agent runs as the footfall system user the install script makes (its files survive upgrades and
+    stay readable to `sudo -u footfall footfall-agent ...`), the hub as a dynamic user; both notify
+    systemd, are watched and restarted on failure."""
     agent, hub = _settings("footfall-agent.service"), _settings("footfall-hub.service")
     assert agent["CapabilityBoundingSet"] == agent["AmbientCapabilities"] == ["CAP_NET_RAW CAP_NET_ADMIN"]
     assert hub["CapabilityBoundingSet"] == hub["AmbientCapabilities"] == [""]
     assert agent["RestrictAddressFamilies"] == ["AF_PACKET AF_NETLINK AF_INET AF_INET6 AF_UNIX"]
+    assert (agent["User"], agent["Group"], hub["DynamicUser"]) == (["footfall"], ["footfall"], ["yes"])
     for s in (agent, hub):
-        for key, value in (("Type", "notify"), ("DynamicUser", "yes"), ("NoNewPrivileges", "yes"),
+        for key, value in (("Type", "notify"), ("NoNewPrivileges", "yes"),
                            ("ProtectSystem", "strict"), ("Restart", "on-failure")):
             assert s[key] == [value], key
         assert s["SystemCallFilter"][:2] == ["@system-service", "~@privileged @resources"]

@@ -38,6 +38,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from agent import __version__
 from agent.buffer.outbox import Outbox
+from agent.sinks.refusal import Refusals
 from agent.wire import Ack, Status, Topics, WireError
 from agent.wire.records import iso
 from agent.wire.settings import AgentSettings
@@ -74,6 +75,7 @@ class MqttSink:
         self._on_config_fn = on_config
         self._clock = clock
         self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
+        self.refusals = Refusals(topics.base.split("/", 2)[2])  # identity refusals: run stops on them
 
         # Shared between the network thread and the pump, guarded by _cond.
         self._cond = threading.Condition()
@@ -105,6 +107,7 @@ class MqttSink:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
         self._client.on_subscribe = self._on_subscribe
+        self._client.on_log = lambda _c, _u, _level, buf: self.refusals.note_log(buf)
         self._client.message_callback_add(topics.ack, self._on_ack)
         self._client.message_callback_add(topics.config, self._on_config)
 
@@ -190,6 +193,7 @@ class MqttSink:
                     properties: Properties | None) -> None:
         if reason.is_failure:
             log.warning("broker refused the connection: %s", reason)
+            self.refusals.note("CONNACK", reason.value)
             return
         # Subscribe before the pump may publish: the broker handles packets in order, so the ack
         # subscription exists before the hub can see (and ack) any batch of this connection.
@@ -218,10 +222,14 @@ class MqttSink:
                       properties: Properties) -> None:
         if any(r.is_failure for r in reasons):  # no acks will come: batches are resent until fixed
             log.error("broker refused the ack subscription: %s", ", ".join(str(r) for r in reasons))
+            for r in reasons:
+                self.refusals.note("SUBACK", r.value)
 
     def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: ReasonCode,
                     properties: Properties) -> None:
         # Called with paho's outbound lock held: only queue the mid (see the module docstring).
+        if reason.is_failure:
+            self.refusals.note("PUBACK", reason.value)
         with self._cond:
             self._puback_mids.append((mid, reason.is_failure))
             self._cond.notify_all()
@@ -310,6 +318,7 @@ class MqttSink:
             by_epoch.setdefault(ack.epoch, []).extend(ack.seqs)
         for epoch, seqs in by_epoch.items():
             self.counters["acked"] += self.outbox.acked(epoch, seqs)
+            self.refusals.ok()
 
     def _expire_inflight(self, mono: float) -> None:
         for mid, (seq, since) in list(self._inflight.items()):

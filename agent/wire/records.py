@@ -64,7 +64,7 @@ class Visit:
     dwell_s: int = doc("ended_at - started_at, seconds")
     sightings_n: int = doc("probe requests heard during the visit")
     rssi_max_dbm: int = doc("strongest signal heard, dBm")
-    kind: str = doc("visitor or bounce (DESIGN section 2)")
+    kind: str = doc("visitor or bounce (docs/metrics.md)")
     randomized: bool = doc("the device used locally administered (random) MACs")
     device_key: str | None = doc(
         "visit key (32 hex) of a visitor, valid within one key window; null for a bounce"

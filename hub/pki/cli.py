@@ -93,7 +93,8 @@ def cmd_revoke(args: argparse.Namespace) -> int:
 
     for row in CertificateAuthority(Path(args.dir)).revoke(args.what):
         print(f"revoked {row.cn}, serial {row.serial_hex}")
-    print(f"{Path(args.dir) / 'crl.pem'} updated; restart the broker so that it reads it")
+    print(f"{Path(args.dir) / 'crl.pem'} updated; run footfall-hub broker-config again and restart the "
+          "broker")
     return 0
 
 

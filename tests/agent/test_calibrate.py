@@ -81,13 +81,13 @@ def test_bad_truth_files_name_file_and_line(tmp_path: Path, body: str, message: 
     assert str(err.value) == message
 
 
-def test_truth_with_no_overlap_is_an_error_and_stores_nothing(tmp_path: Path, brno: Path,
+def test_truth_with_no_overlap_is_an_error_and_stores_nothing(tmp_path: Path, captures: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     """Truth from another day than the capture: one-line error, exit 1, no calibration stored."""
     truth = tmp_path / "truth.csv"
     truth.write_text(HEADER + "2020-01-01T10:00:00+00:00,2020-01-01T11:00:00+00:00,3\n")
     state = tmp_path / "state"
-    capture = brno / "2023-04-17.pcap"
+    capture = captures / "2023-04-17.pcap"
     assert main(["calibrate", "--state", str(state), "--pair", str(capture), str(truth)]) == 1
     assert capsys.readouterr().err.strip() == (
         "footfall-agent: error: truth.csv: no window overlaps the capture 2023-04-17.pcap"

@@ -335,10 +335,10 @@ def test_any_valid_probe_request_round_trips(mac: bytes, rssi: int, seq: int, fr
 
 # --- golden: a real capture against scapy's full dissection ------------------------------------------
 
-def test_real_capture_agrees_with_scapy(brno: Path) -> None:
+def test_real_capture_agrees_with_scapy(captures: Path) -> None:
     """On a real ESP32 capture, every frame's MAC, dBm signal, sequence number, channel and directed flag
     equal what scapy's full dissection reads, and the timestamps are the file's."""
-    path = brno / "2023-04-17.pcap"
+    path = captures / "2023-04-17.pcap"
     capture = CaptureFile(path)
     frames = list(capture)
     parser = FrameParser(capture.linktype)

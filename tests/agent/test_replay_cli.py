@@ -14,9 +14,9 @@ from agent.cli import main
 COLUMNS = ["window_start", "seen", "present", "visitors", "passersby", "entering"]
 
 
-def test_replay_of_an_empty_night_says_nobody(brno: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_replay_of_an_empty_night_says_nobody(captures: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A real night capture of the empty lab: CSV per window, devices heard, no one present."""
-    assert main(["replay", str(brno / "2022-11-24.pcap"), "--window", "600"]) == 0
+    assert main(["replay", str(captures / "2022-11-24.pcap"), "--window", "600"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert list(rows[0]) == COLUMNS
     assert len(rows) >= 25
@@ -37,10 +37,10 @@ def test_replay_summary_of_a_busy_day_is_plausible(brno: Path, capsys: pytest.Ca
     assert 300 <= s["median_dwell_s"] <= 4 * 3600
 
 
-def test_truncated_capture_warns_and_keeps_what_was_read(tmp_path: Path, brno: Path,
+def test_truncated_capture_warns_and_keeps_what_was_read(tmp_path: Path, captures: Path,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     """A capture cut mid-record: a warning naming the file and offset, and the frames before it counted."""
-    whole = (brno / "2023-04-17.pcap").read_bytes()
+    whole = (captures / "2023-04-17.pcap").read_bytes()
     cut = tmp_path / "cut.pcap"
     cut.write_bytes(whole[:-7])
     assert main(["replay", str(cut), "--summary"]) == 0

@@ -101,7 +101,8 @@ def test_doctor_on_a_machine_without_wifi_reports_it_and_exits_1(netns: Netns) -
     assert done.returncode == 1
     lines = done.stdout.splitlines()
     checks = [line.split()[1] for line in lines]
-    assert checks == ["interface", "capabilities", "clock", "disk", "broker", "tls"]
+    assert checks == ["interface", "capabilities", "clock", "disk", "broker", "tls", "identity", "signing",
+                      "session"]
     assert lines[0] == (
         "PROBLEM  interface    source.type is pcap and there is no monitor-mode interface here "
         "(interfaces: lo); fix: no Wi-Fi radio found (/sys/class/ieee80211 is empty): plug in a "

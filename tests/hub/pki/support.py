@@ -77,13 +77,19 @@ class TlsBroker(LocalBroker):
     """mosquitto on the generated config (the base class's own plain config is written but unused)."""
 
     def __init__(self, chain: Chain) -> None:
+        self.chain = chain
         port = free_port()
-        files = write_broker_config(chain.ca.folder, chain.root / "broker", port=port, bind="127.0.0.1")
-        with files.conf.open("a") as fh:
-            fh.write("user root\nsys_interval 1\n")
         (chain.root / "broker-run").mkdir()
         super().__init__(chain.root / "broker-run", port)
-        self.conf = files.conf
+        self.conf = self.write_config()
+
+    def write_config(self) -> Path:
+        """broker-config's output (again: after `pki revoke`, as the operator does), plus the test lines."""
+        files = write_broker_config(self.chain.ca.folder, self.chain.root / "broker", port=self.port,
+                                    bind="127.0.0.1")
+        with files.conf.open("a") as fh:
+            fh.write("user root\nsys_interval 1\n")
+        return files.conf
 
 
 def mqtt_connect_packet(client_id: str = "probe") -> bytes:

@@ -38,10 +38,12 @@ def test_an_expired_certificate_is_refused(chain: Chain, broker: TlsBroker) -> N
 
 
 def test_a_revoked_certificate_is_refused_after_a_broker_restart(chain: Chain, broker: TlsBroker) -> None:
-    """`pki revoke` plus a broker restart locks a stolen gateway out, and only that gateway."""
+    """`pki revoke`, broker-config again (the broker reads its copy of the CRL) and a broker restart lock
+    a stolen gateway out, and only that gateway."""
     lost = gateway(chain.ca, chain.root / "gw-lost", "gw-lost")
     assert tls_probe(broker.port, chain.ca_file, lost.cert, lost.key) == "connack 0"
     chain.ca.revoke(lost.cn)
+    broker.write_config()
     broker.restart()
     assert tls_probe(broker.port, chain.ca_file, lost.cert, lost.key) == "SSLV3_ALERT_CERTIFICATE_REVOKED"
     assert tls_probe(broker.port, chain.ca_file, chain.a.cert, chain.a.key) == "connack 0"

@@ -40,7 +40,8 @@ def test_the_enrolment_round_trip_from_the_command_line(tmp_path: Path,
     for column in ("CN", "Serial", "Not after", "Revoked"):
         assert column in out
     code, out, _ = _hub(capsys, "pki", "revoke", "acme/brno-1/gw-1", "--dir", pki)
-    assert code == 0 and out.endswith(f"{pki}/crl.pem updated; restart the broker so that it reads it\n")
+    assert code == 0 and out.endswith(
+        f"{pki}/crl.pem updated; run footfall-hub broker-config again and restart the broker\n")
     _, out, _ = _hub(capsys, "pki", "list", "--dir", pki)
     row = next(line for line in out.splitlines() if "acme/brno-1/gw-1" in line)
     assert row.split("│")[4].strip() == "yes"
@@ -91,8 +92,9 @@ def test_broker_config_writes_a_tls_only_listener_and_the_acl(tmp_path: Path,
                                 f"{tmp_path}/b/mosquitto.conf\n"
     conf = (tmp_path / "b" / "mosquitto.conf").read_text().splitlines()
     for line in ("listener 8883", "allow_anonymous false", "require_certificate true",
-                 "use_identity_as_username true", "tls_version tlsv1.2", f"crlfile {pki}/crl.pem",
-                 f"cafile {pki}/ca.crt", f"acl_file {tmp_path}/b/acl"):
+                 "use_identity_as_username true", "tls_version tlsv1.2", f"crlfile {tmp_path}/b/tls/crl.pem",
+                 f"cafile {tmp_path}/b/tls/ca.crt", f"acl_file {tmp_path}/b/acl", "persistence true",
+                 f"persistence_location {tmp_path}/b/data/"):
         assert line in conf
     assert not any(line.startswith(("user ", "password_file", "listener 1883")) for line in conf)
     acl = (tmp_path / "b" / "acl").read_text().splitlines()
