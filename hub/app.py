@@ -1,7 +1,7 @@
 """The composition root: the hub's life cycle on one screen (CONVENTIONS rule 2).
 
-start: store (schema) -> writer -> metrics publisher (its own MQTT connection; woken after each commit)
--> MQTT session (subscriptions last, so nothing arrives before there is somewhere to put it). stop: the
+start: store (schema) -> writer -> metrics publisher (its own MQTT connection; woken after each commit;
+with `ingest.shared_group`, only in the worker that holds the leader lease: hub/leader.py) -> MQTT session (subscriptions last, so nothing arrives before there is somewhere to put it). stop: the
 reverse: close the intake, commit and ack what was received, publish the metrics of what has closed,
 wait for the acks to reach the broker, disconnect (the broker keeps queueing for the session).
 Use it in-process:
@@ -23,6 +23,7 @@ from hub.config import ConfigError, HubConfig
 from hub.ingest import Counters, Incoming, MqttSubscriber, Writer
 from hub.ingest.decode import Verifier, decode
 from hub.ingest.mqtt import BrokerUnavailableError
+from hub.leader import Elector, FileLease
 from hub.pki.registry import SigningKeys
 from hub.publish import MetricsClient, MetricsPublisher
 from hub.store import open_db
@@ -40,6 +41,7 @@ class Hub:
         self._subscriber: MqttSubscriber | None = None
         self._metrics_client: MetricsClient | None = None
         self._publisher: MetricsPublisher | None = None
+        self._elector: Elector | None = None
 
     def start(self) -> Hub:
         """Start every stage; BrokerUnavailableError, everything stopped again, when the broker is down;
@@ -65,27 +67,25 @@ class Hub:
             decoder=functools.partial(decode, verifier=verifier),
         )
         self._writer.start()
-        self._subscriber = MqttSubscriber(self.config.mqtt, self._writer.submit)
+        group = self.config.ingest.shared_group
+        self._subscriber = MqttSubscriber(self.config.mqtt, self._writer.submit, shared_group=group)
         try:
-            if self.config.publish.enabled:
-                self._metrics_client = MetricsClient(self.config.mqtt, self.config.publish.client_id)
-                try:
-                    self._metrics_client.start()
-                except ConnectionError as exc:
-                    self._metrics_client = None
-                    raise BrokerUnavailableError(str(exc)) from None
-                self._publisher = MetricsPublisher(self.config, self._metrics_client.send)
-                self._publisher.start()
+            if group and self.config.publish.enabled:  # one of several workers: the elected one publishes
+                lease = FileLease(f"{self.config.database.path}.leader")
+                self._elector = Elector(lease, self._start_singletons, self._stop_singletons).start()
+            elif self.config.publish.enabled:
+                self._start_singletons()
             self._subscriber.start()
         except Exception:
             self._subscriber = None
             self.stop()
             raise
         log.info(
-            "hub started: database %s, broker %s:%d",
+            "hub started: database %s, broker %s:%d%s",
             self.config.database.path,
             self.config.mqtt.host,
             self.config.mqtt.port,
+            f", shared group {group} ({'leader' if self.leader else 'follower'})" if group else "",
         )
         return self
 
@@ -104,18 +104,41 @@ class Hub:
         if self._writer is not None:
             self._writer.stop()
             self._writer = None
-        if self._publisher is not None:
-            self._publisher.stop()
-            self._publisher = None
-        if self._metrics_client is not None:
-            self._metrics_client.stop()
-            self._metrics_client = None
+        if self._elector is not None:
+            self._elector.stop()
+            self._elector = None
+        self._stop_singletons()
         if self._subscriber is not None:
             if not self._subscriber.flush(5.0):
                 log.warning("some acks were not confirmed by the broker; agents will resend, stored once")
             self._subscriber.stop()
             self._subscriber = None
         log.info("hub stopped: %s", self.counters.snapshot())
+
+    @property
+    def leader(self) -> bool:
+        """True when this process runs the singletons (always, for a single hub with publish enabled)."""
+        return self._publisher is not None
+
+    def _start_singletons(self) -> None:
+        """The metrics publisher and its own MQTT connection; BrokerUnavailableError when refused."""
+        self._metrics_client = MetricsClient(self.config.mqtt, self.config.publish.client_id)
+        try:
+            self._metrics_client.start()
+        except ConnectionError as exc:
+            self._metrics_client = None
+            raise BrokerUnavailableError(str(exc)) from None
+        publisher = MetricsPublisher(self.config, self._metrics_client.send)
+        publisher.start()
+        self._publisher = publisher
+
+    def _stop_singletons(self) -> None:
+        if self._publisher is not None:
+            self._publisher.stop()
+            self._publisher = None
+        if self._metrics_client is not None:
+            self._metrics_client.stop()
+            self._metrics_client = None
 
     def _acknowledge(self, messages: list[Incoming], acks: dict[tuple[str, str], list[int]]) -> None:
         """After a commit: the broker's PUBACKs, then the agents' end-to-end acks (DESIGN section 4)."""
@@ -126,8 +149,9 @@ class Hub:
             sub.ack(msg.token)
         for (topic, epoch), seqs in acks.items():
             sub.publish(topic, Ack(epoch, tuple(sorted(set(seqs)))).encode())
-        if self._publisher is not None:
-            self._publisher.wake()
+        publisher = self._publisher  # read once: the elector's thread may stop it meanwhile
+        if publisher is not None:
+            publisher.wake()
 
     def __enter__(self) -> Hub:
         return self.start()

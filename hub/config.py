@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agent.configfile import ConfigError, load_config, section, setting
 from agent.enroll import check_plain
-from agent.wire.topics import check_id
+from agent.wire.topics import ID_RE, check_id
 
 __all__ = ["ConfigError", "HubConfig", "StoreConfig", "TrustConfig", "load_hub_config", "zone"]
 
@@ -107,10 +107,15 @@ class IngestConfig:
 
     max_batches_per_commit: int = setting(64, "data messages written in one transaction at most")
     max_wait_ms: int = setting(20, "longest a received message waits for others to share its commit, ms")
+    shared_group: str = setting(
+        "", "several serve processes split the agents' data through this MQTT 5 shared subscription group"
+        " ($share/GROUP/...); one of them, elected, runs the metrics publisher; empty: a single hub")
 
     def check(self) -> None:
         if self.max_batches_per_commit < 1:
             raise ValueError("max_batches_per_commit must be at least 1")
+        if self.shared_group and not ID_RE.match(self.shared_group):
+            raise ValueError(f"shared_group {self.shared_group!r} must match [a-z0-9-]{{1,64}}")
         if self.max_wait_ms < 0:
             raise ValueError("max_wait_ms must not be negative")
 
