@@ -1,9 +1,10 @@
 """The composition root: the hub's life cycle on one screen (CONVENTIONS rule 2).
 
 start: store (schema) -> writer -> metrics publisher (its own MQTT connection; woken after each commit;
-with `ingest.shared_group`, only in the worker that holds the leader lease: hub/leader.py) -> MQTT session (subscriptions last, so nothing arrives before there is somewhere to put it). stop: the
-reverse: close the intake, commit and ack what was received, publish the metrics of what has closed,
-wait for the acks to reach the broker, disconnect (the broker keeps queueing for the session).
+with `ingest.shared_group`, only in the worker that holds the leader lease: hub/leader.py) -> MQTT
+session (subscriptions last, so nothing arrives before there is somewhere to put it). stop: the reverse:
+close the intake, commit and ack what was received, publish the metrics of what has closed, wait for
+the acks to reach the broker, disconnect (the broker keeps queueing for the session).
 Use it in-process:
 
     with Hub(load_hub_config("hub.yaml")) as hub:

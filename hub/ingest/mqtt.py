@@ -46,7 +46,9 @@ class BrokerUnavailableError(ConnectionError):
 class MqttSubscriber:
     """Receives data and status messages, acknowledges them on request, publishes the hub's acks."""
 
-    def __init__(self, config: MqttConfig, deliver: Callable[[Incoming], None], shared_group: str = "") -> None:
+    def __init__(
+        self, config: MqttConfig, deliver: Callable[[Incoming], None], shared_group: str = ""
+    ) -> None:
         self._config = config
         self._deliver = deliver
         self._shared = shared_group

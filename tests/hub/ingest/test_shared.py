@@ -38,11 +38,13 @@ def test_a_shared_group_subscribes_through_share_with_a_session_per_process() ->
     single = MqttSubscriber(MqttConfig(client_id="hub", allow_plain_loopback=True), lambda _m: None)
     assert sub.filters == ["$share/hub/footfall/v1/+/+/+/data", "$share/hub/footfall/v1/+/+/+/status"]
     assert single.filters == ["footfall/v1/+/+/+/data", "footfall/v1/+/+/+/status"]
-    assert sub.client._client_id != other.client._client_id  # noqa: SLF001 -- paho has no getter
-    assert single.client._client_id == b"hub"  # noqa: SLF001
+    assert sub.client._client_id != other.client._client_id  # paho has no getter
+    assert single.client._client_id == b"hub"
 
 
-def test_two_workers_split_the_batches_and_store_each_once(hub_config: HubConfig, publisher: Publisher) -> None:
+def test_two_workers_split_the_batches_and_store_each_once(
+    hub_config: HubConfig, publisher: Publisher
+) -> None:
     """Two serve processes on one database: both take a share of the data, every batch is stored once and
     acknowledged to its agent, and only one of them is the leader running the publisher."""
     db = hub_config.database.path
