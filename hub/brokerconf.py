@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.enroll import write_public
-from agent.wire.topics import PREFIX
-from hub.pki.ca import CA_CERT, CRL_FILE, SERVER_CERT, SERVER_KEY, CertificateAuthority, PkiError
+from agent.wire.topics import PREFIX, check_id
+from hub.bridgeconf import BRIDGE_IDENTITY, bridge_acl_text, bridge_text
+from hub.pki.ca import CA_CERT, CRL_FILE, SERVER_CERT, SERVER_KEY, SERVICES, CertificateAuthority, PkiError
 
 CONF_FILE, ACL_FILE = "mosquitto.conf", "acl"
 
@@ -44,6 +45,8 @@ def acl_text() -> str:
         "user data-team",
         f"topic read {PREFIX}/+/+/metrics/+",
         "",
+        "# a regional broker's bridge (docs/chain.md): gateways' data and status in, acks and config out",
+        bridge_acl_text(),
     ])
 
 
@@ -75,8 +78,10 @@ def conf_text(pki: Path, acl: Path, port: int, bind: str | None) -> str:
     ])
 
 
-def write_broker_config(pki: Path, out: Path, *, port: int = 8883, bind: str | None = None) -> BrokerFiles:
-    """Write `mosquitto.conf` and `acl` into `out` for the CA in `pki`; PkiError if a file is missing."""
+def write_broker_config(pki: Path, out: Path, *, port: int = 8883, bind: str | None = None,
+                        bridge: str | None = None, region: str = "region") -> BrokerFiles:
+    """Write `mosquitto.conf` and `acl` into `out` for the CA in `pki`; PkiError if a file is missing.
+    `bridge` (HOST:PORT of the hub's broker): a regional broker, bridged there as `region`."""
     CertificateAuthority(pki)  # a folder without a CA fails here, with the remedy
     if not (pki / SERVER_CERT).exists():
         raise PkiError(f"{pki} has no broker certificate (make one: footfall-hub pki issue-server "
@@ -86,5 +91,14 @@ def write_broker_config(pki: Path, out: Path, *, port: int = 8883, bind: str | N
     out.mkdir(parents=True, exist_ok=True)
     files = BrokerFiles(out / CONF_FILE, out / ACL_FILE)
     write_public(files.acl, acl_text().encode())
-    write_public(files.conf, conf_text(pki, files.acl, port, bind).encode())
+    text = conf_text(pki, files.acl, port, bind)
+    if bridge is not None:
+        try:
+            text += bridge_text(pki, bridge, check_id("region", region))
+        except ValueError as exc:
+            raise PkiError(str(exc)) from None
+        if not (pki / SERVICES / f"{BRIDGE_IDENTITY}.crt").exists():
+            raise PkiError(f"{pki} has no bridge certificate (make one: footfall-hub pki issue-service "
+                           f"bridge --dir {pki})")
+    write_public(files.conf, text.encode())
     return files
