@@ -89,6 +89,10 @@ def test_defaults_without_a_file() -> None:
             "min_dwell_s, visit_timeout_s, visitor_rssi_dbm, visitor_sightings_n)",
         ),
         ("version: 2\n", "hub.yaml:1: version: '2' is not supported (use 1)"),
+        (
+            "version: 1\ningest:\n  shared_group: Hub/1\n",
+            "hub.yaml:3: ingest.shared_group: shared_group 'Hub/1' must match [a-z0-9-]{1,64}",
+        ),
     ],
 )
 def test_errors_name_file_line_and_key(tmp_path: Path, text: str, message: str) -> None:
