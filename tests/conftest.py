@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.mosquitto import Mosquitto
+from tests.support.postgres import LocalPostgres
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 BRNO = SHARED / "datasets" / "brno-lab"
@@ -28,3 +29,23 @@ def brno() -> Path:
     """The brno-lab real captures (skip nothing: the dataset sits beside the repo, as in CI)."""
     assert BRNO.is_dir(), f"{BRNO} is missing: the shared datasets must sit beside the checkout"
     return BRNO
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[LocalPostgres]:
+    """One throwaway PostgreSQL for the session (initdb costs seconds); each test gets its own database."""
+    cluster = LocalPostgres().start()
+    try:
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+@pytest.fixture
+def pg_url(postgres_cluster: LocalPostgres) -> Iterator[str]:
+    """The URL of a new, empty database on the test PostgreSQL, dropped after the test."""
+    url = postgres_cluster.create_database()
+    try:
+        yield url
+    finally:
+        postgres_cluster.drop_database(url)
