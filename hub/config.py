@@ -13,6 +13,7 @@ stores:
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -94,11 +95,29 @@ class TrustConfig:
 
 @dataclass(frozen=True)
 class DatabaseConfig:
-    """The hub's SQLite file."""
+    """The hub's store: a SQLite file (one hub), or PostgreSQL by URL (a chain's workers, docs/chain.md)."""
 
     path: str = setting(
         "footfall-hub.db", "SQLite file; a relative path is taken from the config file's folder"
     )
+    url: str = setting(
+        "", "sqlite:///PATH (sets path; sqlite:////abs/path) or postgresql://USER@HOST:PORT/DB; empty: path"
+    )
+
+    def check(self) -> None:
+        if self.url and not self.url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError(f"url {self.where()!r} must start with sqlite:/// or postgresql://")
+
+    @property
+    def engine(self) -> str:
+        """sqlite or postgresql."""
+        return "postgresql" if self.url.startswith(("postgresql://", "postgres://")) else "sqlite"
+
+    def where(self) -> str:
+        """The store for messages: the SQLite path, or the URL without its password."""
+        if self.engine == "sqlite":
+            return self.path
+        return re.sub(r"(//[^:/@]*):[^@/]*@", r"\1:***@", self.url)
 
 
 @dataclass(frozen=True)
@@ -205,7 +224,7 @@ class HubConfig:
     """Everything the hub reads from hub.yaml."""
 
     mqtt: MqttConfig = section(MqttConfig, "the MQTT broker")
-    database: DatabaseConfig = section(DatabaseConfig, "the SQLite store")
+    database: DatabaseConfig = section(DatabaseConfig, "the store: SQLite file or PostgreSQL URL")
     ingest: IngestConfig = section(IngestConfig, "how received batches are committed")
     trust: TrustConfig = section(TrustConfig, "batch signatures and the PKI folder with the gateways' keys")
     publish: PublishConfig = section(PublishConfig, "metrics republished for the data team over MQTT")
@@ -240,9 +259,12 @@ class HubConfig:
 def load_hub_config(path: str | Path | None) -> HubConfig:
     """Load and check hub.yaml (None: every default); a relative database path follows the file."""
     config = load_config(path, HubConfig)
+    if config.database.url.startswith("sqlite:///"):  # sqlite:///relative.db, sqlite:////absolute.db
+        config = dataclasses.replace(config, database=dataclasses.replace(
+            config.database, path=config.database.url[len("sqlite:///"):]))
     if path is not None and not Path(config.database.path).is_absolute():
         db_path = str(Path(path).resolve().parent / config.database.path)
-        config = dataclasses.replace(config, database=DatabaseConfig(path=db_path))
+        config = dataclasses.replace(config, database=dataclasses.replace(config.database, path=db_path))
     if path is not None and config.trust.pki_dir:
         pki = Path(path).resolve().parent / config.trust.pki_dir
         config = dataclasses.replace(config, trust=dataclasses.replace(config.trust, pki_dir=str(pki)))

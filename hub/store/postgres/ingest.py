@@ -1,0 +1,197 @@
+"""The ingest writer on PostgreSQL: the same groups, retries and acknowledgements as on SQLite
+(hub/ingest/writer.py), with PostgreSQL's statements.
+
+Exactly-once is the `batches` primary key: `INSERT ... ON CONFLICT DO NOTHING` decides, inside the
+group's transaction, which batches are new, and only their records go in, by COPY (one per table and
+group). Several workers may write at once: a batch two of them race for is inserted by the first commit;
+the second waits on the key, sees the conflict and stores nothing. A connection that breaks (the server
+restarted, the network went) is dropped and opened again at the retry: a COMMIT whose outcome was lost
+is harmless, since the retry finds its batches stored and acknowledges them as duplicates.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from agent.wire.records import iso
+from hub.ingest.decode import DataBatch, DeadLetter, Decoded, Ignored, StatusUpdate
+from hub.ingest.writer import Incoming, Writer
+from hub.store.postgres.partitions import Partitions, months
+from hub.store.postgres.schema import PARTITIONED
+from hub.store.rows import RECORD_TABLES, TableSpec
+
+log = logging.getLogger(__name__)
+
+Conn = psycopg.Connection[tuple[Any, ...]]
+
+# Keepalives: a worker cut off from the database notices within about a minute instead of hanging.
+CONNECT_OPTIONS: dict[str, Any] = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 15,
+                                   "keepalives_interval": 5, "keepalives_count": 4}
+
+INSERT_BATCH = (
+    "INSERT INTO batches (agent, org, store, epoch, seq, sent_at, received_at, records_n, digest)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+)
+MEMBER_VISIT = (  # as hub/ingest/writer.py's MEMBER_VISIT_SQL: one member visit per stay
+    "INSERT INTO member_visits (store, member_key, started_epoch_s, ended_epoch_s, dwell_s, agent)"
+    " SELECT %(store)s, m.member_key, %(start)s, %(end)s, %(dwell)s, %(agent)s FROM members m"
+    " WHERE m.gateway_key = %(gateway_key)s AND m.member_key IS NOT NULL AND NOT EXISTS (SELECT 1"
+    " FROM member_visits v WHERE v.member_key = m.member_key AND v.store = %(store)s"
+    " AND v.started_epoch_s <= %(end)s AND v.ended_epoch_s >= %(start)s) ON CONFLICT DO NOTHING"
+)
+UPSERT_SEEN = (
+    "INSERT INTO agents (agent, org, store, last_seen) VALUES (%s, %s, %s, %s) ON CONFLICT (agent)"
+    " DO UPDATE SET org = excluded.org, store = excluded.store, last_seen = excluded.last_seen"
+)
+UPSERT_STATUS = (  # a retained status replayed at subscribe is no sign of life: keep last_seen then
+    "INSERT INTO agents (agent, org, store, state, last_seen, backlog_batches, clock_synced,"
+    " agent_version, counters, status_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (agent) DO UPDATE SET org = excluded.org, store = excluded.store,"
+    " state = excluded.state, last_seen = CASE WHEN %s THEN coalesce(agents.last_seen, excluded.last_seen)"
+    " ELSE excluded.last_seen END, backlog_batches = excluded.backlog_batches,"
+    " clock_synced = excluded.clock_synced, agent_version = excluded.agent_version,"
+    " counters = excluded.counters, status_at = excluded.status_at"
+)
+DEAD_LETTER = ("INSERT INTO dead_letters (received_at, topic, reason, detail, payload)"
+               " VALUES (%s, %s, %s, %s, %s)")
+
+
+class PgSession:
+    """The writer's connection, opened again after it broke."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.partitions = Partitions()
+        self._conn: Conn | None = None
+
+    def conn(self) -> Conn:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = psycopg.connect(self.url, autocommit=True, **CONNECT_OPTIONS)
+        return self._conn
+
+    def abort(self) -> None:
+        """After a failed write: a broken connection is dropped (the retry reconnects)."""
+        conn = self._conn
+        if conn is not None and (conn.closed or conn.broken):
+            self._conn = None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def _copy_rows(cur: psycopg.Cursor[tuple[Any, ...]], spec: TableSpec, rows: list[tuple[Any, ...]]) -> None:
+    """COPY `rows` into the table; booleans of the wire go in as the 0/1 integers SQLite stores."""
+    flags = [i for i, v in enumerate(rows[0]) if type(v) is bool]
+    with cur.copy(f"COPY {spec.table} ({', '.join(spec.columns)}) FROM STDIN".encode()) as copy:
+        for row in rows:
+            if flags:
+                fixed = list(row)
+                for i in flags:
+                    fixed[i] = int(fixed[i])
+                copy.write_row(fixed)
+            else:
+                copy.write_row(row)
+
+
+def _months_needed(decoded: list[Decoded]) -> dict[str, set[datetime]]:
+    needed: dict[str, set[datetime]] = defaultdict(set)
+    for dec in decoded:
+        if isinstance(dec, DataBatch):
+            for rtype, rows in dec.rows.items():
+                spec = RECORD_TABLES[rtype]
+                column = PARTITIONED.get(spec.table)
+                if column is not None and rows:
+                    at = list(spec.columns).index(column)
+                    needed[spec.table] |= months(int(r[at]) for r in rows)
+    return needed
+
+
+class PgWriter(Writer):
+    """`Writer` on PostgreSQL: `db_path` is the database URL."""
+
+    RETRY_ERRORS = (psycopg.OperationalError,)  # connection lost, server restarting, serialization
+    STORE_ERRORS = (psycopg.Error,)
+
+    def _connect(self) -> PgSession:
+        return PgSession(str(self._db_path))
+
+    def _abort(self, conn: Any) -> None:
+        session: PgSession = conn
+        session.abort()
+
+    def _write(
+        self, conn: Any, group: list[Incoming], decoded: list[Decoded]
+    ) -> dict[tuple[str, str], list[int]]:
+        session: PgSession = conn
+        c = session.conn()
+        session.partitions.ensure(c, _months_needed(decoded))
+        acks: dict[tuple[str, str], list[int]] = defaultdict(list)
+        seen: dict[str, tuple[str, str, str]] = {}
+        stored = records = dups = statuses = 0
+        dead: list[str] = []
+        new_rows: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        member_visits: list[dict[str, Any]] = []
+        with c.transaction(), c.cursor() as cur:
+            for msg, dec in zip(group, decoded, strict=True):
+                received_at = iso(msg.received_at)
+                if isinstance(dec, DataBatch):
+                    cur.execute(INSERT_BATCH, (dec.agent, dec.org, dec.store, dec.epoch, dec.seq, dec.sent_at,
+                                               received_at, dec.records_n, dec.digest))
+                    if cur.rowcount == 1:
+                        for rtype, rows in dec.rows.items():
+                            new_rows[rtype].extend(rows)
+                        member_visits.extend(
+                            {"store": v[0], "start": v[1], "end": v[2], "dwell": v[3], "agent": v[4],
+                             "gateway_key": v[5]} for v in dec.member_visits)
+                        stored += 1
+                        records += dec.records_n
+                    elif _replayed(cur, dec):  # same (agent, epoch, seq), another body: never acked
+                        cur.execute(DEAD_LETTER, (received_at, msg.topic[:300], "replay",
+                                                  "another body under a stored seq", msg.payload))
+                        dead.append("replay")
+                        continue
+                    else:
+                        dups += 1
+                    acks[(dec.ack_topic, dec.epoch)].append(dec.seq)
+                    seen[dec.agent] = (dec.org, dec.store, received_at)
+                elif isinstance(dec, StatusUpdate):
+                    ret = msg.retained
+                    cur.execute(UPSERT_STATUS, (
+                        dec.agent, dec.org, dec.store, dec.state,
+                        (dec.updated_at or None) if ret else received_at, dec.backlog_batches,
+                        int(dec.clock_synced), dec.agent_version, dec.counters_json, dec.updated_at, ret))
+                    statuses += 1
+                elif isinstance(dec, DeadLetter):
+                    cur.execute(DEAD_LETTER,
+                                (received_at, msg.topic[:300], dec.reason, dec.detail, msg.payload))
+                    dead.append(dec.reason)
+                else:
+                    assert isinstance(dec, Ignored)
+            for rtype, rows in new_rows.items():
+                if rows:
+                    _copy_rows(cur, RECORD_TABLES[rtype], rows)
+            if member_visits:
+                cur.executemany(MEMBER_VISIT, member_visits)
+            if seen:
+                cur.executemany(UPSERT_SEEN, [(a, o, s, t) for a, (o, s, t) in seen.items()])
+        self._counters.add(received=len(group), batches_stored=stored, records_stored=records,
+                           duplicates=dups, status_updates=statuses, commits=1)
+        for reason in dead:
+            self._counters.dead_letter(reason)
+        return dict(acks)
+
+
+def _replayed(cur: psycopg.Cursor[tuple[Any, ...]], dec: DataBatch) -> bool:
+    """A stored batch of this (agent, epoch, seq) with another verified digest: not a redelivery."""
+    if dec.digest is None:
+        return False
+    row = cur.execute("SELECT digest FROM batches WHERE agent = %s AND epoch = %s AND seq = %s",
+                      (dec.agent, dec.epoch, dec.seq)).fetchone()
+    return row is not None and row[0] is not None and bytes(row[0]) != dec.digest

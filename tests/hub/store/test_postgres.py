@@ -1,0 +1,127 @@
+"""The hub's store on a real PostgreSQL (database.url: postgresql://...): migrations with a version
+table, monthly partitions, and ingest from a real mosquitto, exactly once."""
+
+from __future__ import annotations
+
+import dataclasses
+from contextlib import closing
+from typing import Any
+
+import psycopg
+import pytest
+
+from agent.wire import Ack, Topics
+from hub.app import Hub
+from hub.cli import main
+from hub.config import DatabaseConfig, HubConfig
+from hub.store.engine import StoreError, open_store
+from hub.store.postgres.lease import AdvisoryLease
+from hub.store.postgres.migrate import apply
+from hub.store.postgres.schema import LATEST, PARTITIONED
+from hub.store.rows import RECORD_TABLES
+from tests.hub.envelopes import T0, Publisher, envelope, visit
+from tests.hub.support import wait_for
+
+TOPICS = Topics("acme", "brno-1", "gw-1")
+
+
+def rows(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    with closing(psycopg.connect(url)) as conn:
+        return conn.execute(sql.encode(), params).fetchall()
+
+
+def on_postgres(config: HubConfig, url: str) -> HubConfig:
+    return dataclasses.replace(config, database=dataclasses.replace(config.database, url=url))
+
+
+def test_migrate_creates_the_schema_once_and_records_its_version(pg_url: str) -> None:
+    """`migrate` on an empty database applies every migration and records it; run again, it applies
+    nothing; the record tables have exactly the columns the wire's record types give (a new wire field
+    needs a new migration), and the time-bound ones are partitioned."""
+    version, done = apply(pg_url)
+    assert (version, [m.version for m in done]) == (LATEST, list(range(1, LATEST + 1)))
+    assert apply(pg_url) == (LATEST, [])
+    assert rows(pg_url, "SELECT version FROM schema_migrations ORDER BY version") == [
+        (v,) for v in range(1, LATEST + 1)]
+    for spec in RECORD_TABLES.values():
+        got = rows(pg_url, "SELECT column_name FROM information_schema.columns WHERE table_name = %s"
+                   " ORDER BY ordinal_position", (spec.table,))
+        assert [c for (c,) in got] == list(spec.columns), spec.table
+    partitioned = rows(pg_url, "SELECT c.relname FROM pg_partitioned_table p JOIN pg_class c"
+                       " ON c.oid = p.partrelid ORDER BY 1")
+    assert [t for (t,) in partitioned] == sorted(PARTITIONED)
+
+
+def test_serve_refuses_a_database_behind_its_schema_and_migrate_fixes_it(
+    hub_config: HubConfig, pg_url: str, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A hub pointed at a database without the schema says so in one line with the command to run; after
+    `footfall-hub migrate` it starts."""
+    config = on_postgres(hub_config, pg_url)
+    with pytest.raises(StoreError, match=r"^the database is at schema version 0, this hub needs 1 \(run: "
+                       r"footfall-hub migrate --config hub.yaml\)$"):
+        Hub(config).start()
+    path = tmp_path / "hub.yaml"
+    path.write_text(f"version: 1\ndatabase: {{url: '{pg_url}'}}\n")
+    assert main(["migrate", "--config", str(path)]) == 0
+    assert capsys.readouterr().out == f"{pg_url}: schema version 1 (applied: the SQLite schema of " \
+                                      "hub/store/schema.py v1)\n"
+    assert main(["migrate", "--config", str(path)]) == 0
+    assert capsys.readouterr().out.endswith(": schema version 1 (up to date)\n")
+    Hub(config).start().stop()
+
+
+def test_report_commands_refuse_a_postgresql_url_for_now(
+    pg_url: str, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Reports and imports still read SQLite: with a PostgreSQL URL they stop with one line, rather than
+    reading an empty SQLite file beside the config."""
+    path = tmp_path / "hub.yaml"
+    path.write_text("version: 1\ndatabase: {url: 'postgresql://hub:secret@db.example:5432/footfall'}\n")
+    assert main(["stores", "--config", str(path)]) == 1
+    assert capsys.readouterr().err == (
+        "footfall-hub: error: stores reads SQLite only for now, and database.url is "
+        "postgresql://hub:***@db.example:5432/footfall (serve and migrate run on PostgreSQL; see "
+        "docs/chain.md)\n")
+
+
+def test_ingest_on_postgres_stores_each_batch_once_in_monthly_partitions(
+    hub_config: HubConfig, pg_url: str, publisher: Publisher
+) -> None:
+    """The same ingest as on SQLite: a resent batch adds nothing, every batch is acknowledged after its
+    commit, and visits of two months land in two monthly partitions made on the fly."""
+    assert open_store(DatabaseConfig(url=pg_url)).migrate()[0] == LATEST
+    publisher.subscribe(TOPICS.ack)
+    december = T0 + 30 * 86400  # 2026-12-18
+    with Hub(on_postgres(hub_config, pg_url)) as hub:
+        for seq in range(10):
+            publisher.send(envelope(seq, [visit(seq * 4 + i, start=T0 if seq < 5 else december)
+                                          for i in range(4)]))
+        publisher.send(envelope(3, [visit(12 + i) for i in range(4)]), times=2)  # resends
+        assert wait_for(lambda: hub.counters["received"] == 12)
+        assert hub.wait_idle()
+        assert hub.counters["batches_stored"] == 10
+        assert hub.counters["duplicates"] == 2
+        assert wait_for(lambda: {s for _, p in publisher.received for s in Ack.decode(p).seqs} == set(range(10)))
+    assert rows(pg_url, "SELECT count(*), count(DISTINCT (agent, epoch, seq)) FROM batches") == [(10, 10)]
+    assert rows(pg_url, "SELECT count(*), count(DISTINCT device_key) FROM visits") == [(40, 40)]
+    assert rows(pg_url, "SELECT count(*) FROM visits_y2026m11") == [(20,)]
+    assert rows(pg_url, "SELECT count(*) FROM visits_y2026m12") == [(20,)]
+    assert rows(pg_url, "SELECT DISTINCT randomized FROM visits") == [(0,)]
+    assert rows(pg_url, "SELECT agent, store FROM agents") == [("gw-1", "brno-1")]
+
+
+def test_the_advisory_lease_is_held_once_and_freed_with_its_session(pg_url: str) -> None:
+    """One worker leads; when the leader's database session ends (its process died, the server dropped
+    it), it learns so at its next poll and another worker takes the lease."""
+    first, second = AdvisoryLease(pg_url), AdvisoryLease(pg_url)
+    try:
+        assert first.acquire()
+        assert not second.acquire()
+        rows(pg_url, "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
+             " AND pid <> pg_backend_pid()")
+        assert not first.held()
+        assert second.acquire()
+    finally:
+        first.release()
+        second.release()
