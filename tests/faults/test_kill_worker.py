@@ -7,9 +7,13 @@ import random
 import time
 from pathlib import Path
 
+import pytest
+
+from hub.config import DatabaseConfig
+from hub.store.engine import open_store
 from tests.faults.records import keys
-from tests.faults.support import AgentProc, figures, tally
-from tests.faults.workers import WorkerProc, write_worker_config
+from tests.faults.support import AgentProc, figures
+from tests.faults.workers import WorkerProc, tally_store, write_worker_config
 from tests.hub.support import wait_for
 from tests.support.mosquitto import Mosquitto
 
@@ -29,14 +33,24 @@ def agents(tmp_path: Path, port: int) -> list[AgentProc]:
     return out
 
 
-def test_kill_9_of_one_of_two_workers_loses_and_doubles_nothing(tmp_path: Path, mosquitto: Mosquitto) -> None:
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_kill_9_of_one_of_two_workers_loses_and_doubles_nothing(
+    tmp_path: Path, mosquitto: Mosquitto, engine: str, request: pytest.FixtureRequest
+) -> None:
     """A worker dies mid-commit, again and again, while the other goes on: the broker ends the dead
     worker's clean session and drops its unacknowledged batches, the agents resend them after
     resend_after_s, the live worker stores them; a batch committed but not acknowledged comes back and
-    adds no row. The leader lease moves with the kills, so the publisher runs throughout."""
+    adds no row. The leader lease (a file lock on SQLite, an advisory lock on PostgreSQL) moves with the
+    kills, so the singletons run throughout."""
     rng = random.Random(17)
     began = time.monotonic()
-    config = write_worker_config(tmp_path, mosquitto.port, "database: {path: hub.db}")
+    if engine == "postgresql":
+        database = request.getfixturevalue("pg_url")
+        assert open_store(DatabaseConfig(url=database)).migrate()[0] >= 1
+        config = write_worker_config(tmp_path, mosquitto.port, f"database: {{url: '{database}'}}")
+    else:
+        database = str(tmp_path / "hub.db")
+        config = write_worker_config(tmp_path, mosquitto.port, "database: {path: hub.db}")
     workers = [WorkerProc(config, "worker-a").start(), WorkerProc(config, "worker-b").start()]
     senders = agents(tmp_path, mosquitto.port)
     for agent in senders:
@@ -58,7 +72,7 @@ def test_kill_9_of_one_of_two_workers_loses_and_doubles_nothing(tmp_path: Path, 
     finally:
         for w in workers:
             w.terminate()
-    got = tally(tmp_path / "hub.db")
+    got = tally_store(database)
     committed: set[str] = set()
     sent = resent = batches = 0
     for agent in senders:
@@ -68,8 +82,9 @@ def test_kill_9_of_one_of_two_workers_loses_and_doubles_nothing(tmp_path: Path, 
         batches += agent.events("appended")[-1]["batches"]
         resent += agent.events("summary")[-1]["sink"]["resent"]
         assert agent.events("drained")[-1]["ok"], agent.stderr()[-2000:]
-    lost = figures("kill-9-worker", sent=sent, committed=committed, hub=got, began=began, worker_kills=kills,
-                   worker_starts=sum(w.starts for w in workers), batches=got.batches, resent=resent)
+    lost = figures(f"kill-9-worker-{engine}", sent=sent, committed=committed, hub=got, began=began,
+                   worker_kills=kills, worker_starts=sum(w.starts for w in workers), batches=got.batches,
+                   resent=resent)
     assert lost == 0
     assert got.duplicated == 0
     assert got.keys == committed

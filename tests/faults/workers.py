@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.faults.support import Tally, tally
 from tests.hub.support import wait_for
 
 HUB = Path(sys.executable).with_name("footfall-hub")
@@ -58,3 +59,17 @@ class WorkerProc:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
         assert self.proc.wait(20) == 0, self.log.read_text()[-3000:]
+
+
+def tally_store(database: str) -> Tally:
+    """What the workers' database holds: a SQLite path, or a PostgreSQL URL (same figures, same SQL)."""
+    if not database.startswith("postgresql://"):
+        return tally(database)
+    import psycopg  # noqa: PLC0415 -- only the PostgreSQL runs load it
+
+    with psycopg.connect(database) as conn:
+        keys = [k for (k,) in conn.execute("SELECT device_key FROM visits")]
+        row = conn.execute("SELECT count(*), count(DISTINCT (agent, epoch, seq)) FROM batches").fetchone()
+        dead = conn.execute("SELECT count(*) FROM dead_letters").fetchone()
+    assert row is not None and dead is not None
+    return Tally(len(keys), frozenset(keys), int(row[0]), int(row[1]), int(dead[0]))

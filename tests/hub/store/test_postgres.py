@@ -30,6 +30,11 @@ def rows(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ..
         return conn.execute(sql.encode(), params).fetchall()
 
 
+def acked(publisher: Publisher) -> set[int]:
+    with publisher.got:
+        return {s for _, p in publisher.received for s in Ack.decode(p).seqs}
+
+
 def on_postgres(config: HubConfig, url: str) -> HubConfig:
     return dataclasses.replace(config, database=dataclasses.replace(config.database, url=url))
 
@@ -102,7 +107,7 @@ def test_ingest_on_postgres_stores_each_batch_once_in_monthly_partitions(
         assert hub.wait_idle()
         assert hub.counters["batches_stored"] == 10
         assert hub.counters["duplicates"] == 2
-        assert wait_for(lambda: {s for _, p in publisher.received for s in Ack.decode(p).seqs} == set(range(10)))
+        assert wait_for(lambda: acked(publisher) == set(range(10)))
     assert rows(pg_url, "SELECT count(*), count(DISTINCT (agent, epoch, seq)) FROM batches") == [(10, 10)]
     assert rows(pg_url, "SELECT count(*), count(DISTINCT device_key) FROM visits") == [(40, 40)]
     assert rows(pg_url, "SELECT count(*) FROM visits_y2026m11") == [(20,)]
