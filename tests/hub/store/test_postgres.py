@@ -116,6 +116,28 @@ def test_ingest_on_postgres_stores_each_batch_once_in_monthly_partitions(
     assert rows(pg_url, "SELECT agent, store FROM agents") == [("gw-1", "brno-1")]
 
 
+def test_a_batch_postgresql_refuses_is_set_aside_and_the_rest_is_stored(
+    hub_config: HubConfig, pg_url: str, publisher: Publisher
+) -> None:
+    """Bad input never stops the hub (DESIGN section 5), on PostgreSQL too: a payload that is no JSON,
+    and a batch whose text PostgreSQL cannot hold (a NUL byte, which SQLite would take), go to the
+    dead-letter table with their reason; the batches around them are stored and acknowledged."""
+    open_store(DatabaseConfig(url=pg_url)).migrate()
+    publisher.subscribe(TOPICS.ack)
+    nul = dataclasses.replace(visit(99), key_window="w\x00x")
+    with Hub(on_postgres(hub_config, pg_url)) as hub:
+        publisher.send(envelope(0, [visit(0)]))
+        publisher.publish(TOPICS.data, b"{not json")
+        publisher.send(envelope(1, [visit(1), nul]))
+        publisher.send(envelope(2, [visit(2)]))
+        assert wait_for(lambda: hub.counters["received"] == 4)
+        assert hub.wait_idle()
+        assert hub.counters.dead_by_reason() == {"bad_json": 1, "store_error": 1}
+    assert rows(pg_url, "SELECT seq FROM batches ORDER BY seq") == [(0,), (2,)]
+    assert rows(pg_url, "SELECT reason FROM dead_letters ORDER BY reason") == [("bad_json",), ("store_error",)]
+    assert rows(pg_url, "SELECT detail FROM dead_letters WHERE reason = 'store_error'") == [("DataError",)]
+
+
 def test_the_advisory_lease_is_held_once_and_freed_with_its_session(pg_url: str) -> None:
     """One worker leads; when the leader's database session ends (its process died, the server dropped
     it), it learns so at its next poll and another worker takes the lease."""
