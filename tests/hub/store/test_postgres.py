@@ -134,7 +134,7 @@ def test_a_batch_postgresql_refuses_is_set_aside_and_the_rest_is_stored(
         assert hub.wait_idle()
         assert hub.counters.dead_by_reason() == {"bad_json": 1, "store_error": 1}
     assert rows(pg_url, "SELECT seq FROM batches ORDER BY seq") == [(0,), (2,)]
-    assert rows(pg_url, "SELECT reason FROM dead_letters ORDER BY reason") == [("bad_json",), ("store_error",)]
+    assert rows(pg_url, "SELECT reason FROM dead_letters ORDER BY 1") == [("bad_json",), ("store_error",)]
     assert rows(pg_url, "SELECT detail FROM dead_letters WHERE reason = 'store_error'") == [("DataError",)]
 
 
