@@ -29,9 +29,12 @@ log = logging.getLogger(__name__)
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
-# Keepalives: a worker cut off from the database notices within about a minute instead of hanging.
-CONNECT_OPTIONS: dict[str, Any] = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 15,
-                                   "keepalives_interval": 5, "keepalives_count": 4}
+# A worker cut off from the database notices within about a minute instead of hanging: keepalives on an
+# idle connection, tcp_user_timeout (ms) on one whose query or COMMIT is unanswered.
+CONNECT_OPTIONS: dict[str, Any] = {
+    "connect_timeout": 10, "keepalives": 1, "keepalives_idle": 15, "keepalives_interval": 5,
+    "keepalives_count": 4, "tcp_user_timeout": 60_000,
+}
 
 INSERT_BATCH = (
     "INSERT INTO batches (agent, org, store, epoch, seq, sent_at, received_at, records_n, digest)"
