@@ -47,7 +47,8 @@ class Hub:
 
     def start(self) -> Hub:
         """Start every stage; BrokerUnavailableError, everything stopped again, when the broker is down;
-        ConfigError (nothing started) for plain MQTT without allow_plain_loopback or trust without pki_dir.
+        ConfigError (nothing started) for plain MQTT without allow_plain_loopback or trust without pki_dir;
+        StoreError (nothing started) when the database is unreachable or its schema is behind (migrate).
         """
         mqtt, trust = self.config.mqtt, self.config.trust
         if not mqtt.tls.ca_file:
