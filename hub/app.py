@@ -68,6 +68,7 @@ class Hub:
             max_batches=self.config.ingest.max_batches_per_commit,
             max_wait_ms=self.config.ingest.max_wait_ms,
             decoder=functools.partial(decode, verifier=verifier),
+            on_outage=self._database_outage,
         )
         self._writer.start()
         group = self.config.ingest.shared_group
@@ -147,6 +148,19 @@ class Hub:
         if self._metrics_client is not None:
             self._metrics_client.stop()
             self._metrics_client = None
+
+    def _database_outage(self, out: bool) -> None:
+        """One of several workers whose database is out of reach leaves the shared group until it is back
+        (docs/chain.md); a single hub keeps its subscription: the broker queues for its session."""
+        sub = self._subscriber
+        if sub is None or not self.config.ingest.shared_group:
+            return
+        if out:
+            log.warning("the database is out of reach: leaving the shared group until it is back")
+            sub.pause()
+        else:
+            log.info("the database is back: joining the shared group again")
+            sub.resume()
 
     def _acknowledge(self, messages: list[Incoming], acks: dict[tuple[str, str], list[int]]) -> None:
         """After a commit: the broker's PUBACKs, then the agents' end-to-end acks (DESIGN section 4)."""

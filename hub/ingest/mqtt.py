@@ -52,6 +52,7 @@ class MqttSubscriber:
         self._config = config
         self._deliver = deliver
         self._shared = shared_group
+        self._paused = False
         client_id = config.client_id
         if shared_group:  # one session per worker process: see the module's docstring
             client_id = f"{client_id}-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}"
@@ -100,6 +101,19 @@ class MqttSubscriber:
                 f"{self._connect_error or f'no answer within {timeout:.0f} s'}"
             )
 
+    def pause(self) -> None:
+        """Leave the shared group (unsubscribe) while this worker cannot commit: the broker then deals new
+        batches to the other workers; what this one holds stays unacknowledged, for redelivery."""
+        if self._shared and not self._paused:
+            self._paused = True
+            self.client.unsubscribe(self.filters)
+
+    def resume(self) -> None:
+        """Join the shared group again."""
+        if self._paused:
+            self._paused = False
+            self.client.subscribe([(f, SubscribeOptions(qos=1)) for f in self.filters])
+
     def close_intake(self) -> None:
         """Stop handing on messages; those still arriving stay unacknowledged for redelivery."""
         self._open = False
@@ -144,6 +158,8 @@ class MqttSubscriber:
             return
         self._generation += 1
         log.info("connected to the broker (session present: %s)", flags.session_present)
+        if self._paused:  # a clean session: nothing to unsubscribe; join again at resume
+            return
         client.subscribe([(f, SubscribeOptions(qos=1)) for f in self.filters])
 
     def _on_subscribe(

@@ -39,8 +39,10 @@ class Store(Protocol):
         """Create or upgrade the schema; (version now, names of the migrations applied)."""
         ...
 
-    def writer(self, counters: Counters, after_commit: AfterCommit, **options: Any) -> Writer:
-        """The ingest writer (options: max_batches, max_wait_ms, decoder)."""
+    def writer(self, counters: Counters, after_commit: AfterCommit, *,
+               on_outage: Callable[[bool], None] | None = None, **options: Any) -> Writer:
+        """The ingest writer (options: max_batches, max_wait_ms, decoder); `on_outage(True/False)` when
+        the database goes out of reach and comes back (a server's; a local file has no such outage)."""
         ...
 
     def lease(self) -> Lease:
@@ -64,7 +66,8 @@ class SqliteStore:
         open_db(self.path).close()
         return SCHEMA_VERSION, [] if existed else ["the SQLite schema of hub/store/schema.py"]
 
-    def writer(self, counters: Counters, after_commit: AfterCommit, **options: Any) -> Writer:
+    def writer(self, counters: Counters, after_commit: AfterCommit, *,
+               on_outage: Callable[[bool], None] | None = None, **options: Any) -> Writer:
         return Writer(self.path, counters, after_commit, **options)
 
     def lease(self) -> Lease:
@@ -103,10 +106,11 @@ class PostgresStore:
             raise StoreError(f"cannot reach the database: {first}") from None
         return version, [m.name for m in done]
 
-    def writer(self, counters: Counters, after_commit: AfterCommit, **options: Any) -> Writer:
+    def writer(self, counters: Counters, after_commit: AfterCommit, *,
+               on_outage: Callable[[bool], None] | None = None, **options: Any) -> Writer:
         from hub.store.postgres.ingest import PgWriter  # noqa: PLC0415 -- as above
 
-        return PgWriter(self.url, counters, after_commit, **options)
+        return PgWriter(self.url, counters, after_commit, on_outage=on_outage, **options)
 
     def lease(self) -> Lease:
         from hub.store.postgres.lease import AdvisoryLease  # noqa: PLC0415 -- as above

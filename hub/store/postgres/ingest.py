@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -77,6 +78,10 @@ class PgSession:
             self._conn = psycopg.connect(self.url, autocommit=True, **CONNECT_OPTIONS)
         return self._conn
 
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None
+
     def abort(self) -> None:
         """After a failed write: a broken connection is dropped (the retry reconnects)."""
         conn = self._conn
@@ -117,10 +122,22 @@ def _months_needed(decoded: list[Decoded]) -> dict[str, set[datetime]]:
 
 
 class PgWriter(Writer):
-    """`Writer` on PostgreSQL: `db_path` is the database URL."""
+    """`Writer` on PostgreSQL: `db_path` is the database URL.
+
+    `on_outage(True)` once OUTAGE_AFTER attempts in a row found no connection (the database is down or
+    out of reach), `on_outage(False)` at the next commit: a worker of several then leaves the shared
+    group meanwhile, so that the broker deals new batches to the others (hub/app.py).
+    """
 
     RETRY_ERRORS = (psycopg.OperationalError,)  # connection lost, server restarting, serialization
     STORE_ERRORS = (psycopg.Error,)
+    OUTAGE_AFTER = 3
+
+    def __init__(self, *args: Any, on_outage: Callable[[bool], None] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._on_outage = on_outage
+        self._failed = 0
+        self._out = False
 
     def _connect(self) -> PgSession:
         return PgSession(str(self._db_path))
@@ -128,6 +145,25 @@ class PgWriter(Writer):
     def _abort(self, conn: Any) -> None:
         session: PgSession = conn
         session.abort()
+        if session.connected:
+            return  # a statement refused, not an outage
+        self._failed += 1
+        if self._failed >= self.OUTAGE_AFTER and not self._out:
+            self._out = True
+            self._outage(True)
+
+    def _outage(self, out: bool) -> None:
+        if self._on_outage is not None:
+            try:
+                self._on_outage(out)
+            except Exception:
+                log.exception("reporting the database %s failed", "outage" if out else "recovery")
+
+    def _committed(self) -> None:
+        self._failed = 0
+        if self._out:
+            self._out = False
+            self._outage(False)
 
     def _write(
         self, conn: Any, group: list[Incoming], decoded: list[Decoded]
@@ -188,6 +224,7 @@ class PgWriter(Writer):
                            duplicates=dups, status_updates=statuses, commits=1)
         for reason in dead:
             self._counters.dead_letter(reason)
+        self._committed()
         return dict(acks)
 
 
