@@ -106,7 +106,7 @@ class DatabaseConfig:
 
     def check(self) -> None:
         if self.url and not self.url.startswith(("sqlite:///", "postgresql://", "postgres://")):
-            raise ValueError(f"url {self.where()!r} must start with sqlite:/// or postgresql://")
+            raise ValueError(f"url {_masked(self.url)!r} must start with sqlite:/// or postgresql://")
 
     @property
     def engine(self) -> str:
@@ -115,9 +115,12 @@ class DatabaseConfig:
 
     def where(self) -> str:
         """The store for messages: the SQLite path, or the URL without its password."""
-        if self.engine == "sqlite":
-            return self.path
-        return re.sub(r"(//[^:/@]*):[^@/]*@", r"\1:***@", self.url)
+        return self.path if self.engine == "sqlite" else _masked(self.url)
+
+
+def _masked(url: str) -> str:
+    """A database URL without its password."""
+    return re.sub(r"(//[^:/@]*):[^@/]*@", r"\1:***@", url)
 
 
 @dataclass(frozen=True)
