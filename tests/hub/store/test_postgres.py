@@ -21,6 +21,7 @@ from hub.store.postgres.schema import LATEST, PARTITIONED
 from hub.store.rows import RECORD_TABLES
 from tests.hub.envelopes import T0, Publisher, envelope, visit
 from tests.hub.support import wait_for
+from tests.support.mosquitto import free_port
 
 TOPICS = Topics("acme", "brno-1", "gw-1")
 
@@ -74,6 +75,22 @@ def test_serve_refuses_a_database_behind_its_schema_and_migrate_fixes_it(
     assert main(["migrate", "--config", str(path)]) == 0
     assert capsys.readouterr().out.endswith(": schema version 1 (up to date)\n")
     Hub(config).start().stop()
+
+
+def test_serve_says_in_one_line_when_the_database_is_unreachable(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A wrong host or port in database.url stops `serve` before it connects to the broker, with one
+    line naming the database (its password hidden)."""
+    port = free_port()
+    path = tmp_path / "hub.yaml"
+    path.write_text(f"version: 1\ndatabase: {{url: 'postgresql://hub:pw@127.0.0.1:{port}/ff'}}\n"
+                    "trust: {require_signatures: false}\nmqtt: {allow_plain_loopback: true}\n")
+    assert main(["serve", "--config", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("footfall-hub: error: cannot reach the database: connection failed: ")
+    assert err.endswith(f" (database postgresql://hub:***@127.0.0.1:{port}/ff)\n")
+    assert err.count("\n") == 1 and "pw" not in err
 
 
 def test_report_commands_refuse_a_postgresql_url_for_now(
