@@ -37,9 +37,15 @@ CONNECT_OPTIONS: dict[str, Any] = {
     "keepalives_count": 4, "tcp_user_timeout": 60_000,
 }
 
-INSERT_BATCH = (
+# The group's batch rows in one statement (one round trip, not one per batch): RETURNING names the new ones.
+INSERT_BATCHES = (
     "INSERT INTO batches (agent, org, store, epoch, seq, sent_at, received_at, records_n, digest)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+    " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[],"
+    " %s::text[], %s::bigint[], %s::bytea[]) ON CONFLICT DO NOTHING RETURNING agent, epoch, seq"
+)
+STORED_DIGESTS = (
+    "SELECT b.agent, b.epoch, b.seq, b.digest FROM batches b JOIN unnest(%s::text[], %s::text[],"
+    " %s::bigint[]) AS k(agent, epoch, seq) USING (agent, epoch, seq)"
 )
 MEMBER_VISIT = (  # as hub/ingest/writer.py's MEMBER_VISIT_SQL: one member visit per stay
     "INSERT INTO member_visits (store, member_key, started_epoch_s, ended_epoch_s, dwell_s, agent)"
@@ -178,12 +184,14 @@ class PgWriter(Writer):
         new_rows: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
         member_visits: list[dict[str, Any]] = []
         with c.transaction(), c.cursor() as cur:
+            new, stored_digest = _insert_batches(cur, group, decoded)
             for msg, dec in zip(group, decoded, strict=True):
                 received_at = iso(msg.received_at)
                 if isinstance(dec, DataBatch):
-                    cur.execute(INSERT_BATCH, (dec.agent, dec.org, dec.store, dec.epoch, dec.seq, dec.sent_at,
-                                               received_at, dec.records_n, dec.digest))
-                    if cur.rowcount == 1:
+                    key = (dec.agent, dec.epoch, dec.seq)
+                    if key in new:
+                        new.discard(key)  # a second copy in this group: a duplicate, or a replay
+                        stored_digest[key] = dec.digest
                         for rtype, rows in dec.rows.items():
                             new_rows[rtype].extend(rows)
                         member_visits.extend(
@@ -191,7 +199,7 @@ class PgWriter(Writer):
                              "gateway_key": v[5]} for v in dec.member_visits)
                         stored += 1
                         records += dec.records_n
-                    elif _replayed(cur, dec):  # same (agent, epoch, seq), another body: never acked
+                    elif _replayed(dec, stored_digest.get(key)):  # another body under a stored seq
                         cur.execute(DEAD_LETTER, (received_at, msg.topic[:300], "replay",
                                                   "another body under a stored seq", msg.payload))
                         dead.append("replay")
@@ -228,10 +236,33 @@ class PgWriter(Writer):
         return dict(acks)
 
 
-def _replayed(cur: psycopg.Cursor[tuple[Any, ...]], dec: DataBatch) -> bool:
+BatchKey = tuple[str, str, int]
+
+
+def _insert_batches(
+    cur: psycopg.Cursor[tuple[Any, ...]], group: list[Incoming], decoded: list[Decoded]
+) -> tuple[set[BatchKey], dict[BatchKey, bytes | None]]:
+    """Insert the group's batch rows (the first copy of each key); (the new keys, the stored digests of
+    the others that carry a digest, for replay detection)."""
+    first: dict[BatchKey, tuple[Any, ...]] = {}
+    for msg, dec in zip(group, decoded, strict=True):
+        if isinstance(dec, DataBatch):
+            first.setdefault((dec.agent, dec.epoch, dec.seq), (
+                dec.agent, dec.org, dec.store, dec.epoch, dec.seq, dec.sent_at, iso(msg.received_at),
+                dec.records_n, dec.digest))
+    if not first:
+        return set(), {}
+    columns = [list(col) for col in zip(*first.values(), strict=True)]
+    new = {(str(a), str(e), int(q)) for a, e, q in cur.execute(INSERT_BATCHES, columns).fetchall()}
+    old = [k for k in first if k not in new and first[k][8] is not None]
+    digests: dict[BatchKey, bytes | None] = {}
+    if old:
+        keys = [list(col) for col in zip(*old, strict=True)]
+        for a, e, q, d in cur.execute(STORED_DIGESTS, keys).fetchall():
+            digests[(str(a), str(e), int(q))] = bytes(d) if d is not None else None
+    return new, digests
+
+
+def _replayed(dec: DataBatch, stored: bytes | None) -> bool:
     """A stored batch of this (agent, epoch, seq) with another verified digest: not a redelivery."""
-    if dec.digest is None:
-        return False
-    row = cur.execute("SELECT digest FROM batches WHERE agent = %s AND epoch = %s AND seq = %s",
-                      (dec.agent, dec.epoch, dec.seq)).fetchone()
-    return row is not None and row[0] is not None and bytes(row[0]) != dec.digest
+    return dec.digest is not None and stored is not None and stored != dec.digest

@@ -4,6 +4,7 @@ table, monthly partitions, and ingest from a real mosquitto, exactly once."""
 from __future__ import annotations
 
 import dataclasses
+import time
 from contextlib import closing
 from typing import Any
 
@@ -14,12 +15,16 @@ from agent.wire import Ack, Topics
 from hub.app import Hub
 from hub.cli import main
 from hub.config import DatabaseConfig, HubConfig
+from hub.ingest import Counters, Incoming
+from hub.ingest.decode import Verifier, decode
 from hub.store.engine import StoreError, open_store
+from hub.store.postgres.ingest import PgWriter
 from hub.store.postgres.lease import AdvisoryLease
 from hub.store.postgres.migrate import apply
 from hub.store.postgres.schema import LATEST, PARTITIONED
 from hub.store.rows import RECORD_TABLES
 from tests.hub.envelopes import T0, Publisher, envelope, visit
+from tests.hub.ingest.signed import gateways, genuine
 from tests.hub.support import wait_for
 from tests.support.mosquitto import free_port
 
@@ -153,6 +158,35 @@ def test_a_batch_postgresql_refuses_is_set_aside_and_the_rest_is_stored(
     assert rows(pg_url, "SELECT seq FROM batches ORDER BY seq") == [(0,), (2,)]
     assert rows(pg_url, "SELECT reason FROM dead_letters ORDER BY 1") == [("bad_json",), ("store_error",)]
     assert rows(pg_url, "SELECT detail FROM dead_letters WHERE reason = 'store_error'") == [("DataError",)]
+
+
+def test_a_redelivery_is_a_duplicate_and_another_signed_body_under_a_stored_seq_a_replay(
+    pg_url: str, tmp_path: Any
+) -> None:
+    """As on SQLite: the same signed batch again is acknowledged and stored once; another validly signed
+    body under a stored (agent, epoch, seq), in a later group or in the same one, is dead-lettered as
+    `replay` and never acknowledged."""
+    apply(pg_url)
+    a, _, _, keys = gateways(tmp_path / "pki")
+    acked: list[int] = []
+    counters = Counters()
+    writer = PgWriter(pg_url, counters, lambda _m, acks: [acked.extend(s) for s in acks.values()],
+                      max_wait_ms=200, decoder=lambda t, p: decode(t, p, Verifier(keys)))
+    writer.start()
+    originals = [genuine(a, seq, 3)[1] for seq in range(30)]
+    for payload in originals[:20]:
+        writer.submit(Incoming(a.topics.data, payload, time.time()))
+    assert writer.wait_idle()
+    later = originals[:10] + [genuine(a, seq, 4)[1] for seq in (0, 5)]  # duplicates, replays of stored
+    same_group = [originals[25], genuine(a, 25, 4)[1]]  # a new batch and its replay, one group
+    for payload in later + same_group:
+        writer.submit(Incoming(a.topics.data, payload, time.time()))
+    assert writer.wait_idle()
+    writer.stop()
+    assert (counters["batches_stored"], counters["duplicates"]) == (21, 10)
+    assert counters.dead_by_reason() == {"replay": 3}
+    assert sorted(acked) == sorted([*range(20), *range(10), 25])
+    assert rows(pg_url, "SELECT count(*) FROM visits") == [(63,)]
 
 
 def test_the_advisory_lease_is_held_once_and_freed_with_its_session(pg_url: str) -> None:
