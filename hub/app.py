@@ -1,9 +1,10 @@
 """The composition root: the hub's life cycle on one screen (CONVENTIONS rule 2).
 
-start: store (schema) -> writer -> metrics publisher (its own MQTT connection; woken after each commit)
--> MQTT session (subscriptions last, so nothing arrives before there is somewhere to put it). stop: the
-reverse: close the intake, commit and ack what was received, publish the metrics of what has closed,
-wait for the acks to reach the broker, disconnect (the broker keeps queueing for the session).
+start: store (schema) -> writer -> metrics publisher (its own MQTT connection; woken after each commit;
+with `ingest.shared_group`, only in the worker that holds the leader lease: hub/leader.py) -> MQTT
+session (subscriptions last, so nothing arrives before there is somewhere to put it). stop: the reverse:
+close the intake, commit and ack what was received, publish the metrics of what has closed, wait for
+the acks to reach the broker, disconnect (the broker keeps queueing for the session).
 Use it in-process:
 
     with Hub(load_hub_config("hub.yaml")) as hub:
@@ -23,10 +24,11 @@ from hub.config import ConfigError, HubConfig
 from hub.ingest import Counters, Incoming, MqttSubscriber, Writer
 from hub.ingest.decode import Verifier, decode
 from hub.ingest.mqtt import BrokerUnavailableError
+from hub.leader import Elector
 from hub.pki.chains import ChainRatchet
 from hub.pki.registry import SigningKeys
 from hub.publish import MetricsClient, MetricsPublisher
-from hub.store import open_db
+from hub.store.engine import open_store
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +44,13 @@ class Hub:
         self._metrics_client: MetricsClient | None = None
         self._publisher: MetricsPublisher | None = None
         self._ratchet: ChainRatchet | None = None  # keeps the hub's store keys in the future (key custody)
+        self._elector: Elector | None = None
+        self._publishes = False
 
     def start(self) -> Hub:
         """Start every stage; BrokerUnavailableError, everything stopped again, when the broker is down;
-        ConfigError (nothing started) for plain MQTT without allow_plain_loopback or trust without pki_dir.
+        ConfigError (nothing started) for plain MQTT without allow_plain_loopback or trust without pki_dir;
+        StoreError (nothing started) when the database is unreachable or its schema is behind (migrate).
         """
         mqtt, trust = self.config.mqtt, self.config.trust
         if not mqtt.tls.ca_file:
@@ -55,29 +60,31 @@ class Hub:
                 raise ConfigError(str(exc)) from None
         if trust.problem():
             raise ConfigError(str(trust.problem()))
-        open_db(self.config.database.path).close()
+        store = open_store(self.config.database)
+        store.prepare()  # StoreError: unreachable, or its schema is behind (footfall-hub migrate)
         keys = SigningKeys(Path(trust.pki_dir) if trust.pki_dir else None)
         verifier = Verifier(keys, require_signatures=trust.require_signatures)
-        self._writer = Writer(
-            self.config.database.path,
+        self._writer = store.writer(
             self.counters,
             self._acknowledge,
             max_batches=self.config.ingest.max_batches_per_commit,
             max_wait_ms=self.config.ingest.max_wait_ms,
             decoder=functools.partial(decode, verifier=verifier),
+            on_outage=self._database_outage,
         )
         self._writer.start()
+        group = self.config.ingest.shared_group
+        # the publisher reads SQLite (database.path) for now: on PostgreSQL it waits for its move (issue 17)
+        self._publishes = self.config.publish.enabled and store.engine == "sqlite"
+        if self.config.publish.enabled and not self._publishes:
+            log.warning("publish: the metrics publisher runs on SQLite only for now; not started")
         try:
-            self._subscriber = MqttSubscriber(self.config.mqtt, self._writer.submit)  # TLS files load here
-            if self.config.publish.enabled:
-                self._metrics_client = MetricsClient(self.config.mqtt, self.config.publish.client_id)
-                try:
-                    self._metrics_client.start()
-                except ConnectionError as exc:
-                    self._metrics_client = None
-                    raise BrokerUnavailableError(str(exc)) from None
-                self._publisher = MetricsPublisher(self.config, self._metrics_client.send)
-                self._publisher.start()
+            # TLS files load here: a failure stops the writer again (nothing left running)
+            self._subscriber = MqttSubscriber(self.config.mqtt, self._writer.submit, shared_group=group)
+            if group:  # one of several workers: the elected one runs the singletons
+                self._elector = Elector(store.lease(), self._start_singletons, self._stop_singletons).start()
+            elif self._publishes:
+                self._start_singletons()
             self._subscriber.start()
         except Exception:
             self._subscriber = None
@@ -86,10 +93,11 @@ class Hub:
         if trust.pki_dir:  # last: nothing above can fail now (a store enrolled later is ratcheted too)
             self._ratchet = ChainRatchet(Path(trust.pki_dir)).start()
         log.info(
-            "hub started: database %s, broker %s:%d",
-            self.config.database.path,
+            "hub started: database %s, broker %s:%d%s",
+            self.config.database.where(),
             self.config.mqtt.host,
             self.config.mqtt.port,
+            f", shared group {group} ({'leader' if self.leader else 'follower'})" if group else "",
         )
         return self
 
@@ -111,18 +119,56 @@ class Hub:
         if self._writer is not None:
             self._writer.stop()
             self._writer = None
-        if self._publisher is not None:
-            self._publisher.stop()
-            self._publisher = None
-        if self._metrics_client is not None:
-            self._metrics_client.stop()
-            self._metrics_client = None
+        if self._elector is not None:
+            self._elector.stop()
+            self._elector = None
+        self._stop_singletons()
         if self._subscriber is not None:
             if not self._subscriber.flush(5.0):
                 log.warning("some acks were not confirmed by the broker; agents will resend, stored once")
             self._subscriber.stop()
             self._subscriber = None
         log.info("hub stopped: %s", self.counters.snapshot())
+
+    @property
+    def leader(self) -> bool:
+        """True when this process runs the singletons (always, for a single hub with publish enabled)."""
+        return self._elector.leader if self._elector is not None else self._publisher is not None
+
+    def _start_singletons(self) -> None:
+        """The metrics publisher and its own MQTT connection; BrokerUnavailableError when refused."""
+        if not self._publishes:
+            return
+        self._metrics_client = MetricsClient(self.config.mqtt, self.config.publish.client_id)
+        try:
+            self._metrics_client.start()
+        except ConnectionError as exc:
+            self._metrics_client = None
+            raise BrokerUnavailableError(str(exc)) from None
+        publisher = MetricsPublisher(self.config, self._metrics_client.send)
+        publisher.start()
+        self._publisher = publisher
+
+    def _stop_singletons(self) -> None:
+        if self._publisher is not None:
+            self._publisher.stop()
+            self._publisher = None
+        if self._metrics_client is not None:
+            self._metrics_client.stop()
+            self._metrics_client = None
+
+    def _database_outage(self, out: bool) -> None:
+        """One of several workers whose database is out of reach leaves the shared group until it is back
+        (docs/chain.md); a single hub keeps its subscription: the broker queues for its session."""
+        sub = self._subscriber
+        if sub is None or not self.config.ingest.shared_group:
+            return
+        if out:
+            log.warning("the database is out of reach: leaving the shared group until it is back")
+            sub.pause()
+        else:
+            log.info("the database is back: joining the shared group again")
+            sub.resume()
 
     def _acknowledge(self, messages: list[Incoming], acks: dict[tuple[str, str], list[int]]) -> None:
         """After a commit: the broker's PUBACKs, then the agents' end-to-end acks (DESIGN section 4)."""
@@ -133,8 +179,9 @@ class Hub:
             sub.ack(msg.token)
         for (topic, epoch), seqs in acks.items():
             sub.publish(topic, Ack(epoch, tuple(sorted(set(seqs)))).encode())
-        if self._publisher is not None:
-            self._publisher.wake()
+        publisher = self._publisher  # read once: the elector's thread may stop it meanwhile
+        if publisher is not None:
+            publisher.wake()
 
     def __enter__(self) -> Hub:
         return self.start()

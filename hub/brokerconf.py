@@ -29,8 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.enroll import write_public
-from agent.wire.topics import PREFIX
-from hub.pki.ca import CA_CERT, CRL_FILE, SERVER_CERT, SERVER_KEY, CertificateAuthority, PkiError
+from agent.wire.topics import PREFIX, check_id
+from hub.bridgeconf import BRIDGE_IDENTITY, bridge_acl_text, bridge_text
+from hub.pki.ca import CA_CERT, CRL_FILE, SERVER_CERT, SERVER_KEY, SERVICES, CertificateAuthority, PkiError
 
 CONF_FILE, ACL_FILE, TLS_DIR, DATA_DIR = "mosquitto.conf", "acl", "tls", "data"
 BROKER_USER = "mosquitto"  # what Debian's package creates and mosquitto drops to when started as root
@@ -58,6 +59,8 @@ def acl_text() -> str:
         f"topic read {PREFIX}/+/+/metrics/+",
         f"topic read {PREFIX}/+/schema/metrics",
         "",
+        "# a regional broker's bridge (docs/chain.md): gateways' data and status in, acks and config out",
+        bridge_acl_text(),
     ])
 
 
@@ -95,8 +98,10 @@ def conf_text(pki: Path, acl: Path, port: int, bind: str | None) -> str:
     ])
 
 
-def write_broker_config(pki: Path, out: Path, *, port: int = 8883, bind: str | None = None) -> BrokerFiles:
-    """Write `mosquitto.conf` and `acl` into `out` for the CA in `pki`; PkiError if a file is missing."""
+def write_broker_config(pki: Path, out: Path, *, port: int = 8883, bind: str | None = None,
+                        bridge: str | None = None, region: str = "region") -> BrokerFiles:
+    """Write `mosquitto.conf` and `acl` into `out` for the CA in `pki`; PkiError if a file is missing.
+    `bridge` (HOST:PORT of the hub's broker): a regional broker, bridged there as `region`."""
     CertificateAuthority(pki)  # a folder without a CA fails here, with the remedy
     if not (pki / SERVER_CERT).exists():
         raise PkiError(f"{pki} has no broker certificate (make one: footfall-hub pki issue-server "
@@ -111,7 +116,23 @@ def write_broker_config(pki: Path, out: Path, *, port: int = 8883, bind: str | N
     data.mkdir(mode=0o700, exist_ok=True)
     _give(data, BROKER_USER)
     write_public(files.acl, acl_text().encode())
-    write_public(files.conf, conf_text(tls, files.acl, port, bind).encode())
+    text = conf_text(tls, files.acl, port, bind)
+    if bridge is not None:
+        try:
+            region = check_id("region", region)
+        except ValueError as exc:
+            raise PkiError(str(exc)) from None
+        services = pki / SERVICES
+        if not (services / f"{BRIDGE_IDENTITY}.crt").exists():
+            raise PkiError(f"{pki} has no bridge certificate (make one: footfall-hub pki issue-service "
+                           f"bridge --dir {pki})")
+        write_public(tls / f"{BRIDGE_IDENTITY}.crt", (services / f"{BRIDGE_IDENTITY}.crt").read_bytes())
+        _copy_key(services / f"{BRIDGE_IDENTITY}.key", tls / f"{BRIDGE_IDENTITY}.key")
+        try:
+            text += bridge_text(tls, bridge, region)
+        except ValueError as exc:
+            raise PkiError(str(exc)) from None
+    write_public(files.conf, text.encode())
     return files
 
 
@@ -122,17 +143,21 @@ def _copy_tls(pki: Path, tls: Path) -> Path:
     _give(tls, None)
     for name in (CA_CERT, SERVER_CERT, CRL_FILE):
         write_public(tls / name, (pki / name).read_bytes())
-    key = tls / SERVER_KEY
+    _copy_key(pki / SERVER_KEY, tls / SERVER_KEY)
+    return tls
+
+
+def _copy_key(src: Path, key: Path) -> None:
+    """A private key copied to `key`, readable by the broker's group only (0640), never wider meanwhile."""
     tmp = key.with_name(f".{key.name}.tmp")
     tmp.unlink(missing_ok=True)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never wider while it is written
     with os.fdopen(fd, "wb") as fh:
-        fh.write((pki / SERVER_KEY).read_bytes())
+        fh.write(src.read_bytes())
     _give(tmp, None)
     if _group() is not None:
         tmp.chmod(0o640)
     os.replace(tmp, key)
-    return tls
 
 
 def _group() -> int | None:

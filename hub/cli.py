@@ -53,22 +53,28 @@ def _store(text: str) -> str:
     return text
 
 
-def _config(args: argparse.Namespace) -> HubConfig:
-    """hub.yaml as given; without --config, ./hub.yaml when it exists, else every default."""
+def _config(args: argparse.Namespace, *, any_engine: bool = False) -> HubConfig:
+    """hub.yaml as given; without --config, ./hub.yaml when it exists, else every default. Commands
+    that read the database through SQLite only (reports, imports) refuse a PostgreSQL URL for now."""
     path: str | None = args.config
     if path is None:
         path = DEFAULT_CONFIG if Path(DEFAULT_CONFIG).exists() else None
     try:
-        return load_hub_config(path)
+        config = load_hub_config(path)
     except ConfigError as exc:
         raise UserError(str(exc)) from None
+    if not any_engine and config.database.engine != "sqlite":
+        raise UserError(f"{args.command} reads SQLite only for now, and database.url is "
+                        f"{config.database.where()} (serve and migrate run on PostgreSQL; see docs/chain.md)")
+    return config
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from hub.app import Hub  # noqa: PLC0415 -- paho loads only for serve
     from hub.ingest.mqtt import BrokerUnavailableError  # noqa: PLC0415 -- paho loads only for serve
+    from hub.store.engine import StoreError  # noqa: PLC0415 -- per-command import (docstring)
 
-    config = _config(args)
+    config = _config(args, any_engine=True)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -84,6 +90,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UserError(
             f"{exc} (is mosquitto running? check mqtt.host and mqtt.port in the config)"
         ) from None
+    except StoreError as exc:
+        raise UserError(f"{exc} (database {config.database.where()})") from None
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     notify = Notifier()  # systemd (Type=notify): ready now, a watchdog ping from this loop, stopping
     notify.ready(f"ingesting from {config.mqtt.host}:{config.mqtt.port}")
@@ -256,6 +264,19 @@ def cmd_optout(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from hub.store.engine import StoreError, open_store  # noqa: PLC0415 -- per-command import (docstring)
+
+    config = _config(args, any_engine=True)
+    try:
+        version, applied = open_store(config.database).migrate()
+    except StoreError as exc:
+        raise UserError(f"{exc} (database {config.database.where()})") from None
+    done = f"applied: {'; '.join(applied)}" if applied else "up to date"
+    print(f"{config.database.where()}: schema version {version} ({done})")
+    return 0
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     path = args.config or DEFAULT_CONFIG
     if not Path(path).exists():
@@ -265,7 +286,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         raise UserError(str(exc)) from None
     n = len(config.stores)
-    print(f"{path}: ok ({n} store{'' if n == 1 else 's'} configured, database {config.database.path})")
+    print(f"{path}: ok ({n} store{'' if n == 1 else 's'} configured, database {config.database.where()})")
     return 0
 
 
@@ -299,6 +320,9 @@ def parser() -> argparse.ArgumentParser:
 
     p = command("serve", "ingest agents' batches from MQTT into the database until SIGTERM or Ctrl-C")
     p.set_defaults(run=cmd_serve)
+    p = command("migrate", "create or upgrade the database's schema (PostgreSQL: numbered migrations, "
+                "which serve checks at start)")
+    p.set_defaults(run=cmd_migrate)
     p = command("import-pos", "import POS transactions from CSV (store,timestamp,transaction_id,net_amount)")
     p.add_argument("file", metavar="FILE.csv")
     p.set_defaults(run=cmd_import_pos)

@@ -13,13 +13,14 @@ stores:
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agent.configfile import ConfigError, load_config, section, setting
 from agent.enroll import check_plain
-from agent.wire.topics import check_id
+from agent.wire.topics import ID_RE, check_id
 from hub.locales import locale
 
 __all__ = ["ConfigError", "HubConfig", "StoreConfig", "TrustConfig", "load_hub_config", "zone"]
@@ -95,11 +96,32 @@ class TrustConfig:
 
 @dataclass(frozen=True)
 class DatabaseConfig:
-    """The hub's SQLite file."""
+    """The hub's store: a SQLite file (one hub), or PostgreSQL by URL (a chain's workers, docs/chain.md)."""
 
     path: str = setting(
         "footfall-hub.db", "SQLite file; a relative path is taken from the config file's folder"
     )
+    url: str = setting(
+        "", "sqlite:///PATH (sets path; sqlite:////abs/path) or postgresql://USER@HOST:PORT/DB; empty: path"
+    )
+
+    def check(self) -> None:
+        if self.url and not self.url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError(f"url {_masked(self.url)!r} must start with sqlite:/// or postgresql://")
+
+    @property
+    def engine(self) -> str:
+        """sqlite or postgresql."""
+        return "postgresql" if self.url.startswith(("postgresql://", "postgres://")) else "sqlite"
+
+    def where(self) -> str:
+        """The store for messages: the SQLite path, or the URL without its password."""
+        return self.path if self.engine == "sqlite" else _masked(self.url)
+
+
+def _masked(url: str) -> str:
+    """A database URL without its password."""
+    return re.sub(r"(//[^:/@]*):[^@/]*@", r"\1:***@", url)
 
 
 @dataclass(frozen=True)
@@ -108,10 +130,15 @@ class IngestConfig:
 
     max_batches_per_commit: int = setting(64, "data messages written in one transaction at most")
     max_wait_ms: int = setting(20, "longest a received message waits for others to share its commit, ms")
+    shared_group: str = setting(
+        "", "several serve processes split the agents' data through this MQTT 5 shared subscription group"
+        " ($share/GROUP/...); one of them, elected, runs the metrics publisher; empty: a single hub")
 
     def check(self) -> None:
         if self.max_batches_per_commit < 1:
             raise ValueError("max_batches_per_commit must be at least 1")
+        if self.shared_group and not ID_RE.match(self.shared_group):
+            raise ValueError(f"shared_group {self.shared_group!r} must match [a-z0-9-]{{1,64}}")
         if self.max_wait_ms < 0:
             raise ValueError("max_wait_ms must not be negative")
 
@@ -249,7 +276,7 @@ class HubConfig:
     """Everything the hub reads from hub.yaml."""
 
     mqtt: MqttConfig = section(MqttConfig, "the MQTT broker")
-    database: DatabaseConfig = section(DatabaseConfig, "the SQLite store")
+    database: DatabaseConfig = section(DatabaseConfig, "the store: SQLite file or PostgreSQL URL")
     ingest: IngestConfig = section(IngestConfig, "how received batches are committed")
     trust: TrustConfig = section(TrustConfig, "batch signatures and the PKI folder with the gateways' keys")
     publish: PublishConfig = section(PublishConfig, "metrics republished for the data team over MQTT")
@@ -284,9 +311,12 @@ class HubConfig:
 def load_hub_config(path: str | Path | None) -> HubConfig:
     """Load and check hub.yaml (None: every default); a relative database path follows the file."""
     config = load_config(path, HubConfig)
+    if config.database.url.startswith("sqlite:///"):  # sqlite:///relative.db, sqlite:////absolute.db
+        config = dataclasses.replace(config, database=dataclasses.replace(
+            config.database, path=config.database.url[len("sqlite:///"):]))
     if path is not None and not Path(config.database.path).is_absolute():
         db_path = str(Path(path).resolve().parent / config.database.path)
-        config = dataclasses.replace(config, database=DatabaseConfig(path=db_path))
+        config = dataclasses.replace(config, database=dataclasses.replace(config.database, path=db_path))
     if path is not None and config.trust.pki_dir:
         pki = Path(path).resolve().parent / config.trust.pki_dir
         config = dataclasses.replace(config, trust=dataclasses.replace(config.trust, pki_dir=str(pki)))

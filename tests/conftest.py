@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.mosquitto import Mosquitto
+from tests.support.postgres import LocalPostgres
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 BRNO = Path(os.environ.get("FOOTFALL_BRNO_LAB") or SHARED / "datasets" / "brno-lab")
@@ -40,3 +41,23 @@ def brno() -> Path:
         pytest.skip(f"the whole brno-lab dataset is not at {BRNO} (put ../shared beside the clone, or set "
                     "FOOTFALL_BRNO_LAB); the small days in tests/data/brno-lab cover the rest")
     return BRNO
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[LocalPostgres]:
+    """One throwaway PostgreSQL for the session (initdb costs seconds); each test gets its own database."""
+    cluster = LocalPostgres().start()
+    try:
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+@pytest.fixture
+def pg_url(postgres_cluster: LocalPostgres) -> Iterator[str]:
+    """The URL of a new, empty database on the test PostgreSQL, dropped after the test."""
+    url = postgres_cluster.create_database()
+    try:
+        yield url
+    finally:
+        postgres_cluster.drop_database(url)

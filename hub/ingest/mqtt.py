@@ -3,11 +3,21 @@ and manual acknowledgement so the broker's PUBACK leaves only after the hub's co
 
 paho calls `on_message` on its network thread; it only hands the message on. Acks for messages of an
 earlier connection are skipped: the broker redelivers those with the same packet ids anyway.
+
+With a `shared_group` (several workers, DESIGN section 7) the session is a clean one under a client id
+of its own: mosquitto 2.0 deals a shared subscription's messages round-robin to every member session,
+connected or not, and keeps a disconnected member's unacknowledged ones for that session only. A
+persistent member that died would go on collecting its share of new batches that nobody reads; a clean
+member's session, subscription and in-flight messages end with its connection, so new batches go to
+the live workers and the agents resend the dropped ones (unacked after resend_after_s), stored once.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -36,16 +46,26 @@ class BrokerUnavailableError(ConnectionError):
 class MqttSubscriber:
     """Receives data and status messages, acknowledges them on request, publishes the hub's acks."""
 
-    def __init__(self, config: MqttConfig, deliver: Callable[[Incoming], None]) -> None:
+    def __init__(
+        self, config: MqttConfig, deliver: Callable[[Incoming], None], shared_group: str = ""
+    ) -> None:
         self._config = config
         self._deliver = deliver
+        self._shared = shared_group
+        self._paused = False
+        client_id = config.client_id
+        if shared_group:  # one session per worker process: see the module's docstring
+            client_id = f"{client_id}-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}"
+            self.filters = [f"$share/{shared_group}/{f}" for f in (DATA_FILTER, STATUS_FILTER)]
+        else:
+            self.filters = [DATA_FILTER, STATUS_FILTER]
         self._open = False
         self._generation = 0
         self._ready = threading.Event()
         self._connect_error: str | None = None
         self._outgoing = Outgoing()
         try:
-            self.client = hub_client(config, config.client_id, manual_ack=True)
+            self.client = hub_client(config, client_id, manual_ack=True)
         except EnrollError as exc:
             raise BrokerUnavailableError(str(exc)) from None
         self.client.on_connect = self._on_connect
@@ -56,7 +76,7 @@ class MqttSubscriber:
     def start(self, timeout: float = 10.0) -> None:
         """Connect, subscribe, and return once the subscriptions are in place."""
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho leaves it untyped
-        props.SessionExpiryInterval = self._config.session_expiry_s
+        props.SessionExpiryInterval = 0 if self._shared else self._config.session_expiry_s
         props.ReceiveMaximum = self._config.receive_maximum
         self._open = True
         where = f"{self._config.host}:{self._config.port}"
@@ -65,7 +85,7 @@ class MqttSubscriber:
                 self._config.host,
                 self._config.port,
                 self._config.keepalive_s,
-                clean_start=False,
+                clean_start=bool(self._shared),
                 properties=props,
             )
         except OSError as exc:
@@ -80,6 +100,19 @@ class MqttSubscriber:
                 f"the MQTT broker at {where} did not accept the hub: "
                 f"{self._connect_error or f'no answer within {timeout:.0f} s'}"
             )
+
+    def pause(self) -> None:
+        """Leave the shared group (unsubscribe) while this worker cannot commit: the broker then deals new
+        batches to the other workers; what this one holds stays unacknowledged, for redelivery."""
+        if self._shared and not self._paused:
+            self._paused = True
+            self.client.unsubscribe(self.filters)
+
+    def resume(self) -> None:
+        """Join the shared group again."""
+        if self._paused:
+            self._paused = False
+            self.client.subscribe([(f, SubscribeOptions(qos=1)) for f in self.filters])
 
     def close_intake(self) -> None:
         """Stop handing on messages; those still arriving stay unacknowledged for redelivery."""
@@ -125,7 +158,9 @@ class MqttSubscriber:
             return
         self._generation += 1
         log.info("connected to the broker (session present: %s)", flags.session_present)
-        client.subscribe([(DATA_FILTER, SubscribeOptions(qos=1)), (STATUS_FILTER, SubscribeOptions(qos=1))])
+        if self._paused:  # a clean session: nothing to unsubscribe; join again at resume
+            return
+        client.subscribe([(f, SubscribeOptions(qos=1)) for f in self.filters])
 
     def _on_subscribe(
         self,

@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from agent.wire.records import iso
 from hub.ingest.counters import Counters
@@ -55,7 +55,15 @@ AfterCommit = Callable[[list[Incoming], dict[tuple[str, str], list[int]]], None]
 
 
 class Writer:
-    """Owns the ingest connection; `submit` may be called from any thread."""
+    """Owns the ingest connection; `submit` may be called from any thread.
+
+    The store's part is `_connect`, `_write`, `_abort` and the two error classes: SQLite here,
+    PostgreSQL in hub/store/postgres/ingest.py, which overrides them; grouping, retries, the one-by-one
+    fallback and the acknowledgements are the same for both.
+    """
+
+    RETRY_ERRORS: ClassVar[tuple[type[Exception], ...]] = (sqlite3.OperationalError,)  # may pass: retry
+    STORE_ERRORS: ClassVar[tuple[type[Exception], ...]] = (sqlite3.Error,)  # refused: one at a time
 
     def __init__(
         self,
@@ -102,8 +110,14 @@ class Writer:
         with self._idle:
             return self._idle.wait_for(lambda: self._outstanding == 0, timeout)
 
+    def _connect(self) -> Any:
+        return connect(self._db_path)
+
+    def _abort(self, conn: Any) -> None:
+        _rollback(conn)
+
     def _run(self) -> None:
-        conn = connect(self._db_path)
+        conn = self._connect()
         try:
             stop = False
             while not stop:
@@ -130,14 +144,14 @@ class Writer:
             group.append(item)
         return group, False
 
-    def _write_with_retry(self, conn: sqlite3.Connection, group: list[Incoming]) -> None:
+    def _write_with_retry(self, conn: Any, group: list[Incoming]) -> None:
         decoded = [self._decode(m.topic, m.payload) for m in group]
         while True:
             try:
                 acks = self._write(conn, group, decoded)
                 break
-            except sqlite3.OperationalError as exc:  # locked, disk full, I/O: may pass, so retry
-                _rollback(conn)
+            except self.RETRY_ERRORS as exc:  # locked, disk full, I/O, connection lost: may pass, so retry
+                self._abort(conn)
                 self._counters.add(write_errors=1)
                 if self._stopping:
                     log.error(
@@ -147,8 +161,8 @@ class Writer:
                     return
                 log.error("commit failed (%s), retrying in %.0f s", exc, RETRY_DELAY_S)
                 time.sleep(RETRY_DELAY_S)
-            except sqlite3.Error as exc:  # a message the schema refuses: never retry it for ever
-                _rollback(conn)
+            except self.STORE_ERRORS as exc:  # a message the schema refuses: never retry it for ever
+                self._abort(conn)
                 self._counters.add(write_errors=1)
                 log.error("commit failed (%s); writing the group one message at a time", exc)
                 acks = self._write_one_by_one(conn, group, decoded)
@@ -160,14 +174,14 @@ class Writer:
         self._done(len(group))
 
     def _write_one_by_one(
-        self, conn: sqlite3.Connection, group: list[Incoming], decoded: list[Decoded]
+        self, conn: Any, group: list[Incoming], decoded: list[Decoded]
     ) -> dict[tuple[str, str], list[int]]:
         acks: dict[tuple[str, str], list[int]] = defaultdict(list)
         for msg, dec in zip(group, decoded, strict=True):
             try:
                 part = self._write(conn, [msg], [dec])
-            except sqlite3.Error as exc:
-                _rollback(conn)
+            except self.STORE_ERRORS as exc:
+                self._abort(conn)
                 part = self._write(conn, [msg], [DeadLetter("store_error", type(exc).__name__)])
             for k, seqs in part.items():
                 acks[k].extend(seqs)

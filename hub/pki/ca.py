@@ -35,7 +35,7 @@ from hub.pki.registry import RegistryError, register_signing_key
 CA_KEY, CA_CERT, CRL_FILE, ISSUED = "ca.key", "ca.crt", "crl.pem", "issued"
 SERVER_KEY, SERVER_CERT, SERVICES = "server.key", "server.crt", "services"
 # identities that are not gateways, and what the broker's ACL lets each do (hub/brokerconf.py)
-SERVICE_NAMES = ("hub", "data-team")
+SERVICE_NAMES = ("hub", "data-team", "bridge")  # bridge: a regional broker's link (docs/chain.md)
 PEM = serialization.Encoding.PEM
 
 

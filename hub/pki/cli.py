@@ -117,7 +117,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_broker_config(args: argparse.Namespace) -> int:
     from hub.brokerconf import write_broker_config  # noqa: PLC0415 -- see the module docstring
 
-    files = write_broker_config(Path(args.pki), Path(args.out), port=args.port, bind=args.bind)
+    files = write_broker_config(Path(args.pki), Path(args.out), port=args.port, bind=args.bind,
+                                bridge=args.bridge, region=args.region)
     print(f"{files.conf} and {files.acl}: run mosquitto -c {files.conf}")
     return 0
 
@@ -156,7 +157,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--ip", action="append", default=[], metavar="ADDRESS", help="an address (repeatable)")
     days(p, 365)
     p = action("issue-service", "make the hub's or the data team's key and certificate", cmd_issue_service)
-    p.add_argument("name", choices=["hub", "data-team"], help="the identity")
+    p.add_argument("name", choices=["hub", "data-team", "bridge"],
+                   help="the identity (bridge: a regional broker's link to the hub's, docs/chain.md)")
     p.add_argument("--csr", metavar="CSR", help="sign this CSR (CN = NAME) instead of making a key here")
     days(p, 365)
     p = action("revoke", "revoke a certificate by serial, or every one of a CN; rewrites crl.pem", cmd_revoke)
@@ -170,4 +172,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="where to write mosquitto.conf and acl")
     p.add_argument("--port", type=int, default=8883, help="TLS port (default 8883)")
     p.add_argument("--bind", metavar="ADDRESS", help="listen on this address only (default: all)")
+    p.add_argument("--bridge", metavar="HOST:PORT", help="a regional broker: bridge it over TLS to the hub's "
+                   "broker at HOST:PORT (needs pki issue-service bridge; docs/chain.md)")
+    p.add_argument("--region", default="region", help="the regional broker's name in its bridge's client ids"
+                   " (default: region)")
     p.set_defaults(run=_run(cmd_broker_config))

@@ -1,8 +1,8 @@
 """The hub's SQLite store: the schema, and opening it ready for concurrent readers (WAL).
 
 One file, one schema (`schema.py`); the row layout of each record type (`rows.py`) is pure Python so
-that the writer can build rows before it opens a transaction. PostgreSQL (DESIGN section 7) would be a
-second store behind the same row layout.
+that the writer can build rows before it opens a transaction. PostgreSQL (DESIGN section 7) is a second
+store behind the same row layout (`postgres/`); `engine.py` picks one by the database URL.
 """
 
 from hub.store.rows import RECORD_TABLES, TableSpec

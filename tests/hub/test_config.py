@@ -89,6 +89,10 @@ def test_defaults_without_a_file() -> None:
             "min_dwell_s, visit_timeout_s, visitor_rssi_dbm, visitor_sightings_n)",
         ),
         ("version: 2\n", "hub.yaml:1: version: '2' is not supported (use 1)"),
+        (
+            "version: 1\ningest:\n  shared_group: Hub/1\n",
+            "hub.yaml:3: ingest.shared_group: shared_group 'Hub/1' must match [a-z0-9-]{1,64}",
+        ),
     ],
 )
 def test_errors_name_file_line_and_key(tmp_path: Path, text: str, message: str) -> None:
@@ -102,3 +106,19 @@ def test_example_config_is_valid() -> None:
     """The sample hub.yaml shipped beside the code is accepted as it is."""
     cfg = load_hub_config(Path(__file__).resolve().parents[2] / "hub" / "hub.example.yaml")
     assert cfg.store("brno-1").calibration_factor == 1.25
+
+
+def test_database_url_names_sqlite_or_postgresql(tmp_path: Path) -> None:
+    """`database.url` picks the engine: sqlite:///FILE is the SQLite path (relative to the config, as
+    `path`), postgresql://... the chain's server, shown without its password; another scheme is an error
+    at its line."""
+    cfg = load_hub_config(write(tmp_path, "version: 1\ndatabase: {url: 'sqlite:///data/hub.db'}\n"))
+    assert (cfg.database.engine, cfg.database.path) == ("sqlite", str(tmp_path / "data" / "hub.db"))
+    cfg = load_hub_config(write(tmp_path, "version: 1\ndatabase: {url: 'sqlite:////var/lib/hub.db'}\n"))
+    assert cfg.database.path == "/var/lib/hub.db"
+    cfg = load_hub_config(write(tmp_path, "version: 1\ndatabase:\n  url: postgresql://hub:pw@db:5432/ff\n"))
+    assert (cfg.database.engine, cfg.database.where()) == ("postgresql", "postgresql://hub:***@db:5432/ff")
+    with pytest.raises(ConfigError) as err:
+        load_hub_config(write(tmp_path, "version: 1\ndatabase:\n  url: mysql://db/ff\n"))
+    assert str(err.value) == ("hub.yaml:3: database.url: url 'mysql://db/ff' must start with sqlite:/// or "
+                              "postgresql://")
