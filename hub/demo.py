@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import TextIO
 
 from agent.app import AgentApp
-from agent.config import AgentConfig, MqttConfig, SourceConfig
+from agent.config import AgentConfig, MqttConfig, PrivacyConfig, SourceConfig
 from agent.config import TlsConfig as AgentTlsConfig
-from agent.enroll import CA_FILE, enroll
+from agent.enroll import CA_FILE, CERT_FILE, enroll
 from agent.privacy.bundle import install_bundle
 from agent.simulate import generate_day
 from hub.app import Hub
@@ -54,13 +54,7 @@ def secure(work: Path, day: date) -> tuple[LocalBroker, HubMqttConfig, TrustConf
     ca = CertificateAuthority(pki) if (pki / CA_KEY).exists() else CertificateAuthority.init(pki, ORG)
     ca.issue_server(["localhost"], [HOST])
     hub_crt = ca.issue_service("hub")
-    csr = enroll(state, ORG, STORE, AGENT).csr_path
-    try:
-        bundle = issue_gateway(pki, csr, keys_from=day - timedelta(days=1)).bundle_path
-    except RegistryError:  # forward secrecy: the store's keys of earlier days are gone for good
-        raise DemoError(f"{work} holds a demo chain that is past {day} already (its keys of earlier days "
-                        "are destroyed): give a later --date, or another --out") from None
-    install_bundle(state, bundle)
+    _enrol_gateway(work, pki, state, day)
     port = free_port()
     files = write_broker_config(pki, work / "broker", port=port, bind=HOST)
     with files.conf.open("a") as fh:
@@ -71,6 +65,25 @@ def secure(work: Path, day: date) -> tuple[LocalBroker, HubMqttConfig, TrustConf
         str(pki / CA_FILE), str(hub_crt), str(hub_crt.with_suffix(".key"))))
     agent_mqtt = MqttConfig(host=HOST, port=port, tls=AgentTlsConfig(ca_file=CA_FILE))
     return broker, hub_mqtt, TrustConfig(pki_dir=str(pki)), agent_mqtt
+
+
+def _enrol_gateway(work: Path, pki: Path, state: Path, day: date) -> None:
+    """Enrol the demo's gateway, or keep the one an earlier demo into this --out enrolled: the hub holds
+    no key of a window with data (key custody), but the gateway ratchets its own key forward to a later
+    --date. An earlier date's keys are destroyed on both sides: DemoError."""
+    held = state / PrivacyConfig().keychain_file
+    if held.exists() and (state / CERT_FILE).exists():
+        if day.toordinal() < int(json.loads(held.read_text())["anchor_index"]):  # one-day windows
+            raise DemoError(f"{work} holds a demo chain that is past {day} already (its keys of earlier days "
+                            "are destroyed): give a later --date, or another --out")
+        return
+    csr = enroll(state, ORG, STORE, AGENT).csr_path
+    try:
+        bundle = issue_gateway(pki, csr, keys_from=day - timedelta(days=1)).bundle_path
+    except RegistryError:  # forward secrecy: the store's keys of earlier days are gone for good
+        raise DemoError(f"{work} holds a demo chain that is past {day} already (its keys of earlier days "
+                        "are destroyed): give a later --date, or another --out") from None
+    install_bundle(state, bundle)
 
 
 def run_demo(out_dir: Path | None, day: date, *, seed: int, scale: float, fmt: str, out: TextIO) -> int:

@@ -31,7 +31,8 @@ from tests.hub.support import wait_for
 
 def test_broker_config_bridge_writes_both_directions_over_tls(chain: Chain, tmp_path: Path) -> None:
     """A regional broker's config bridges data and status out and acks and config in, at QoS 1, over
-    TLS with the bridge identity; the hub's ACL grants `bridge` exactly those directions."""
+    TLS with the bridge identity (its files copied beside the broker's, where Debian's mosquitto user
+    reads them; the key never wider than 0640); the hub's ACL grants `bridge` exactly those directions."""
     chain.ca.issue_service("bridge")
     files = write_broker_config(chain.ca.folder, tmp_path / "east", bridge="hub.example.net:8883",
                                 region="east")
@@ -40,8 +41,9 @@ def test_broker_config_bridge_writes_both_directions_over_tls(chain: Chain, tmp_
     for line in ("topic footfall/v1/+/+/+/data out 1", "topic footfall/v1/+/+/+/status out 1",
                  "topic footfall/v1/+/+/+/ack in 1", "topic footfall/v1/+/+/+/config in 1",
                  "cleansession false", "bridge_tls_version tlsv1.2",
-                 f"bridge_certfile {chain.ca.folder.resolve()}/services/bridge.crt"):
+                 f"bridge_certfile {(tmp_path / 'east' / 'tls').resolve()}/bridge.crt"):
         assert line in conf.splitlines()
+    assert (tmp_path / "east" / "tls" / "bridge.key").stat().st_mode & 0o077 in (0, 0o040)
     assert "user bridge\ntopic write footfall/v1/+/+/+/data\ntopic write footfall/v1/+/+/+/status\n" \
            "topic read footfall/v1/+/+/+/ack\ntopic read footfall/v1/+/+/+/config\n" in files.acl.read_text()
 
