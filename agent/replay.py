@@ -7,7 +7,6 @@ This is how an installer checks a store's capture: no outbox, no network, an eph
 from __future__ import annotations
 
 import json
-import statistics
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Any
 from agent.config import AgentConfig
 from agent.pipeline import Pipeline
 from agent.pipeline.classify import BOUNCE, VISITOR
+from agent.pipeline.link import Person, link, summarize
 from agent.pipeline.occupancy import OccupancyTally
 from agent.pipeline.sessionize import ClosedVisit
 from agent.privacy.keychain import KeyChain
@@ -39,6 +39,8 @@ class ReplayResult:
     def static_n(self) -> int:
         return len(self.flagged)
     occupancy: Any = None  # the rate-occupancy tally (agent.pipeline.occupancy), when configured
+    people: list[Person] = field(default_factory=list)  # linked chains (agent.pipeline.link)
+    people_min_dwell_s: float = 300.0
 
 
 STATE_FILE = "replay-state.json"
@@ -83,6 +85,9 @@ def run(capture: Path, config: AgentConfig, state_dir: Path | None = None) -> Re
         # offline, a device found static during the day leaves the day's counts from its start, as the
         # hub does with the DeviceFlag records it receives
         result.visits = [v for v in result.visits if v.device.hex() not in flagged]
+        c = config.counting
+        result.people = link(result.visits, gap_s=c.people_gap_s, rssi_dbm=c.people_rssi_dbm)
+        result.people_min_dwell_s = c.people_min_dwell_s
         if result.occupancy is not None:
             result.occupancy.exclude({bytes.fromhex(k) for k in flagged if k})
         if state_dir is not None:
@@ -150,9 +155,9 @@ def summary(result: ReplayResult) -> dict[str, Any]:
     by_device: dict[bytes, set[str]] = defaultdict(set)
     for v in result.visits:
         by_device[v.device].add(v.kind)
-    visitors = sum(1 for kinds in by_device.values() if VISITOR in kinds)
-    passersby = len(by_device) - visitors
-    dwell = [v.ended - v.started for v in result.visits if v.kind == VISITOR]
+    device_visitors = sum(1 for kinds in by_device.values() if VISITOR in kinds)
+    passersby = len(by_device) - device_visitors
+    people = summarize(result.people, result.people_min_dwell_s)
     malformed = {k: n for k, n in result.counters.items() if k not in ("frames", "probe_requests")}
     return {
         "frames": result.counters.get("frames", 0),
@@ -165,10 +170,13 @@ def summary(result: ReplayResult) -> dict[str, Any]:
                               for f in result.flags],
         "visits": sum(1 for v in result.visits if v.kind == VISITOR),
         "bounces": sum(1 for v in result.visits if v.kind == BOUNCE),
-        "visitors": visitors,
+        "visitors": people.visitors,
+        "mean_dwell_s": round(people.mean_dwell_s),
+        "median_dwell_s": round(people.median_dwell_s),
+        "linked_fragments": people.fragments_n,
+        "device_visitors": device_visitors,
         "passersby": passersby,
-        "capture_rate": round(visitors / (visitors + passersby), 4) if by_device else 0.0,
-        "median_dwell_s": round(statistics.median(dwell)) if dwell else 0,
+        "capture_rate": round(device_visitors / (device_visitors + passersby), 4) if by_device else 0.0,
         "first_frame_at": iso(result.first_ts) if result.first_ts else None,
         "last_frame_at": iso(result.last_ts) if result.last_ts else None,
         "skipped": malformed,
