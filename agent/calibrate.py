@@ -12,7 +12,7 @@ import csv
 import json
 import math
 import statistics
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -104,6 +104,17 @@ class Fit:
     mae_after: float
     window_s: int
     sources: tuple[str, ...]
+    # the 80 % interval of a window's people: truth / estimate on occupied windows, 10th and 90th centile
+    present_q10: float = 0.0
+    present_q90: float = 0.0
+    # the near gate the factor was fitted with: pinned from now on (no drift, issue 19)
+    near_rssi_dbm: int = 0
+    occupied_min_near: int = 0
+    # visitors (people) per day: linked chains -> entries (the truth's rises), and its 80 % interval
+    visitors_factor: float = 0.0
+    visitors_q10: float = 0.0
+    visitors_q90: float = 0.0
+    visitors_days_n: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -116,13 +127,46 @@ def fit(pairs: list[tuple[float, float]], window_s: int, sources: tuple[str, ...
     if not pairs or sxx == 0:
         raise CalibrationError("the captures show no present devices in the truth's windows: nothing to fit")
     a = sum(x * y for x, y in pairs) / sxx
+    q10, q90 = ratio_interval([(a * x, y) for x, y in pairs if y >= 1 and x > 0])
     r = statistics.correlation(xs, ys) if len(set(xs)) > 1 and len(set(ys)) > 1 else 0.0
     return Fit(
         factor=round(a, 4), windows_n=len(pairs), occupied_windows_n=sum(y >= 1 for y in ys), r=round(r, 3),
         mae_before=round(statistics.mean(abs(x - y) for x, y in pairs), 3),
         mae_after=round(statistics.mean(abs(a * x - y) for x, y in pairs), 3), window_s=window_s,
-        sources=sources,
+        sources=sources, present_q10=q10, present_q90=q90,
     )
+
+
+def ratio_interval(pairs: list[tuple[float, float]]) -> tuple[float, float]:
+    """10th and 90th centiles of truth / estimate over (estimate, truth) pairs: an 80 % interval is
+    [estimate x q10, estimate x q90]. (1, 1) when there are too few pairs to say."""
+    ratios = sorted(y / x for x, y in pairs if x > 0)
+    if len(ratios) < 5:
+        return 1.0, 1.0
+    qs = statistics.quantiles(ratios, n=10, method="inclusive")
+    return round(qs[0], 4), round(qs[-1], 4)
+
+
+def entries(segments: list[Segment]) -> float:
+    """People who came in: the sum of every rise in occupancy (those present at the start count)."""
+    total, prev = 0.0, 0.0
+    for s in segments:
+        total += max(0.0, s.occupancy - prev)
+        prev = s.occupancy
+    return total
+
+
+def fit_visitors(result: Fit, days: list[tuple[float, float]], min_entries: float = 3.0) -> Fit:
+    """Add the visitors factor (entries = b x linked chains, least squares over days with at least
+    `min_entries` entries) and its 80 % interval to a fit."""
+    used = [(x, y) for x, y in days if y >= min_entries and x > 0]
+    sxx = sum(x * x for x, _ in used)
+    if not sxx:
+        return result
+    b = sum(x * y for x, y in used) / sxx
+    q10, q90 = ratio_interval([(b * x, y) for x, y in used])
+    return replace(result, visitors_factor=round(b, 4), visitors_q10=q10, visitors_q90=q90,
+                   visitors_days_n=len(used))
 
 
 def save(state_dir: Path, result: Fit) -> Path:
@@ -134,9 +178,16 @@ def save(state_dir: Path, result: Fit) -> Path:
     return path
 
 
-def load_factor(state_dir: Path) -> float | None:
-    """The stored factor, or None when the store was never calibrated."""
+def load(state_dir: Path) -> dict[str, Any] | None:
+    """The stored calibration, or None when the store was never calibrated."""
     path = state_dir / CALIBRATION_FILE
     if not path.exists():
         return None
-    return float(json.loads(path.read_text())["factor"])
+    stored: dict[str, Any] = json.loads(path.read_text())
+    return stored
+
+
+def load_factor(state_dir: Path) -> float | None:
+    """The stored factor, or None when the store was never calibrated."""
+    stored = load(state_dir)
+    return None if stored is None else float(stored["factor"])
