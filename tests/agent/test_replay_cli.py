@@ -11,7 +11,8 @@ import pytest
 
 from agent.cli import main
 
-COLUMNS = ["window_start", "seen", "present", "visitors", "passersby", "entering"]
+COLUMNS = ["window_start", "seen", "present", "present_low", "present_high", "visitors", "passersby",
+           "entering"]
 
 
 def test_replay_of_an_empty_night_says_nobody(brno: Path, capsys: pytest.CaptureFixture[str]) -> None:
