@@ -136,7 +136,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             pairs.extend((est[w], truth[w]) for w in overlap)
             sources.append(f"{Path(capture).name}+{Path(truth_csv).name}")
         fitted = calibrate.fit(pairs, args.window, tuple(sources))
-        fitted = calibrate.fit_visitors(replace(fitted, near_rssi_dbm=gate[0], occupied_min_near=gate[1]), days)
+        fitted = replace(fitted, near_rssi_dbm=gate[0], occupied_min_near=gate[1])
+        fitted = calibrate.fit_visitors(fitted, days)
     except calibrate.CalibrationError as exc:
         raise UserError(f"{exc} (nothing was stored)") from None
     except CaptureError as exc:

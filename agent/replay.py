@@ -70,9 +70,9 @@ def run(capture: Path, config: AgentConfig, state_dir: Path | None = None) -> Re
             if config.counting.occupancy == "rate":
                 c = config.counting
                 # a calibrated store's gate is the one its factor was fitted with (no drift, issue 19)
-                result.occupancy = OccupancyTally(c.near_rssi_dbm or int(pinned.get("near_rssi_dbm", 0)),
-                                                  c.occupied_min_near or int(pinned.get("occupied_min_near", 0)),
-                                                  c.count_rssi_dbm, c.smooth_s)
+                near = c.near_rssi_dbm or int(pinned.get("near_rssi_dbm", 0))
+                min_near = c.occupied_min_near or int(pinned.get("occupied_min_near", 0))
+                result.occupancy = OccupancyTally(near, min_near, c.count_rssi_dbm, c.smooth_s)
                 saved = state_dir / OCCUPANCY_FILE if state_dir is not None else None
                 if saved is not None and saved.exists():
                     result.occupancy.import_state(json.loads(saved.read_text()))

@@ -65,7 +65,9 @@ def scorer(name: str, data: Path, state: Path, calibrated: Path, extra: str,  # 
     cfg = f" --config {config}" if config else ""
     cmd = f"{AGENT} replay {{pcap}} {extra} --state {state}{cfg}"
     args = [sys.executable, str(SHARED / "bench" / name), str(data), "--from", "2023", "--cmd", cmd]
-    out = subprocess.run(args, check=True, capture_output=True, text=True)
+    out = subprocess.run(args, check=False, capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"{name} failed: {out.stdout[-300:]} {out.stderr[-1500:]}")
     result: dict = json.loads(out.stdout)
     return result
 

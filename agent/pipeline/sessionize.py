@@ -87,4 +87,5 @@ class Sessionizer:
 
 def _close(device: bytes, v: list[Any]) -> ClosedVisit:
     fp = v[FINGERPRINT] if len(v) > FINGERPRINT else 0  # state saved before the field existed
-    return ClosedVisit(device, v[WINDOW], v[FIRST], v[LAST], v[N], v[STRONG], v[RSSI_MAX], v[RANDOMIZED], "", fp)
+    return ClosedVisit(device, v[WINDOW], v[FIRST], v[LAST], v[N], v[STRONG], v[RSSI_MAX], v[RANDOMIZED], "",
+                       fp)
