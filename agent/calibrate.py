@@ -164,7 +164,15 @@ def fit_visitors(result: Fit, days: list[tuple[float, float]], min_entries: floa
     if not sxx:
         return result
     b = sum(x * y for x, y in used) / sxx
-    q10, q90 = ratio_interval([(b * x, y) for x, y in used])
+    # leave-one-out: each day's ratio against the factor fitted without it, since in-sample ratios of a
+    # dozen days are too kind to a day the fit has not seen
+    loo = []
+    for i, (x, y) in enumerate(used):
+        rest = used[:i] + used[i + 1:]
+        sxx_rest = sum(u * u for u, _ in rest)
+        if sxx_rest:
+            loo.append((sum(u * v for u, v in rest) / sxx_rest * x, y))
+    q10, q90 = ratio_interval(loo)
     return replace(result, visitors_factor=round(b, 4), visitors_q10=q10, visitors_q90=q90,
                    visitors_days_n=len(used))
 
