@@ -156,7 +156,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     except ValueError:
         raise UserError(f"--date {args.date!r} is not a date like 2026-11-26") from None
     files = generate_day(Path(args.out), day, seed=args.seed, store=args.store, timezone=args.timezone,
-                         scale=args.scale)
+                         scale=args.scale, phones=args.phones)
     for f in (files.pcap, files.pos_csv, files.truth_json):
         print(f)
     return 0
@@ -254,6 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--store", default="demo-store", help="store id (default demo-store)")
     s.add_argument("--timezone", default="Europe/Prague", help="store time zone (default Europe/Prague)")
     s.add_argument("--scale", type=float, default=1.0, help="multiply the number of people (default 1)")
+    s.add_argument("--phones", choices=("gentle", "real"), default="gentle",
+                   help="randomization habits: gentle (the demo's) or real (measured on brno-lab)")
     s.set_defaults(func=cmd_simulate)
     return p
 

@@ -76,6 +76,10 @@ class GroupingConfig:
                                    " by 1 to this")
     busy_s: float = setting(1.0, "two MACs of one fingerprint heard within this are two devices")
     rssi_tol_db: float = setting(12.0, "signal difference allowed when linking without sequence continuity")
+    restart_gap_s: float = setting(900.0, "linking without sequence continuity: only to a track heard within"
+                                          " this (issue 19)")
+    restart_weak_s: float = setting(900.0, "... or within this when the track is weaker than the visitor RSSI"
+                                           " (someone walking past: a stranger minutes later is not them)")
     restart_test_seq: int = setting(64, "a fingerprint keeps its sequence counter across MACs if most changes"
                                         " continue it within this (else: link by recency and signal)")
 

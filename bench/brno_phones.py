@@ -43,7 +43,8 @@ def main() -> None:
             by_fp[heard[0].fingerprint].append((heard[0].ts, heard[-1].ts, heard[0].seq, heard[-1].seq))
         for macs in by_fp.values():
             macs.sort()
-            follow += [((b[2] - a[3]) % 4096, b[0] - a[1]) for a, b in pairwise(macs) if 0 <= b[0] - a[1] <= 120]
+            follow += [((b[2] - a[3]) % 4096, b[0] - a[1]) for a, b in pairwise(macs)
+                       if 0 <= b[0] - a[1] <= 120]
             minutes: Counter[int] = Counter()
             for first, last, _, _ in macs:
                 for m in range(int(first // 60), int(last // 60) + 1):

@@ -47,7 +47,9 @@ class Pipeline:
         self.pseudonymizer = Pseudonymizer(chain)
         self.grouper = Grouper(gap_s=counting.visit_timeout_s, seq_window=grouping.seq_window,
                                busy_s=grouping.busy_s, rssi_tol_db=grouping.rssi_tol_db,
-                               strict_seq=grouping.restart_test_seq) if grouping.enabled else None
+                               strict_seq=grouping.restart_test_seq, restart_gap_s=grouping.restart_gap_s,
+                               restart_weak_s=grouping.restart_weak_s, near_dbm=counting.people_rssi_dbm,
+                               ) if grouping.enabled else None
         self.static = StaticDetector(static.hours_n, static.days_m, static.days_d, static.all_day_share,
                                      chain.window_id)
         self.static.token_of = self.pseudonymizer.token_of
