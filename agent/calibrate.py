@@ -13,7 +13,7 @@ import json
 import math
 import statistics
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -181,7 +181,8 @@ def save(state_dir: Path, result: Fit) -> Path:
     state_dir.mkdir(parents=True, exist_ok=True)
     path = state_dir / CALIBRATION_FILE
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result.as_dict(), indent=2) + "\n")
+    stored = {**result.as_dict(), "calibrated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    tmp.write_text(json.dumps(stored, indent=2) + "\n")
     tmp.replace(path)
     return path
 

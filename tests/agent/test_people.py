@@ -4,16 +4,20 @@ learning, the calibration's visitors factor and intervals."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from agent.calibrate import Fit, Segment, entries, fit, fit_visitors, ratio_interval
+from agent.app import AgentApp
+from agent.calibrate import Fit, Segment, entries, fit, fit_visitors, ratio_interval, save
 from agent.cli import main
+from agent.config import AgentConfig
 from agent.pipeline.link import link, summarize
 from agent.pipeline.occupancy import MIN_NEAR_BOUNDS, OccupancyTally
 from agent.pipeline.pseudonymize import Sighting
 from agent.pipeline.sessionize import ClosedVisit
+from agent.wire import Status
 
 T0 = 1_700_000_000.0
 
@@ -144,3 +148,14 @@ def test_summary_reports_people_stays_and_what_was_learned(brno: Path, capsys: p
     assert s["median_dwell_s"] >= 300 and 300 <= s["mean_dwell_s"] <= 12 * 3600
     assert s["learned"]["gate"]["source"] in ("default", "learned")
     assert s["device_visitors"] > 0
+
+
+def test_agent_status_shows_the_calibration_it_counts_with(tmp_path: Path) -> None:
+    """The agent's retained status carries the store's calibration (factor, visitors factor, pinned gate,
+    when it was fitted), and survives the wire: an operator sees what the figures rest on."""
+    fitted = replace(fit([(1.0, 2.0), (2.0, 4.0)], 600, ("a",)), near_rssi_dbm=-63, occupied_min_near=4)
+    save(tmp_path, fitted)
+    status = AgentApp(replace(AgentConfig(), state_dir=str(tmp_path))).status()
+    learned = Status.decode(status.encode()).learned
+    assert learned["calibration_factor"] == "2.0" and learned["near_rssi_dbm"] == "-63"
+    assert learned["calibrated_at"].endswith("Z")
