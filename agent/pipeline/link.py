@@ -17,6 +17,8 @@ mean stay needs no factor: it is the chains' mean length (DESIGN section 2, "sta
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ OVERLAP_S = 5.0  # a fragment may start this much before the chain's last frame 
 class Person:
     """A chain of fragments: one person's visit as far as linking can tell."""
 
+    key: bytes  # HMAC(visit key of its first fragment, "person"): a pseudonym within the key window
     fingerprint: int
     started: float
     ended: float
@@ -40,28 +43,54 @@ class Person:
         return self.ended - self.started
 
 
-def link(visits: list[ClosedVisit], *, gap_s: float, rssi_dbm: int) -> list[Person]:
-    """Chain the near visits by fingerprint and gap; returns people sorted by start."""
-    by_fp: dict[int, list[ClosedVisit]] = defaultdict(list)
-    for v in visits:
-        if v.rssi_max_dbm >= rssi_dbm:
-            by_fp[v.fingerprint].append(v)
-    people: list[Person] = []
-    for fp, frags in by_fp.items():
-        frags.sort(key=lambda v: v.started)
-        chains: list[Person] = []
-        for v in frags:
+class Linker:
+    """Stage: classified visits in the order they close -> the person (chain) of each, or None for a
+    fragment never heard near. Chains live for one key window (randomized MACs never cross one) and
+    are not saved across a restart: a restart splits a chain at worst."""
+
+    def __init__(self, gap_s: float, rssi_dbm: int) -> None:
+        self.gap_s, self.rssi_dbm = gap_s, rssi_dbm
+        self.window = -1
+        self.chains: dict[int, list[Person]] = defaultdict(list)
+        self.people: list[Person] = []  # every chain of the window, in order of creation
+
+    def feed(self, visits: list[ClosedVisit]) -> list[Person | None]:
+        out: list[Person | None] = []
+        for v in visits:
+            if v.window != self.window:
+                self.window, self.chains, self.people = v.window, defaultdict(list), []
+            if v.rssi_max_dbm < self.rssi_dbm:
+                out.append(None)
+                continue
+            chains = self.chains[v.fingerprint]
             best: Person | None = None
             for c in chains:
-                if c.ended <= v.started + OVERLAP_S and v.started - c.ended <= gap_s and (
+                if c.ended <= v.started + OVERLAP_S and v.started - c.ended <= self.gap_s and (
                         best is None or c.ended > best.ended):
                     best = c
             if best is None:
-                chains.append(Person(fp, v.started, v.ended))
+                best = Person(hmac.digest(v.device, b"person", hashlib.sha256)[:16], v.fingerprint,
+                              v.started, v.ended)
+                chains.append(best)
+                self.people.append(best)
             else:
                 best.ended = max(best.ended, v.ended)
+                best.started = min(best.started, v.started)
                 best.fragments_n += 1
-        people.extend(chains)
+            out.append(best)
+        return out
+
+
+def link(visits: list[ClosedVisit], *, gap_s: float, rssi_dbm: int) -> list[Person]:
+    """Offline (replay): every visit of a capture through a Linker in order of start; people by start."""
+    people: list[Person] = []
+    by_window: dict[int, list[ClosedVisit]] = defaultdict(list)
+    for v in visits:
+        by_window[v.window].append(v)
+    for _window, vs in sorted(by_window.items()):
+        linker = Linker(gap_s, rssi_dbm)
+        linker.feed(sorted(vs, key=lambda v: v.started))
+        people.extend(linker.people)
     people.sort(key=lambda p: p.started)
     return people
 

@@ -13,11 +13,15 @@ from agent.app import AgentApp
 from agent.calibrate import Fit, Segment, entries, fit, fit_visitors, ratio_interval, save
 from agent.cli import main
 from agent.config import AgentConfig
+from agent.pipeline import Pipeline
 from agent.pipeline.link import link, summarize
 from agent.pipeline.occupancy import MIN_NEAR_BOUNDS, OccupancyTally
 from agent.pipeline.pseudonymize import Sighting
 from agent.pipeline.sessionize import ClosedVisit
+from agent.privacy.keychain import KeyChain
 from agent.wire import Status
+from agent.wire.records import Visit
+from tests.support.frames import elements, probe_request
 
 T0 = 1_700_000_000.0
 
@@ -159,3 +163,25 @@ def test_agent_status_shows_the_calibration_it_counts_with(tmp_path: Path) -> No
     learned = Status.decode(status.encode()).learned
     assert learned["calibration_factor"] == "2.0" and learned["near_rssi_dbm"] == "-63"
     assert learned["calibrated_at"].endswith("Z")
+
+
+def test_visit_records_of_one_phone_share_a_person_key(tmp_path: Path) -> None:
+    """The hub can count people: a phone whose MAC changed mid-stay (two device visits the grouper could
+    not join) sends two visitor visits with one person_key, and the later one's person_dwell_s spans the
+    whole stay; a phone of another model in the room at the same time has its own person."""
+    one = elements(vendor=[bytes.fromhex("0017f20a000104")])
+    other = elements(vendor=[bytes.fromhex("506f9a16030103")])
+    frames = []
+    for minute in range(40):  # 20 minutes on one random MAC, then 20 on another, a burst a minute
+        mac = "02:00:00:00:00:01" if minute < 20 else "02:00:00:00:00:02"
+        frames.append((T0 + minute * 60, probe_request(mac, -55, minute * 7 % 4096, ies=one)))
+        frames.append((T0 + minute * 60 + 5, probe_request("06:00:00:00:00:09", -58, minute, ies=other)))
+    cfg = replace(AgentConfig(), grouping=replace(AgentConfig().grouping, enabled=False))
+    pipeline = Pipeline(cfg, KeyChain.ephemeral(T0, 1, "UTC"), 127)
+    records = pipeline.feed(frames).records + pipeline.close().records
+    visits = sorted((r for r in records if isinstance(r, Visit)), key=lambda v: v.started_at)
+    assert len(visits) == 3 and all(v.kind == "visitor" for v in visits)
+    ours = [v for v in visits if v.dwell_s < 1300]
+    assert len({v.person_key for v in ours}) == 1 and ours[0].person_key is not None
+    assert max(v.person_dwell_s for v in ours) == 39 * 60
+    assert len({v.person_key for v in visits}) == 2
