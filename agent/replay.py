@@ -42,6 +42,7 @@ class ReplayResult:
     occupancy: Any = None  # the rate-occupancy tally (agent.pipeline.occupancy), when configured
     people: list[Person] = field(default_factory=list)  # linked chains (agent.pipeline.link)
     people_min_dwell_s: float = 300.0
+    min_strong_sightings: int = 3
     calibration: dict[str, Any] = field(default_factory=dict)  # the state folder's calibration.json
 
 
@@ -94,6 +95,7 @@ def run(capture: Path, config: AgentConfig, state_dir: Path | None = None) -> Re
         c = config.counting
         result.people = link(result.visits, gap_s=c.people_gap_s, rssi_dbm=c.people_rssi_dbm)
         result.people_min_dwell_s = c.people_min_dwell_s
+        result.min_strong_sightings = c.min_strong_sightings
         if result.occupancy is not None:
             result.occupancy.exclude({bytes.fromhex(k) for k in flagged if k})
         if state_dir is not None:
@@ -167,7 +169,7 @@ def summary(result: ReplayResult) -> dict[str, Any]:
         by_device[v.device].add(v.kind)
     device_visitors = sum(1 for kinds in by_device.values() if VISITOR in kinds)
     passersby = len(by_device) - device_visitors
-    people = summarize(result.people, result.people_min_dwell_s)
+    people = summarize(result.people, result.people_min_dwell_s, result.min_strong_sightings)
     cal = result.calibration
     b = float(cal.get("visitors_factor") or 0.0)
     visitors = round(b * people.visitors, 1) if b else float(people.visitors)

@@ -37,6 +37,7 @@ class Person:
     started: float
     ended: float
     fragments_n: int = 1
+    strong_n: int = 0  # sightings at or above the visitor RSSI, over every fragment
 
     @property
     def dwell_s(self) -> float:
@@ -70,13 +71,14 @@ class Linker:
                     best = c
             if best is None:
                 best = Person(hmac.digest(v.device, b"person", hashlib.sha256)[:16], v.fingerprint,
-                              v.started, v.ended)
+                              v.started, v.ended, 1, v.strong_n)
                 chains.append(best)
                 self.people.append(best)
             else:
                 best.ended = max(best.ended, v.ended)
                 best.started = min(best.started, v.started)
                 best.fragments_n += 1
+                best.strong_n += v.strong_n
             out.append(best)
         return out
 
@@ -105,11 +107,14 @@ class PeopleSummary:
     fragments_n: int
 
 
-def summarize(people: list[Person], min_dwell_s: float) -> PeopleSummary:
-    stays = [p.dwell_s for p in people if p.dwell_s >= min_dwell_s]
+def summarize(people: list[Person], min_dwell_s: float, min_strong: int = 3) -> PeopleSummary:
+    """A person is a visitor as a device is (DESIGN section 2): a stay of at least `min_dwell_s` with at
+    least `min_strong` sightings at the visitor RSSI, here over all of its fragments."""
+    kept = [p for p in people if p.dwell_s >= min_dwell_s and p.strong_n >= min_strong]
+    stays = [p.dwell_s for p in kept]
     return PeopleSummary(
         visitors=len(stays),
         mean_dwell_s=statistics.fmean(stays) if stays else 0.0,
         median_dwell_s=statistics.median(stays) if stays else 0.0,
-        fragments_n=sum(p.fragments_n for p in people if p.dwell_s >= min_dwell_s),
+        fragments_n=sum(p.fragments_n for p in kept),
     )
