@@ -52,9 +52,9 @@ class CountingConfig:
                                         " (2-class split)")
     count_rssi_dbm: int = setting(-120, "rate occupancy counts devices heard at or above this signal")
     smooth_s: float = setting(5400.0, "rate occupancy: centred running median over this long (0: none)")
-    people_gap_s: float = setting(300.0, "visitors (people): a fragment continues a chain of its fingerprint"
-                                         " that ended at most this long before (agent.pipeline.link); longer"
-                                         " joins same-model customers of a busy store")
+    people_gap_s: float = setting(60.0, "visitors (people): a fragment continues a chain of its fingerprint"
+                                        " that ended at most this long before (agent.pipeline.link; brno-lab:"
+                                        " 90 % of next MACs within 69 s); longer joins same-model customers")
     people_rssi_dbm: int = setting(-75, "visitors (people): only fragments heard this strong are linked")
     people_min_dwell_s: float = setting(300.0, "visitors (people): a chain this long is a visitor")
 
