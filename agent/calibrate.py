@@ -4,6 +4,12 @@ Ground truth is a hand-logged occupancy CSV (`start_utc,end_utc,occupancy`, the 
 replayed captures give `present` per window, the truth gives the time-weighted people per window, and
 the factor is the least-squares slope through the origin (y = a x). The fit is stored in the agent's
 state folder (`calibration.json`) and every estimate after it uses it.
+
+Issue 19 adds to the same fit: the 80 % interval of a window (10th-90th centile of truth / estimate on
+occupied windows), the near gate the factor was fitted with (pinned from then on: a learned gate that
+moves would silently change what the factor multiplies), and the visitors factor (the truth's entries,
+its sum of rises, per linked person of replay --summary) with its 80 % interval from leave-one-out
+ratios. Door counters refit the factor day by day where a store has one (agent.recalibrate).
 """
 
 from __future__ import annotations
