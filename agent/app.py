@@ -4,6 +4,7 @@ in reverse order. The only module that knows both the stages and where their rec
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -73,7 +74,23 @@ class AgentApp:
         backlog = self.outbox.backlog() if self.outbox else 0
         return Status(state="online", agent_version=__version__, backlog_batches=backlog,
                       clock_synced=self.clock.synced(),
-                      counters=counters, updated_at=iso(time.time()))
+                      counters=counters, updated_at=iso(time.time()), learned=self._learned())
+
+    def _learned(self) -> dict[str, str]:
+        """The store's calibration (footfall-agent calibrate) and how many days static devices were
+        learned from: what the status shows so that a drifting figure can be traced to its source."""
+        out: dict[str, str] = {}
+        path = self.state_dir / "calibration.json"  # agent.calibrate.CALIBRATION_FILE (not imported here)
+        try:
+            fit = json.loads(path.read_text()) if path.exists() else {}
+        except (OSError, ValueError):
+            fit = {}
+        for key in ("factor", "visitors_factor", "calibrated_at", "near_rssi_dbm", "occupied_min_near"):
+            if fit.get(key) not in (None, 0, 0.0, ""):
+                out["calibration_factor" if key == "factor" else key] = str(fit[key])
+        if self.pipeline is not None:
+            out["static_days_n"] = str(len(self.pipeline.static.days_seen))
+        return out
 
     def run(self, stop: threading.Event, drain_timeout_s: float = 60.0) -> int:
         """Run until the source ends (then drain the outbox) or `stop` is set. Returns an exit code."""

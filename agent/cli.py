@@ -129,7 +129,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(json.dumps(replay.summary(result), indent=2))
         return 0
     rows = replay.windows(result, args.window, _factor(cfg, args.state))
-    columns = ["window_start", "seen", "present", "visitors", "passersby", "entering"]
+    columns = ["window_start", "seen", "present", "present_low", "present_high", "visitors", "passersby",
+               "entering"]
     writer = csv.DictWriter(sys.stdout, columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
@@ -142,11 +143,17 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     cfg = _config(args.config)
     state = Path(args.state) if args.state else cfg.state_path
     pairs: list[tuple[float, float]] = []
+    days: list[tuple[float, float]] = []  # (linked chains, entries) per day
     sources: list[str] = []
+    gate: tuple[int, int] = (0, 0)
     try:
         for capture, truth_csv in args.pair:
-            truth = calibrate.truth_windows(calibrate.read_truth(Path(truth_csv)), args.window)
+            segments = calibrate.read_truth(Path(truth_csv))
+            truth = calibrate.truth_windows(segments, args.window)
             result = replay.run(Path(capture), cfg, state / "replay")
+            days.append((float(replay.summary(result)["visitors"]), calibrate.entries(segments)))
+            if result.occupancy is not None:
+                gate = result.occupancy.thresholds()
             est = {int(parse_iso(r["window_start"])): r["present"]
                    for r in replay.windows(result, args.window)}
             overlap = [w for w in truth if w in est]
@@ -156,6 +163,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             pairs.extend((est[w], truth[w]) for w in overlap)
             sources.append(f"{Path(capture).name}+{Path(truth_csv).name}")
         fitted = calibrate.fit(pairs, args.window, tuple(sources))
+        fitted = replace(fitted, near_rssi_dbm=gate[0], occupied_min_near=gate[1])
+        fitted = calibrate.fit_visitors(fitted, days)
     except calibrate.CalibrationError as exc:
         raise UserError(f"{exc} (nothing was stored)") from None
     except CaptureError as exc:
@@ -174,7 +183,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     except ValueError:
         raise UserError(f"--date {args.date!r} is not a date like 2026-11-26") from None
     files = generate_day(Path(args.out), day, seed=args.seed, store=args.store, timezone=args.timezone,
-                         scale=args.scale)
+                         scale=args.scale, phones=args.phones)
     for f in (files.pcap, files.pos_csv, files.truth_json):
         print(f)
     return 0
@@ -299,6 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--store", default="demo-store", help="store id (default demo-store)")
     s.add_argument("--timezone", default="Europe/Prague", help="store time zone (default Europe/Prague)")
     s.add_argument("--scale", type=float, default=1.0, help="multiply the number of people (default 1)")
+    s.add_argument("--phones", choices=("gentle", "real"), default="gentle",
+                   help="randomization habits: gentle (the demo's) or real (measured on brno-lab)")
     s.set_defaults(func=cmd_simulate)
     return p
 

@@ -52,6 +52,11 @@ class CountingConfig:
                                         " (2-class split)")
     count_rssi_dbm: int = setting(-120, "rate occupancy counts devices heard at or above this signal")
     smooth_s: float = setting(5400.0, "rate occupancy: centred running median over this long (0: none)")
+    people_gap_s: float = setting(60.0, "visitors (people): a fragment continues a chain of its fingerprint"
+                                        " that ended at most this long before (agent.pipeline.link; brno-lab:"
+                                        " 90 % of next MACs within 69 s); longer joins same-model customers")
+    people_rssi_dbm: int = setting(-75, "visitors (people): only fragments heard this strong are linked")
+    people_min_dwell_s: float = setting(300.0, "visitors (people): a chain this long is a visitor")
 
     def check(self) -> None:
         if self.visit_timeout_s <= 0 or self.min_dwell_s < 0:
@@ -71,6 +76,10 @@ class GroupingConfig:
                                    " by 1 to this")
     busy_s: float = setting(1.0, "two MACs of one fingerprint heard within this are two devices")
     rssi_tol_db: float = setting(12.0, "signal difference allowed when linking without sequence continuity")
+    restart_gap_s: float = setting(900.0, "linking without sequence continuity: only to a track heard within"
+                                          " this (issue 19)")
+    restart_weak_s: float = setting(900.0, "... or within this when the track is weaker than the visitor RSSI"
+                                           " (someone walking past: a stranger minutes later is not them)")
     restart_test_seq: int = setting(64, "a fingerprint keeps its sequence counter across MACs if most changes"
                                         " continue it within this (else: link by recency and signal)")
 

@@ -7,17 +7,18 @@ This is how an installer checks a store's capture: no outbox, no network, an eph
 from __future__ import annotations
 
 import json
-import statistics
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent import calibrate
 from agent.config import AgentConfig
 from agent.enroll import write_private
 from agent.pipeline import Pipeline
 from agent.pipeline.classify import BOUNCE, VISITOR
+from agent.pipeline.link import Person, link, summarize
 from agent.pipeline.occupancy import OccupancyTally
 from agent.pipeline.sessionize import ClosedVisit
 from agent.privacy.keychain import KeyChain
@@ -40,6 +41,10 @@ class ReplayResult:
     def static_n(self) -> int:
         return len(self.flagged)
     occupancy: Any = None  # the rate-occupancy tally (agent.pipeline.occupancy), when configured
+    people: list[Person] = field(default_factory=list)  # linked chains (agent.pipeline.link)
+    people_min_dwell_s: float = 300.0
+    min_strong_sightings: int = 3
+    calibration: dict[str, Any] = field(default_factory=dict)  # the state folder's calibration.json
 
 
 STATE_FILE = "replay-state.json"
@@ -55,6 +60,8 @@ def run(capture: Path, config: AgentConfig, state_dir: Path | None = None) -> Re
     """
     source = PcapFileSource(capture, config.source.batch_frames)
     result = ReplayResult()
+    result.calibration = (calibrate.load(state_dir) if state_dir is not None else None) or {}
+    pinned = result.calibration
     pipeline: Pipeline | None = None
     stop = threading.Event()
     flagged: set[str] = set()
@@ -64,8 +71,10 @@ def run(capture: Path, config: AgentConfig, state_dir: Path | None = None) -> Re
             result.first_ts = batch[0][0]
             if config.counting.occupancy == "rate":
                 c = config.counting
-                result.occupancy = OccupancyTally(c.near_rssi_dbm, c.occupied_min_near, c.count_rssi_dbm,
-                                                  c.smooth_s)
+                # a calibrated store's gate is the one its factor was fitted with (no drift, issue 19)
+                near = c.near_rssi_dbm or int(pinned.get("near_rssi_dbm", 0))
+                min_near = c.occupied_min_near or int(pinned.get("occupied_min_near", 0))
+                result.occupancy = OccupancyTally(near, min_near, c.count_rssi_dbm, c.smooth_s)
                 saved = state_dir / OCCUPANCY_FILE if state_dir is not None else None
                 if saved is not None and saved.exists():
                     result.occupancy.import_state(json.loads(saved.read_text()))
@@ -84,6 +93,10 @@ def run(capture: Path, config: AgentConfig, state_dir: Path | None = None) -> Re
         # offline, a device found static during the day leaves the day's counts from its start, as the
         # hub does with the DeviceFlag records it receives
         result.visits = [v for v in result.visits if v.device.hex() not in flagged]
+        c = config.counting
+        result.people = link(result.visits, gap_s=c.people_gap_s, rssi_dbm=c.people_rssi_dbm)
+        result.people_min_dwell_s = c.people_min_dwell_s
+        result.min_strong_sightings = c.min_strong_sightings
         if result.occupancy is not None:
             result.occupancy.exclude({bytes.fromhex(k) for k in flagged if k})
         if state_dir is not None:
@@ -138,10 +151,14 @@ def windows(result: ReplayResult, window_s: int, factor: float = 1.0) -> list[di
             entering[int(v.started // window_s) * window_s] += 1
     if result.occupancy is not None:
         present = defaultdict(float, result.occupancy.counts(window_s))
+    q10 = float(result.calibration.get("present_q10") or 1.0)
+    q90 = float(result.calibration.get("present_q90") or 1.0)
     rows = []
     for w in range(first, last + 1, window_s):
+        est = present[w] * factor
         rows.append({
-            "window_start": iso(w), "seen": len(seen[w]), "present": round(present[w] * factor, 3),
+            "window_start": iso(w), "seen": len(seen[w]), "present": round(est, 3),
+            "present_low": round(est * q10, 3), "present_high": round(est * q90, 3),
             "visitors": len(visitors[w]), "passersby": len(seen[w] - visitors[w]), "entering": entering[w],
         })
     return rows
@@ -152,9 +169,14 @@ def summary(result: ReplayResult) -> dict[str, Any]:
     by_device: dict[bytes, set[str]] = defaultdict(set)
     for v in result.visits:
         by_device[v.device].add(v.kind)
-    visitors = sum(1 for kinds in by_device.values() if VISITOR in kinds)
-    passersby = len(by_device) - visitors
-    dwell = [v.ended - v.started for v in result.visits if v.kind == VISITOR]
+    device_visitors = sum(1 for kinds in by_device.values() if VISITOR in kinds)
+    passersby = len(by_device) - device_visitors
+    people = summarize(result.people, result.people_min_dwell_s, result.min_strong_sightings)
+    cal = result.calibration
+    b = float(cal.get("visitors_factor") or 0.0)
+    visitors = round(b * people.visitors, 1) if b else float(people.visitors)
+    low = round(visitors * float(cal.get("visitors_q10") or 1.0), 1)
+    high = round(visitors * float(cal.get("visitors_q90") or 1.0), 1)
     malformed = {k: n for k, n in result.counters.items() if k not in ("frames", "probe_requests")}
     return {
         "frames": result.counters.get("frames", 0),
@@ -168,10 +190,27 @@ def summary(result: ReplayResult) -> dict[str, Any]:
         "visits": sum(1 for v in result.visits if v.kind == VISITOR),
         "bounces": sum(1 for v in result.visits if v.kind == BOUNCE),
         "visitors": visitors,
+        "visitors_low": low,
+        "visitors_high": high,
+        "visitors_source": "calibrated" if b else "linked",
+        "linked_visitors": people.visitors,
+        "mean_dwell_s": round(people.mean_dwell_s),
+        "median_dwell_s": round(people.median_dwell_s),
+        "linked_fragments": people.fragments_n,
+        "device_visitors": device_visitors,
         "passersby": passersby,
-        "capture_rate": round(visitors / (visitors + passersby), 4) if by_device else 0.0,
-        "median_dwell_s": round(statistics.median(dwell)) if dwell else 0,
+        "capture_rate": round(device_visitors / (device_visitors + passersby), 4) if by_device else 0.0,
         "first_frame_at": iso(result.first_ts) if result.first_ts else None,
         "last_frame_at": iso(result.last_ts) if result.last_ts else None,
         "skipped": malformed,
+        "learned": _learned(result),
     }
+
+
+def _learned(result: ReplayResult) -> dict[str, Any]:
+    """What estimates use that was learned or calibrated, and when (no drift: issue 19)."""
+    out: dict[str, Any] = {"gate": result.occupancy.learned() if result.occupancy is not None else None}
+    cal = result.calibration
+    out["calibration"] = {k: cal.get(k) for k in ("factor", "visitors_factor", "windows_n", "sources")} \
+        if cal else None
+    return out

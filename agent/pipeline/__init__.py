@@ -1,4 +1,5 @@
-"""The frame path, in order: parse -> pseudonymize -> group -> static -> sessionize -> classify -> aggregate.
+"""The frame path, in order: parse -> pseudonymize -> group -> static -> sessionize -> classify -> aggregate,
+and link (closed visits chained into people: agent/pipeline/link.py).
 
 Each stage takes a batch and returns a batch; none knows where records go (the composition root,
 agent/app.py, hands them to the outbox). The clock is the frames' own time, passed in as `now`.
@@ -14,6 +15,7 @@ from agent.config import AgentConfig
 from agent.pipeline.aggregate import Aggregator
 from agent.pipeline.classify import BOUNCE, VISITOR, Classifier
 from agent.pipeline.group import Grouper
+from agent.pipeline.link import Linker, Person
 from agent.pipeline.parse import FrameParser
 from agent.pipeline.pseudonymize import Pseudonymizer, Sighting
 from agent.pipeline.sessionize import ClosedVisit, Sessionizer
@@ -47,7 +49,9 @@ class Pipeline:
         self.pseudonymizer = Pseudonymizer(chain)
         self.grouper = Grouper(gap_s=counting.visit_timeout_s, seq_window=grouping.seq_window,
                                busy_s=grouping.busy_s, rssi_tol_db=grouping.rssi_tol_db,
-                               strict_seq=grouping.restart_test_seq) if grouping.enabled else None
+                               strict_seq=grouping.restart_test_seq, restart_gap_s=grouping.restart_gap_s,
+                               restart_weak_s=grouping.restart_weak_s, near_dbm=counting.people_rssi_dbm,
+                               ) if grouping.enabled else None
         self.static = StaticDetector(static.hours_n, static.days_m, static.days_d, static.all_day_share,
                                      chain.window_id)
         self.static.token_of = self.pseudonymizer.token_of
@@ -55,6 +59,7 @@ class Pipeline:
         self.classifier = Classifier(counting.min_dwell_s, counting.min_strong_sightings,
                                      counting.min_bounce_s)
         self.aggregator = Aggregator(config.timezone, counting.visit_timeout_s)
+        self.linker = Linker(counting.people_gap_s, counting.people_rssi_dbm)
         self.now = 0.0
 
     def sightings(self, frames: list[tuple[float, bytes]]) -> list[Sighting]:
@@ -110,9 +115,12 @@ class Pipeline:
             return Output()
         visits = self.classifier.feed(closed)
         self.aggregator.visits(visits)
-        return Output(records=[self._wire(v) for v in visits if v.kind in (VISITOR, BOUNCE)], visits=visits)
+        people = self.linker.feed(visits)
+        return Output(records=[self._wire(v, p) for v, p in zip(visits, people, strict=True)
+                               if v.kind in (VISITOR, BOUNCE)], visits=visits)
 
-    def _wire(self, v: ClosedVisit) -> Visit:
+    def _wire(self, v: ClosedVisit, person: Person | None) -> Visit:
+        linked = person is not None and v.kind == VISITOR
         return Visit(
             started_at=iso(v.started), ended_at=iso(v.ended), dwell_s=round(v.ended - v.started),
             sightings_n=v.sightings_n, rssi_max_dbm=v.rssi_max_dbm, kind=v.kind, randomized=v.randomized,
@@ -120,6 +128,8 @@ class Pipeline:
             key_window=self.chain.window_id(v.window),
             member_key=self.pseudonymizer.member_of(v.device) if v.kind == VISITOR and not v.randomized
             else None,
+            person_key=person.key.hex() if linked and person is not None else None,
+            person_dwell_s=round(v.ended - person.started) if linked and person is not None else 0,
         )
 
     def counters(self) -> dict[str, int]:

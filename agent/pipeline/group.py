@@ -8,7 +8,7 @@ change. So each new random MAC is linked to a *track* of the same fingerprint:
    `seq_window` (12-bit, wraps at 4096), within `gap_s`; the closest follower wins;
 2. otherwise, for a fingerprint whose devices are known to restart their sequence numbers at each MAC
    change (learned per fingerprint: fewer than a third of its MAC changes were seq-continuous), the
-   most recent track heard within `gap_s` with a signal within `rssi_tol_db` of the track's;
+   most recent track heard within `restart_gap_s` with a signal within `rssi_tol_db` of the track's;
 3. a track whose current MAC was heard within `busy_s` cannot take a new MAC: two MACs at once are two
    devices (two phones of one model side by side);
 4. else a new track. Universally administered MACs are one device each and pass unchanged.
@@ -51,13 +51,17 @@ class Grouper:
     """Batch stage: [Sighting] -> [Sighting] with random MACs' keys replaced by device (track) keys."""
 
     def __init__(self, *, gap_s: float = 900.0, seq_window: int = 256, busy_s: float = 1.0,
-                 rssi_tol_db: float = 12.0, min_changes: int = 5, strict_seq: int = 64) -> None:
+                 rssi_tol_db: float = 12.0, min_changes: int = 5, strict_seq: int = 64,
+                 restart_gap_s: float = 900.0, restart_weak_s: float = 900.0, near_dbm: int = -70) -> None:
         self.gap_s, self.seq_window, self.busy_s = gap_s, seq_window, busy_s
         # a change counts as seq-continuous (for learning which fingerprints restart) only within this:
         # with ~20 live tracks of one model, a 256 window matches a random restart by chance most of the
         # time, so such models would never be linked by recency and signal (measured on brno-lab: issue 10)
         self.strict_seq = strict_seq
         self.rssi_tol_db, self.min_changes = rssi_tol_db, min_changes
+        # linking without sequence continuity: only to a track heard this recently (a phone's next
+        # probe comes within a minute or two; a same-model stranger minutes later must not continue it)
+        self.restart_gap_s, self.restart_weak_s, self.near_dbm = restart_gap_s, restart_weak_s, near_dbm
         self._window = -1
         self._reset()
 
@@ -102,7 +106,9 @@ class Grouper:
                 if ts - t.last_ts > self.gap_s:
                     self.by_mac.pop(t.mac_key, None)
             tracks[:] = live
-        free = [t for t in live if ts - t.mac_last_ts > self.busy_s]
+        weak_s, near = self.restart_weak_s, self.near_dbm
+        free = [t for t in live if ts - t.mac_last_ts > self.busy_s
+                and (t.rssi_dbm >= near or ts - t.last_ts <= weak_s)]
         best: Track | None = None
         best_delta = self.seq_window + 1
         for t in free:
@@ -115,7 +121,8 @@ class Grouper:
             if best is not None and best_delta <= self.strict_seq:
                 stats.continuous_n += 1
         if best is None and free and stats.restarts_seq(self.min_changes):
-            recent = [t for t in free if abs(t.rssi_dbm - s[3]) <= self.rssi_tol_db]
+            recent = [t for t in free if abs(t.rssi_dbm - s[3]) <= self.rssi_tol_db
+                      and ts - t.last_ts <= self.restart_gap_s]
             if recent:
                 best = max(recent, key=lambda t: t.last_ts)
         if best is None:

@@ -11,6 +11,11 @@ the store's calibration factor. Two things keep it honest:
   `min_near` is the two-class split (Otsu on log counts) of the windows' near counts: unused / in use.
   Both are learned from what the gateway heard on earlier days (kept in the state directory), so they
   follow each store's radio conditions; before any day is learned, FIRST_NEAR_DBM and FIRST_MIN_NEAR;
+- no drift (issue 19): a day teaches the gate only when it was in use (at least OCCUPIED_SLOTS_MIN
+  windows passed the gate in force), so weeks of a closed store teach nothing; a learned value stays
+  within NEAR_BOUNDS and MIN_NEAR_BOUNDS (on brno-lab an unbounded split reached 39 near devices and
+  turned whole days of 15 people into empty rooms); and once the store is calibrated the values the
+  factor was fitted with are pinned (agent.calibrate stores them, replay passes them in as fixed);
 - smoothing: a centred running median over `smooth_s`, since a room's occupancy changes slowly and the
   probe rate of phones is bursty.
 
@@ -26,11 +31,15 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from agent.pipeline.pseudonymize import Sighting
+from agent.wire.records import iso
 
 MINUTE_S = 60
 SLOT_S = 600          # the windows the gate is learned on
 FIRST_NEAR_DBM, FIRST_MIN_NEAR = -65, 5  # until a day has been learned
 MAX_DAYS = 28         # learning history kept, in days with data
+OCCUPIED_SLOTS_MIN = 3           # windows in use a day needs before it teaches the gate
+NEAR_BOUNDS = (-75, -55)         # a learned near threshold stays in here (dBm)
+MIN_NEAR_BOUNDS = (2, 5)         # a learned "in use" count stays in here (chosen on brno-lab's 2022 days)
 
 
 def otsu_split(hist: dict[float, int], classes: int = 2) -> list[float]:
@@ -124,15 +133,37 @@ class OccupancyTally:
             for d in days:
                 for k, v in d["rssi"].items():
                     hist[int(k)] += v
-            near = int(otsu_split(hist, 3)[1]) if hist else -65
+            near = int(otsu_split(hist, 3)[1]) if hist else FIRST_NEAR_DBM
+            near = max(NEAR_BOUNDS[0], min(NEAR_BOUNDS[1], near))
         min_near = self.min_near_fixed
         if not min_near:
             counts: Counter[float] = Counter()
             for d in days:
                 for maxima in d["slots"]:
                     counts[math.log1p(sum(1 for r in maxima if r >= near))] += 1
-            min_near = max(1, round(math.expm1(otsu_split(counts, 2)[0]))) if len(counts) > 1 else 1
+            min_near = round(math.expm1(otsu_split(counts, 2)[0])) if len(counts) > 1 else FIRST_MIN_NEAR
+            min_near = max(MIN_NEAR_BOUNDS[0], min(MIN_NEAR_BOUNDS[1], min_near))
         return near, min_near
+
+    def learned(self) -> dict[str, Any]:
+        """What the gate uses and where it came from, for replay --summary and the agent's status."""
+        near, min_near = self.thresholds()
+        if self.near_fixed and self.min_near_fixed:
+            source = "pinned"
+        elif self.days:
+            source = "learned"
+        else:
+            source = "default"
+        return {"near_rssi_dbm": near, "occupied_min_near": min_near, "source": source,
+                "days_learned_n": len(self.days),
+                "last_learned_at": self.days[-1].get("learned_at") if self.days else None}
+
+    def _in_use(self) -> bool:
+        """Whether today passed the gate in at least OCCUPIED_SLOTS_MIN windows (then it may teach)."""
+        near, min_near = self.thresholds()
+        used = sum(1 for devs in self._windows(SLOT_S).values()
+                   if sum(1 for r in devs.values() if r >= near) >= min_near)
+        return used >= OCCUPIED_SLOTS_MIN
 
     def counts(self, window_s: int) -> dict[int, float]:
         """Window start -> devices heard (>= count_rssi_dbm), 0 where the near gate says empty, smoothed."""
@@ -152,7 +183,12 @@ class OccupancyTally:
     # ---- state across days
 
     def export_state(self) -> dict[str, Any]:
-        return {"days": [*self.days, self._day_summary()][-MAX_DAYS:] if self.minutes else self.days}
+        """The learning history, with today added only when the store was in use today."""
+        if not self.minutes or not self._in_use():
+            return {"days": self.days}
+        today = self._day_summary()
+        today["learned_at"] = iso(max(self.minutes) * MINUTE_S)
+        return {"days": [*self.days, today][-MAX_DAYS:]}
 
     def import_state(self, state: dict[str, Any]) -> None:
         self.days = list(state.get("days", []))[-MAX_DAYS:]

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 from agent.pipeline.pseudonymize import Sighting
 
 # indexes into an open visit's list
-FIRST, LAST, N, STRONG, RSSI_MAX, RANDOMIZED, WINDOW = range(7)
+FIRST, LAST, N, STRONG, RSSI_MAX, RANDOMIZED, WINDOW, FINGERPRINT = range(8)
 
 
 class ClosedVisit(NamedTuple):
@@ -26,6 +26,7 @@ class ClosedVisit(NamedTuple):
     rssi_max_dbm: int
     randomized: bool
     kind: str = ""
+    fingerprint: int = 0  # IE fingerprint of the visit's first sighting (agent.pipeline.link uses it)
 
     @property
     def dwell_s(self) -> float:
@@ -59,7 +60,7 @@ class Sessionizer:
                     v[RSSI_MAX] = max(v[RSSI_MAX], rssi)
                     continue
                 closed.append(_close(s.device, v))
-            open_[s.device] = [ts, ts, 1, int(rssi >= strong), rssi, s.randomized, s.window]
+            open_[s.device] = [ts, ts, 1, int(rssi >= strong), rssi, s.randomized, s.window, s.fingerprint]
         return closed
 
     def flush(self, now: float) -> list[ClosedVisit]:
@@ -90,4 +91,6 @@ class Sessionizer:
 
 
 def _close(device: bytes, v: list[Any]) -> ClosedVisit:
-    return ClosedVisit(device, v[WINDOW], v[FIRST], v[LAST], v[N], v[STRONG], v[RSSI_MAX], v[RANDOMIZED])
+    fp = v[FINGERPRINT] if len(v) > FINGERPRINT else 0  # state saved before the field existed
+    return ClosedVisit(device, v[WINDOW], v[FIRST], v[LAST], v[N], v[STRONG], v[RSSI_MAX], v[RANDOMIZED], "",
+                       fp)

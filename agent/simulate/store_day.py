@@ -21,6 +21,7 @@ from agent.simulate.devices import (
     DIRECTED_SSIDS,
     FIXTURES,
     MODELS,
+    PHONE_SETS,
     PHONES,
     STAFF_MODELS,
     Model,
@@ -90,6 +91,7 @@ class _Day:
         self._macs_used: set[bytes] = set()
         self.frames: list[Frame] = []
         self.devices: list[_Device] = []
+        self.phones: tuple[Model, ...] = PHONES
 
     def local_us(self, hour: int, minute: int = 0) -> int:
         """Epoch µs of a local wall-clock time on the day (DST-aware)."""
@@ -195,7 +197,8 @@ def _around(rng: random.Random, base: float, sd: float) -> Callable[[int], float
 
 
 def _customer(day: _Day, kind: str) -> _Device:
-    model = day.rng.choices(PHONES, weights=[m.weight for m in PHONES])[0]
+    phones = day.phones
+    model = day.rng.choices(phones, weights=[m.weight for m in phones])[0]
     return day.new_device(kind, model, day.rng.random() < model.randomized_p)
 
 
@@ -262,17 +265,23 @@ def generate_day(  # noqa: PLR0917 -- the demo and the e2e tests call it positio
     store: str = "demo-store",
     timezone: str = "Europe/Prague",
     scale: float = 1.0,
+    phones: str = "gentle",
 ) -> DayFiles:
     """Write `{store}-{date}.pcap`, `.pos.csv` and `.truth.json` under out_dir; same seed, same bytes.
 
     `scale` multiplies the number of visitors, bounces and passers-by (staff and fixtures stay).
+    `phones` picks the randomization habits: gentle (the demo's), or real (measured on brno-lab, see
+    agent.simulate.devices).
     """
     if not _STORE_RE.fullmatch(store):
         raise ValueError(f"store {store!r} must match [a-z0-9-]{{1,64}}, e.g. demo-store")
     if not 0 < scale <= 20:
         raise ValueError(f"scale {scale} must be in (0, 20]")
     tz = ZoneInfo(timezone)
+    if phones not in PHONE_SETS:
+        raise ValueError(f"phones {phones!r} is not one of {', '.join(PHONE_SETS)}")
     day = _Day(random.Random(seed), date, tz)
+    day.phones = PHONE_SETS[phones]
     _simulate(day, scale)
     settings = Settings()
     day_start, day_end = day.day_bounds_us()

@@ -202,12 +202,15 @@ class Status:
     clock_synced: bool = True
     counters: dict[str, int] = field(default_factory=dict)
     updated_at: str = ""
+    # what estimates use that was learned or calibrated, and when (issue 19: no drift), as text:
+    # calibration_factor, visitors_factor, calibrated_at, near_rssi_dbm, occupied_min_near, static_days_n
+    learned: dict[str, str] = field(default_factory=dict)
 
     def encode(self) -> bytes:
         return _dumps({
             "schema": SCHEMA_VERSION, "state": self.state, "agent_version": self.agent_version,
             "backlog_batches": self.backlog_batches, "clock_synced": self.clock_synced,
-            "counters": self.counters, "updated_at": self.updated_at,
+            "counters": self.counters, "updated_at": self.updated_at, "learned": self.learned,
         })
 
     @staticmethod
@@ -221,6 +224,7 @@ class Status:
             clock_synced=bool(obj.get("clock_synced", True)),
             counters={str(k): int(v) for k, v in dict(obj.get("counters", {})).items()},
             updated_at=str(obj.get("updated_at", "")),
+            learned={str(k): str(v) for k, v in dict(obj.get("learned", {})).items()},
         )
 
 

@@ -70,6 +70,18 @@ class Visit:
         "visit key (32 hex) of a visitor, valid within one key window; null for a bounce"
     )
     key_window: str = doc("id of the key window the device key belongs to (its linkability scope)")
+    # before member_key: the hub keeps every field but the last (member_key) in its visits table
+    person_key: str | None = doc(
+        "key (32 hex) of the person this visitor visit is a fragment of (fragments of one phone that "
+        "changed its MAC, linked by fingerprint and gap: agent/pipeline/link.py), valid within the key "
+        "window; visitors (people) are distinct person keys; null for a bounce or an unlinked visit",
+        default=None,
+    )
+    person_dwell_s: int = doc(
+        "that person's stay so far: from the first sighting of its first fragment to this visit's end, "
+        "seconds (a person's stay is the largest over its visits); 0 when not linked",
+        default=0,
+    )
     member_key: str | None = doc(
         "gateway key (32 hex) of a consenting member's registered device, when the hub listed it in the "
         "agent's config; null for everyone else (the hub stores the member's visit, never this key)",

@@ -51,6 +51,11 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
             spec.columns, not_null=("org", "store", "agent", "epoch", "seq", "idx"), if_not_exists=True
         )
         db.table(spec.table).create_index(TIME_INDEX[spec.table], if_not_exists=True, find_unique_name=True)
+        have = {c.name for c in db.table(spec.table).columns}
+        for name, typ in spec.columns.items():  # a wire field added later (e.g. visit.person_key): a column
+            if name not in have:
+                sql_type = {int: "INTEGER", float: "REAL"}.get(typ, "TEXT")
+                db.execute(f"ALTER TABLE {spec.table} ADD COLUMN {name} {sql_type}")
     db.table("dead_letters").create(
         {"id": int, "received_at": str, "topic": str, "reason": str, "detail": str, "payload": bytes},
         pk="id",

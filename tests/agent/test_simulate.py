@@ -8,7 +8,9 @@ import json
 import subprocess
 import sys
 import time
+from collections import defaultdict
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +18,10 @@ import pytest
 from scapy.layers.dot11 import Dot11, Dot11ProbeReq, RadioTap
 from scapy.utils import RawPcapReader, rdpcap
 
+from agent.pipeline.parse import FrameParser, RawSighting
 from agent.simulate import DayFiles, generate_day
 from agent.simulate.devices import MODELS
+from agent.sources.capture_file import CaptureFile
 
 DATE = dt.date(2026, 11, 26)
 SCALE = 0.2  # about 6,800 frames: a full day of staff and fixtures, a fifth of the customers
@@ -190,3 +194,30 @@ def test_full_scale_day_generates(tmp_path: Path) -> None:
     totals = json.loads(files.truth_json.read_text(encoding="utf-8"))["totals"]
     assert totals["visitors"] == 250 and totals["bounces"] == 60
     assert totals["passersby"] == 1500 + 60  # bounces never made a visitor visit
+
+
+def test_real_phones_randomize_like_brno_labs(tmp_path: Path) -> None:
+    """`--phones real` gives a day whose random MACs behave as brno-lab's measured ones (bench/
+    brno_phones.py: 98.4 % live for one burst, 5 % continue the sequence number across a change): at
+    least 90 % of its near random MACs last under a second, and at most 15 % of MAC changes within two
+    minutes continue the counter (the gentle demo set keeps most MACs for minutes)."""
+    def measure(files: DayFiles) -> tuple[float, float]:
+        by_mac: dict[bytes, list[RawSighting]] = defaultdict(list)
+        for s in FrameParser(127).feed(list(CaptureFile(files.pcap))):
+            if s.mac[0] & 2 and s.rssi_dbm >= -75:
+                by_mac[s.mac].append(s)
+        single = sum(h[-1].ts - h[0].ts < 1 for h in by_mac.values()) / len(by_mac)
+        by_fp: dict[int, list[list[RawSighting]]] = defaultdict(list)
+        for h in by_mac.values():
+            by_fp[h[0].fingerprint].append(h)
+        follow = []
+        for macs in by_fp.values():
+            macs.sort(key=lambda h: h[0].ts)
+            follow += [1 <= (b[0].seq - a[-1].seq) % 4096 <= 64 for a, b in pairwise(macs)
+                       if 0 <= b[0].ts - a[-1].ts <= 120]
+        return single, sum(follow) / len(follow)
+
+    real = measure(generate_day(tmp_path / "real", DATE, seed=1, scale=SCALE, phones="real"))
+    gentle = measure(generate_day(tmp_path / "gentle", DATE, seed=1, scale=SCALE))
+    assert real[0] >= 0.90 and real[1] <= 0.15
+    assert gentle[0] < 0.90 or gentle[1] > 0.15
