@@ -1,4 +1,5 @@
-"""The frame path, in order: parse -> pseudonymize -> group -> static -> sessionize -> classify -> aggregate.
+"""The frame path, in order: parse -> pseudonymize -> group -> static -> sessionize -> classify -> aggregate
+(and presence, beside sessionize: the live view's counts and member arrivals, sent within seconds).
 
 Each stage takes a batch and returns a batch; none knows where records go (the composition root,
 agent/app.py, hands them to the outbox). The clock is the frames' own time, passed in as `now`.
@@ -15,6 +16,7 @@ from agent.pipeline.aggregate import Aggregator
 from agent.pipeline.classify import BOUNCE, VISITOR, Classifier
 from agent.pipeline.group import Grouper
 from agent.pipeline.parse import FrameParser
+from agent.pipeline.presence import PresenceTracker
 from agent.pipeline.pseudonymize import Pseudonymizer, Sighting
 from agent.pipeline.sessionize import ClosedVisit, Sessionizer
 from agent.pipeline.static import StaticDetector
@@ -55,6 +57,8 @@ class Pipeline:
         self.classifier = Classifier(counting.min_dwell_s, counting.min_strong_sightings,
                                      counting.min_bounce_s)
         self.aggregator = Aggregator(config.timezone, counting.visit_timeout_s)
+        self.presence = PresenceTracker(counting.visit_timeout_s, counting.visitor_rssi_dbm,
+                                        counting.presence_every_s, counting.presence_recent_s)
         self.now = 0.0
 
     def sightings(self, frames: list[tuple[float, bytes]]) -> list[Sighting]:
@@ -72,6 +76,7 @@ class Pipeline:
         out = Output(records=self.static.take_records())
         if sightings:
             out.records.extend(self.aggregator.feed(sightings))
+            out.records.extend(self.presence.feed(sightings, self.pseudonymizer.member_of))
             out.extend(self._visits(self.sessionizer.feed(sightings)))
         self.now = max(self.now, frames[-1][0])
         out.extend(self.flush(self.now))
@@ -81,6 +86,7 @@ class Pipeline:
         """Close idle visits and emit what can no longer change at `now`."""
         out = self._visits(self.sessionizer.flush(now))
         out.records.extend(self.aggregator.flush(now, self._open_classified))
+        out.records.extend(self.presence.flush(now))
         return out
 
     def close(self) -> Output:

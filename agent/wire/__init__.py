@@ -14,18 +14,30 @@ from agent.wire.envelope import (
     decode_signed,
     encode_envelope,
 )
-from agent.wire.records import RECORD_TYPES, DeviceFlag, DoorCounts, MinuteCounts, PeriodCounts, Record, Visit
+from agent.wire.records import (
+    RECORD_TYPES,
+    Arrival,
+    DeviceFlag,
+    DoorCounts,
+    MinuteCounts,
+    PeriodCounts,
+    Presence,
+    Record,
+    Visit,
+)
 from agent.wire.topics import Topics, parse_agent_topic
 
 __all__ = [
     "RECORD_TYPES",
     "SCHEMA_VERSION",
     "Ack",
+    "Arrival",
     "DeviceFlag",
     "DoorCounts",
     "Envelope",
     "MinuteCounts",
     "PeriodCounts",
+    "Presence",
     "Record",
     "Status",
     "Topics",
