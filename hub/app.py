@@ -1,8 +1,9 @@
 """The composition root: the hub's life cycle on one screen (CONVENTIONS rule 2).
 
-start: store (schema) -> writer -> metrics publisher (its own MQTT connection; woken after each commit)
--> MQTT session (subscriptions last, so nothing arrives before there is somewhere to put it). stop: the
-reverse: close the intake, commit and ack what was received, publish the metrics of what has closed,
+start: store (schema) -> live feed (hub/live: figures, member arrivals; fed after each commit) -> writer
+-> metrics publisher (its own MQTT connection; woken after each commit) -> MQTT session (subscriptions
+last, so nothing arrives before there is somewhere to put it) -> the live page's HTTP server when
+live.http is set. stop: the reverse: close the intake, commit and ack what was received, publish the metrics of what has closed,
 wait for the acks to reach the broker, disconnect (the broker keeps queueing for the session).
 Use it in-process:
 
@@ -23,6 +24,7 @@ from hub.config import ConfigError, HubConfig
 from hub.ingest import Counters, Incoming, MqttSubscriber, Writer
 from hub.ingest.decode import Verifier, decode
 from hub.ingest.mqtt import BrokerUnavailableError
+from hub.live import LiveFeed, LiveServer, live_state
 from hub.pki.registry import SigningKeys
 from hub.publish import MetricsClient, MetricsPublisher
 from hub.store import open_db
@@ -40,6 +42,9 @@ class Hub:
         self._subscriber: MqttSubscriber | None = None
         self._metrics_client: MetricsClient | None = None
         self._publisher: MetricsPublisher | None = None
+        self.live = live_state(config)  # the live figures (hub/live), fed after each commit
+        self.live_feed: LiveFeed | None = None
+        self.live_server: LiveServer | None = None
 
     def start(self) -> Hub:
         """Start every stage; BrokerUnavailableError, everything stopped again, when the broker is down;
@@ -56,6 +61,8 @@ class Hub:
         open_db(self.config.database.path).close()
         keys = SigningKeys(Path(trust.pki_dir) if trust.pki_dir else None)
         verifier = Verifier(keys, require_signatures=trust.require_signatures)
+        self.live_feed = LiveFeed(self.config, self.live, self._publish)
+        self.live_feed.start()
         self._writer = Writer(
             self.config.database.path,
             self.counters,
@@ -63,6 +70,7 @@ class Hub:
             max_batches=self.config.ingest.max_batches_per_commit,
             max_wait_ms=self.config.ingest.max_wait_ms,
             decoder=functools.partial(decode, verifier=verifier),
+            on_stored=self.live_feed.on_stored,
         )
         self._writer.start()
         self._subscriber = MqttSubscriber(self.config.mqtt, self._writer.submit)
@@ -77,6 +85,10 @@ class Hub:
                 self._publisher = MetricsPublisher(self.config, self._metrics_client.send)
                 self._publisher.start()
             self._subscriber.start()
+            if self.config.live.http:
+                host, _, port = self.config.live.http.rpartition(":")
+                self.live_server = LiveServer(self.config, self.live, self.live_feed.extra, (host, int(port)))
+                self.live_server.start()
         except Exception:
             self._subscriber = None
             self.stop()
@@ -99,11 +111,17 @@ class Hub:
 
     def stop(self) -> None:
         """Stop in reverse order; everything received before is committed and acknowledged."""
+        if self.live_server is not None:
+            self.live_server.stop()
+            self.live_server = None
         if self._subscriber is not None:
             self._subscriber.close_intake()
         if self._writer is not None:
             self._writer.stop()
             self._writer = None
+        if self.live_feed is not None:
+            self.live_feed.stop()
+            self.live_feed = None
         if self._publisher is not None:
             self._publisher.stop()
             self._publisher = None
@@ -128,6 +146,11 @@ class Hub:
             sub.publish(topic, Ack(epoch, tuple(sorted(set(seqs)))).encode())
         if self._publisher is not None:
             self._publisher.wake()
+
+    def _publish(self, topic: str, payload: bytes) -> None:
+        """Member arrival events go out on the ingest session (QoS 1, not retained)."""
+        if self._subscriber is not None:
+            self._subscriber.publish(topic, payload)
 
     def __enter__(self) -> Hub:
         return self.start()

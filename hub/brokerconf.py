@@ -6,7 +6,8 @@ CRL, and takes the certificate's CN as the username; no anonymous access. The AC
 - a gateway (CN `org/store/agent`, so `%u` is its own topic base) writes only its data and status and
   reads only its config and acks;
 - `hub` reads every gateway's data and status, writes acks, config and metrics;
-- `data-team` reads the stores' metrics, nothing else;
+- `data-team` reads the stores' metrics, nothing else: member arrivals (personal data) only when
+  broker-config is given `--data-team-arrivals`;
 - nobody reads `#` or `$SYS/#`: mosquitto denies every topic no line grants.
 
 mosquitto reads the CRL when it starts: after `pki revoke`, restart the broker.
@@ -24,7 +25,7 @@ from hub.pki.ca import CA_CERT, CRL_FILE, SERVER_CERT, SERVER_KEY, CertificateAu
 CONF_FILE, ACL_FILE = "mosquitto.conf", "acl"
 
 
-def acl_text() -> str:
+def acl_text(data_team_arrivals: bool = False) -> str:
     """The ACL file: gateways by pattern (%u = org/store/agent), then the two service identities."""
     return "\n".join([
         "# footfall broker ACL (written by footfall-hub broker-config); a topic no line grants is denied",
@@ -40,9 +41,11 @@ def acl_text() -> str:
         f"topic write {PREFIX}/+/+/+/ack",
         f"topic write {PREFIX}/+/+/+/config",
         f"topic write {PREFIX}/+/+/metrics/+",
+        f"topic write {PREFIX}/+/+/members/arrived",
         "",
         "user data-team",
         f"topic read {PREFIX}/+/+/metrics/+",
+        *([f"topic read {PREFIX}/+/+/members/arrived"] if data_team_arrivals else []),
         "",
     ])
 
@@ -75,7 +78,8 @@ def conf_text(pki: Path, acl: Path, port: int, bind: str | None) -> str:
     ])
 
 
-def write_broker_config(pki: Path, out: Path, *, port: int = 8883, bind: str | None = None) -> BrokerFiles:
+def write_broker_config(pki: Path, out: Path, *, port: int = 8883, bind: str | None = None,
+                        data_team_arrivals: bool = False) -> BrokerFiles:
     """Write `mosquitto.conf` and `acl` into `out` for the CA in `pki`; PkiError if a file is missing."""
     CertificateAuthority(pki)  # a folder without a CA fails here, with the remedy
     if not (pki / SERVER_CERT).exists():
@@ -85,6 +89,6 @@ def write_broker_config(pki: Path, out: Path, *, port: int = 8883, bind: str | N
         raise PkiError(f"--port {port} is not between 1 and 65535")
     out.mkdir(parents=True, exist_ok=True)
     files = BrokerFiles(out / CONF_FILE, out / ACL_FILE)
-    write_public(files.acl, acl_text().encode())
+    write_public(files.acl, acl_text(data_team_arrivals).encode())
     write_public(files.conf, conf_text(pki, files.acl, port, bind).encode())
     return files

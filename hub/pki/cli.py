@@ -109,7 +109,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_broker_config(args: argparse.Namespace) -> int:
     from hub.brokerconf import write_broker_config  # noqa: PLC0415 -- see the module docstring
 
-    files = write_broker_config(Path(args.pki), Path(args.out), port=args.port, bind=args.bind)
+    files = write_broker_config(Path(args.pki), Path(args.out), port=args.port, bind=args.bind,
+                                data_team_arrivals=args.data_team_arrivals)
     print(f"{files.conf} and {files.acl}: run mosquitto -c {files.conf}")
     return 0
 
@@ -160,4 +161,6 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="where to write mosquitto.conf and acl")
     p.add_argument("--port", type=int, default=8883, help="TLS port (default 8883)")
     p.add_argument("--bind", metavar="ADDRESS", help="listen on this address only (default: all)")
+    p.add_argument("--data-team-arrivals", action="store_true",
+                   help="let the data-team identity read member arrival events (personal data; default: no)")
     p.set_defaults(run=_run(cmd_broker_config))
