@@ -3,8 +3,9 @@
 start: store (schema) -> live feed (hub/live: figures, member arrivals; fed after each commit) -> writer
 -> metrics publisher (its own MQTT connection; woken after each commit) -> MQTT session (subscriptions
 last, so nothing arrives before there is somewhere to put it) -> the live page's HTTP server when
-live.http is set. stop: the reverse: close the intake, commit and ack what was received, publish the metrics of what has closed,
-wait for the acks to reach the broker, disconnect (the broker keeps queueing for the session).
+live.http is set. stop: the reverse: close the intake, commit and ack what was received, publish the
+metrics of what has closed, wait for the acks to reach the broker, disconnect (the broker keeps
+queueing for the session).
 Use it in-process:
 
     with Hub(load_hub_config("hub.yaml")) as hub:

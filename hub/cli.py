@@ -24,6 +24,7 @@ from types import FrameType
 from agent.sdnotify import Notifier
 from agent.wire.topics import ID_RE
 from hub.config import ConfigError, HubConfig, load_hub_config
+from hub.members.cli import add_commands as add_member_commands
 from hub.pki.cli import add_commands as add_pki_commands
 
 PROG = "footfall-hub"
@@ -66,6 +67,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from hub.ingest.mqtt import BrokerUnavailableError  # noqa: PLC0415 -- paho loads only for serve
 
     config = _config(args)
+    if args.http:  # the live page (hub/live): --http overrides live.http
+        import dataclasses  # noqa: PLC0415 -- only with --http
+
+        try:
+            config = dataclasses.replace(config, live=dataclasses.replace(config.live, http=args.http))
+            config.live.check()
+        except ValueError as exc:
+            raise UserError(f"--http: {exc} (e.g. --http 127.0.0.1:8080)") from None
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -276,6 +285,7 @@ def parser() -> argparse.ArgumentParser:
         return p
 
     p = command("serve", "ingest agents' batches from MQTT into the database until SIGTERM or Ctrl-C")
+    p.add_argument("--http", metavar="HOST:PORT", help="also serve the live page here (hub.yaml live.http)")
     p.set_defaults(run=cmd_serve)
     p = command("import-pos", "import POS transactions from CSV (store,timestamp,transaction_id,net_amount)")
     p.add_argument("file", metavar="FILE.csv")
@@ -327,6 +337,7 @@ def parser() -> argparse.ArgumentParser:
         "check-config", "check a hub config without connecting to anything; exit 0 if valid, 1 if not"
     )
     p.set_defaults(run=cmd_check_config)
+    add_member_commands(command, _store, _date)  # members, users, live (hub/members/cli.py)
     add_pki_commands(sub)  # pki init|issue|issue-server|issue-service|revoke|list, broker-config
     return ap
 
@@ -339,7 +350,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        code: int = args.run(args)
+        if hasattr(args, "run_with_config"):  # hub/members/cli.py: ValueError is the user's error
+            try:
+                code: int = args.run_with_config(args, _config(args))
+            except ValueError as exc:
+                raise UserError(str(exc)) from None
+        else:
+            code = args.run(args)
         sys.stdout.flush()
     except UserError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

@@ -199,7 +199,7 @@ class PosConfig:
 class LiveConfig:
     """The live page (hub/live): where it listens, how long a login lasts, when an arrival is news."""
 
-    http: str = setting("", "serve the live page at HOST:PORT (e.g. 127.0.0.1:8080); empty: off (serve --http)")
+    http: str = setting("", "serve the live page at HOST:PORT (127.0.0.1:8080); empty: off (serve --http)")
     session_ttl_s: int = setting(8 * 3600, "a login session ends after this long without a request, seconds")
     arrival_max_age_s: int = setting(
         300, "a member arrival older than this when it reaches the hub is kept but not announced, seconds")

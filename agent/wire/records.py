@@ -135,7 +135,7 @@ class Presence:
     type: ClassVar[str] = "presence"
     taken_at: str = doc("when the counts were taken (UTC)")
     present_n: int = doc("devices heard at visitor RSSI within the last recent_s seconds")
-    entered_n: int = doc("devices first heard at visitor RSSI (a new visit) since the previous presence record")
+    entered_n: int = doc("devices first heard at visitor RSSI (a new visit) since the previous record")
     new_n: int = doc("devices first heard at any RSSI (a new visit) since the previous presence record")
     recent_s: int = doc("the window of present_n, seconds")
 

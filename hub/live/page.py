@@ -10,7 +10,8 @@ from html import escape
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:0;background:#f4f5f7;color:#1d2330}
-header{display:flex;justify-content:space-between;align-items:center;padding:.6rem 1rem;background:#1d2330;color:#fff}
+header{display:flex;justify-content:space-between;align-items:center;padding:.6rem 1rem;
+background:#1d2330;color:#fff}
 header form{margin:0}button{font-size:1rem;padding:.4rem .9rem}
 main{display:grid;grid-template-columns:repeat(auto-fit,minmax(15rem,1fr));gap:.8rem;padding:1rem}
 .tile{background:#fff;border-radius:.5rem;padding:.8rem 1rem;box-shadow:0 1px 2px #0002}
@@ -60,7 +61,9 @@ function show(d) {
   }
 }
 const events = new EventSource("/store/" + encodeURIComponent(store) + "/events");
-events.onmessage = (e) => { $("status").textContent = "live"; $("status").className = ""; show(JSON.parse(e.data)); };
+events.onmessage = (e) => {
+  $("status").textContent = "live"; $("status").className = ""; show(JSON.parse(e.data));
+};
 events.onerror = () => { $("status").textContent = "reconnecting..."; $("status").className = "off"; };
 """
 
@@ -98,7 +101,8 @@ def store_page(store: str, user: str, csrf: str, arrivals: bool) -> bytes:
         + (f"<div class=sub id={sub}>-</div>" if sub else "") + "</section>"
         for title, big, sub in _TILES)
     if arrivals:
-        tiles += "<section class=tile id=arrivals><h2>Members arriving</h2><ul id=arrival-list></ul></section>"
+        tiles += ("<section class=tile id=arrivals><h2>Members arriving</h2><ul id=arrival-list></ul>"
+                  "</section>")
     return _doc(f"Footfall live: {store}", (
         f"<div id=live data-store='{escape(store)}'><header><strong>{escape(store)}</strong>"
         "<span><span id=as-of></span> <span id=status class=off>connecting...</span></span>"

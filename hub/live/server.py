@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 PUSH_S = 5.0
 MAX_FORM = 4096
 HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "Content-Security-Policy":
+        "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
@@ -85,13 +86,13 @@ class LiveServer:
         return snap
 
 
-def _handler(server: LiveServer) -> type[BaseHTTPRequestHandler]:  # noqa: C901 -- one small router
+def _handler(server: LiveServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "footfall-live"
         sys_version = ""
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 -- the stdlib's name
+        def log_message(self, format: str, *args: Any) -> None:
             log.debug("%s " + format, self.address_string(), *args)
 
         def _cookie(self, name: str) -> str | None:
@@ -190,7 +191,8 @@ def _handler(server: LiveServer) -> type[BaseHTTPRequestHandler]:  # noqa: C901 
             if path == "/login":
                 pre = self._cookie("ff_pre")
                 if not pre or not hmac.compare_digest(form.get("csrf", ""), server.login_csrf(pre)):
-                    return self._send(403, page.message_page("Refused", "The sign-in form expired: reload it."))
+                    return self._send(403, page.message_page("Refused",
+                                                             "The sign-in form expired: reload it."))
                 user = server.users.check(form.get("username", ""), form.get("password", ""))
                 if user is None:
                     return self._send(401, page.login_page(server.login_csrf(pre),

@@ -78,8 +78,9 @@ class ArrivalDesk:
         timeout = self._timeout_of(store)
         with self.conn:
             cur = self.conn.execute(
-                "INSERT OR IGNORE INTO member_arrivals (store, member_key, seen_epoch_s, member_id, announced)"
-                " SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS (SELECT 1 FROM member_arrivals WHERE store = ?1"
+                "INSERT OR IGNORE INTO member_arrivals"
+                " (store, member_key, seen_epoch_s, member_id, announced) SELECT ?1, ?2, ?3, ?4, ?5"
+                " WHERE NOT EXISTS (SELECT 1 FROM member_arrivals WHERE store = ?1"
                 " AND member_key = ?2 AND seen_epoch_s BETWEEN ?3 - ?6 AND ?3 + ?6)",
                 (store, member_key, seen_epoch_s, member_id, int(now - seen_epoch_s <= self.max_age_s),
                  timeout))

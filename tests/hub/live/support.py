@@ -42,7 +42,8 @@ def import_members(config: HubConfig, tmp: Path, consent: str = "yes", name: str
 
 def gateway_key_of(config: HubConfig, member: str) -> str:
     """What an agent tags the member's phone with (its gateway key)."""
-    return gateway_key(optout_secret(Path(config.trust.pki_dir)), bytes.fromhex(MACS[member].replace(":", "")))
+    mac = bytes.fromhex(MACS[member].replace(":", ""))
+    return gateway_key(optout_secret(Path(config.trust.pki_dir)), mac)
 
 
 def presence(present_n: int, entered_n: int, at: float | None = None) -> Presence:
