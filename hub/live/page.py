@@ -44,8 +44,9 @@ function show(d) {
   $("capture").textContent = pct(d.capture_rate_15min);
   $("new").textContent = fmt(d.visitors_today.new);
   $("returning").textContent = fmt(d.visitors_today.returning);
-  $("transactions").textContent = fmt(d.sales.transactions_n, "no POS data");
-  $("conversion").textContent = "conversion " + pct(d.sales.conversion);
+  $("transactions").textContent = fmt(d.sales.transactions_n);
+  $("conversion").textContent = d.sales.transactions_n === null ? "no POS data imported"
+    : "conversion " + pct(d.sales.conversion);
   $("as-of").textContent = d.as_of.replace("T", " ");
   const list = $("arrival-list");
   if (list && d.arrivals) {
@@ -53,7 +54,8 @@ function show(d) {
       const li = document.createElement("li");
       const last = a.last_purchases.length ? a.last_purchases[0].date + " " + a.last_purchases[0].net_amount
         : "no purchase yet";
-      li.textContent = a.seen_at.slice(11, 16) + " UTC  " + a.member_id + "  " + fmt(a.tier, "")
+      const at = new Date(a.seen_at).toLocaleTimeString([], {hour: "2-digit", minute: "2-digit"});
+      li.textContent = at + "  " + a.member_id + "  " + fmt(a.tier, "")
         + "  segment: " + fmt(a.lifecycle_segment) + "  spend: " + a.lifetime_spend_band
         + "  last purchase: " + last;
       return li;

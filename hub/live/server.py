@@ -38,7 +38,7 @@ HEADERS = {
     "Content-Security-Policy":
         "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # "no-referrer" would make the forms' Origin "null"
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
 }
@@ -134,6 +134,8 @@ def _handler(server: LiveServer) -> type[BaseHTTPRequestHandler]:
                 return self._send(200, page.JS.encode(), "text/javascript; charset=utf-8")
             if path == "/live.css":
                 return self._send(200, page.CSS.encode(), "text/css; charset=utf-8")
+            if path == "/favicon.ico":  # browsers ask; nothing to show, and no 404 in their console
+                return self._send(204, b"", "image/x-icon")
             if path == "/login":
                 pre = self._cookie("ff_pre") or secrets.token_urlsafe(16)
                 return self._send(200, page.login_page(server.login_csrf(pre)), headers={
