@@ -222,16 +222,13 @@ class SegmentConfig:
     lapsing_days: int = setting(0, "no visit or purchase for this long: lapsing; 0: 2 x the chain's q75 gap")
     churn_days: int = setting(0, "no visit or purchase for this long: churn risk; 0: 4 x the chain's q75 gap")
     active_days_n: int = setting(
-        0, "active days (visit or purchase) in the last 28 days to be active; 0: the chain's active_quantile")
-    active_quantile: float = setting(0.6, "the default active_days_n: this quantile of members active lately")
+        0, "active days (visit or purchase) in the last 28 days to be active; 0: the chain's natural break")
 
     def check(self) -> None:
         if min(self.new_days, self.lapsing_days, self.churn_days, self.active_days_n) < 0:
             raise ValueError("segment thresholds must not be negative")
         if self.lapsing_days and self.churn_days and self.churn_days <= self.lapsing_days:
             raise ValueError("churn_days must be more than lapsing_days")
-        if not 0 < self.active_quantile < 1:
-            raise ValueError("active_quantile must be between 0 and 1")
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,14 @@ store or a purchase under her loyalty id at the till (voided sales never count).
 - `new`: joined (CRM join date, else the first activity) less than `new_days` ago;
 - `churn_risk`: recency >= churn_days, or no activity at all; `lapsing`: recency >= lapsing_days;
 - `active`: activity days in the last 28 days >= active_days_n; `normal`: everyone else.
+- the RFM scores are written beside the segment (CSV, `member_segments`) for the CRM team's own cuts.
 
 The defaults follow the chain's own rhythm (settings left at 0): from each member's median gap between
 activity days, the chain's 75th percentile gap G (members with 3 activity days or more); lapsing after
-2 x G (at least 7 days), churn risk after 4 x G (at least lapsing + 7); active from the
-`active_quantile` quantile of activity days in the last 28 days among members active in those days.
-So a chain of weekly shoppers and a chain of monthly ones each get thresholds that fit them.
+2 x G (at least 7 days), churn risk after 4 x G (at least lapsing + 7); active from the natural
+break of the activity days in the last 28 days among members active in those days (Otsu's split,
+`natural_break`), so the share of active members is found, not fixed. A chain of weekly shoppers and a
+chain of monthly ones each get thresholds that fit them.
 """
 
 from __future__ import annotations
@@ -110,10 +112,25 @@ def thresholds(acts: dict[str, _Activity], as_of: date, cfg: SegmentConfig) -> T
     g = _quantile(gaps, 0.75) if gaps else 7.0
     lapsing = cfg.lapsing_days or max(7, math.ceil(2 * g))
     churn = cfg.churn_days or max(lapsing + 7, math.ceil(4 * g))
-    recent = [float(_days_in(a, as_of, RECENT_D)) for a in acts.values()]
-    recent = [n for n in recent if n > 0]
-    active = cfg.active_days_n or max(2, math.ceil(_quantile(recent, cfg.active_quantile)))
+    recent = [n for a in acts.values() if (n := _days_in(a, as_of, RECENT_D)) > 0]
+    active = cfg.active_days_n or max(2, natural_break(recent))
     return Thresholds(cfg.new_days, lapsing, churn, active)
+
+
+def natural_break(values: list[int]) -> int:
+    """The threshold t that best splits `values` into < t and >= t (Otsu: the largest variance between
+    the two groups): the chain's frequent visitors apart from the others, whatever their share."""
+    best, best_t = -1.0, 2
+    n = len(values)
+    for t in range(1, max(values, default=0) + 1):
+        low = [v for v in values if v < t]
+        high = [v for v in values if v >= t]
+        if not low or not high:
+            continue
+        between = len(low) * len(high) / (n * n) * (statistics.fmean(high) - statistics.fmean(low)) ** 2
+        if between > best:
+            best, best_t = between, t
+    return best_t
 
 
 def _days_in(a: _Activity, as_of: date, n: int) -> int:
