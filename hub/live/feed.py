@@ -4,7 +4,7 @@ The writer hands over the batches a commit stored for the first time (hub/ingest
 `on_stored`); they wait on a queue, so ingest keeps its budget whatever a page or an arrival costs.
 Here they update the live figures (hub/live/state.py) and turn member arrivals into events
 (hub/members/arrivals.py). Every `SWEEP_S` the members who withdrew consent or opted out are dropped
-from the live lists too.
+from the live lists too, and once a day the members' lifecycle segments are computed (for profiles).
 """
 
 from __future__ import annotations
@@ -14,12 +14,15 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hub.config import HubConfig
 from hub.ingest.decode import DataBatch
 from hub.live.history import History
 from hub.live.state import LiveState
+from hub.members import segments
 from hub.members.arrivals import ArrivalDesk
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,7 @@ class LiveFeed:
         self._extra_lock = threading.Lock()
         self._extra_history: History | None = None
         self._ready = threading.Event()
+        self._segmented: date | None = None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="hub-live", daemon=True)
@@ -110,6 +114,7 @@ class LiveFeed:
                     if time.monotonic() - swept >= SWEEP_S:
                         swept = time.monotonic()
                         self.state.forget_members(desk.sweep(time.time()))
+                        self._daily_segments(desk)
                 except Exception:
                     log.exception("the live view skipped a commit's batches")
                 finally:
@@ -135,6 +140,16 @@ class LiveFeed:
                 self._seen(store, gateway_key, history, desk, now)
             for store, *_times, gateway_key in b.member_visits:
                 self._seen(store, gateway_key, history, desk, now)
+
+    def _daily_segments(self, desk: ArrivalDesk) -> None:
+        """Once a day (and at start), every member's lifecycle segment (hub/members/segments.py)."""
+        today = datetime.now(ZoneInfo(self.config.default_timezone)).date()
+        if today == self._segmented:
+            return
+        self._segmented = today
+        rows = segments.compute(desk.conn, today, self.config.segments, self.config.default_timezone)
+        segments.store(desk.conn, rows)
+        log.info("lifecycle segments of %d members computed for %s", len(rows), today)
 
     def _seen(self, store: str, gateway_key: str, history: History, desk: ArrivalDesk, now: float) -> None:
         found = desk.member(gateway_key)
