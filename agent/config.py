@@ -52,7 +52,7 @@ class CountingConfig:
                                         " (2-class split)")
     count_rssi_dbm: int = setting(-120, "rate occupancy counts devices heard at or above this signal")
     smooth_s: float = setting(5400.0, "rate occupancy: centred running median over this long (0: none)")
-    presence_every_s: float = setting(5.0, "live view: presence counts go out at most this often, seconds")
+    presence_every_s: float = setting(2.0, "live view: presence counts go out at most this often, seconds")
     presence_recent_s: float = setting(300.0, "live view: a device heard this recently is present, seconds")
 
     def check(self) -> None:

@@ -5,7 +5,8 @@ late for "people in the store now" or "a member has just come in". This stage fo
 visits as the sessionizer, but only as far as the live view needs:
 
 - `Presence` counts (devices at visitor RSSI heard recently, new visits since the last record), at most
-  one record every `every_s` seconds and only when something changed: counts, never a device key, so a
+  one record every `every_s` seconds and only when someone came in or the present count moved (a
+  passer-by alone sends nothing; `new_n` waits for the next record): counts, never a device key, so a
   passer-by still leaves nothing but counts (DESIGN section 3);
 - `Arrival` once per visit, at its first sighting at visitor RSSI, for a device the hub listed as a
   consenting member's (its gateway key, which visits already carry); never for a randomized MAC.
@@ -30,7 +31,7 @@ NEVER = float("-inf")
 class PresenceTracker:
     """Batch stage: [Sighting] -> [Arrival] in `feed`, [Presence] in `flush(now)`."""
 
-    def __init__(self, visit_timeout_s: float, visitor_rssi_dbm: int, every_s: float = 5.0,
+    def __init__(self, visit_timeout_s: float, visitor_rssi_dbm: int, every_s: float = 2.0,
                  recent_s: float = 300.0) -> None:
         self.timeout = visit_timeout_s
         self.strong = visitor_rssi_dbm
@@ -78,7 +79,7 @@ class PresenceTracker:
         for d in idle:
             del self.open[d]
         present = self.present(now)
-        if present == self._last_present and not self._entered and not self._new:
+        if present == self._last_present and not self._entered:  # passers-by alone wait for a change
             return []
         rec = Presence(taken_at=iso(now), present_n=present, entered_n=self._entered, new_n=self._new,
                        recent_s=round(self.recent_s))

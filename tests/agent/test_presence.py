@@ -28,7 +28,8 @@ def test_a_member_arrival_goes_out_at_the_first_strong_sighting_once_per_visit()
 
 def test_presence_counts_go_out_at_most_every_few_seconds_and_only_when_they_move() -> None:
     """present_n: devices at visitor RSSI heard within recent_s; entered_n and new_n: new visits since
-    the last record; nothing is sent while nothing changes; idle devices are forgotten."""
+    the last record; nothing is sent while nothing changes or only passers-by came; idle devices are
+    forgotten."""
     p = PresenceTracker(visit_timeout_s=900, visitor_rssi_dbm=-70, every_s=5, recent_s=300)
     p.feed([seen(100, MEMBER), seen(100, OTHER, rssi=-90)], TAGS.get)
     assert p.flush(100) == [Presence(taken_at=iso(100), present_n=1, entered_n=1, new_n=2, recent_s=300)]
@@ -38,5 +39,9 @@ def test_presence_counts_go_out_at_most_every_few_seconds_and_only_when_they_mov
     assert p.flush(200) == []  # no change
     assert p.flush(401) == [Presence(taken_at=iso(401), present_n=1, entered_n=0, new_n=0, recent_s=300)]
     assert p.flush(406) == [Presence(taken_at=iso(406), present_n=0, entered_n=0, new_n=0, recent_s=300)]
+    p.feed([seen(500, b"p" * 16, rssi=-90)], TAGS.get)
+    assert p.flush(500) == []  # a passer-by alone sends nothing; counted with the next record
+    p.feed([seen(510, OTHER)], TAGS.get)
+    assert p.flush(510) == [Presence(taken_at=iso(510), present_n=1, entered_n=0, new_n=1, recent_s=300)]
     p.flush(2000)
     assert p.open == {}
