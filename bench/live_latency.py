@@ -50,8 +50,9 @@ def mac_of(store_i: int, n: int, member: bool) -> str:
     return f"00:1b:{0x63 if member else 0x64:02x}:{store_i:02x}:{n >> 8:02x}:{n & 0xFF:02x}"
 
 
-def worker(stores: list[tuple[int, str]], port: int, secret_hex: str, seconds: float, start_at: float,
-           out: Any) -> None:
+def worker(  # noqa: PLR0917 -- a spawned process's entry point, called once with args=()
+    stores: list[tuple[int, str]], port: int, secret_hex: str, seconds: float, start_at: float, out: Any
+) -> None:
     """Run one agent per store until start_at + seconds; put [(store, mac, first heard)] on `out`."""
     from agent.app import AgentApp  # noqa: PLC0415 -- in the spawned worker
     from agent.config import AgentConfig, MqttConfig, SourceConfig  # noqa: PLC0415
@@ -116,7 +117,9 @@ def worker(stores: list[tuple[int, str]], port: int, secret_hex: str, seconds: f
     out.put([(store, mac, t) for store, radio, _ in apps for mac, t in radio.first.items()])
 
 
-def sse_reader(port: int, cookie: str, store: str, samples: list[tuple[float, int]], stop: threading.Event) -> None:
+def sse_reader(
+    port: int, cookie: str, store: str, samples: list[tuple[float, int]], stop: threading.Event
+) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     conn.request("GET", f"/store/{store}/events", headers={"Cookie": cookie})
     resp = conn.getresponse()
@@ -148,7 +151,7 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
 
 
-def main() -> None:  # noqa: PLR0915 -- one run, in order
+def main() -> None:
     import paho.mqtt.client as mqtt  # noqa: PLC0415
     from paho.mqtt.enums import CallbackAPIVersion  # noqa: PLC0415
 

@@ -3,12 +3,12 @@
 Three stores, two months up to `as_of`. Each member is drawn as one kind, and behaves so:
 
 - active: comes every 1 to 4 days all along; normal: every 6 to 12 days;
-- lapsing: came every 3 to 8 days, then stopped 21 to 32 days before `as_of`;
-- churn_risk: came every 3 to 10 days, then stopped 45 to 58 days before `as_of`;
+- lapsing: came every 3 to 8 days, the last time 21 to 30 days before `as_of`;
+- churn_risk: came every 3 to 10 days, the last time 45 to 58 days before `as_of`;
 - new: joined 3 to 20 days ago and came every 2 to 6 days since.
 
-A visit is heard (a member visit) unless the phone stayed home (10 %); it ends in a purchase under the
-loyalty id 60 % of the time. Rows go straight into the hub's tables, as ingest and imports would
+One planned visit in ten does not happen. A visit is heard (a member visit) unless the phone stayed
+home (10 %); it ends in a purchase under the loyalty id 60 % of the time. Rows go straight into the hub's tables, as ingest and imports would
 write them. Seeded: the same seed gives the same chain.
 """
 
@@ -42,23 +42,29 @@ def generate(db_path: str | Path, as_of: date, members_n: int, seed: int = 1) ->
             as_of - timedelta(days=rng.randint(200, 900))
         stop = as_of + timedelta(days=1)
         if kind == "lapsing":
-            stop = as_of - timedelta(days=rng.randint(21, 32))
+            stop = as_of - timedelta(days=rng.randint(21, 30))
         elif kind == "churn_risk":
             stop = as_of - timedelta(days=rng.randint(45, 58))
         members.append((member, rng.choice(["family", "student", "pro"]), rng.choice(["gold", "silver"]),
                         joined.isoformat(), key))
         home = rng.choice(STORES)
         day = max(first_day, joined) + timedelta(days=rng.randint(0, GAPS[kind][1] - 1))
+        days = []
         while day <= as_of and day < stop:
+            if rng.random() > 0.1:  # one planned visit in ten does not happen (ill, away, busy)
+                days.append(day)
+            day += timedelta(days=rng.randint(*GAPS[kind]))
+        if stop <= as_of:  # the planned last time: the day they stopped
+            days = [d for d in days if d < stop] + [stop]
+        for day in days:
             at = datetime(day.year, day.month, day.day, rng.randint(8, 18), rng.randint(0, 59), tzinfo=UTC)
             start = int(at.timestamp())
             store = home if rng.random() < 0.8 else rng.choice(STORES)
-            if rng.random() > 0.1:
+            if rng.random() > 0.1 or day == stop:  # the planned last time is seen
                 visits.append((store, key, start, start + 1200, 1200, "gw-1"))
             if rng.random() < 0.6:
                 sales.append((store, f"{member}-{start}", at.strftime("%Y-%m-%dT%H:%M:%SZ"), start + 900,
                               rng.randint(500, 15000), member))
-            day += timedelta(days=rng.randint(*GAPS[kind]))
     db = open_db(db_path)
     try:
         with db.conn:
