@@ -52,8 +52,9 @@ def main() -> None:
             1 for s in truth.values() if s == k)) for k in segments.SEGMENTS}
         wrong = Counter((truth[m], got[m]) for m in truth if truth[m] != got[m]).most_common(4)
         print(f"seed {seed}: {args.members} members, agreement {share:.1%} "
-              f"({', '.join(f'{k} {v:.0%}' for k, v in per.items())}); thresholds lapsing {th.lapsing_days} d,"
-              f" churn {th.churn_days} d, active {th.active_days_n} days/28; daily run {took:.2f} s")
+              f"({', '.join(f'{k} {v:.0%}' for k, v in per.items())}); thresholds lapsing"
+              f" {th.lapsing_days} d, churn {th.churn_days} d, active {th.active_days_n} days/28;"
+              f" daily run {took:.2f} s")
         print(f"  most common disagreements (planned, found): {wrong}")
 
 

@@ -8,8 +8,8 @@ Three stores, two months up to `as_of`. Each member is drawn as one kind, and be
 - new: joined 3 to 20 days ago and came every 2 to 6 days since.
 
 One planned visit in ten does not happen. A visit is heard (a member visit) unless the phone stayed
-home (10 %); it ends in a purchase under the loyalty id 60 % of the time. Rows go straight into the hub's tables, as ingest and imports would
-write them. Seeded: the same seed gives the same chain.
+home (10 %); it ends in a purchase under the loyalty id 60 % of the time. Rows go straight into the
+hub's tables, as ingest and imports would write them. Seeded: the same seed gives the same chain.
 """
 
 from __future__ import annotations
