@@ -81,7 +81,7 @@ class History:
 
     def _entries(self, store: str, start: float, end: float) -> int | None:
         """Entries in [start, end]: door traffic in if the store had door counts that day, else Wi-Fi
-        entries (the largest gateway's); None when no data at all."""
+        entries (the largest gateway's; before presence records, its visits); None when no data at all."""
         (doors,) = self.conn.execute(
             "SELECT sum(traffic_in_n) FROM doors WHERE store = ? AND minute_epoch_s >= ? AND minute_epoch_s"
             " <= ?", (store, start, end)).fetchone()
@@ -90,6 +90,10 @@ class History:
         row = self.conn.execute(
             "SELECT max(n) FROM (SELECT sum(entered_n) AS n FROM presence WHERE store = ? AND taken_epoch_s"
             " >= ? AND taken_epoch_s <= ? GROUP BY agent)", (store, start, end)).fetchone()
+        if row[0] is None:  # a day from before agents sent presence: its visitor and bounce visits
+            row = self.conn.execute(
+                "SELECT max(n) FROM (SELECT count(*) AS n FROM visits WHERE store = ? AND started_epoch_s"
+                " >= ? AND started_epoch_s <= ? GROUP BY agent)", (store, start, end)).fetchone()
         return None if row[0] is None else int(row[0])
 
     def returning(self, store: str, member_key: str, now: float) -> bool:
