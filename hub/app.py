@@ -88,7 +88,12 @@ class Hub:
             self._subscriber.start()
             if self.config.live.http:
                 host, _, port = self.config.live.http.rpartition(":")
-                self.live_server = LiveServer(self.config, self.live, self.live_feed.extra, (host, int(port)))
+                try:
+                    self.live_server = LiveServer(self.config, self.live, self.live_feed.extra,
+                                                  (host, int(port)))
+                except OSError as exc:
+                    raise ConfigError(f"live.http {self.config.live.http}: {exc.strerror} (is another"
+                                      " program on that port? choose another)") from None
                 self.live_server.start()
         except Exception:
             self._subscriber = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import socket
 import sqlite3
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from agent.wire.records import iso
 from hub.cli import main
 from hub.store import open_db
+from tests.support.mosquitto import Mosquitto
 
 PRESENCE_SQL = (
     "INSERT INTO presence (org, store, agent, epoch, seq, idx, taken_at, present_n, entered_n, new_n,"
@@ -85,3 +87,24 @@ def test_live_without_a_database_says_to_start_the_hub(
     err = capsys.readouterr().err
     assert err.startswith("footfall-hub: error: ") and err.endswith(
         "hub.db: no hub database yet (run footfall-hub serve first)\n")
+
+
+def test_serve_says_when_the_live_page_port_is_taken(
+    tmp_path: Path, mosquitto: Mosquitto, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`serve --http` on a port another program holds stops with one line naming the setting, exit 1,
+    and nothing left running."""
+    path = tmp_path / "hub.yaml"
+    path.write_text(f"version: 1\nmqtt: {{port: {mosquitto.port}, allow_plain_loopback: true}}\n"
+                    "database: {path: hub.db}\ntrust: {require_signatures: false}\n")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--config", str(path), "--http", f"127.0.0.1:{port}"]) == 1
+    assert capsys.readouterr().err == (
+        f"footfall-hub: error: live.http 127.0.0.1:{port}: Address already in use (is another program on"
+        f" that port? choose another) (in {path})\n")
+    assert main(["serve", "--config", str(path), "--http", "nowhere"]) == 1
+    assert capsys.readouterr().err == ("footfall-hub: error: --http: http 'nowhere' is not HOST:PORT"
+                                       " (e.g. --http 127.0.0.1:8080)\n")
