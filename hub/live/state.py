@@ -1,11 +1,12 @@
 """The live figures of each store, kept in memory and fed row by row as the hub commits batches.
 
 One interface (`feed` rows, `snapshot` a store) for two feeders: the hub's writer hands over each
-commit's new batches (hub/live/feed.py), and `footfall-hub live` tails the database (hub/live/tail.py).
+commit's new batches (hub/live/feed.py), and `footfall-hub live` tails the database
+(hub/live/screen.py).
 The "so far today" parts (entries, sales, conversion) are computed here until the metrics engine in
 hub/joins offers them; the figures of earlier weeks and POS sales come from `History` (SQL).
 
-How the figures are made (README "Live view"):
+How the figures are made (README "Live in the store"):
 - people in the store now: devices heard at visitor RSSI in the last `recent_s` (the agents' presence
   records), the largest count among the store's gateways (each hears the whole shop floor), times the
   store's calibration factor; the interval is a Poisson 95 % interval on the device count, scaled;
