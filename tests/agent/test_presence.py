@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agent.buffer.outbox import PRIORITY_AGGREGATE, PRIORITY_RAW, priority_of
 from agent.pipeline.presence import PresenceTracker
 from agent.pipeline.pseudonymize import Sighting
 from agent.wire.records import Arrival, Presence, iso
@@ -45,3 +46,11 @@ def test_presence_counts_go_out_at_most_every_few_seconds_and_only_when_they_mov
     assert p.flush(510) == [Presence(taken_at=iso(510), present_n=1, entered_n=0, new_n=1, recent_s=300)]
     p.flush(2000)
     assert p.open == {}
+
+
+def test_presence_is_dropped_before_visits_and_arrivals_at_the_outbox_cap() -> None:
+    """Offline for days, the outbox sheds old presence counts first (the live view has moved on), never
+    a visit or a member's arrival before them."""
+    rec = Presence(taken_at=iso(100), present_n=1, entered_n=1, new_n=1, recent_s=300)
+    assert priority_of(rec) == PRIORITY_RAW
+    assert priority_of(Arrival(seen_at=iso(100), member_key="ab" * 16)) == PRIORITY_AGGREGATE
