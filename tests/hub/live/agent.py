@@ -6,6 +6,7 @@ passer-by at -90 dBm, stamped with the current time, as a live capture would.
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from agent.app import AgentApp
 from agent.config import AgentConfig, MqttConfig, SourceConfig
+from agent.privacy.keychain import KeyChain
 from tests.support.frames import probe_request
 
 PASSER = "02:00:00:00:00:99"
@@ -50,7 +52,16 @@ class TestAgent:
 
     __test__ = False  # not a pytest class
 
-    def __init__(self, state_dir: Path, port: int, store: str = "brno-1", agent: str = "gw-1") -> None:
+    def __init__(self, state_dir: Path, port: int, store: str = "brno-1", agent: str = "gw-1",
+                 optout_secret: bytes | None = None) -> None:
+        """`optout_secret`: the chain's gateway secret, as the enrolment bundle installs it (members and
+        opt-outs are matched with it); None: a local key chain without it."""
+        if optout_secret is not None:
+            state_dir.mkdir(parents=True, exist_ok=True)
+            chain = KeyChain(0, secrets.token_bytes(32), 1, "Europe/Prague", state_dir / "keychain.json",
+                             optout_secret=optout_secret)
+            chain._anchor = chain._last = (chain.index_of(time.time()), chain._anchor[1])  # as open() does
+            chain.save()
         cfg = replace(AgentConfig(org="acme", store=store, agent=agent, state_dir=str(state_dir),
                                   timezone="Europe/Prague"),
                       source=SourceConfig(type="pcap", path="unused"),

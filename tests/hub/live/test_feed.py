@@ -6,11 +6,15 @@ import json
 import time
 from pathlib import Path
 
+from agent.wire import Topics
 from agent.wire.topics import arrivals_topic
 from hub.app import Hub
 from hub.config import HubConfig
 from hub.optout import add as optout_add
+from hub.optout import settings
+from hub.pki.registry import optout_secret
 from tests.hub.envelopes import Publisher, envelope
+from tests.hub.live.agent import TestAgent
 from tests.hub.live.support import MACS, arrival, import_members, live_config, presence
 from tests.hub.support import wait_for
 
@@ -132,3 +136,30 @@ def test_withdrawn_consent_and_opt_out_stop_arrivals_at_once(
         time.sleep(1.0)
         assert len([t for t, _ in publisher.received if t == TOPIC]) == 2
         assert wait_for(lambda: hub.live.snapshot("brno-1", time.time())["arrivals"] == [], 10)
+
+
+def test_a_real_agent_tags_a_members_phone_and_the_hub_announces_her_within_a_minute(
+    hub_config: HubConfig, publisher: Publisher, tmp_path: Path
+) -> None:
+    """The whole path: the hub's member list on the agent's retained config, the agent hears the
+    member's phone and another phone, and the hub announces the member (only her) once, within 60 s of
+    the first sighting."""
+    config = live_config(hub_config, tmp_path, http=False)
+    import_members(config, tmp_path)
+    publisher.subscribe(TOPIC)
+    publisher.publish(Topics("acme", "brno-1", "gw-1").config, settings(config).encode(), retain=True)
+    agent = TestAgent(tmp_path / "agent", config.mqtt.port,
+                      optout_secret=optout_secret(Path(config.trust.pki_dir)))
+    with Hub(config):
+        agent.start()
+        try:
+            assert wait_for(lambda: agent.app.sink is not None and agent.app.sink.counters["configs"] >= 1, 20)
+            came = agent.add(MACS["M1"], "00:1b:63:77:77:77")
+            assert publisher.wait_received(1, 60)
+            took = time.time() - came
+            time.sleep(3)
+        finally:
+            agent.stop()
+    events = [json.loads(p) for t, p in publisher.received if t == TOPIC]
+    assert [e["member_id"] for e in events] == ["M1"]
+    assert took < 60
