@@ -153,7 +153,11 @@ def test_a_real_agent_tags_a_members_phone_and_the_hub_announces_her_within_a_mi
     with Hub(config):
         agent.start()
         try:
-            assert wait_for(lambda: agent.app.sink is not None and agent.app.sink.counters["configs"] >= 1, 20)
+            def configured() -> bool:  # the agent has its member list from the retained config
+                sink = agent.app.sink
+                return sink is not None and sink.counters["configs"] >= 1
+
+            assert wait_for(configured, 20)
             came = agent.add(MACS["M1"], "00:1b:63:77:77:77")
             assert publisher.wait_received(1, 60)
             took = time.time() - came
