@@ -35,12 +35,16 @@ class Tail:
         self._last: dict[str, int] = {}
 
     def start(self, now: float) -> None:
-        """Today's rows, then remember where the tables end."""
-        self.history.load_today(self.state, now)
-        for rtype in ("presence", "door"):
-            table = RECORD_TABLES[rtype].table
-            (last,) = self.conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}").fetchone()
-            self._last[rtype] = int(last)
+        """Today's rows, and where the tables end, in one read transaction (one snapshot of the file)."""
+        self.conn.execute("BEGIN")
+        try:
+            self.history.load_today(self.state, now)
+            for rtype in ("presence", "door"):
+                table = RECORD_TABLES[rtype].table
+                (last,) = self.conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}").fetchone()
+                self._last[rtype] = int(last)
+        finally:
+            self.conn.execute("COMMIT")
 
     def poll(self, now: float) -> None:
         for rtype in ("presence", "door"):

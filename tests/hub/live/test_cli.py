@@ -108,3 +108,26 @@ def test_serve_says_when_the_live_page_port_is_taken(
     assert main(["serve", "--config", str(path), "--http", "nowhere"]) == 1
     assert capsys.readouterr().err == ("footfall-hub: error: --http: http 'nowhere' is not HOST:PORT"
                                        " (e.g. --http 127.0.0.1:8080)\n")
+
+
+def test_the_back_office_screen_follows_new_commits(tmp_path: Path) -> None:
+    """After its first frame, the screen reads only the rows committed since (by rowid), so entries
+    add up once each while `serve` goes on writing in another process."""
+    from hub.config import load_hub_config  # noqa: PLC0415 -- the screen's own pieces
+    from hub.live.feed import live_state  # noqa: PLC0415
+    from hub.live.screen import Tail  # noqa: PLC0415
+
+    config = load_hub_config(_yaml(tmp_path))
+    db = open_db(config.database.path)
+    now = time.time()
+    db.conn.execute(PRESENCE_SQL, ("gw-1", 0, iso(now - 30), 5, 5, 9, int(now - 30)))
+    state = live_state(config)
+    tail = Tail(config, state)
+    tail.start(now)
+    db.conn.execute(PRESENCE_SQL, ("gw-1", 1, iso(now - 10), 6, 2, 3, int(now - 10)))
+    for _ in range(2):
+        tail.poll(now)
+    db.close()
+    snap = state.snapshot("brno-1", now)
+    tail.history.close()
+    assert (snap["entries"]["today"], snap["present"]["devices_n"]) == (7, 6)
