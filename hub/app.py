@@ -25,7 +25,8 @@ from hub.config import ConfigError, HubConfig
 from hub.ingest import Counters, Incoming, MqttSubscriber, Writer
 from hub.ingest.decode import Verifier, decode
 from hub.ingest.mqtt import BrokerUnavailableError
-from hub.live import LiveFeed, LiveServer, live_state
+from hub.live.feed import LiveFeed, live_state
+from hub.live.server import LiveServer
 from hub.pki.registry import SigningKeys
 from hub.publish import MetricsClient, MetricsPublisher
 from hub.store import open_db

@@ -24,6 +24,7 @@ from types import FrameType
 from agent.sdnotify import Notifier
 from agent.wire.topics import ID_RE
 from hub.config import ConfigError, HubConfig, load_hub_config
+from hub.live.cli import add_commands as add_live_commands
 from hub.members.cli import add_commands as add_member_commands
 from hub.pki.cli import add_commands as add_pki_commands
 
@@ -337,7 +338,8 @@ def parser() -> argparse.ArgumentParser:
         "check-config", "check a hub config without connecting to anything; exit 0 if valid, 1 if not"
     )
     p.set_defaults(run=cmd_check_config)
-    add_member_commands(command, _store, _date)  # members, users, live (hub/members/cli.py)
+    add_member_commands(command, _store, _date)  # members (hub/members/cli.py)
+    add_live_commands(command, _store)  # users, live (hub/live/cli.py)
     add_pki_commands(sub)  # pki init|issue|issue-server|issue-service|revoke|list, broker-config
     return ap
 

@@ -1,11 +1,6 @@
 """The live view: what is happening in a store now, fed by the hub's commits (issue 16).
 
-`LiveState` (figures in memory) <- `LiveFeed` (the writer's hook, a thread) and `tail` (the CLI);
-`LiveServer` serves the page with login; `screen` draws `footfall-hub live`.
+`state.LiveState` (figures in memory) <- `feed.LiveFeed` (the writer's hook, a thread) and
+`screen.Tail` (the CLI); `server.LiveServer` serves the page with login (`auth`, `page`). Nothing is
+imported here, so that `import hub.cli` (which registers `users` and `live` from `cli`) stays light.
 """
-
-from hub.live.feed import LiveFeed, live_state
-from hub.live.server import LiveServer
-from hub.live.state import LiveState
-
-__all__ = ["LiveFeed", "LiveServer", "LiveState", "live_state"]
