@@ -174,14 +174,13 @@ def _handler(server: LiveServer) -> type[BaseHTTPRequestHandler]:
                 self.send_header(k, v)
             self.end_headers()
             self.close_connection = True
-            version = -1
+            version = server.state.version  # read before each snapshot: a change meanwhile is sent again
             try:
                 while not server.stopping.is_set() and server.sessions.get(session.token, touch=False):
                     snap = json.dumps(server.snapshot(session.user, store))
                     self.wfile.write(f"data: {snap}\n\n".encode())
                     self.wfile.flush()
-                    version = server.state.wait_change(version if version >= 0 else server.state.version,
-                                                       PUSH_S)
+                    version = server.state.wait_change(version, PUSH_S)
             except (BrokenPipeError, ConnectionResetError):
                 return
 
