@@ -57,6 +57,8 @@ class CountingConfig:
                                         " 90 % of next MACs within 69 s); longer joins same-model customers")
     people_rssi_dbm: int = setting(-75, "visitors (people): only fragments heard this strong are linked")
     people_min_dwell_s: float = setting(300.0, "visitors (people): a chain this long is a visitor")
+    presence_every_s: float = setting(2.0, "live view: presence counts go out at most this often, seconds")
+    presence_recent_s: float = setting(300.0, "live view: a device heard this recently is present, seconds")
 
     def check(self) -> None:
         if self.visit_timeout_s <= 0 or self.min_dwell_s < 0:

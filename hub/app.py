@@ -1,10 +1,12 @@
 """The composition root: the hub's life cycle on one screen (CONVENTIONS rule 2).
 
-start: store (schema) -> writer -> metrics publisher (its own MQTT connection; woken after each commit;
-with `ingest.shared_group`, only in the worker that holds the leader lease: hub/leader.py) -> MQTT
-session (subscriptions last, so nothing arrives before there is somewhere to put it). stop: the reverse:
-close the intake, commit and ack what was received, publish the metrics of what has closed, wait for
-the acks to reach the broker, disconnect (the broker keeps queueing for the session).
+start: store (schema) -> live feed (hub/live: figures, member arrivals; fed after each commit) -> writer
+-> metrics publisher (its own MQTT connection; woken after each commit; with `ingest.shared_group`, only
+in the worker that holds the leader lease: hub/leader.py) -> MQTT session (subscriptions last, so nothing
+arrives before there is somewhere to put it) -> the live page's HTTP server when live.http is set -> the
+store-key ratchet (key custody). stop: the reverse: close the intake, commit and ack what was received,
+publish the metrics of what has closed, wait for the acks to reach the broker, disconnect (the broker
+keeps queueing for the session).
 Use it in-process:
 
     with Hub(load_hub_config("hub.yaml")) as hub:
@@ -25,6 +27,8 @@ from hub.ingest import Counters, Incoming, MqttSubscriber, Writer
 from hub.ingest.decode import Verifier, decode
 from hub.ingest.mqtt import BrokerUnavailableError
 from hub.leader import Elector
+from hub.live.feed import LiveFeed, live_state
+from hub.live.server import LiveServer
 from hub.pki.chains import ChainRatchet
 from hub.pki.registry import SigningKeys
 from hub.publish import MetricsClient, MetricsPublisher
@@ -46,6 +50,9 @@ class Hub:
         self._ratchet: ChainRatchet | None = None  # keeps the hub's store keys in the future (key custody)
         self._elector: Elector | None = None
         self._publishes = False
+        self.live = live_state(config)  # the live figures (hub/live), fed after each commit
+        self.live_feed: LiveFeed | None = None
+        self.live_server: LiveServer | None = None
 
     def start(self) -> Hub:
         """Start every stage; BrokerUnavailableError, everything stopped again, when the broker is down;
@@ -64,6 +71,11 @@ class Hub:
         store.prepare()  # StoreError: unreachable, or its schema is behind (footfall-hub migrate)
         keys = SigningKeys(Path(trust.pki_dir) if trust.pki_dir else None)
         verifier = Verifier(keys, require_signatures=trust.require_signatures)
+        if store.engine == "sqlite":  # the live view reads SQLite for now (issue 17)
+            self.live_feed = LiveFeed(self.config, self.live, self._publish)
+            self.live_feed.start()
+        elif self.config.live.http:
+            log.warning("live: the live view runs on SQLite only for now; not started")
         self._writer = store.writer(
             self.counters,
             self._acknowledge,
@@ -71,6 +83,7 @@ class Hub:
             max_wait_ms=self.config.ingest.max_wait_ms,
             decoder=functools.partial(decode, verifier=verifier),
             on_outage=self._database_outage,
+            on_stored=self.live_feed.on_stored if self.live_feed is not None else None,
         )
         self._writer.start()
         group = self.config.ingest.shared_group
@@ -86,6 +99,15 @@ class Hub:
             elif self._publishes:
                 self._start_singletons()
             self._subscriber.start()
+            if self.config.live.http and self.live_feed is not None:
+                host, _, port = self.config.live.http.rpartition(":")
+                try:
+                    self.live_server = LiveServer(self.config, self.live, self.live_feed.extra,
+                                                  (host, int(port)))
+                except OSError as exc:
+                    raise ConfigError(f"live.http {self.config.live.http}: {exc.strerror} (is another"
+                                      " program on that port? choose another)") from None
+                self.live_server.start()
         except Exception:
             self._subscriber = None
             self.stop()
@@ -114,6 +136,9 @@ class Hub:
         if self._ratchet is not None:
             self._ratchet.stop()
             self._ratchet = None
+        if self.live_server is not None:
+            self.live_server.stop()
+            self.live_server = None
         if self._subscriber is not None:
             self._subscriber.close_intake()
         if self._writer is not None:
@@ -122,6 +147,9 @@ class Hub:
         if self._elector is not None:
             self._elector.stop()
             self._elector = None
+        if self.live_feed is not None:
+            self.live_feed.stop()
+            self.live_feed = None
         self._stop_singletons()
         if self._subscriber is not None:
             if not self._subscriber.flush(5.0):
@@ -182,6 +210,11 @@ class Hub:
         publisher = self._publisher  # read once: the elector's thread may stop it meanwhile
         if publisher is not None:
             publisher.wake()
+
+    def _publish(self, topic: str, payload: bytes) -> None:
+        """Member arrival events go out on the ingest session (QoS 1, not retained)."""
+        if self._subscriber is not None:
+            self._subscriber.publish(topic, payload)
 
     def __enter__(self) -> Hub:
         return self.start()

@@ -5,8 +5,10 @@ CRL, and takes the certificate's CN as the username; no anonymous access. The AC
 
 - a gateway (CN `org/store/agent`, so `%u` is its own topic base) writes only its data and status and
   reads only its config and acks;
-- `hub` reads every gateway's data and status, writes acks, config, metrics and the metrics schema;
-- `data-team` reads the stores' metrics and their JSON Schema, nothing else;
+- `hub` reads every gateway's data and status, writes acks, config, metrics, the metrics schema and member
+  arrivals;
+- `data-team` reads the stores' metrics and their JSON Schema, nothing else: member arrivals (personal
+  data) only when broker-config is given `--data-team-arrivals`;
 - nobody reads `#` or `$SYS/#`: mosquitto denies every topic no line grants.
 
 Debian's mosquitto, started as root (its systemd unit), drops to the `mosquitto` user before it loads
@@ -37,7 +39,7 @@ CONF_FILE, ACL_FILE, TLS_DIR, DATA_DIR = "mosquitto.conf", "acl", "tls", "data"
 BROKER_USER = "mosquitto"  # what Debian's package creates and mosquitto drops to when started as root
 
 
-def acl_text() -> str:
+def acl_text(data_team_arrivals: bool = False) -> str:
     """The ACL file: gateways by pattern (%u = org/store/agent), then the two service identities."""
     return "\n".join([
         "# footfall broker ACL (written by footfall-hub broker-config); a topic no line grants is denied",
@@ -54,10 +56,12 @@ def acl_text() -> str:
         f"topic write {PREFIX}/+/+/+/config",
         f"topic write {PREFIX}/+/+/metrics/+",
         f"topic write {PREFIX}/+/schema/metrics",
+        f"topic write {PREFIX}/+/+/members/arrived",
         "",
         "user data-team",
         f"topic read {PREFIX}/+/+/metrics/+",
         f"topic read {PREFIX}/+/schema/metrics",
+        *([f"topic read {PREFIX}/+/+/members/arrived"] if data_team_arrivals else []),
         "",
         "# a regional broker's bridge (docs/chain.md): gateways' data and status in, acks and config out",
         bridge_acl_text(),
@@ -99,9 +103,11 @@ def conf_text(pki: Path, acl: Path, port: int, bind: str | None) -> str:
 
 
 def write_broker_config(pki: Path, out: Path, *, port: int = 8883, bind: str | None = None,
-                        bridge: str | None = None, region: str = "region") -> BrokerFiles:
+                        bridge: str | None = None, region: str = "region",
+                        data_team_arrivals: bool = False) -> BrokerFiles:
     """Write `mosquitto.conf` and `acl` into `out` for the CA in `pki`; PkiError if a file is missing.
-    `bridge` (HOST:PORT of the hub's broker): a regional broker, bridged there as `region`."""
+    `bridge` (HOST:PORT of the hub's broker): a regional broker, bridged there as `region`;
+    `data_team_arrivals`: the data team may read member arrivals (personal data)."""
     CertificateAuthority(pki)  # a folder without a CA fails here, with the remedy
     if not (pki / SERVER_CERT).exists():
         raise PkiError(f"{pki} has no broker certificate (make one: footfall-hub pki issue-server "
@@ -115,7 +121,7 @@ def write_broker_config(pki: Path, out: Path, *, port: int = 8883, bind: str | N
     data = out / DATA_DIR
     data.mkdir(mode=0o700, exist_ok=True)
     _give(data, BROKER_USER)
-    write_public(files.acl, acl_text().encode())
+    write_public(files.acl, acl_text(data_team_arrivals).encode())
     text = conf_text(tls, files.acl, port, bind)
     if bridge is not None:
         try:

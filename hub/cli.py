@@ -27,6 +27,8 @@ from agent.logsetup import setup as setup_logging
 from agent.sdnotify import Notifier
 from agent.wire.topics import ID_RE
 from hub.config import ConfigError, HubConfig, load_hub_config
+from hub.live.cli import add_commands as add_live_commands
+from hub.members.cli import add_commands as add_member_commands
 from hub.pki.cli import add_commands as add_pki_commands
 
 PROG = "footfall-hub"
@@ -75,6 +77,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from hub.store.engine import StoreError  # noqa: PLC0415 -- per-command import (docstring)
 
     config = _config(args, any_engine=True)
+    if args.http:  # the live page (hub/live): --http overrides live.http
+        import dataclasses  # noqa: PLC0415 -- only with --http
+
+        try:
+            config = dataclasses.replace(config, live=dataclasses.replace(config.live, http=args.http))
+            config.live.check()
+        except ValueError as exc:
+            raise UserError(f"--http: {exc} (e.g. --http 127.0.0.1:8080)") from None
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -319,6 +329,7 @@ def parser() -> argparse.ArgumentParser:
         return p
 
     p = command("serve", "ingest agents' batches from MQTT into the database until SIGTERM or Ctrl-C")
+    p.add_argument("--http", metavar="HOST:PORT", help="also serve the live page here (hub.yaml live.http)")
     p.set_defaults(run=cmd_serve)
     p = command("migrate", "create or upgrade the database's schema (PostgreSQL: numbered migrations, "
                 "which serve checks at start)")
@@ -376,6 +387,8 @@ def parser() -> argparse.ArgumentParser:
     p = command("config", "print the config with every key, its value and its meaning")
     p.add_argument("--defaults", action="store_true", help="every default, instead of a file's settings")
     p.set_defaults(run=cmd_config)
+    add_member_commands(command, _store, _date)  # members (hub/members/cli.py)
+    add_live_commands(command, _store)  # users, live (hub/live/cli.py)
     add_pki_commands(sub)  # pki init|issue|issue-server|issue-service|revoke|list, broker-config
     return ap
 
@@ -384,7 +397,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     setup_logging(args.log_format, args.verbose)
     try:
-        code: int = args.run(args)
+        if hasattr(args, "run_with_config"):  # hub/members/cli.py: ValueError is the user's error
+            try:
+                code: int = args.run_with_config(args, _config(args))
+            except ValueError as exc:
+                raise UserError(str(exc)) from None
+        else:
+            code = args.run(args)
         sys.stdout.flush()
     except UserError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)

@@ -272,6 +272,42 @@ class PosConfig:
 
 
 @dataclass(frozen=True)
+class LiveConfig:
+    """The live page (hub/live): where it listens, how long a login lasts, when an arrival is news."""
+
+    http: str = setting("", "serve the live page at HOST:PORT (127.0.0.1:8080); empty: off (serve --http)")
+    session_ttl_s: int = setting(8 * 3600, "a login session ends after this long without a request, seconds")
+    arrival_max_age_s: int = setting(
+        300, "a member arrival older than this when it reaches the hub is kept but not announced, seconds")
+    arrivals_roles: list[str] = setting(["manager", "staff"], "roles whose live page lists member arrivals")
+
+    def check(self) -> None:
+        if self.http:
+            host, _, port = self.http.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"http {self.http!r} is not HOST:PORT")
+        if self.session_ttl_s < 60 or self.arrival_max_age_s < 0:
+            raise ValueError("session_ttl_s must be at least 60 and arrival_max_age_s not negative")
+
+
+@dataclass(frozen=True)
+class SegmentConfig:
+    """Lifecycle segments (hub/members/segments.py); 0 means: follow the chain's own distribution."""
+
+    new_days: int = setting(30, "a member first active (or joined) this recently is new, days")
+    lapsing_days: int = setting(0, "no visit or purchase for this long: lapsing; 0: 2 x the chain's q75 gap")
+    churn_days: int = setting(0, "no visit or purchase for this long: churn risk; 0: 4 x the chain's q75 gap")
+    active_days_n: int = setting(
+        0, "active days (visit or purchase) in the last 28 days to be active; 0: the chain's natural break")
+
+    def check(self) -> None:
+        if min(self.new_days, self.lapsing_days, self.churn_days, self.active_days_n) < 0:
+            raise ValueError("segment thresholds must not be negative")
+        if self.lapsing_days and self.churn_days and self.churn_days <= self.lapsing_days:
+            raise ValueError("churn_days must be more than lapsing_days")
+
+
+@dataclass(frozen=True)
 class HubConfig:
     """Everything the hub reads from hub.yaml."""
 
@@ -284,6 +320,8 @@ class HubConfig:
     stores: dict[str, StoreConfig] = setting({}, "per-store settings by store id")
     groups: dict[str, list[str]] = setting({}, "store groups for reports (--group NAME): name -> store ids")
     pos: PosConfig = section(PosConfig, "how POS exports are read")
+    live: LiveConfig = section(LiveConfig, "the live page: login, sessions, member arrivals")
+    segments: SegmentConfig = section(SegmentConfig, "lifecycle segments of members (footfall-hub members)")
     member_secret_file: str = setting(
         "member.secret", "member-key secret (mode 0600, made on first use); relative: beside the database"
     )

@@ -57,8 +57,9 @@ SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 # visits and counts last. Batches never mix priorities, so dropping raw data never drops a count.
 PRIORITY_RAW = 0
 PRIORITY_AGGREGATE = 1
-# Record types that are raw data (the debug option's hashed sightings); none exists on the wire yet.
-RAW_RECORD_TYPES: frozenset[str] = frozenset({"sighting"})
+# Record types dropped first at the cap: raw data (the debug option's hashed sightings; not on the wire
+# yet), and the live view's presence counts, worth little once old (a report counts visits, not them).
+RAW_RECORD_TYPES: frozenset[str] = frozenset({"sighting", "presence"})
 
 QUEUED = "queued"
 SENT = "sent"

@@ -1,5 +1,6 @@
 """The frame path, in order: parse -> pseudonymize -> group -> static -> sessionize -> classify -> aggregate,
-and link (closed visits chained into people: agent/pipeline/link.py).
+and link (closed visits chained into people: agent/pipeline/link.py); presence, beside sessionize (the
+live view's counts and member arrivals, sent within seconds).
 
 Each stage takes a batch and returns a batch; none knows where records go (the composition root,
 agent/app.py, hands them to the outbox). The clock is the frames' own time, passed in as `now`.
@@ -17,6 +18,7 @@ from agent.pipeline.classify import BOUNCE, VISITOR, Classifier
 from agent.pipeline.group import Grouper
 from agent.pipeline.link import Linker, Person
 from agent.pipeline.parse import FrameParser
+from agent.pipeline.presence import PresenceTracker
 from agent.pipeline.pseudonymize import Pseudonymizer, Sighting
 from agent.pipeline.sessionize import ClosedVisit, Sessionizer
 from agent.pipeline.static import StaticDetector
@@ -60,6 +62,8 @@ class Pipeline:
                                      counting.min_bounce_s)
         self.aggregator = Aggregator(config.timezone, counting.visit_timeout_s)
         self.linker = Linker(counting.people_gap_s, counting.people_rssi_dbm)
+        self.presence = PresenceTracker(counting.visit_timeout_s, counting.visitor_rssi_dbm,
+                                        counting.presence_every_s, counting.presence_recent_s)
         self.now = 0.0
 
     def sightings(self, frames: list[tuple[float, bytes]]) -> list[Sighting]:
@@ -77,6 +81,7 @@ class Pipeline:
         out = Output(records=self.static.take_records())
         if sightings:
             out.records.extend(self.aggregator.feed(sightings))
+            out.records.extend(self.presence.feed(sightings, self.pseudonymizer.member_of))
             out.extend(self._visits(self.sessionizer.feed(sightings)))
         self.now = max(self.now, frames[-1][0])
         out.extend(self.flush(self.now))
@@ -89,6 +94,7 @@ class Pipeline:
         out = Output(records=self._erasures(now))
         out.extend(self._visits(self.sessionizer.flush(now)))
         out.records.extend(self.aggregator.flush(now, self._open_classified))
+        out.records.extend(self.presence.flush(now))
         return out
 
     def _erasures(self, now: float) -> list[Erase]:

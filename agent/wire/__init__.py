@@ -16,11 +16,13 @@ from agent.wire.envelope import (
 )
 from agent.wire.records import (
     RECORD_TYPES,
+    Arrival,
     DeviceFlag,
     DoorCounts,
     Erase,
     MinuteCounts,
     PeriodCounts,
+    Presence,
     Record,
     Visit,
 )
@@ -30,12 +32,14 @@ __all__ = [
     "RECORD_TYPES",
     "SCHEMA_VERSION",
     "Ack",
+    "Arrival",
     "DeviceFlag",
     "DoorCounts",
     "Envelope",
     "Erase",
     "MinuteCounts",
     "PeriodCounts",
+    "Presence",
     "Record",
     "Status",
     "Topics",

@@ -147,10 +147,38 @@ class Erase:
     erased_at: str = doc("when the gateway matched the device to the opt-out list (UTC)")
 
 
-Record = Visit | MinuteCounts | PeriodCounts | DoorCounts | DeviceFlag | Erase
+@dataclass(frozen=True, slots=True)
+class Presence:
+    """Who is in the store now, sent within seconds (a visit record leaves only when the visit closes).
+
+    Counts of devices heard at visitor RSSI, before the visitor test: the hub's live view, never a report.
+    """
+
+    type: ClassVar[str] = "presence"
+    taken_at: str = doc("when the counts were taken (UTC)")
+    present_n: int = doc("devices heard at visitor RSSI within the last recent_s seconds")
+    entered_n: int = doc("devices first heard at visitor RSSI (a new visit) since the previous record")
+    new_n: int = doc("devices first heard at any RSSI (a new visit) since the previous presence record")
+    recent_s: int = doc("the window of present_n, seconds")
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """A consenting member's listed device opened a visit at visitor RSSI: sent at once, once per visit."""
+
+    type: ClassVar[str] = "arrival"
+    seen_at: str = doc("first sighting of the visit at visitor RSSI (UTC)")
+    member_key: str = doc(
+        "gateway key (32 hex) of the member's registered device, from the agent's config list "
+        "(the hub translates it to the member, never stores it)"
+    )
+
+
+Record = Visit | MinuteCounts | PeriodCounts | DoorCounts | DeviceFlag | Erase | Presence | Arrival
 
 RECORD_TYPES: dict[str, type[Any]] = {
-    cls.type: cls for cls in (Visit, MinuteCounts, PeriodCounts, DoorCounts, DeviceFlag, Erase)
+    cls.type: cls
+    for cls in (Visit, MinuteCounts, PeriodCounts, DoorCounts, DeviceFlag, Erase, Presence, Arrival)
 }
 
 _PY_TO_JSON: dict[str, Any] = {

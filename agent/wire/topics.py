@@ -58,6 +58,11 @@ def metrics_topic(org: str, store: str, period: str) -> str:
     return f"{PREFIX}/{check_id('org', org)}/{check_id('store', store)}/metrics/{period}"
 
 
+def arrivals_topic(org: str, store: str) -> str:
+    """A consenting member arrived at a store (hub -> store staff; QoS 1, not retained)."""
+    return f"{PREFIX}/{check_id('org', org)}/{check_id('store', store)}/members/arrived"
+
+
 # Subscriptions of the hub: every agent's data and status.
 DATA_FILTER = f"{PREFIX}/+/+/+/data"
 STATUS_FILTER = f"{PREFIX}/+/+/+/status"

@@ -61,6 +61,8 @@ class DataBatch:
     digest: bytes | None = None  # SHA-256 of the signed bytes (topic + body as sent); None: unsigned
     # visits an agent tagged as a member's: (store, started, ended epoch s, dwell_s, agent, gateway key)
     member_visits: tuple[tuple[str, int, int, int, str, str], ...] = ()
+    # members' arrivals (hub.members.arrivals): (store, seen epoch s, agent, gateway key)
+    arrivals: tuple[tuple[str, int, str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,13 +122,16 @@ def _data(topic: str, payload: bytes, verifier: Verifier | None) -> DataBatch:
     key = (env.org, env.store, env.agent, env.epoch, env.seq)
     rows: dict[str, list[tuple[Any, ...]]] = {}
     members = []
+    arrivals = []
     for idx, rec in enumerate(env.records):  # (type, values, epoch seconds): see check_record
         rows.setdefault(rec[0], []).append(RECORD_TABLES[rec[0]].row(key, idx, rec))
         if rec[0] == "visit" and rec[1][_MEMBER] is not None:
             members.append((env.store, rec[2][0], rec[2][1], rec[1][_DWELL], env.agent, rec[1][_MEMBER]))
+        elif rec[0] == "arrival":
+            arrivals.append((env.store, rec[2][0], env.agent, rec[1][1]))
     return DataBatch(
         env.agent, env.org, env.store, env.epoch, env.seq, env.sent_at, len(env.records), rows,
-        env.topics.ack, digest, tuple(members),
+        env.topics.ack, digest, tuple(members), tuple(arrivals),
     )
 
 

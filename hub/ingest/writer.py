@@ -52,6 +52,8 @@ class Incoming:
 
 # after_commit(messages, acks): acks maps (ack topic, epoch) -> committed seqs (new and duplicate).
 AfterCommit = Callable[[list[Incoming], dict[tuple[str, str], list[int]]], None]
+# on_stored(batches): the batches a commit stored for the first time (never a redelivery): the live view
+OnStored = Callable[[list[DataBatch]], None]
 
 
 class Writer:
@@ -74,7 +76,10 @@ class Writer:
         max_batches: int = 64,
         max_wait_ms: int = 20,
         decoder: Callable[[str, bytes], Decoded] = decode,
+        on_stored: OnStored | None = None,
     ) -> None:
+        self._on_stored = on_stored
+        self._stored: list[DataBatch] = []  # of the last commits, for on_stored
         self._decode = decoder  # the hub's verifies signatures (hub.ingest.decode.Verifier)
         self._db_path = db_path
         self._counters = counters
@@ -171,6 +176,12 @@ class Writer:
             self._after_commit(group, acks)
         except Exception:
             log.exception("acknowledging a commit failed; the broker will redeliver, stored once")
+        stored, self._stored = self._stored, []
+        if self._on_stored is not None and stored:
+            try:
+                self._on_stored(stored)
+            except Exception:
+                log.exception("the live view missed a commit's batches")
         self._done(len(group))
 
     def _write_one_by_one(
@@ -201,6 +212,7 @@ class Writer:
         dead: list[str] = []
         new_rows: dict[str, list[tuple[Any, ...]]] = defaultdict(list)  # table rows of the new batches
         member_visits: list[tuple[str, int, int, int, str, str]] = []
+        fresh: list[DataBatch] = []
         cur = conn.cursor()
         try:
             cur.execute("BEGIN IMMEDIATE")
@@ -226,6 +238,7 @@ class Writer:
                         for rtype, rows in dec.rows.items():
                             new_rows[rtype].extend(rows)
                         member_visits.extend(dec.member_visits)
+                        fresh.append(dec)
                         stored += 1
                         records += dec.records_n
                     elif _replayed(cur, dec):  # same (agent, epoch, seq), another body: never acked
@@ -255,6 +268,7 @@ class Writer:
                 [(a, o, s, t) for (o, s, a), t in seen.items()],
             )
             cur.execute("COMMIT")
+            self._stored.extend(fresh)
         finally:
             cur.close()
         self._counters.add(

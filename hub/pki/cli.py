@@ -118,7 +118,8 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
     from hub.brokerconf import write_broker_config  # noqa: PLC0415 -- see the module docstring
 
     files = write_broker_config(Path(args.pki), Path(args.out), port=args.port, bind=args.bind,
-                                bridge=args.bridge, region=args.region)
+                                bridge=args.bridge, region=args.region,
+                                data_team_arrivals=args.data_team_arrivals)
     print(f"{files.conf} and {files.acl}: run mosquitto -c {files.conf}")
     return 0
 
@@ -176,4 +177,6 @@ def add_commands(sub: Any) -> None:
                    "broker at HOST:PORT (needs pki issue-service bridge; docs/chain.md)")
     p.add_argument("--region", default="region", help="the regional broker's name in its bridge's client ids"
                    " (default: region)")
+    p.add_argument("--data-team-arrivals", action="store_true",
+                   help="let the data-team identity read member arrival events (personal data; default: no)")
     p.set_defaults(run=_run(cmd_broker_config))

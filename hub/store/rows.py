@@ -24,6 +24,8 @@ TABLE_NAMES: dict[str, str] = {
     "door": "doors",
     "device_flag": "device_flags",
     "erase": "erasures",
+    "presence": "presence",
+    "arrival": "arrivals",
 }
 
 # Index per table for store + time queries (the report's access path).
@@ -34,11 +36,13 @@ TIME_INDEX: dict[str, tuple[str, ...]] = {
     "doors": ("store", "minute_epoch_s"),
     "device_flags": ("store", "device_key"),
     "erasures": ("store", "device_key"),
+    "presence": ("store", "taken_epoch_s"),
+    "arrivals": ("store", "seen_epoch_s"),
 }
 
 # Wire fields the record tables do not keep: a member's gateway key goes to member_visits, translated to
 # the member key (hub/ingest/writer.py), never into the visits table. Each is a record type's last field.
-NOT_STORED: dict[str, tuple[str, ...]] = {"visit": ("member_key",)}
+NOT_STORED: dict[str, tuple[str, ...]] = {"visit": ("member_key",), "arrival": ("member_key",)}
 
 _SQL_TYPES = {"str": str, "int": int, "float": float, "bool": int, "str | None": str}
 

@@ -1,0 +1,158 @@
+"""The live view's thread: takes each commit's new batches from the writer, never slows it down.
+
+The writer hands over the batches a commit stored for the first time (hub/ingest/writer.py
+`on_stored`); they wait on a queue, so ingest keeps its budget whatever a page or an arrival costs.
+Here they update the live figures (hub/live/state.py) and turn member arrivals into events
+(hub/members/arrivals.py). Every `SWEEP_S` the members who withdrew consent or opted out are dropped
+from the live lists too, and once a day the members' lifecycle segments are computed (for profiles).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from hub.config import HubConfig
+from hub.ingest.decode import DataBatch
+from hub.live.history import History
+from hub.live.state import LiveState
+from hub.members import segments
+from hub.members.arrivals import ArrivalDesk
+
+log = logging.getLogger(__name__)
+
+SWEEP_S = 5.0
+
+
+def live_state(config: HubConfig) -> LiveState:
+    """An empty LiveState with the stores' time zones and calibration factors from the config."""
+    return LiveState(lambda s: config.store(s).timezone, lambda s: config.store(s).calibration_factor)
+
+
+class LiveFeed:
+    """Owns the live view's thread, its History and its ArrivalDesk."""
+
+    def __init__(self, config: HubConfig, state: LiveState,
+                 publish: Callable[[str, bytes], None] | None) -> None:
+        self.config, self.state = config, state
+        self._publish = publish
+        self._queue: queue.Queue[list[DataBatch] | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._idle = threading.Condition()
+        self._outstanding = 0
+        self.latencies_s: list[float] = []  # arrival: first sighting -> event published (bench/live.py)
+        self.desk: ArrivalDesk | None = None
+        self._extra_lock = threading.Lock()
+        self._extra_history: History | None = None
+        self._ready = threading.Event()
+        self._segmented: date | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="hub-live", daemon=True)
+        self._thread.start()
+        self._ready.wait(30)
+
+    def on_stored(self, batches: list[DataBatch]) -> None:
+        """The writer's hook: queue and return at once."""
+        with self._idle:
+            self._outstanding += 1
+        self._queue.put(batches)
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """True once every handed-over batch is in the live figures (tests, the benchmark)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._outstanding == 0, timeout)
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(30)
+            self._thread = None
+        with self._extra_lock:
+            if self._extra_history is not None:
+                self._extra_history.close()
+                self._extra_history = None
+
+    def extra(self, store: str, now: float) -> dict[str, Any]:
+        """Baselines and sales so far for a snapshot (any thread: one shared History, one at a time)."""
+        with self._extra_lock:
+            if self._extra_history is None:
+                self._extra_history = self._history()
+            return self._extra_history.extra(store, now)
+
+    def _history(self) -> History:
+        return History(self.config.database.path, lambda s: self.config.store(s).timezone,
+                       lambda s: self.config.store(s).settings.loyalty_window_d)
+
+    def _run(self) -> None:
+        history = self._history()
+        self.desk = desk = ArrivalDesk(
+            self.config.database.path, self._publish,
+            lambda s: self.config.store(s).settings.visit_timeout_s, self.config.live.arrival_max_age_s)
+        try:
+            history.load_today(self.state, time.time())
+        except Exception:
+            log.exception("the live view could not load today's figures; it starts empty")
+        self._ready.set()
+        swept = 0.0
+        try:
+            while True:
+                try:
+                    batches = self._queue.get(timeout=SWEEP_S)
+                except queue.Empty:
+                    batches = []
+                if batches is None:
+                    return
+                try:
+                    self._take(batches, history, desk)
+                    if time.monotonic() - swept >= SWEEP_S:
+                        swept = time.monotonic()
+                        self.state.forget_members(desk.sweep(time.time()))
+                        self._daily_segments(desk)
+                except Exception:
+                    log.exception("the live view skipped a commit's batches")
+                finally:
+                    if batches:
+                        with self._idle:
+                            self._outstanding -= 1
+                            self._idle.notify_all()
+        finally:
+            desk.close()
+            history.close()
+
+    def _take(self, batches: list[DataBatch], history: History, desk: ArrivalDesk) -> None:
+        now = time.time()
+        for b in batches:
+            for rtype in ("presence", "door"):
+                if rtype in b.rows:
+                    self.state.feed(b.store, rtype, b.rows[rtype], now)
+            for store, seen, _agent, gateway_key in b.arrivals:
+                event = desk.handle(b.org, store, seen, gateway_key, now)
+                if event is not None:
+                    self.latencies_s.append(time.time() - seen)
+                    self.state.arrived(store, event, now)
+                self._seen(store, gateway_key, history, desk, now)
+            for store, *_times, gateway_key in b.member_visits:
+                self._seen(store, gateway_key, history, desk, now)
+
+    def _daily_segments(self, desk: ArrivalDesk) -> None:
+        """Once a day (and at start), every member's lifecycle segment (hub/members/segments.py)."""
+        today = datetime.now(ZoneInfo(self.config.default_timezone)).date()
+        if today == self._segmented:
+            return
+        self._segmented = today
+        rows = segments.compute(desk.conn, today, self.config.segments, self.config.default_timezone)
+        segments.store(desk.conn, rows)
+        log.info("lifecycle segments of %d members computed for %s", len(rows), today)
+
+    def _seen(self, store: str, gateway_key: str, history: History, desk: ArrivalDesk, now: float) -> None:
+        found = desk.member(gateway_key)
+        if found is not None and found[1] not in self.state.known_members(store):
+            self.state.member_seen(store, found[1], history.returning(store, found[1], now), now)
+

@@ -1,0 +1,59 @@
+"""The live view's comparisons: the same weekday of the last weeks, and POS sales so far today."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from agent.wire.records import iso
+from hub.live.history import History
+from hub.live.state import LiveState
+from hub.store import open_db
+
+TZ = "Europe/Prague"
+PRESENCE = (
+    "INSERT INTO presence (org, store, agent, epoch, seq, idx, taken_at, present_n, entered_n, new_n,"
+    " recent_s, taken_epoch_s) VALUES ('acme', 'brno-1', 'gw-1', 'e', ?, 0, ?, 3, ?, 0, 300, ?)"
+)
+VISIT = (
+    "INSERT INTO visits (org, store, agent, epoch, seq, idx, started_at, ended_at, dwell_s, sightings_n,"
+    " rssi_max_dbm, kind, randomized, device_key, key_window, started_epoch_s, ended_epoch_s) VALUES"
+    " ('acme', 'brno-1', 'gw-1', 'e', ?, 0, '', '', 600, 5, -50, 'visitor', 0, NULL, 'w', ?, ?)"
+)
+SALE = (
+    "INSERT INTO pos_transactions (store, transaction_id, at_utc, at_epoch_s, net_amount_cents, voided)"
+    " VALUES ('brno-1', ?, '', ?, 2500, ?)"
+)
+
+
+def test_entries_compare_with_the_same_weekday_to_the_same_time(tmp_path: Path) -> None:
+    """Entries today stand next to the mean of the same weekday in the last weeks, counted to the same
+    time of day (later entries of those days do not count); a week from before presence records uses
+    its visits. Sales so far count today's transactions, never voided ones, and give the conversion."""
+    db = open_db(tmp_path / "hub.db")
+    now = datetime(2026, 12, 2, 12, 0, tzinfo=ZoneInfo(TZ)).timestamp()  # a Wednesday noon, far from midnight
+    week = 7 * 86400  # no DST change in the four weeks before
+    seq = 0
+    for back, entered in ((1, 10), (2, 20)):
+        for offset in (-60, +3600 * 3):  # one before "now" on that day, one after it (not counted)
+            seq += 1
+            t = now - back * week + offset
+            db.conn.execute(PRESENCE, (seq, iso(t), entered, int(t)))
+    for i in range(6):  # three weeks back: no presence then, six visitor visits before the time
+        t = now - 3 * week - 60 - i
+        db.conn.execute(VISIT, (100 + i, int(t), int(t) + 600))
+    for i, voided in enumerate((0, 0, 1)):
+        db.conn.execute(SALE, (f"t{i}", int(now - 30), voided))
+    db.conn.execute(PRESENCE, (99, iso(now - 5), 8, int(now - 5)))
+    db.close()
+    state = LiveState(lambda _s: TZ, lambda _s: 1.0)
+    history = History(tmp_path / "hub.db", lambda _s: TZ, lambda _s: 30)
+    history.load_today(state, now)
+    extra = history.extra("brno-1", now)
+    history.close()
+    assert extra["weeks_n"] == 3
+    assert extra["today_last_weeks"] == round((10 + 20 + 6) / 3, 1)
+    snap = state.snapshot("brno-1", now, extra)
+    assert snap["entries"]["today"] == 8 and snap["entries"]["today_last_weeks"] == 12.0
+    assert snap["sales"] == {"transactions_n": 2, "net_sales": 50.0, "conversion": 0.25}
