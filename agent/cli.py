@@ -26,6 +26,7 @@ from agent.config import AgentConfig, load
 from agent.configfile import ConfigError
 from agent.doors import DoorStartError
 from agent.enroll import EnrollError
+from agent.lifeline import Lifeline
 from agent.sources.capture_file import CaptureError
 from agent.sources.ifaces import LiveSourceError
 from agent.wire.records import parse_iso
@@ -71,10 +72,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     app = AgentApp(cfg)
+    lifeline = Lifeline(stop).install()  # a thread that dies stops the agent: exit 1, systemd restarts it
     try:
         code = app.run(stop, drain_timeout_s=args.drain_timeout)
     except (CaptureError, LiveSourceError, DoorStartError, EnrollError) as exc:
         raise UserError(str(exc)) from None
+    finally:
+        lifeline.uninstall()
+    if lifeline.died:
+        raise UserError(f"{lifeline.died}; stopped, to be restarted (systemd does; see the log)")
     if app.problem:
         print(f"{PROG}: warning: {app.problem}", file=sys.stderr)
     return code

@@ -21,6 +21,7 @@ from datetime import date
 from pathlib import Path
 from types import FrameType
 
+from agent.lifeline import Lifeline
 from agent.sdnotify import Notifier
 from agent.wire.topics import ID_RE
 from hub.config import ConfigError, HubConfig, load_hub_config
@@ -72,6 +73,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log.info("signal %s: stopping", signal.Signals(signum).name)
         stop.set()
 
+    lifeline = Lifeline(stop).install()  # a thread that dies stops the hub: exit 1, systemd restarts it
     hub = Hub(config)
     try:
         hub.start()
@@ -94,8 +96,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         notify.stopping()
         hub.stop()
+        lifeline.uninstall()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+    if lifeline.died:
+        raise UserError(f"{lifeline.died}; stopped, to be restarted (systemd does; see the log)")
     return 0
 
 

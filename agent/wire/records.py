@@ -11,6 +11,8 @@ from dataclasses import MISSING, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from agent.wire import ranges
+
 
 def doc(text: str, **kw: Any) -> Any:
     """A dataclass field with its description (used for the schema and the README table)."""
@@ -169,9 +171,21 @@ def _is_opt_str(v: Any) -> bool:
 
 
 _CHECKS = {"str": _is_str, "int": _is_int, "float": _is_float, "bool": _is_bool, "str | None": _is_opt_str}
-# per record type: (field name, type check, is a time) in declaration order, built once
-_FIELD_CHECKS: dict[str, tuple[tuple[str, Any, bool, str], ...]] = {
-    t: tuple((f.name, _CHECKS[str(f.type)], f.name.endswith("_at"), str(f.type)) for f in fields(c))
+
+
+def _bound(name: str) -> Any:
+    """The range check of field `name` (agent/wire/ranges.py), or None when its type says all."""
+    if name in ranges.NUMBERS:
+        return ranges.check_number
+    if name in ranges.CHOICES or name in ranges.PATTERNS:
+        return ranges.check_text
+    return None
+
+
+# per record type: (field name, type check, is a time, type name, range check) in declaration order
+_FIELD_CHECKS: dict[str, tuple[tuple[str, Any, bool, str, Any], ...]] = {
+    t: tuple((f.name, _CHECKS[str(f.type)], f.name.endswith("_at"), str(f.type), _bound(f.name))
+             for f in fields(c))
     for t, c in RECORD_TYPES.items()
 }
 # fields added later, with a default: a record from an older agent may leave them out
@@ -186,8 +200,10 @@ _OPTIONAL: dict[str, dict[str, Any]] = {
 Checked = tuple[str, tuple[Any, ...], tuple[int, ...]]
 
 
-def check_record(obj: Any) -> Checked:
-    """Check a record's wire object field by field; ValueError naming the field (never its value)."""
+def check_record(obj: Any, now: float | None = None) -> Checked:
+    """Check a record's wire object field by field, types then ranges (agent/wire/ranges.py); ValueError
+    naming the field, never its value (a RangeError, with its counter reason, for a range or shape).
+    Times must fall between 2020 and a day after `now` (default: this machine's clock)."""
     if type(obj) is not dict:
         raise ValueError("record is not an object")
     rtype = obj.get("type")
@@ -199,7 +215,7 @@ def check_record(obj: Any) -> Checked:
             raise ValueError(f"{rtype}: unknown field {extra[0]!r}")
     values: list[Any] = []
     times: list[int] = []
-    for name, check, is_time, typ in checks:
+    for name, check, is_time, typ, bound in checks:
         try:
             value = obj[name]
         except KeyError:
@@ -210,9 +226,13 @@ def check_record(obj: Any) -> Checked:
             raise ValueError(f"{rtype}.{name}: is not {typ}")
         if is_time:
             try:
-                times.append(epoch_s(value))
+                at = epoch_s(value)
             except ValueError:
                 raise ValueError(f"{rtype}.{name}: {_TIME_ERROR}") from None
+            ranges.check_time(f"{rtype}.{name}", at, now)
+            times.append(at)
+        elif bound is not None and value is not None:
+            bound(f"{rtype}.{name}", name, value)
         values.append(value)
     return rtype, tuple(values), tuple(times)
 
@@ -227,9 +247,11 @@ def record_schema(cls: type[Any]) -> dict[str, Any]:
     """JSON Schema of one record type, built from the dataclass."""
     props: dict[str, Any] = {"type": {"const": cls.type}}
     for f in fields(cls):
-        props[f.name] = {**_PY_TO_JSON[str(f.type)], "description": f.metadata["doc"]}
+        props[f.name] = {**_PY_TO_JSON[str(f.type)], **ranges.schema_bounds(f.name),
+                         "description": f.metadata["doc"]}
         if f.name.endswith("_at"):
             props[f.name]["format"] = "date-time"
+            props[f.name]["description"] += "; from 2020-01-01 to a day after the receiver's clock"
     return {
         "type": "object",
         "title": cls.type,
