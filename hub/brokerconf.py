@@ -18,10 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.enroll import write_public
+from agent.wire.envelope import MAX_PAYLOAD_BYTES
 from agent.wire.topics import PREFIX
 from hub.pki.ca import CA_CERT, CRL_FILE, SERVER_CERT, SERVER_KEY, CertificateAuthority, PkiError
 
 CONF_FILE, ACL_FILE = "mosquitto.conf", "acl"
+# the broker refuses (and disconnects) a client sending a larger packet: the hub's own payload limit plus
+# room for the topic and MQTT 5 properties, so a 1 GB publish never reaches the hub
+MAX_PACKET_BYTES = MAX_PAYLOAD_BYTES + (64 << 10)
 
 
 def acl_text() -> str:
@@ -61,6 +65,7 @@ def conf_text(pki: Path, acl: Path, port: int, bind: str | None) -> str:
         "per_listener_settings false",
         "allow_anonymous false",
         f"acl_file {acl.resolve()}",
+        f"max_packet_size {MAX_PACKET_BYTES}",
         "",
         listener,
         "protocol mqtt",

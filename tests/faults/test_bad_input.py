@@ -1,0 +1,189 @@
+"""Hostile and careless input against a real `footfall-hub serve` process and a real mosquitto.
+
+Each test sends bad payloads and then a good one, and prints one line:
+
+    faults/bad-input-<class>: sent N, refused {reason: n}, stored after N, lost 0
+
+`stored after` counts the good batches sent after the bad ones that the hub stored and acknowledged;
+`lost` those it did not. The hub process must still be alive at the end.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import zlib
+from collections import Counter
+from pathlib import Path
+
+from agent.wire import Ack, encode_envelope
+from tests.faults.support import rss_kib
+from tests.faults.test_kill_hub import HubProc
+from tests.hub.envelopes import Publisher, envelope, visit
+from tests.hub.support import query, wait_for
+from tests.support.mosquitto import Mosquitto
+
+HUB_RSS_LIMIT_KIB = 200 * 1024
+
+
+class AckWatch:
+    """The agent's ack topic, as the agent would read it."""
+
+    def __init__(self, publisher: Publisher, topic: str) -> None:
+        self.seqs: set[int] = set()
+        self._lock = threading.Condition()
+        publisher.subscribe(topic)
+        publisher.client.on_message = self._on_message
+
+    def _on_message(self, _c: object, _u: object, msg: object) -> None:
+        ack = Ack.decode(msg.payload)  # type: ignore[attr-defined]
+        with self._lock:
+            self.seqs.update(ack.seqs)
+            self._lock.notify_all()
+
+    def wait(self, seq: int, timeout: float = 15.0) -> bool:
+        with self._lock:
+            return self._lock.wait_for(lambda: seq in self.seqs, timeout)
+
+
+def _raw(seq: int) -> bytes:
+    """A good batch of one visit, uncompressed, for editing one value in its bytes."""
+    return encode_envelope(envelope(seq, [visit(seq)]), compress=False)
+
+
+def _report(name: str, sent: int, refused: dict[str, int], stored_after: int, lost: int) -> None:
+    print(f"\nfaults/bad-input-{name}: sent {sent}, refused {dict(sorted(refused.items()))}, "
+          f"stored after {stored_after}, lost {lost}")
+
+
+def _dead_letters(db: Path) -> Counter[str]:
+    return Counter(r for (r,) in query(str(db), "SELECT reason FROM dead_letters"))
+
+
+def test_out_of_range_batches_are_dead_lettered_and_the_next_good_batch_is_stored_and_acked(
+        tmp_path: Path, mosquitto: Mosquitto) -> None:
+    """A batch with an integer of 2^64 (or 10^30, a seq of 2^63, a MAC for a device key, a visit in
+    2106) used to kill the hub's writer: nothing stored afterwards from any store, nothing acked, the
+    same death at every restart. Now each is dead-lettered by name and the good batch sent right after
+    is stored and acknowledged, by the same hub process."""
+    hub = HubProc(tmp_path, mosquitto.port)
+    hub.start()
+    topic = envelope(0, []).topics
+    pub = Publisher(mosquitto.port)
+    try:
+        acks = AckWatch(pub, topic.ack)
+        bad = [
+            _raw(1).replace(b'"dwell_s":600', b'"dwell_s":' + str(2**64).encode()),
+            _raw(2).replace(b'"sightings_n":12', b'"sightings_n":1' + b"0" * 30),
+            _raw(3).replace(b'"seq":3', b'"seq":' + str(2**63).encode()),
+            _raw(4).replace(b'"device_key":"' + f"{4:032x}".encode() + b'"', b'"device_key":"a4:5e:60:01:02:03"'),
+            _raw(5).replace(b'"ended_at":"2026', b'"ended_at":"2106'),
+            _raw(6).replace(b'"rssi_max_dbm":-55', b'"rssi_max_dbm":-1' + b"0" * 20),
+        ]
+        for payload in bad:
+            pub.publish(topic.data, payload)
+        good = envelope(7, [visit(7)])
+        pub.send(good)
+        assert acks.wait(7), hub.log.read_text()[-2000:]
+        db = tmp_path / "hub.db"
+        assert wait_for(lambda: sum(_dead_letters(db).values()) == len(bad))
+        assert hub.proc is not None and hub.proc.poll() is None, "the hub process died"
+        refused = _dead_letters(db)
+        stored = query(str(db), "SELECT seq FROM batches")
+        _report("wire-ranges", len(bad) + 1, refused, len(stored), 1 - len(stored))
+        assert stored == [(7,)]
+        assert refused == {"out_of_range": 4, "bad_envelope": 1, "mac_shaped": 1}
+        # the MAC-shaped key never reaches the hub's disk, not even in the dead letter
+        assert query(str(db), "SELECT length(payload) FROM dead_letters WHERE reason = 'mac_shaped'") == [(0,)]
+        assert "Traceback" not in hub.log.read_text()
+    finally:
+        pub.close()
+        hub.terminate()
+
+
+def _bomb(expanded_bytes: int, level: int) -> bytes:
+    """A zlib stream of `expanded_bytes` zeros, made a chunk at a time (never held expanded)."""
+    deflate = zlib.compressobj(level)
+    chunk = b"\0" * (16 << 20)
+    parts = [deflate.compress(chunk) for _ in range(expanded_bytes // len(chunk))]
+    parts.append(deflate.flush())
+    return b"".join(parts)
+
+
+def test_zlib_bombs_on_a_data_topic_cost_the_hub_at_most_its_payload_limit(
+        tmp_path: Path, mosquitto: Mosquitto) -> None:
+    """A 10 MB payload (expanding to about 2 GB) and a 1 GB-expanding bomb of about 5 MB used to grow
+    the hub from 44 MB to 2.1 GB before it gave up. Now decompression stops at the wire's limit while it
+    inflates: the real hub process's peak RSS stays under 200 MB, both are dead-lettered as too_large,
+    and the good batch after them is stored and acked."""
+    big = _bomb(2400 << 20, 1)
+    gigabyte = _bomb(1 << 30, 1)
+    assert len(big) >= 10_000_000 and len(gigabyte) < 8 << 20  # one refused by size, one while inflating
+    hub = HubProc(tmp_path, mosquitto.port)
+    hub.start()
+    topic = envelope(0, []).topics
+    pub = Publisher(mosquitto.port)
+    try:
+        acks = AckWatch(pub, topic.ack)
+        assert hub.proc is not None
+        before = rss_kib(hub.proc.pid)
+        pub.publish(topic.data, big)
+        pub.publish(topic.data, gigabyte)
+        pub.send(envelope(1, [visit(1)]))
+        assert acks.wait(1, 30), hub.log.read_text()[-2000:]
+        db = tmp_path / "hub.db"
+        assert wait_for(lambda: sum(_dead_letters(db).values()) == 2)
+        peak = _peak_rss_kib(hub.proc.pid)
+        refused = _dead_letters(db)
+        stored = query(str(db), "SELECT seq FROM batches")
+        _report("bombs", 3, refused, len(stored), 1 - len(stored))
+        print(f"faults/bad-input-bombs: hub RSS {before // 1024} MB before, peak {peak // 1024} MB "
+              f"(payloads {len(big) >> 20} MB and {len(gigabyte) >> 20} MB)")
+        assert refused == {"too_large": 2}
+        assert stored == [(1,)]
+        assert peak < HUB_RSS_LIMIT_KIB
+        kept = query(str(db), "SELECT max(length(payload)) FROM dead_letters")[0][0]
+        assert kept <= 64 << 10  # a refused bomb does not fill the hub's disk either
+    finally:
+        pub.close()
+        hub.terminate()
+
+
+def _peak_rss_kib(pid: int) -> int:
+    """The process's peak resident memory (VmHWM), KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmHWM for {pid}")
+
+
+def test_a_writer_thread_that_dies_ends_the_hub_process_with_exit_1(tmp_path: Path, mosquitto: Mosquitto) -> None:
+    """Should the writer thread die anyway (a bug no test foresaw, injected here), `serve` must not live on
+    storing nothing: it logs the death on one line and exits 1, so that systemd restarts it."""
+    hub = HubProc(tmp_path, mosquitto.port)
+    script = ("import sys, hub.ingest.writer as w, hub.cli\n"
+              "def boom(self, conn, group):\n    raise RuntimeError('injected writer bug')\n"
+              "w.Writer._write_with_retry = boom\n"
+              f"sys.exit(hub.cli.main(['serve', '--config', {str(hub.config)!r}]))\n")
+    log = tmp_path / "patched-hub.log"
+    with log.open("wb") as err:
+        proc = subprocess.Popen([sys.executable, "-c", script], stderr=err, cwd=Path(__file__).parents[2])
+    try:
+        assert wait_for(lambda: "hub started" in log.read_text(), 15), log.read_text()
+        pub = Publisher(mosquitto.port)
+        try:
+            pub.send(envelope(1, [visit(1)]))
+        finally:
+            pub.close()
+        code = proc.wait(20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    text = log.read_text()
+    print(f"\nfaults/bad-input-thread-death: exit {code}; last line: {text.strip().splitlines()[-1]}")
+    assert code == 1
+    assert "thread hub-writer died (RuntimeError: injected writer bug)" in text
+    assert text.strip().splitlines()[-1].startswith("footfall-hub: error: thread hub-writer died")
+    assert "Traceback" not in text
