@@ -23,8 +23,9 @@ from agent.privacy.keychain import KeyChain
 from agent.sdnotify import Notifier
 from agent.sinks.mqtt import MqttSink
 from agent.sources import load as load_source
+from agent.timegate import AHEAD_S, TimeGate, file_ceiling
 from agent.wire import Status, Topics
-from agent.wire.records import iso
+from agent.wire.records import iso, wire_problem
 from agent.wire.settings import AgentSettings
 from agent.wire.signing import load_signing_key
 
@@ -41,6 +42,9 @@ class AgentApp:
         self.config = config
         self.clock = clock or SyncCheck()
         self.clock_counters: dict[str, int] = {}  # frames held, re-stamped or dropped for the clock
+        self.time_gate: TimeGate | None = None  # frames dropped by time (agent/timegate.py), by reason
+        self.refused: dict[str, int] = {}  # records the hub would refuse, never sent, by reason
+        self._time_warned_at = float("-inf")
         self.source: object | None = None
         self.topics = Topics(config.org, config.store, config.agent)
         self.state_dir = config.state_path
@@ -61,6 +65,9 @@ class AgentApp:
         counters = self.pipeline.counters() if self.pipeline else {}
         counters.update(getattr(self.source, "counters", {}))
         counters.update(self.clock_counters)
+        if self.time_gate is not None:
+            counters.update(self.time_gate.counters)
+        counters.update(self.refused)
         if self.doors is not None:  # rejected pushes by reason, resets, door_stale_<sensor> = 1
             counters.update(self.doors.counters())
         if self.outbox:  # dropped at the cap, corrupt files set aside: the alerts a fleet watches
@@ -165,15 +172,22 @@ class AgentApp:
         assert source is not None
         # live frames carry this machine's clock: held aside until it is synchronised (agent/clock.py);
         # a file's frames carry their own times, and only those before 2020 are refused
-        gate = ClockGate(self.clock) if self.config.source.type == "live" else None
+        live = self.config.source.type == "live"
+        gate = ClockGate(self.clock) if live else None
         self.clock_counters = gate.counters if gate else {}
+        # and in front of the key ratchet: times far from the clock, or from the capture's own timeline
+        self.time_gate = times = TimeGate(self._live_ceiling, timeline=False) if live else \
+            TimeGate(file_ceiling(self.clock.now))
         for frames in source.batches(stop):  # type: ignore[attr-defined]
             batch, synced = gate.feed(frames) if gate else (floor(frames, self.clock_counters), True)
-            self._feed(batch, synced, source)
+            self._feed(self._timed(batch, synced), synced, source)
             if stop.is_set():
                 break
         if gate is not None:  # at shutdown, frames still held go marked (or counted, when before 2020)
-            self._feed(*gate.release(), source)
+            batch, synced = gate.release()
+            self._feed(self._timed(batch, synced), synced, source)
+        self._feed(times.close(), True, source)
+        self._warn_time(final=True)
         self.problem = getattr(source, "problem", None)
         if self.pipeline is None:
             return not stop.is_set()
@@ -187,6 +201,28 @@ class AgentApp:
         state["sessionizer"] = {}
         self.outbox.save_state(PIPELINE_STATE, state)
         return True
+
+    def _live_ceiling(self) -> float | None:
+        return self.clock.now() + AHEAD_S if self.clock.synced() else None
+
+    def _timed(self, batch: list[tuple[float, bytes]], synced: bool) -> list[tuple[float, bytes]]:
+        """The time gate: never a frame that would move the key ratchet without a clock to trust."""
+        assert self.time_gate is not None
+        batch = self.time_gate.feed(batch)
+        if not synced and self.pipeline is not None:
+            chain = self.pipeline.chain
+            batch = self.time_gate.not_ahead(batch, chain.bounds(chain.anchor_index)[1])
+        self._warn_time()
+        return batch
+
+    def _warn_time(self, final: bool = False) -> None:
+        """At most once a minute (and at the end), a warning when frames were dropped for their time."""
+        gate = self.time_gate
+        if gate is None or not gate.counters or (not final and time.monotonic() - self._time_warned_at < 60):
+            return
+        self._time_warned_at = time.monotonic()
+        log.warning("frames dropped for their time so far: %s (agent/timegate.py; check the clock or the "
+                    "capture)", dict(sorted(gate.counters.items())))
 
     def _feed(self, batch: list[tuple[float, bytes]], synced: bool, source: Any) -> None:
         assert self.outbox is not None
@@ -215,6 +251,7 @@ class AgentApp:
         """Hand records to the outbox in batches: a live source yields every half second, and one
         MQTT message per half second of a quiet store would be a message per event (DESIGN section 6)."""
         assert self.outbox is not None and self.sink is not None
+        records = self._sendable(records)
         if records and not self._pending:
             self._pending_since = time.monotonic()
         self._pending.extend(records)
@@ -224,6 +261,19 @@ class AgentApp:
             self.outbox.append(self._pending, time.time())
             self._pending = []
             self.sink.kick()
+
+    def _sendable(self, records: list[Any]) -> list[Any]:
+        """The records the hub accepts: one it would refuse would take its whole batch to the dead
+        letters, so it is counted (`record_refused_<reason>`) and never sent."""
+        kept = []
+        for rec in records:
+            problem = wire_problem(rec)
+            if problem is None:
+                kept.append(rec)
+            else:
+                name = f"record_refused_{problem}"
+                self.refused[name] = self.refused.get(name, 0) + 1
+        return kept
 
     def _start_doors(self) -> None:
         """Door counters, after the sink: the listener, pollers and pins, and a thread that moves closed
@@ -251,6 +301,7 @@ class AgentApp:
 
     def _append_doors(self, records: list[Any]) -> None:
         assert self.outbox is not None and self.sink is not None
+        records = self._sendable(records)
         if records:
             self.outbox.append(records, time.time())
             self.sink.kick()

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent import __version__
 from agent.config import AgentConfig, load
@@ -30,6 +31,9 @@ from agent.lifeline import Lifeline
 from agent.sources.capture_file import CaptureError
 from agent.sources.ifaces import LiveSourceError
 from agent.wire.records import parse_iso
+
+if TYPE_CHECKING:  # replay loads only for its commands (docstring)
+    from agent.replay import ReplayResult
 
 PROG = "footfall-agent"
 
@@ -106,12 +110,28 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"{PROG}: warning: {result.problem}", file=sys.stderr)
     if args.summary:
         print(json.dumps(replay.summary(result), indent=2))
+    else:
+        rows = replay.windows(result, args.window, _factor(cfg, args.state))
+        columns = ["window_start", "seen", "present", "visitors", "passersby", "entering"]
+        writer = csv.DictWriter(sys.stdout, columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return _time_verdict(args.capture, result)
+
+
+def _time_verdict(capture: str, result: ReplayResult) -> int:
+    """A warning naming the frames dropped for their time; exit 1 when that was most of the capture."""
+    if not result.time_dropped:
         return 0
-    rows = replay.windows(result, args.window, _factor(cfg, args.state))
-    columns = ["window_start", "seen", "present", "visitors", "passersby", "entering"]
-    writer = csv.DictWriter(sys.stdout, columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
+    dropped = sum(result.time_dropped.values())
+    reasons = ", ".join(f"{k} {n}" for k, n in sorted(result.time_dropped.items()))
+    line = (f"{capture}: {dropped} of {result.frames_read} frames dropped for their time ({reasons}); "
+            "timestamps far from the capture's own timeline or this machine's clock, or before the "
+            "state folder's key window")
+    if result.mostly_dropped:
+        print(f"{PROG}: error: {line}: most of the capture was not counted", file=sys.stderr)
+        return 1
+    print(f"{PROG}: warning: {line}", file=sys.stderr)
     return 0
 
 

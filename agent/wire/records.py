@@ -237,6 +237,18 @@ def check_record(obj: Any, now: float | None = None) -> Checked:
     return rtype, tuple(values), tuple(times)
 
 
+def wire_problem(rec: Any) -> str | None:
+    """Why the hub would refuse this record (its dead-letter reason), or None: what an agent checks
+    before a record goes into a batch, so that one bad value never takes a whole batch with it."""
+    try:
+        check_record(record_to_dict(rec))
+    except ranges.RangeError as exc:
+        return exc.reason
+    except ValueError:
+        return "bad_record"
+    return None
+
+
 def record_from_dict(obj: Any) -> Any:
     """Build a record from its wire object; ValueError naming the field (never its value)."""
     rtype, values, _ = check_record(obj)
