@@ -17,8 +17,9 @@ from agent.buffer.recover import open_outbox
 from agent.clock import ClockGate, SyncCheck, floor
 from agent.config import AgentConfig
 from agent.doors.service import DoorService
-from agent.enroll import EnrollError, check_plain, client_context, write_private
+from agent.enroll import write_private
 from agent.pipeline import Pipeline
+from agent.preflight import preflight
 from agent.privacy.keychain import KeyChain
 from agent.sdnotify import Notifier
 from agent.sinks.mqtt import MqttSink
@@ -27,7 +28,6 @@ from agent.timegate import AHEAD_S, TimeGate, file_ceiling
 from agent.wire import Status, Topics
 from agent.wire.records import iso, wire_problem
 from agent.wire.settings import AgentSettings
-from agent.wire.signing import load_signing_key
 
 log = logging.getLogger("footfall.agent")
 PIPELINE_STATE = "pipeline"
@@ -81,14 +81,8 @@ class AgentApp:
         """Run until the source ends (then drain the outbox) or `stop` is set. Returns an exit code."""
         cfg = self.config
         self.source = self._source()  # a wrong interface or file fails here, before anything connects
-        tls = cfg.mqtt.tls.paths(self.state_dir)  # None: plain MQTT (loopback development)
-        if tls is None:
-            try:
-                check_plain(cfg.mqtt.host, cfg.mqtt.allow_plain_loopback)
-            except ValueError as exc:
-                raise EnrollError(str(exc)) from None
-        tls_context = client_context(*tls) if tls else None  # missing files: EnrollError, here too
-        signing_key = self._signing_key()
+        checked = preflight(cfg, source=False)  # what check-config checks too: one line each
+        tls_context, signing_key = checked.tls, checked.signing_key
         self.state_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.state_dir, 0o700)
         self._load_optouts()
@@ -126,20 +120,6 @@ class AgentApp:
             self.sink.stop()
             self.outbox.close()
         return 0
-
-    def _signing_key(self) -> Any:
-        """The batch-signing key of mqtt.signing_key_file, or None (unsigned, development)."""
-        name = self.config.mqtt.signing_key_file
-        if not name:
-            return None
-        path = self.state_dir / name
-        try:
-            return load_signing_key(path)
-        except FileNotFoundError:
-            raise EnrollError(f"{path} is missing (run footfall-agent enroll --dir {self.state_dir}; "
-                              "signing_key_file: '' sends unsigned batches, for development)") from None
-        except ValueError as exc:
-            raise EnrollError(f"{exc} (enroll again with --new-key)") from None
 
     def _load_optouts(self) -> None:
         path = self.state_dir / OPTOUTS_FILE

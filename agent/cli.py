@@ -50,7 +50,13 @@ def _config(path: str | None) -> AgentConfig:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    _config(args.config)
+    from agent.preflight import preflight  # noqa: PLC0415 -- per-command import, see the docstring
+
+    cfg = _config(args.config)
+    try:
+        preflight(cfg)  # exactly what run checks before it connects: state folder, source, TLS, keys
+    except (CaptureError, LiveSourceError, EnrollError) as exc:
+        raise UserError(f"{exc} (in {args.config})") from None
     print(f"{args.config}: ok")
     return 0
 

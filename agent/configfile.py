@@ -110,23 +110,45 @@ def _build(source: str, prefix: str, node: yaml.MappingNode, cls: type[T]) -> T:
     return obj
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a config is a page or two; a larger file is a wrong path
+
+
+def _read_text(path: Path) -> str:
+    """The file as UTF-8 text; ConfigError naming the file (and line, for bytes that are not UTF-8)."""
+    try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES} bytes: not a config file")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"{path.name}:{line}: byte 0x{data[exc.start]:02x} is not UTF-8 text (save the "
+                          "file as UTF-8)") from None
+
+
 def load_config(path: str | Path | None, cls: type[T], text: str | None = None) -> T:
     """Load and check a config file (or `text`); no file means every default."""
     source = Path(path).name if path is not None else "<defaults>"
     if text is None:
         if path is None:
             return cls()
-        try:
-            text = Path(path).read_text()
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        text = _read_text(Path(path))
     try:
         root = yaml.compose(text)
+    except yaml.reader.ReaderError as exc:  # a control character: a binary file, most likely
+        at = text.count("\n", 0, exc.position) + 1
+        raise ConfigError(f"{source}:{at}: character {exc.character!r} is not allowed in YAML "
+                          "(is this a binary file?)") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "not valid YAML"
         raise ConfigError(f"{source}{line}: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply to be a config") from None
     if root is None:
         return cls()
     if not isinstance(root, yaml.MappingNode):

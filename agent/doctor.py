@@ -157,6 +157,23 @@ def check_tls(cfg: AgentConfig) -> Finding:
     return Finding("tls", True, f"{', '.join(f'mqtt.{k}' for k in files)} readable")
 
 
+def check_signing_key(cfg: AgentConfig) -> Finding:
+    """The batch-signing key `run` loads (agent/preflight.py): without it the agent does not start."""
+    from agent.enroll import EnrollError  # noqa: PLC0415 -- as above
+    from agent.preflight import signing_key  # noqa: PLC0415 -- the key code loads only for this check
+
+    if not cfg.mqtt.signing_key_file:
+        return Finding("signing", True, "signing_key_file is empty: batches go unsigned (development; the "
+                       "hub must have trust.require_signatures: false)")
+    try:
+        signing_key(cfg)
+    except EnrollError as exc:
+        return Finding("signing", False, str(exc).split(" (", 1)[0],
+                       f"footfall-agent enroll --dir {cfg.state_path}, then footfall-hub pki issue on the "
+                       "hub")
+    return Finding("signing", True, f"{cfg.state_path / cfg.mqtt.signing_key_file} is an Ed25519 key")
+
+
 def run(cfg: AgentConfig, timeout_s: float = 3.0) -> list[Finding]:
     return [check_interface(cfg), check_capabilities(cfg), check_clock(), check_disk(cfg),
-            check_broker(cfg, timeout_s), check_tls(cfg)]
+            check_broker(cfg, timeout_s), check_tls(cfg), check_signing_key(cfg)]

@@ -101,8 +101,7 @@ class TimeGate:
             if ts > ref + limit:
                 self.ref = ref
                 return batch[:i], i
-            if ts > ref:
-                ref = ts
+            ref = max(ref, ts)
         self.ref = ref
         return list(batch), len(batch)
 

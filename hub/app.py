@@ -17,13 +17,13 @@ import logging
 from pathlib import Path
 from types import TracebackType
 
-from agent.enroll import check_plain
 from agent.wire import Ack
-from hub.config import ConfigError, HubConfig
+from hub.config import HubConfig
 from hub.ingest import Counters, Incoming, MqttSubscriber, Writer
 from hub.ingest.decode import Verifier, decode
 from hub.ingest.mqtt import BrokerUnavailableError
 from hub.pki.registry import SigningKeys
+from hub.preflight import preflight
 from hub.publish import MetricsClient, MetricsPublisher
 from hub.store import open_db
 
@@ -45,14 +45,8 @@ class Hub:
         """Start every stage; BrokerUnavailableError, everything stopped again, when the broker is down;
         ConfigError (nothing started) for plain MQTT without allow_plain_loopback or trust without pki_dir.
         """
-        mqtt, trust = self.config.mqtt, self.config.trust
-        if not mqtt.tls.ca_file:
-            try:
-                check_plain(mqtt.host, mqtt.allow_plain_loopback)
-            except ValueError as exc:
-                raise ConfigError(str(exc)) from None
-        if trust.problem():
-            raise ConfigError(str(trust.problem()))
+        trust = self.config.trust
+        preflight(self.config)  # the checks check-config runs too (hub/preflight.py)
         open_db(self.config.database.path).close()
         keys = SigningKeys(Path(trust.pki_dir) if trust.pki_dir else None)
         verifier = Verifier(keys, require_signatures=trust.require_signatures)

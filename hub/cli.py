@@ -257,10 +257,16 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     path = args.config or DEFAULT_CONFIG
     if not Path(path).exists():
         raise UserError(f"{path}: no such file (give the hub's config with --config)")
+    from hub.preflight import preflight  # noqa: PLC0415 -- per-command import (docstring)
+
     try:
         config = load_hub_config(path)
     except ConfigError as exc:
         raise UserError(str(exc)) from None
+    try:
+        preflight(config)  # exactly what serve checks before it connects
+    except ConfigError as exc:
+        raise UserError(f"{exc} (in {path})") from None
     n = len(config.stores)
     print(f"{path}: ok ({n} store{'' if n == 1 else 's'} configured, database {config.database.path})")
     return 0

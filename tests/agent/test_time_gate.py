@@ -15,7 +15,7 @@ import pytest
 from agent.cli import main
 from agent.sources.pcap_file import PcapFileSource
 from agent.timegate import TimeGate
-from tests.support.frames import probe_request, write_pcap
+from tests.support.frames import write_pcap
 
 Y2106 = 4_294_000_000.0  # 2106-01-27, just inside pcap's 32-bit seconds
 DAY = "2023-02-23.pcap"
@@ -95,7 +95,7 @@ def test_without_a_set_clock_an_unconfirmed_jump_is_still_an_outlier() -> None:
     capture's frames that follow it continue the old time; a capture of a lone frame keeps nothing."""
     gate = TimeGate(lambda: None)
     day = [(1_700_000_000.0 + i, b"a") for i in range(10)]
-    out = gate.feed(day[:5] + [(Y2106, b"x")] + day[5:]) + gate.close()
+    out = gate.feed([*day[:5], (Y2106, b"x"), *day[5:]]) + gate.close()
     assert out == day
     assert gate.counters == {"time_outlier": 1}
     lone = TimeGate(lambda: None)
@@ -103,7 +103,7 @@ def test_without_a_set_clock_an_unconfirmed_jump_is_still_an_outlier() -> None:
     assert lone.counters == {"time_outlier": 1}
 
 
-def test_live_frames_ahead_of_a_synced_clock_are_dropped_and_unsynced_ones_never_open_a_later_window() -> None:
+def test_live_frames_ahead_of_a_synced_clock_are_dropped_and_unsynced_never_open_a_later_window() -> None:
     """Live: a synced clock is the reference (frames over 5 min ahead: `time_future`); with the clock
     not synchronised, frames of a window after the key chain's newest are `time_unsynced_ahead`."""
     now = 1_790_000_000.0

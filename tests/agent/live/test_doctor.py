@@ -8,6 +8,7 @@ from pathlib import Path
 
 from agent import doctor
 from agent.config import AgentConfig, MqttConfig, OutboxConfig, SourceConfig, TlsConfig
+from agent.enroll import enroll
 from tests.agent.live.conftest import Netns
 from tests.support.mosquitto import free_port
 
@@ -101,7 +102,7 @@ def test_doctor_on_a_machine_without_wifi_reports_it_and_exits_1(netns: Netns) -
     assert done.returncode == 1
     lines = done.stdout.splitlines()
     checks = [line.split()[1] for line in lines]
-    assert checks == ["interface", "capabilities", "clock", "disk", "broker", "tls"]
+    assert checks == ["interface", "capabilities", "clock", "disk", "broker", "tls", "signing"]
     assert lines[0] == (
         "PROBLEM  interface    source.type is pcap and there is no monitor-mode interface here "
         "(interfaces: lo); fix: no Wi-Fi radio found (/sys/class/ieee80211 is empty): plug in a "
@@ -128,3 +129,15 @@ def test_tls_check_reads_the_mqtt_tls_section(tmp_path: Path) -> None:
     finding = doctor.check_tls(cfg)
     assert not finding.ok
     assert f"mqtt.tls.cert_file {str(tmp_path / 'gateway.crt')!r} is missing or unreadable" in finding.detail
+
+
+def test_doctor_reports_a_missing_signing_key_with_the_enrol_command(tmp_path: Path) -> None:
+    """`run` refuses to start without its batch-signing key; doctor says so on its own line, naming the
+    file and how to make it, and says ok once a real key is there."""
+    cfg = AgentConfig(state_dir=str(tmp_path))
+    finding = doctor.check_signing_key(cfg)
+    assert finding.line() == (
+        f"PROBLEM  signing      {tmp_path / 'gateway-sign.key'} is missing; fix: footfall-agent enroll "
+        f"--dir {tmp_path}, then footfall-hub pki issue on the hub")
+    enroll(tmp_path, "demo", "demo-store", "gw-1")
+    assert doctor.check_signing_key(cfg).ok

@@ -35,7 +35,8 @@ def test_a_value_sqlite_cannot_bind_is_dead_lettered_and_the_next_batch_is_store
     db = tmp_path / "hub.db"
     open_db(db).close()
     acked: list[int] = []
-    writer = Writer(db, counters := Counters(), lambda _m, acks: acked.extend(s for v in acks.values() for s in v),
+    counters = Counters()
+    writer = Writer(db, counters, lambda _m, acks: acked.extend(s for v in acks.values() for s in v),
                     max_wait_ms=200, decoder=_huge_dwell)
     writer.start()
     try:
