@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from agent import __version__
 from agent.config import AgentConfig, load
-from agent.configfile import ConfigError
+from agent.configfile import ConfigError, path_problem
 from agent.doors import DoorStartError
 from agent.enroll import EnrollError
 from agent.lifeline import Lifeline
@@ -106,8 +106,14 @@ def _factor(cfg: AgentConfig, state: str | None) -> float:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from agent import replay  # noqa: PLC0415 -- per-command import, see the docstring
+    from agent.preflight import check_state_dir  # noqa: PLC0415 -- per-command import, see the docstring
 
     cfg = _config(args.config)
+    if args.state:
+        try:
+            check_state_dir(Path(args.state))
+        except EnrollError as exc:
+            raise UserError(f"--state: {exc}") from None
     try:
         result = replay.run(Path(args.capture), cfg, Path(args.state) if args.state else None)
     except CaptureError as exc:
@@ -150,7 +156,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     sources: list[str] = []
     try:
         for capture, truth_csv in args.pair:
-            truth = calibrate.truth_windows(calibrate.read_truth(Path(truth_csv)), args.window)
+            try:
+                truth = calibrate.truth_windows(calibrate.read_truth(Path(truth_csv)), args.window)
+            except UnicodeDecodeError:
+                raise calibrate.CalibrationError(f"{truth_csv}: not UTF-8 text (give the occupancy CSV: "
+                                                 "start_utc,end_utc,occupancy)") from None
             result = replay.run(Path(capture), cfg, state / "replay")
             est = {int(parse_iso(r["window_start"])): r["present"]
                    for r in replay.windows(result, args.window)}
@@ -292,6 +302,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a path given that cannot be used (a file where a folder goes, ...): one line
+        print(f"{PROG}: error: {path_problem(exc)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -110,6 +110,15 @@ def _build(source: str, prefix: str, node: yaml.MappingNode, cls: type[T]) -> T:
     return obj
 
 
+def path_problem(exc: OSError) -> str:
+    """One CLI line for an OSError about a path the user gave: the path, the system's words, the fix.
+    Both CLIs' last resort, so that a file where a folder goes is never a traceback."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    if isinstance(exc, FileExistsError | NotADirectoryError):
+        return f"{where}a file is in the way where a folder is needed (move it aside or give another path)"
+    return f"{where}{exc.strerror or type(exc).__name__} (check the path given)"
+
+
 MAX_CONFIG_BYTES = 1 << 20  # a config is a page or two; a larger file is a wrong path
 
 

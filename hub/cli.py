@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -21,6 +22,7 @@ from datetime import date
 from pathlib import Path
 from types import FrameType
 
+from agent.configfile import path_problem
 from agent.lifeline import Lifeline
 from agent.sdnotify import Notifier
 from agent.wire.topics import ID_RE
@@ -239,11 +241,14 @@ def cmd_optout(args: argparse.Namespace) -> int:
         print(f"{PROG} optout: error: add needs --mac MAC", file=sys.stderr)
         return 2
     config = _config(args)
-    try:
-        if args.action == "add":
+    if args.action == "add":
+        try:
             added = optout.add(config, args.mac)
-            print(f"opt-out {'stored' if added.new else 'was stored already'} (raw MAC not kept); "
-                  f"{added.member_visits_deleted} member visits deleted; {added.total} opt-outs in all")
+        except optout.OptoutError as exc:
+            raise UserError(f"{exc}; nothing was stored") from None
+        print(f"opt-out {'stored' if added.new else 'was stored already'} (raw MAC not kept); "
+              f"{added.member_visits_deleted} member visits deleted; {added.total} opt-outs in all")
+    try:
         sent = optout.publish(config)
     except optout.OptoutError as exc:
         stored = "the opt-out is stored; " if args.action == "add" else ""
@@ -358,7 +363,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `footfall-hub report ... | head`: the reader left, nothing to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except OSError as exc:  # a path given that cannot be used (a file where a folder goes, ...): one line
+        print(f"{PROG}: error: {path_problem(exc)}", file=sys.stderr)
+        return 1
+    except sqlite3.DatabaseError as exc:  # database.path is not an SQLite file (or a damaged one)
+        print(f"{PROG}: error: database {_database_path(args)}: {exc} (is database.path the hub's "
+              "database? footfall-hub check-config checks it)", file=sys.stderr)
+        return 1
     return code
+
+
+def _database_path(args: argparse.Namespace) -> str:
+    try:
+        return _config(args).database.path
+    except UserError:
+        return "(unknown)"
 
 
 if __name__ == "__main__":
