@@ -40,6 +40,7 @@ class _Server(ThreadingHTTPServer):
     """ThreadingHTTPServer with a cap on open connections and errors counted, not printed."""
 
     daemon_threads = False  # server_close() joins request threads: nothing left running
+    request_queue_size = 128  # the kernel's backlog: a crowd is accepted (and closed) at once, not queued
     listener: DoorListener
 
     def __init__(self, address: tuple[str, int]) -> None:

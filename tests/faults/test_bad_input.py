@@ -22,6 +22,7 @@ from tests.faults.support import rss_kib
 from tests.faults.test_kill_hub import HubProc
 from tests.hub.envelopes import Publisher, envelope, visit
 from tests.hub.support import query, wait_for
+from tests.support.frames import pcap_bytes
 from tests.support.mosquitto import Mosquitto
 
 HUB_RSS_LIMIT_KIB = 200 * 1024
@@ -189,3 +190,69 @@ def test_a_writer_thread_that_dies_ends_the_hub_process_with_exit_1(
     assert "thread hub-writer died (RuntimeError: injected writer bug)" in text
     assert text.strip().splitlines()[-1].startswith("footfall-hub: error: thread hub-writer died")
     assert "Traceback" not in text
+
+
+AGENT = Path(sys.executable).with_name("footfall-agent")
+Y2106 = 4_294_000_000.0
+
+
+def _agent_run(tmp_path: Path, port: int, agent: str, pcap: Path) -> subprocess.CompletedProcess[str]:
+    """`footfall-agent run --pcap` as an operator would, its state folder kept per agent id."""
+    config = tmp_path / f"{agent}.yaml"
+    config.write_text(f"version: 1\norg: acme\nstore: brno-1\nagent: {agent}\ntimezone: Europe/Prague\n"
+                      f"state_dir: {tmp_path / agent}\nmqtt: {{port: {port}, allow_plain_loopback: true, "
+                      "signing_key_file: ''}\n")
+    return subprocess.run([str(AGENT), "run", "--config", str(config), "--pcap", str(pcap),
+                           "--drain-timeout", "30"], capture_output=True, text=True, timeout=120, check=False)
+
+
+def _counts(db: Path, agent: str) -> dict[str, object]:
+    """What the hub holds of one agent: the figures a report is made of."""
+    def one(sql: str) -> object:
+        return query(str(db), sql, (agent,))[0][0]
+    return {
+        "visits": one("SELECT count(*) FROM visits WHERE agent = ?"),
+        "visitors": one("SELECT count(*) FROM visits WHERE agent = ? AND kind = 'visitor'"),
+        "dwell_s": one("SELECT coalesce(sum(dwell_s), 0) FROM visits WHERE agent = ?"),
+        "probe_requests": one("SELECT coalesce(sum(probe_requests_n), 0) FROM minutes WHERE agent = ?"),
+        "minutes": one("SELECT count(*) FROM minutes WHERE agent = ?"),
+        "periods": query(str(db), "SELECT period, start_at, seen_n, visitors_n, passersby_n, bounces_n, "
+                         "visits_n FROM periods WHERE agent = ? ORDER BY period, start_at", (agent,)),
+    }
+
+
+def test_a_2106_frame_then_a_normal_day_counts_the_day_as_alone_through_mqtt_and_the_hub(
+        tmp_path: Path, mosquitto: Mosquitto, brno: Path) -> None:
+    """Through a real mosquitto and hub: an agent whose capture held one frame stamped 2106 used to
+    ratchet its key chain to 2106 and drop every later frame, exit 0, silently. Now that run drops the
+    frame (`time_future`, warned in its log), and the real day it captures next, in the same state
+    folder, reaches the hub with exactly the figures of the same day run by a fresh agent."""
+    from agent.sources.pcap_file import PcapFileSource  # noqa: PLC0415 -- this test only
+
+    day = brno / "2023-02-23.pcap"
+    source = PcapFileSource(day)
+    first = next(iter(source.batches(threading.Event())))[0]
+    bad = tmp_path / "2106.pcap"
+    bad.write_bytes(pcap_bytes([(Y2106, first[1])], source.linktype))
+    hub = HubProc(tmp_path, mosquitto.port)
+    hub.start()
+    try:
+        alone = _agent_run(tmp_path, mosquitto.port, "gw-alone", day)
+        assert alone.returncode == 0, alone.stderr[-2000:]
+        future = _agent_run(tmp_path, mosquitto.port, "gw-after", bad)
+        assert future.returncode == 0, future.stderr[-2000:]
+        assert "frames dropped for their time so far: {'time_future': 1}" in future.stderr
+        after = _agent_run(tmp_path, mosquitto.port, "gw-after", day)
+        assert after.returncode == 0, after.stderr[-2000:]
+        assert "dropped for their time" not in after.stderr
+    finally:
+        hub.terminate()
+    db = tmp_path / "hub.db"
+    got, want = _counts(db, "gw-after"), _counts(db, "gw-alone")
+    print(f"\nfaults/bad-input-time: sent 1 frame in 2106 + {want['probe_requests']} probe requests, refused "
+          f"{{'time_future': 1}}, stored after {got['probe_requests']} probe requests, {got['visits']} "
+          "visits, "
+          f"{len(got['periods'])} periods (alone: {want['probe_requests']}, {want['visits']}, "
+          f"{len(want['periods'])}), lost {int(want['probe_requests']) - int(got['probe_requests'])}")
+    assert got == want
+    assert int(want["probe_requests"]) > 1000  # the real day reached the hub (minute counts of 1694 frames)
