@@ -256,3 +256,25 @@ def test_a_2106_frame_then_a_normal_day_counts_the_day_as_alone_through_mqtt_and
           f"{len(want['periods'])}), lost {int(want['probe_requests']) - int(got['probe_requests'])}")
     assert got == want
     assert int(want["probe_requests"]) > 1000  # the real day reached the hub (minute counts of 1694 frames)
+
+
+def test_an_agent_thread_that_dies_ends_run_with_exit_1(tmp_path: Path, mosquitto: Mosquitto,
+                                                        brno: Path) -> None:
+    """The agent's MQTT delivery thread dying (a bug, injected here) used to leave `run` capturing into an
+    outbox nobody sends: now the death is one log line and `run` stops everything and exits 1."""
+    config = tmp_path / "agent.yaml"
+    config.write_text(f"version: 1\norg: acme\nstore: brno-1\nagent: gw-1\nstate_dir: {tmp_path / 'state'}\n"
+                      f"source: {{path: {brno / '2023-02-23.pcap'}}}\n"
+                      f"mqtt: {{port: {mosquitto.port}, allow_plain_loopback: true, signing_key_file: ''}}\n")
+    script = ("import sys, agent.sinks.mqtt as m, agent.cli\n"
+              "def boom(self):\n    raise RuntimeError('injected sink bug')\n"
+              "m.MqttSink._run = boom\n"
+              f"sys.exit(agent.cli.main(['run', '--config', {str(config)!r}, '--drain-timeout', '60']))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=90,
+                          cwd=Path(__file__).parents[2], check=False)
+    last = done.stderr.strip().splitlines()[-1]
+    print(f"\nfaults/bad-input-agent-thread-death: exit {done.returncode}; last line: {last}")
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "thread mqtt-sink-pump died (RuntimeError: injected sink bug)" in done.stderr
+    assert last.startswith("footfall-agent: error: thread mqtt-sink-pump died")
+    assert "Traceback" not in done.stderr
