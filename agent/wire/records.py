@@ -7,6 +7,7 @@ test checks that the README matches. Times are ISO 8601 UTC strings with a `Z`, 
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import MISSING, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -173,19 +174,27 @@ def _is_opt_str(v: Any) -> bool:
 _CHECKS = {"str": _is_str, "int": _is_int, "float": _is_float, "bool": _is_bool, "str | None": _is_opt_str}
 
 
-def _bound(name: str) -> Any:
-    """The range check of field `name` (agent/wire/ranges.py), or None when its type says all."""
+_TIME, _NUMBER, _WORD, _SHAPE = 1, 2, 3, 4  # what bounds a field, besides its type
+
+
+def _bound(name: str) -> tuple[int, Any]:
+    """(kind, bound) of field `name` (agent/wire/ranges.py), in the form check_record tests inline (a call
+    per field would make the hub's decode half as fast again): a time, (lo, hi), a set of words,
+    (characters, shortest, longest); (0, None) when the type says all."""
+    if name.endswith("_at"):
+        return _TIME, None
     if name in ranges.NUMBERS:
-        return ranges.check_number
-    if name in ranges.CHOICES or name in ranges.PATTERNS:
-        return ranges.check_text
-    return None
+        return _NUMBER, ranges.NUMBERS[name]
+    if name in ranges.CHOICES:
+        return _WORD, frozenset(ranges.CHOICES[name])
+    if name in ranges.PATTERNS:
+        return _SHAPE, ranges.SHAPES[ranges.PATTERNS[name]]
+    return 0, None
 
 
-# per record type: (field name, type check, is a time, type name, range check) in declaration order
-_FIELD_CHECKS: dict[str, tuple[tuple[str, Any, bool, str, Any], ...]] = {
-    t: tuple((f.name, _CHECKS[str(f.type)], f.name.endswith("_at"), str(f.type), _bound(f.name))
-             for f in fields(c))
+# per record type: (field name, type check, type name, kind of bound, bound) in declaration order
+_FIELD_CHECKS: dict[str, tuple[tuple[str, Any, str, int, Any], ...]] = {
+    t: tuple((f.name, _CHECKS[str(f.type)], str(f.type), *_bound(f.name)) for f in fields(c))
     for t, c in RECORD_TYPES.items()
 }
 # fields added later, with a default: a record from an older agent may leave them out
@@ -215,7 +224,8 @@ def check_record(obj: Any, now: float | None = None) -> Checked:
             raise ValueError(f"{rtype}: unknown field {extra[0]!r}")
     values: list[Any] = []
     times: list[int] = []
-    for name, check, is_time, typ, bound in checks:
+    earliest, latest = ranges.EARLIEST_S, (time.time() if now is None else now) + ranges.AHEAD_S
+    for name, check, typ, kind, bound in checks:
         try:
             value = obj[name]
         except KeyError:
@@ -224,15 +234,22 @@ def check_record(obj: Any, now: float | None = None) -> Checked:
             value = _OPTIONAL[rtype][name]
         if not check(value):
             raise ValueError(f"{rtype}.{name}: is not {typ}")
-        if is_time:
+        if kind == 1:  # _TIME (literals: a global lookup per field costs the hub's decode)
             try:
                 at = epoch_s(value)
             except ValueError:
                 raise ValueError(f"{rtype}.{name}: {_TIME_ERROR}") from None
-            ranges.check_time(f"{rtype}.{name}", at, now)
+            if not earliest <= at <= latest:
+                ranges.check_time(f"{rtype}.{name}", at, now)
             times.append(at)
-        elif bound is not None and value is not None:
-            bound(f"{rtype}.{name}", name, value)
+        elif kind == 2:  # _NUMBER
+            if not bound[0] <= value <= bound[1]:
+                ranges.check_number(f"{rtype}.{name}", name, value)
+        elif kind == 3:  # _WORD
+            if value not in bound:
+                ranges.check_text(f"{rtype}.{name}", name, value)
+        elif kind and value is not None and (value.strip(bound[0]) or not bound[1] <= len(value) <= bound[2]):
+            ranges.check_text(f"{rtype}.{name}", name, value)  # _SHAPE: the characters and the length
         values.append(value)
     return rtype, tuple(values), tuple(times)
 
