@@ -97,3 +97,16 @@ def schema_bounds(name: str) -> dict[str, Any]:
     if name in PATTERNS:
         return {"pattern": f"^{PATTERNS[name]}$"}
     return {}
+
+
+def table() -> str:
+    """The README's table of ranges, built from the ones above (a test keeps the README in step)."""
+    lines = ["| field | accepted |", "|---|---|"]
+    lines += [f"| `{name}` | {lo} to {hi} |" for name, (lo, hi) in NUMBERS.items()]
+    lines += [f"| `{name}` | {', '.join(words)} |" for name, words in CHOICES.items()]
+    for pattern in dict.fromkeys(PATTERNS.values()):
+        names = ", ".join(f"`{n}`" for n, p in PATTERNS.items() if p == pattern)
+        lines.append(f"| {names} | `{pattern}` (a MAC-shaped value: `mac_shaped`) |")
+    lines.append("| `*_at`, `sent_at` | 2020-01-01T00:00:00Z to a day after the receiver's clock |")
+    lines.append(f"| `seq` | 0 to {MAX_SEQ} |")
+    return "\n".join(lines)
