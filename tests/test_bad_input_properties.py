@@ -23,9 +23,10 @@ from agent.config import AgentConfig, DoorsConfig, DoorSensorConfig, load
 from agent.configfile import ConfigError, load_config
 from agent.doors import PushError
 from agent.doors.service import DoorService
-from agent.wire import encode_envelope
+from agent.wire import Ack, WireError, encode_envelope
 from agent.wire.ranges import CHOICES, NUMBERS, PATTERNS
 from agent.wire.records import RECORD_TYPES, iso, record_to_dict
+from agent.wire.settings import AgentSettings
 from hub.config import HubConfig
 from hub.ingest.counters import Counters
 from hub.ingest.decode import DataBatch, DeadLetter, decode
@@ -235,3 +236,19 @@ def test_any_config_file_is_loaded_or_refused_with_one_line_naming_the_file(tmp_
             assert str(exc).startswith(("agent.yaml", str(path)))
     path.write_text("version: 1\nstore: brno-1\n")
     assert load(path).store == "brno-1"
+
+
+@SETTINGS
+@given(st.binary(max_size=600) | JSON.map(lambda v: json.dumps(v).encode())
+       | st.integers(1, 200_000).map(lambda n: b"[" * n + b"]" * n)
+       | st.sampled_from([2**64, -1, 10**30]).map(
+           lambda s: json.dumps({"epoch": "e1", "seqs": [s]}).encode()))
+def test_what_the_hub_sends_an_agent_is_decoded_or_refused_by_name(payload: bytes) -> None:
+    """The agent's side of the wire: any ack or config payload (random bytes, random or deeply nested
+    JSON, a seq of 2^64) decodes or raises WireError (`bad_ack`, `bad_config`, `bad_json`): never an
+    exception that would end the MQTT thread, and with it the agent."""
+    for decoder in (Ack.decode, AgentSettings.decode):
+        try:
+            decoder(payload)
+        except WireError as exc:
+            assert exc.reason in ("bad_ack", "bad_config", "bad_json")

@@ -206,10 +206,13 @@ class Ack:
     def decode(payload: bytes) -> Ack:
         obj = _loads(payload)
         try:
-            seqs = tuple(int(s) for s in obj["seqs"])
-            return Ack(str(obj["epoch"]), seqs)
+            seqs = tuple(_count(s) for s in obj["seqs"])  # an agent deletes by these: SQLite's range
+            epoch = obj["epoch"]
+            if not isinstance(epoch, str) or not 1 <= len(epoch) <= 64:
+                raise ValueError("epoch must be a string of 1 to 64 characters")
+            return Ack(epoch, seqs)
         except (KeyError, TypeError, ValueError):
-            raise WireError("bad_ack", "ack must hold epoch and seqs") from None
+            raise WireError("bad_ack", "ack must hold epoch and seqs (integers from 0 to 2^53 - 1)") from None
 
 
 @dataclass(frozen=True, slots=True)
