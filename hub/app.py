@@ -46,7 +46,7 @@ class Hub:
         ConfigError (nothing started) for plain MQTT without allow_plain_loopback or trust without pki_dir.
         """
         trust = self.config.trust
-        preflight(self.config)  # the checks check-config runs too (hub/preflight.py)
+        preflight(self.config, tls=False)  # the checks check-config runs too (hub/preflight.py)
         open_db(self.config.database.path).close()
         keys = SigningKeys(Path(trust.pki_dir) if trust.pki_dir else None)
         verifier = Verifier(keys, require_signatures=trust.require_signatures)

@@ -16,14 +16,16 @@ from hub.config import ConfigError, HubConfig
 SQLITE_MAGIC = b"SQLite format 3\0"
 
 
-def preflight(config: HubConfig) -> None:
-    """Every check `serve` makes before it starts; ConfigError (one line) on the first problem."""
+def preflight(config: HubConfig, *, tls: bool = True) -> None:
+    """Every check `serve` makes before it starts; ConfigError (one line) on the first problem. `serve`
+    passes tls=False: its MQTT client loads the same files with the same function a moment later (and
+    says BrokerUnavailableError, as a TLS problem at the broker would)."""
     mqtt, trust = config.mqtt, config.trust
     try:
-        if mqtt.tls.ca_file:
+        if mqtt.tls.ca_file and tls:
             client_context(mqtt.tls.ca_file, mqtt.tls.cert_file, mqtt.tls.key_file,
                            remedy="make them with footfall-hub pki issue-service hub")
-        else:
+        elif not mqtt.tls.ca_file:
             check_plain(mqtt.host, mqtt.allow_plain_loopback)
     except (ValueError, EnrollError) as exc:
         raise ConfigError(str(exc)) from None
