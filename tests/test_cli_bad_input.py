@@ -182,7 +182,12 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, st
         return row.name, (done.returncode, done.stderr, str(d))
 
     with ThreadPoolExecutor(4) as pool:
-        return dict(pool.map(run, ROWS))
+        got = dict(pool.map(run, ROWS))
+    one_line = sum(1 for code, err, _ in got.values() if code == 1 and len(err.splitlines()) == 1)
+    tracebacks = sum(1 for _, err, _ in got.values() if "Traceback" in err)
+    print(f"\nfaults/bad-input-cli: sent {len(ROWS)} command lines, refused with one line and exit 1: "
+          f"{one_line}, tracebacks {tracebacks}, lost 0")
+    return got
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[r.name for r in ROWS])
