@@ -214,11 +214,19 @@ class AgentApp:
         if self.pipeline is None:
             cfg = self.config
             chain_path = self.state_dir / cfg.privacy.keychain_file
-            if not chain_path.exists():
-                log.warning("no key chain installed in %s: made a local one (other gateways of the store "
-                            "will not share it; install the enrolment bundle: footfall-agent enroll "
-                            "--install)", chain_path)
-            chain = KeyChain.open(chain_path, batch[0][0], cfg.privacy.key_window_days, cfg.timezone)
+            days, tz = cfg.privacy.key_window_days, cfg.timezone
+            if not chain_path.exists() and not synced:
+                # a chain anchored at an unsynchronised clock's time (2106, say) would, once written, make
+                # every later frame key_expired: until the clock syncs, the chain lives in memory only
+                log.warning("no key chain installed in %s and the clock is not synchronised: this run's "
+                            "keys are held in memory only, none is written", chain_path)
+                chain = KeyChain.ephemeral(batch[0][0], days, tz)
+            else:
+                if not chain_path.exists():
+                    log.warning("no key chain installed in %s: made a local one (other gateways of the "
+                                "store will not share it; install the enrolment bundle: footfall-agent "
+                                "enroll --install)", chain_path)
+                chain = KeyChain.open(chain_path, batch[0][0], days, tz)
             self.pipeline = Pipeline(cfg, chain, source.linktype)
             self.pipeline.pseudonymizer.set_lists(*self._lists)
             saved = self.outbox.load_state(PIPELINE_STATE)
