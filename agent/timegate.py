@@ -14,7 +14,8 @@ pseudonymizer, dropped and counted by reason:
   captures are from 2022-2023 while this machine says 2026: their reference is their own timeline.
 - `time_unsynced_ahead` (live, clock not synchronised): a frame of a window after the newest one the key
   chain has reached: an unsynchronised clock never moves the ratchet (agent/clock.py holds frames
-  first; this is for the ones it lets go marked unsynchronised).
+  first; this is for the ones it lets go marked unsynchronised). With no chain installed yet, agent/app.py
+  keeps the chain of such a run in memory only, so that no anchor is ever written from such a clock.
 
 Frames before the oldest key still held are the pseudonymizer's `key_expired`; before 2020,
 agent/clock.py's `frames_before_2020`.
