@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.enroll import write_public
-from agent.wire.envelope import MAX_PAYLOAD_BYTES
+from agent.wire.envelope import MAX_PACKET_BYTES
 from agent.wire.topics import PREFIX
 from hub.pki.ca import CA_CERT, CRL_FILE, SERVER_CERT, SERVER_KEY, CertificateAuthority, PkiError
 
 CONF_FILE, ACL_FILE = "mosquitto.conf", "acl"
-# the broker refuses (and disconnects) a client sending a larger packet: the hub's own payload limit plus
-# room for the topic and MQTT 5 properties, so a 1 GB publish never reaches the hub
-MAX_PACKET_BYTES = MAX_PAYLOAD_BYTES + (64 << 10)
+# max_packet_size: the broker refuses (and disconnects) a client sending a packet larger than the hub
+# takes (the wire's payload limit plus room for the topic and MQTT 5 properties), so a 1 GB publish
+# never reaches the hub
 
 
 def acl_text() -> str:

@@ -28,6 +28,7 @@ COMPRESS_ABOVE_BYTES = 4096
 # The largest (decompressed) payload accepted: a full batch (outbox.max_records_per_batch is at most a few
 # thousand records of ~300 bytes) is far smaller. Also the cap of the broker config `broker-config` writes.
 MAX_PAYLOAD_BYTES = 8 << 20
+MAX_PACKET_BYTES = MAX_PAYLOAD_BYTES + (64 << 10)  # the MQTT packet around it: topic and properties
 # every field a data envelope may hold; any other is an error
 _ENVELOPE_FIELDS = frozenset(
     {"schema", "org", "store", "agent", "epoch", "seq", "sent_at", "records", "signature"})
@@ -152,14 +153,18 @@ def _decode(topic: str, payload: bytes, build: RecordBuilder) -> tuple[Envelope,
         epoch, seq, sent_at, records = obj["epoch"], obj["seq"], obj["sent_at"], obj["records"]
         if not (isinstance(epoch, str) and 1 <= len(epoch) <= 64):
             raise ValueError("epoch must be a string of 1 to 64 characters")
-        if not (isinstance(seq, int) and not isinstance(seq, bool) and 0 <= seq <= MAX_SEQ):
-            raise ValueError(f"seq must be an integer from 0 to {MAX_SEQ}")
+        if not (isinstance(seq, int) and not isinstance(seq, bool)):
+            raise ValueError("seq must be an integer")
+        if not 0 <= seq <= MAX_SEQ:
+            raise RangeError("out_of_range", f"seq: out of range [0, {MAX_SEQ}]")
         check_time("sent_at", epoch_s(sent_at))
         if not isinstance(records, list):
             raise ValueError("records must be a list")
         extra = set(obj) - _ENVELOPE_FIELDS
         if extra:
             raise ValueError(f"unknown field {sorted(extra)[0]!r}")
+    except RangeError as exc:
+        raise WireError(exc.reason, str(exc)) from None
     except (KeyError, ValueError) as exc:
         raise WireError("bad_envelope", str(exc)) from None
     expected = Topics(obj["org"], obj["store"], obj["agent"]).data

@@ -3,6 +3,10 @@ and manual acknowledgement so the broker's PUBACK leaves only after the hub's co
 
 paho calls `on_message` on its network thread; it only hands the message on. Acks for messages of an
 earlier connection are skipped: the broker redelivers those with the same packet ids anyway.
+
+The hub tells the broker the largest packet it takes (MQTT 5 Maximum Packet Size: the wire's payload
+limit plus headers), so that whatever the broker's own config, a larger one never reaches the hub's
+memory: the broker drops it for the hub (the decoder would refuse it as too_large anyway).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from agent.enroll import EnrollError
+from agent.wire.envelope import MAX_PACKET_BYTES
 from agent.wire.topics import DATA_FILTER, STATUS_FILTER
 from hub.config import MqttConfig
 from hub.ingest.outgoing import Outgoing
@@ -58,6 +63,7 @@ class MqttSubscriber:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho leaves it untyped
         props.SessionExpiryInterval = self._config.session_expiry_s
         props.ReceiveMaximum = self._config.receive_maximum
+        props.MaximumPacketSize = MAX_PACKET_BYTES
         self._open = True
         where = f"{self._config.host}:{self._config.port}"
         try:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import time
 
-from agent.wire.envelope import MAX_PAYLOAD_BYTES
+from agent.wire.envelope import MAX_PACKET_BYTES, MAX_PAYLOAD_BYTES
 from agent.wire.topics import Topics
-from hub.brokerconf import MAX_PACKET_BYTES
 from tests.hub.pki.support import ORG, STORE, Chain, Peer, TlsBroker
 
 A = Topics(ORG, STORE, "gw-a")
