@@ -21,6 +21,7 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfoNotFoundError
 
 from agent import __version__
 from agent.config import AgentConfig, load
@@ -40,6 +41,17 @@ PROG = "footfall-agent"
 
 class UserError(Exception):
     """An error the user can fix; printed as one line."""
+
+
+def _window(text: str) -> int:
+    """--window: whole seconds, from 1 to 31 days."""
+    try:
+        seconds = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") from None
+    if not 1 <= seconds <= 31 * 86400:
+        raise argparse.ArgumentTypeError(f"{seconds} is not between 1 and {31 * 86400} seconds")
+    return seconds
 
 
 def _config(path: str | None) -> AgentConfig:
@@ -188,8 +200,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         day = date.fromisoformat(args.date)
     except ValueError:
         raise UserError(f"--date {args.date!r} is not a date like 2026-11-26") from None
-    files = generate_day(Path(args.out), day, seed=args.seed, store=args.store, timezone=args.timezone,
-                         scale=args.scale)
+    try:  # the generator checks store, scale and time zone before it writes anything
+        files = generate_day(Path(args.out), day, seed=args.seed, store=args.store, timezone=args.timezone,
+                             scale=args.scale)
+    except ZoneInfoNotFoundError:
+        raise UserError(f"--timezone {args.timezone!r} is not an IANA time zone like Europe/Prague") from None
+    except ValueError as exc:
+        raise UserError(f"{exc} (nothing was written)") from None
     for f in (files.pcap, files.pos_csv, files.truth_json):
         print(f)
     return 0
@@ -247,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("replay", help="run a capture offline and print CSV per window (or --summary)")
     s.add_argument("capture", help="pcap or pcapng file")
     s.add_argument("--config", help="agent.yaml for the store's settings")
-    s.add_argument("--window", type=int, default=600, help="window length in seconds (default 600)")
+    s.add_argument("--window", type=_window, default=600, help="window length in seconds (default 600)")
     s.add_argument("--summary", action="store_true", help="print one JSON object for the whole capture")
     s.add_argument("--state", help="a state folder kept across replays (static devices learned over days)")
     s.set_defaults(func=cmd_replay)
@@ -267,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a capture and its occupancy CSV (start_utc,end_utc,occupancy); repeat for more days")
     s.add_argument("--config", help="agent.yaml of the store")
     s.add_argument("--state", help="the store's state folder (default: state_dir of the config)")
-    s.add_argument("--window", type=int, default=600, help="window length in seconds (default 600)")
+    s.add_argument("--window", type=_window, default=600, help="window length in seconds (default 600)")
     s.set_defaults(func=cmd_calibrate)
 
     s = sub.add_parser("enroll", help="make this gateway's key (0600) and a certificate request for the hub")

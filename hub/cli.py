@@ -32,6 +32,8 @@ from hub.pki.cli import add_commands as add_pki_commands
 PROG = "footfall-hub"
 DEFAULT_CONFIG = "hub.yaml"
 COUNTERS_EVERY_S = 60.0
+DEMO_SCALE_MAX = 20  # agent/simulate/store_day.py refuses more
+REPORT_YEARS = (2000, 2999)
 
 log = logging.getLogger("hub")
 
@@ -45,6 +47,13 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (use YYYY-MM-DD)") from None
+
+
+def _check_dates(args: argparse.Namespace) -> None:
+    """Report dates within 2000..2999: the year 9999 has no next day or week to end a period with."""
+    for flag, day in (("--date", args.date), ("--from", args.start), ("--to", args.end)):
+        if day is not None and not REPORT_YEARS[0] <= day.year <= REPORT_YEARS[1]:
+            raise UserError(f"{flag} {day} is outside the years {REPORT_YEARS[0]} to {REPORT_YEARS[1]}")
 
 
 def _store(text: str) -> str:
@@ -159,6 +168,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from hub.store import open_db  # noqa: PLC0415 -- per-command import (docstring)
 
     config = _config(args)
+    _check_dates(args)
     try:
         sel = select(config, stores=args.store, group=args.group, on=args.date, start=args.start,
                      end=args.end, grain=args.grain)
@@ -230,6 +240,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     if shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists():
         raise UserError("mosquitto is not installed (run ./run demo, or: apt-get install mosquitto)")
+    if not 0 < args.scale <= DEMO_SCALE_MAX:  # the generator's bound: one line here, not its traceback
+        raise UserError(f"--scale {args.scale} must be in (0, {DEMO_SCALE_MAX}]")
     return run_demo(Path(args.out) if args.out else None, args.date, seed=args.seed, scale=args.scale,
                     fmt=args.format, out=sys.stdout)
 
