@@ -54,6 +54,17 @@ def _window(text: str) -> int:
     return seconds
 
 
+def _seconds(text: str) -> float:
+    """A timeout: a finite number of seconds above 0, at most a day."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < seconds <= 86400:  # also false for nan
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 86400 seconds")
+    return seconds
+
+
 def _config(path: str | None) -> AgentConfig:
     try:
         return load(path)
@@ -257,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("run", help="run the daemon: source -> pipeline -> outbox -> MQTT")
     s.add_argument("--config", help="agent.yaml (defaults when omitted)")
     s.add_argument("--pcap", help="read this capture instead of source.path")
-    s.add_argument("--drain-timeout", type=float, default=60.0,
+    s.add_argument("--drain-timeout", type=_seconds, default=60.0,
                    help="seconds to wait for the hub's acks after a capture file ends (default 60)")
     s.set_defaults(func=cmd_run)
 
@@ -275,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("doctor", help="check this gateway: interface, capabilities, clock, disk, broker, TLS")
     s.add_argument("--config", help="agent.yaml (defaults when omitted)")
-    s.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the broker (default 3)")
+    s.add_argument("--timeout", type=_seconds, default=3.0, help="seconds to wait for the broker (default 3)")
     s.set_defaults(func=cmd_doctor)
 
     s = sub.add_parser("calibrate",

@@ -8,6 +8,7 @@ Shared by agent and hub. A config dataclass has a default and a one-line descrip
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -18,6 +19,7 @@ import yaml
 
 T = TypeVar("T")
 CONFIG_VERSION = 1
+NUMBER_MAX = 2**53  # the largest integer a setting may have (a float, any finite value)
 
 
 class ConfigError(ValueError):
@@ -77,6 +79,9 @@ def _convert(source: str, path: str, node: yaml.Node, typ: Any) -> Any:
     if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
         expected = _TYPE_WORDS.get(typ, typ)
         raise ConfigError(f"{_where(source, node)}: {path}: {node.value!r} is not {expected}")
+    if (typ is int and not -NUMBER_MAX <= value <= NUMBER_MAX) or (typ is float and not math.isfinite(value)):
+        # no setting needs more; 10**30 or .nan is a typo that would overflow SQLite or poison every figure
+        raise ConfigError(f"{_where(source, node)}: {path}: {node.value!r} is not a finite number up to 2^53")
     return value
 
 

@@ -64,6 +64,9 @@ def _files(d: Path) -> None:
     (d / "hub-no-db.yaml").write_text(
         f"version: 1\ndatabase: {{path: {d / 'never.db'}}}\nmqtt: {{allow_plain_loopback: true}}\n"
         "trust: {require_signatures: false}\n")
+    (d / "huge.yaml").write_text("version: 1\noutbox: {cap_bytes: 1000000000000000000000000000}\n")
+    (d / "nan.yaml").write_text("version: 1\nmqtt: {keepalive_s: 30}\ndefault_timezone: UTC\n"
+                                "ingest: {max_wait_ms: 100000000000000000000}\n")
     (d / "hub-ok.yaml").write_text(
         f"version: 1\ndatabase: {{path: {d / 'hub.db'}}}\nmqtt: {{allow_plain_loopback: true}}\n"
         "trust: {require_signatures: false}\n")
@@ -84,6 +87,8 @@ ROWS = [
         "gateway-sign.key is missing"),
     Row("agent check-config not a capture", (A, "check-config", "--config", "{d}/not-a-capture.yaml"),
         "notes.txt: not a pcap or pcapng file"),
+    Row("agent check-config 10^27", (A, "check-config", "--config", "{d}/huge.yaml"),
+        "huge.yaml:2: outbox.cap_bytes: '1000000000000000000000000000' is not a finite number up to 2^53"),
     Row("agent run binary config", (A, "run", "--config", "{d}/binary.yaml"),
         "binary.yaml:2: byte 0x80 is not UTF-8"),
     Row("agent run state_dir a file", (A, "run", "--config", "{d}/state-is-a-file.yaml"),
@@ -135,6 +140,8 @@ ROWS = [
     Row("hub check-config binary", (H, "check-config", "--config", "{d}/binary.yaml"),
         "binary.yaml:2: byte 0x80 is not UTF-8"),
     Row("hub check-config latin-1", (H, "check-config", "--config", "{d}/latin1.yaml"), "latin1.yaml:3:"),
+    Row("hub check-config 10^20", (H, "check-config", "--config", "{d}/nan.yaml"),
+        "nan.yaml:4: ingest.max_wait_ms: '100000000000000000000' is not a finite number up to 2^53"),
     Row("hub check-config missing", (H, "check-config", "--config", "{d}/nowhere.yaml"), "nowhere.yaml"),
     Row("hub check-config db not sqlite", (H, "check-config", "--config", "{d}/hub-db-is-text.yaml"),
         "notes.txt is not an SQLite database"),
