@@ -157,6 +157,3 @@ class TimeGate:
         kept = [f for f in batch if f[0] < window_end]
         self._count("time_unsynced_ahead", len(batch) - len(kept))
         return kept
-
-    def dropped(self) -> int:
-        return sum(self.counters.values())
