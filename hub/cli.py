@@ -26,14 +26,13 @@ from agent.configfile import path_problem
 from agent.lifeline import Lifeline
 from agent.sdnotify import Notifier
 from agent.wire.topics import ID_RE
+from hub.cliargs import demo_scale_problem, report_dates_problem
 from hub.config import ConfigError, HubConfig, load_hub_config
 from hub.pki.cli import add_commands as add_pki_commands
 
 PROG = "footfall-hub"
 DEFAULT_CONFIG = "hub.yaml"
 COUNTERS_EVERY_S = 60.0
-DEMO_SCALE_MAX = 20  # agent/simulate/store_day.py refuses more
-REPORT_YEARS = (2000, 2999)
 
 log = logging.getLogger("hub")
 
@@ -48,12 +47,6 @@ def _date(text: str) -> date:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (use YYYY-MM-DD)") from None
 
-
-def _check_dates(args: argparse.Namespace) -> None:
-    """Report dates within 2000..2999: the year 9999 has no next day or week to end a period with."""
-    for flag, day in (("--date", args.date), ("--from", args.start), ("--to", args.end)):
-        if day is not None and not REPORT_YEARS[0] <= day.year <= REPORT_YEARS[1]:
-            raise UserError(f"{flag} {day} is outside the years {REPORT_YEARS[0]} to {REPORT_YEARS[1]}")
 
 
 def _store(text: str) -> str:
@@ -168,7 +161,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from hub.store import open_db  # noqa: PLC0415 -- per-command import (docstring)
 
     config = _config(args)
-    _check_dates(args)
+    if problem := report_dates_problem(args):
+        raise UserError(problem)
     try:
         sel = select(config, stores=args.store, group=args.group, on=args.date, start=args.start,
                      end=args.end, grain=args.grain)
@@ -240,8 +234,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     if shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists():
         raise UserError("mosquitto is not installed (run ./run demo, or: apt-get install mosquitto)")
-    if not 0 < args.scale <= DEMO_SCALE_MAX:  # the generator's bound: one line here, not its traceback
-        raise UserError(f"--scale {args.scale} must be in (0, {DEMO_SCALE_MAX}]")
+    if problem := demo_scale_problem(args.scale):
+        raise UserError(problem)
     return run_demo(Path(args.out) if args.out else None, args.date, seed=args.seed, scale=args.scale,
                     fmt=args.format, out=sys.stdout)
 
