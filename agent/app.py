@@ -19,16 +19,17 @@ from agent.buffer.recover import open_outbox
 from agent.clock import ClockGate, SyncCheck, floor
 from agent.config import AgentConfig
 from agent.doors.service import DoorService
-from agent.enroll import EnrollError, check_plain, client_context, write_private
+from agent.enroll import write_private
 from agent.pipeline import Pipeline
+from agent.preflight import preflight
 from agent.privacy.keychain import KeyChain
 from agent.sdnotify import Notifier
 from agent.sinks.mqtt import MqttSink
 from agent.sources import load as load_source
+from agent.timegate import AHEAD_S, TimeGate, file_ceiling
 from agent.wire import Status, Topics
-from agent.wire.records import iso
+from agent.wire.records import iso, wire_problem
 from agent.wire.settings import AgentSettings
-from agent.wire.signing import load_signing_key
 
 log = logging.getLogger("footfall.agent")
 PIPELINE_STATE = "pipeline"
@@ -47,6 +48,9 @@ class AgentApp:
         self.config = config
         self.clock = clock or SyncCheck()
         self.clock_counters: dict[str, int] = {}  # frames held, re-stamped or dropped for the clock
+        self.time_gate: TimeGate | None = None  # frames dropped by time (agent/timegate.py), by reason
+        self.refused: dict[str, int] = {}  # records the hub would refuse, never sent, by reason
+        self._time_warned_at = float("-inf")
         self.source: object | None = None
         self.topics = Topics(config.org, config.store, config.agent)
         self.state_dir = config.state_path
@@ -67,6 +71,9 @@ class AgentApp:
         counters = self.pipeline.counters() if self.pipeline else {}
         counters.update(getattr(self.source, "counters", {}))
         counters.update(self.clock_counters)
+        if self.time_gate is not None:
+            counters.update(self.time_gate.counters)
+        counters.update(self.refused)
         if self.doors is not None:  # rejected pushes by reason, resets, door_stale_<sensor> = 1
             counters.update(self.doors.counters())
         if self.outbox:  # dropped at the cap, corrupt files set aside: the alerts a fleet watches
@@ -96,14 +103,8 @@ class AgentApp:
         """Run until the source ends (then drain the outbox) or `stop` is set. Returns an exit code."""
         cfg = self.config
         self.source = self._source()  # a wrong interface or file fails here, before anything connects
-        tls = cfg.mqtt.tls.paths(self.state_dir)  # None: plain MQTT (loopback development)
-        if tls is None:
-            try:
-                check_plain(cfg.mqtt.host, cfg.mqtt.allow_plain_loopback)
-            except ValueError as exc:
-                raise EnrollError(str(exc)) from None
-        tls_context = client_context(*tls) if tls else None  # missing files: EnrollError, here too
-        signing_key = self._signing_key()
+        checked = preflight(cfg, source=False)  # what check-config checks too: one line each
+        tls_context, signing_key = checked.tls, checked.signing_key
         self.state_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.state_dir, 0o700)
         self._load_optouts()
@@ -144,20 +145,6 @@ class AgentApp:
             raise DeliveryRefusedError(self.sink.refusals.reason)
         return 0
 
-    def _signing_key(self) -> Any:
-        """The batch-signing key of mqtt.signing_key_file, or None (unsigned, development)."""
-        name = self.config.mqtt.signing_key_file
-        if not name:
-            return None
-        path = self.state_dir / name
-        try:
-            return load_signing_key(path)
-        except FileNotFoundError:
-            raise EnrollError(f"{path} is missing (run footfall-agent enroll --dir {self.state_dir}; "
-                              "signing_key_file: '' sends unsigned batches, for development)") from None
-        except ValueError as exc:
-            raise EnrollError(f"{exc} (enroll again with --new-key)") from None
-
     def _load_optouts(self) -> None:
         path = self.state_dir / OPTOUTS_FILE
         if path.exists():
@@ -189,17 +176,24 @@ class AgentApp:
         assert source is not None
         # live frames carry this machine's clock: held aside until it is synchronised (agent/clock.py);
         # a file's frames carry their own times, and only those before 2020 are refused
-        gate = ClockGate(self.clock) if self.config.source.type == "live" else None
+        live = self.config.source.type == "live"
+        gate = ClockGate(self.clock) if live else None
         self.clock_counters = gate.counters if gate else {}
+        # and in front of the key ratchet: times far from the clock, or from the capture's own timeline
+        self.time_gate = times = TimeGate(self._live_ceiling, timeline=False) if live else \
+            TimeGate(file_ceiling(self.clock.now))
         for frames in source.batches(stop):  # type: ignore[attr-defined]
             batch, synced = gate.feed(frames) if gate else (floor(frames, self.clock_counters), True)
-            self._feed(batch, synced, source)
+            self._feed(self._timed(batch, synced), synced, source)
             if self.sink.refusals.reason:  # stop as on SIGTERM (open visits saved), then exit non-zero
                 stop.set()
             if stop.is_set():
                 break
         if gate is not None:  # at shutdown, frames still held go marked (or counted, when before 2020)
-            self._feed(*gate.release(), source)
+            batch, synced = gate.release()
+            self._feed(self._timed(batch, synced), synced, source)
+        self._feed(times.close(), True, source)
+        self._warn_time(final=True)
         self.problem = getattr(source, "problem", None)
         if self.pipeline is None:
             return not stop.is_set()
@@ -214,6 +208,28 @@ class AgentApp:
         self.outbox.save_state(PIPELINE_STATE, state)
         return True
 
+    def _live_ceiling(self) -> float | None:
+        return self.clock.now() + AHEAD_S if self.clock.synced() else None
+
+    def _timed(self, batch: list[tuple[float, bytes]], synced: bool) -> list[tuple[float, bytes]]:
+        """The time gate: never a frame that would move the key ratchet without a clock to trust."""
+        assert self.time_gate is not None
+        batch = self.time_gate.feed(batch)
+        if not synced and self.pipeline is not None:
+            chain = self.pipeline.chain
+            batch = self.time_gate.not_ahead(batch, chain.bounds(chain.anchor_index)[1])
+        self._warn_time()
+        return batch
+
+    def _warn_time(self, final: bool = False) -> None:
+        """At most once a minute (and at the end), a warning when frames were dropped for their time."""
+        gate = self.time_gate
+        if gate is None or not gate.counters or (not final and time.monotonic() - self._time_warned_at < 60):
+            return
+        self._time_warned_at = time.monotonic()
+        log.warning("frames dropped for their time so far: %s (agent/timegate.py; check the clock or the "
+                    "capture)", dict(sorted(gate.counters.items())))
+
     def _feed(self, batch: list[tuple[float, bytes]], synced: bool, source: Any) -> None:
         assert self.outbox is not None
         self.notify.watchdog()  # a live source hands a batch (maybe empty) every 0.5 s
@@ -224,11 +240,19 @@ class AgentApp:
         if self.pipeline is None:
             cfg = self.config
             chain_path = self.state_dir / cfg.privacy.keychain_file
-            if not chain_path.exists():
-                log.warning("no key chain installed in %s: made a local one (other gateways of the store "
-                            "will not share it; install the enrolment bundle: footfall-agent enroll "
-                            "--install)", chain_path)
-            chain = KeyChain.open(chain_path, batch[0][0], cfg.privacy.key_window_days, cfg.timezone)
+            days, tz = cfg.privacy.key_window_days, cfg.timezone
+            if not chain_path.exists() and not synced:
+                # a chain anchored at an unsynchronised clock's time (2106, say) would, once written, make
+                # every later frame key_expired: until the clock syncs, the chain lives in memory only
+                log.warning("no key chain installed in %s and the clock is not synchronised: this run's "
+                            "keys are held in memory only, none is written", chain_path)
+                chain = KeyChain.ephemeral(batch[0][0], days, tz)
+            else:
+                if not chain_path.exists():
+                    log.warning("no key chain installed in %s: made a local one (other gateways of the "
+                                "store will not share it; install the enrolment bundle: footfall-agent "
+                                "enroll --install)", chain_path)
+                chain = KeyChain.open(chain_path, batch[0][0], days, tz)
             self.pipeline = Pipeline(cfg, chain, source.linktype)
             self.pipeline.pseudonymizer.set_lists(*self._lists)
             saved = self.outbox.load_state(PIPELINE_STATE)
@@ -241,6 +265,7 @@ class AgentApp:
         """Hand records to the outbox in batches: a live source yields every half second, and one
         MQTT message per half second of a quiet store would be a message per event (DESIGN section 6)."""
         assert self.outbox is not None and self.sink is not None
+        records = self._sendable(records)
         erased = {(r.device_key, r.key_window) for r in records if r.type == "erase"}
         if erased:  # an opt-out (issue 18): its visits leave memory and the outbox; the erase goes at once
             records = [r for r in records if not names(r, erased)]
@@ -255,6 +280,19 @@ class AgentApp:
             self.outbox.append(self._pending, time.time())
             self._pending = []
             self.sink.kick()
+
+    def _sendable(self, records: list[Any]) -> list[Any]:
+        """The records the hub accepts: one it would refuse would take its whole batch to the dead
+        letters, so it is counted (`record_refused_<reason>`) and never sent."""
+        kept = []
+        for rec in records:
+            problem = wire_problem(rec)
+            if problem is None:
+                kept.append(rec)
+            else:
+                name = f"record_refused_{problem}"
+                self.refused[name] = self.refused.get(name, 0) + 1
+        return kept
 
     def _start_doors(self) -> None:
         """Door counters, after the sink: the listener, pollers and pins, and a thread that moves closed
@@ -282,6 +320,7 @@ class AgentApp:
 
     def _append_doors(self, records: list[Any]) -> None:
         assert self.outbox is not None and self.sink is not None
+        records = self._sendable(records)
         if records:
             self.outbox.append(records, time.time())
             self.sink.kick()

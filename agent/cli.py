@@ -19,17 +19,23 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfoNotFoundError
 
 from agent import __version__
 from agent.config import AgentConfig, load
-from agent.configfile import ConfigError
+from agent.configfile import ConfigError, path_problem
 from agent.doors import DoorStartError
 from agent.enroll import EnrollError
+from agent.lifeline import Lifeline
 from agent.logsetup import FORMATS
 from agent.logsetup import setup as setup_logging
 from agent.sources.capture_file import CaptureError
 from agent.sources.ifaces import LiveSourceError
 from agent.wire.records import parse_iso
+
+if TYPE_CHECKING:  # replay loads only for its commands (docstring)
+    from agent.replay import ReplayResult
 
 PROG = "footfall-agent"
 EXIT_REFUSED = 78  # EX_CONFIG: the unit's RestartPreventExitStatus=78 stops systemd retrying in a loop
@@ -37,6 +43,28 @@ EXIT_REFUSED = 78  # EX_CONFIG: the unit's RestartPreventExitStatus=78 stops sys
 
 class UserError(Exception):
     """An error the user can fix; printed as one line."""
+
+
+def _window(text: str) -> int:
+    """--window: whole seconds, from 1 to 31 days."""
+    try:
+        seconds = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") from None
+    if not 1 <= seconds <= 31 * 86400:
+        raise argparse.ArgumentTypeError(f"{seconds} is not between 1 and {31 * 86400} seconds")
+    return seconds
+
+
+def _seconds(text: str) -> float:
+    """A timeout: a finite number of seconds above 0, at most a day."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < seconds <= 86400:  # also false for nan
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 86400 seconds")
+    return seconds
 
 
 def _config(path: str | None) -> AgentConfig:
@@ -57,7 +85,14 @@ def _identity(cfg: AgentConfig, path: str | None) -> None:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    _identity(_config(args.config), args.config)
+    from agent.preflight import preflight  # noqa: PLC0415 -- per-command import, see the docstring
+
+    cfg = _config(args.config)
+    try:
+        preflight(cfg)  # exactly what run checks before it connects: state folder, source, TLS, keys
+    except (CaptureError, LiveSourceError, EnrollError) as exc:
+        raise UserError(f"{exc} (in {args.config})") from None
+    _identity(cfg, args.config)
     print(f"{args.config}: ok")
     return 0
 
@@ -95,6 +130,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     app = AgentApp(cfg)
+    lifeline = Lifeline(stop).install()  # a thread that dies stops the agent: exit 1, systemd restarts it
     try:
         code = app.run(stop, drain_timeout_s=args.drain_timeout)
     except (CaptureError, LiveSourceError, DoorStartError, EnrollError) as exc:
@@ -102,6 +138,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     except DeliveryRefusedError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_REFUSED
+    finally:
+        lifeline.uninstall()
+    if lifeline.died:
+        raise UserError(f"{lifeline.died}; stopped, to be restarted (systemd does; see the log)")
     if app.problem:
         print(f"{PROG}: warning: {app.problem}", file=sys.stderr)
     return code
@@ -117,8 +157,14 @@ def _factor(cfg: AgentConfig, state: str | None) -> float:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from agent import replay  # noqa: PLC0415 -- per-command import, see the docstring
+    from agent.preflight import check_state_dir  # noqa: PLC0415 -- per-command import, see the docstring
 
     cfg = _config(args.config)
+    if args.state:
+        try:
+            check_state_dir(Path(args.state))
+        except EnrollError as exc:
+            raise UserError(f"--state: {exc}") from None
     try:
         result = replay.run(Path(args.capture), cfg, Path(args.state) if args.state else None)
     except CaptureError as exc:
@@ -127,13 +173,29 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"{PROG}: warning: {result.problem}", file=sys.stderr)
     if args.summary:
         print(json.dumps(replay.summary(result), indent=2))
+    else:
+        rows = replay.windows(result, args.window, _factor(cfg, args.state))
+        columns = ["window_start", "seen", "present", "present_low", "present_high", "visitors", "passersby",
+                   "entering"]
+        writer = csv.DictWriter(sys.stdout, columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return _time_verdict(args.capture, result)
+
+
+def _time_verdict(capture: str, result: ReplayResult) -> int:
+    """A warning naming the frames dropped for their time; exit 1 when that was most of the capture."""
+    if not result.time_dropped:
         return 0
-    rows = replay.windows(result, args.window, _factor(cfg, args.state))
-    columns = ["window_start", "seen", "present", "present_low", "present_high", "visitors", "passersby",
-               "entering"]
-    writer = csv.DictWriter(sys.stdout, columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
+    dropped = sum(result.time_dropped.values())
+    reasons = ", ".join(f"{k} {n}" for k, n in sorted(result.time_dropped.items()))
+    line = (f"{capture}: {dropped} of {result.frames_read} frames dropped for their time ({reasons}); "
+            "timestamps far from the capture's own timeline or this machine's clock, or before the "
+            "state folder's key window")
+    if result.mostly_dropped:
+        print(f"{PROG}: error: {line}: most of the capture was not counted", file=sys.stderr)
+        return 1
+    print(f"{PROG}: warning: {line}", file=sys.stderr)
     return 0
 
 
@@ -148,7 +210,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     gate: tuple[int, int] = (0, 0)
     try:
         for capture, truth_csv in args.pair:
-            segments = calibrate.read_truth(Path(truth_csv))
+            try:
+                segments = calibrate.read_truth(Path(truth_csv))
+            except UnicodeDecodeError:
+                raise calibrate.CalibrationError(f"{truth_csv}: not UTF-8 text (give the occupancy CSV: "
+                                                 "start_utc,end_utc,occupancy)") from None
             truth = calibrate.truth_windows(segments, args.window)
             result = replay.run(Path(capture), cfg, state / "replay")
             days.append((float(replay.summary(result)["visitors"]), calibrate.entries(segments)))
@@ -182,8 +248,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         day = date.fromisoformat(args.date)
     except ValueError:
         raise UserError(f"--date {args.date!r} is not a date like 2026-11-26") from None
-    files = generate_day(Path(args.out), day, seed=args.seed, store=args.store, timezone=args.timezone,
-                         scale=args.scale, phones=args.phones)
+    try:  # the generator checks store, scale and time zone before it writes anything
+        files = generate_day(Path(args.out), day, seed=args.seed, store=args.store, timezone=args.timezone,
+                             scale=args.scale, phones=args.phones)
+    except ZoneInfoNotFoundError:
+        raise UserError(f"--timezone {args.timezone!r} is not an IANA time zone like Europe/Prague") from None
+    except ValueError as exc:
+        raise UserError(f"{exc} (nothing was written)") from None
     for f in (files.pcap, files.pos_csv, files.truth_json):
         print(f)
     return 0
@@ -255,14 +326,14 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("run", help="run the daemon: source -> pipeline -> outbox -> MQTT")
     s.add_argument("--config", help="agent.yaml (defaults when omitted)")
     s.add_argument("--pcap", help="read this capture instead of source.path")
-    s.add_argument("--drain-timeout", type=float, default=60.0,
+    s.add_argument("--drain-timeout", type=_seconds, default=60.0,
                    help="seconds to wait for the hub's acks after a capture file ends (default 60)")
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("replay", help="run a capture offline and print CSV per window (or --summary)")
     s.add_argument("capture", help="pcap or pcapng file")
     s.add_argument("--config", help="agent.yaml for the store's settings")
-    s.add_argument("--window", type=int, default=600, help="window length in seconds (default 600)")
+    s.add_argument("--window", type=_window, default=600, help="window length in seconds (default 600)")
     s.add_argument("--summary", action="store_true", help="print one JSON object for the whole capture")
     s.add_argument("--state", help="a state folder kept across replays (static devices learned over days)")
     s.set_defaults(func=cmd_replay)
@@ -278,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("doctor", help="check this gateway: interface, capabilities, clock, disk, broker, TLS")
     s.add_argument("--config", help="agent.yaml (defaults when omitted)")
-    s.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the broker (default 3)")
+    s.add_argument("--timeout", type=_seconds, default=3.0, help="seconds to wait for the broker (default 3)")
     s.set_defaults(func=cmd_doctor)
 
     s = sub.add_parser("calibrate",
@@ -287,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a capture and its occupancy CSV (start_utc,end_utc,occupancy); repeat for more days")
     s.add_argument("--config", help="agent.yaml of the store")
     s.add_argument("--state", help="the store's state folder (default: state_dir of the config)")
-    s.add_argument("--window", type=int, default=600, help="window length in seconds (default 600)")
+    s.add_argument("--window", type=_window, default=600, help="window length in seconds (default 600)")
     s.set_defaults(func=cmd_calibrate)
 
     s = sub.add_parser("enroll", help="make this gateway's key (0600) and a certificate request for the hub")
@@ -324,6 +395,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a path given that cannot be used (a file where a folder goes, ...): one line
+        print(f"{PROG}: error: {path_problem(exc)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

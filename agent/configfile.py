@@ -8,6 +8,7 @@ Shared by agent and hub. A config dataclass has a default and a one-line descrip
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -18,6 +19,7 @@ import yaml
 
 T = TypeVar("T")
 CONFIG_VERSION = 1
+NUMBER_MAX = 2**53  # the largest integer a setting may have (a float, any finite value)
 
 
 class ConfigError(ValueError):
@@ -77,6 +79,9 @@ def _convert(source: str, path: str, node: yaml.Node, typ: Any) -> Any:
     if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
         expected = _TYPE_WORDS.get(typ, typ)
         raise ConfigError(f"{_where(source, node)}: {path}: {node.value!r} is not {expected}")
+    if (typ is int and not -NUMBER_MAX <= value <= NUMBER_MAX) or (typ is float and not math.isfinite(value)):
+        # no setting needs more; 10**30 or .nan is a typo that would overflow SQLite or poison every figure
+        raise ConfigError(f"{_where(source, node)}: {path}: {node.value!r} is not a finite number up to 2^53")
     return value
 
 
@@ -110,23 +115,54 @@ def _build(source: str, prefix: str, node: yaml.MappingNode, cls: type[T]) -> T:
     return obj
 
 
+def path_problem(exc: OSError) -> str:
+    """One CLI line for an OSError about a path the user gave: the path, the system's words, the fix.
+    Both CLIs' last resort, so that a file where a folder goes is never a traceback."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    if isinstance(exc, FileExistsError | NotADirectoryError):
+        return f"{where}a file is in the way where a folder is needed (move it aside or give another path)"
+    return f"{where}{exc.strerror or type(exc).__name__} (check the path given)"
+
+
+MAX_CONFIG_BYTES = 1 << 20  # a config is a page or two; a larger file is a wrong path
+
+
+def _read_text(path: Path) -> str:
+    """The file as UTF-8 text; ConfigError naming the file (and line, for bytes that are not UTF-8)."""
+    try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES} bytes: not a config file")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"{path.name}:{line}: byte 0x{data[exc.start]:02x} is not UTF-8 text (save the "
+                          "file as UTF-8)") from None
+
+
 def load_config(path: str | Path | None, cls: type[T], text: str | None = None) -> T:
     """Load and check a config file (or `text`); no file means every default."""
     source = Path(path).name if path is not None else "<defaults>"
     if text is None:
         if path is None:
             return cls()
-        try:
-            text = Path(path).read_text()
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        text = _read_text(Path(path))
     try:
         root = yaml.compose(text)
+    except yaml.reader.ReaderError as exc:  # a control character: a binary file, most likely
+        at = text.count("\n", 0, exc.position) + 1
+        raise ConfigError(f"{source}:{at}: character {exc.character!r} is not allowed in YAML "
+                          "(is this a binary file?)") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "not valid YAML"
         raise ConfigError(f"{source}{line}: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply to be a config") from None
     if root is None:
         return cls()
     if not isinstance(root, yaml.MappingNode):

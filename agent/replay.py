@@ -6,14 +6,18 @@ This is how an installer checks a store's capture: no outbox, no network, an eph
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
+import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from agent import calibrate
+from agent.clock import floor
 from agent.config import AgentConfig
 from agent.enroll import write_private
 from agent.pipeline import Pipeline
@@ -23,6 +27,7 @@ from agent.pipeline.occupancy import OccupancyTally
 from agent.pipeline.sessionize import ClosedVisit
 from agent.privacy.keychain import KeyChain
 from agent.sources.pcap_file import PcapFileSource
+from agent.timegate import TIME_REASONS, TimeGate, file_ceiling
 from agent.wire.records import DeviceFlag, iso
 
 
@@ -37,14 +42,22 @@ class ReplayResult:
     flagged: set[str] = field(default_factory=set)  # device keys (hex) found static
     flags: list[DeviceFlag] = field(default_factory=list)  # the flags themselves, for review
 
-    @property
-    def static_n(self) -> int:
-        return len(self.flagged)
     occupancy: Any = None  # the rate-occupancy tally (agent.pipeline.occupancy), when configured
     people: list[Person] = field(default_factory=list)  # linked chains (agent.pipeline.link)
     people_min_dwell_s: float = 300.0
     min_strong_sightings: int = 3
     calibration: dict[str, Any] = field(default_factory=dict)  # the state folder's calibration.json
+    time_dropped: dict[str, int] = field(default_factory=dict)  # frames dropped for their time, by reason
+    frames_read: int = 0  # frames the capture held, before any was dropped
+
+    @property
+    def static_n(self) -> int:
+        return len(self.flagged)
+
+    @property
+    def mostly_dropped(self) -> bool:
+        """More than half of the capture's frames were dropped for their time: its counts mean little."""
+        return sum(self.time_dropped.values()) * 2 > self.frames_read > 0
 
 
 STATE_FILE = "replay-state.json"
@@ -65,7 +78,9 @@ def run(capture: Path, config: AgentConfig, state_dir: Path | None = None) -> Re
     pipeline: Pipeline | None = None
     stop = threading.Event()
     flagged: set[str] = set()
-    for batch in source.batches(stop):
+    # the capture's own timeline is the reference, this machine's clock only a ceiling (agent/timegate.py)
+    gate = TimeGate(file_ceiling(time.time))
+    for batch in _timed(source.batches(stop), gate, result):
         if pipeline is None:
             pipeline = _pipeline(config, state_dir, batch[0][0], source.linktype)
             result.first_ts = batch[0][0]
@@ -107,8 +122,23 @@ def run(capture: Path, config: AgentConfig, state_dir: Path | None = None) -> Re
                 occupancy = json.dumps(result.occupancy.export_state()).encode()
                 write_private(state_dir / OCCUPANCY_FILE, occupancy)
     result.counters.update(source.counters)
+    result.counters.update(gate.counters)
+    result.time_dropped = {k: n for k, n in result.counters.items() if k in TIME_REASONS and n}
     result.problem = source.problem
     return result
+
+
+def _timed(batches: Iterator[list[tuple[float, bytes]]], gate: TimeGate,
+           result: ReplayResult) -> Iterator[list[tuple[float, bytes]]]:
+    """The capture's batches through the time gate (before 2020, then the gate); empty ones skipped."""
+    for batch in itertools.chain(batches, [None]):
+        if batch is None:
+            out = gate.close()
+        else:
+            result.frames_read += len(batch)
+            out = gate.feed(floor(batch, gate.counters))
+        if out:
+            yield out
 
 
 def _pipeline(config: AgentConfig, state_dir: Path | None, first_ts: float, linktype: int) -> Pipeline:

@@ -20,7 +20,6 @@ import logging
 from pathlib import Path
 from types import TracebackType
 
-from agent.enroll import check_plain
 from agent.wire import Ack
 from hub.config import ConfigError, HubConfig
 from hub.ingest import Counters, Incoming, MqttSubscriber, Writer
@@ -31,6 +30,7 @@ from hub.live.feed import LiveFeed, live_state
 from hub.live.server import LiveServer
 from hub.pki.chains import ChainRatchet
 from hub.pki.registry import SigningKeys
+from hub.preflight import preflight
 from hub.publish import MetricsClient, MetricsPublisher
 from hub.store.engine import open_store
 
@@ -59,14 +59,8 @@ class Hub:
         ConfigError (nothing started) for plain MQTT without allow_plain_loopback or trust without pki_dir;
         StoreError (nothing started) when the database is unreachable or its schema is behind (migrate).
         """
-        mqtt, trust = self.config.mqtt, self.config.trust
-        if not mqtt.tls.ca_file:
-            try:
-                check_plain(mqtt.host, mqtt.allow_plain_loopback)
-            except ValueError as exc:
-                raise ConfigError(str(exc)) from None
-        if trust.problem():
-            raise ConfigError(str(trust.problem()))
+        trust = self.config.trust
+        preflight(self.config, tls=False)  # the checks check-config runs too (hub/preflight.py)
         store = open_store(self.config.database)
         store.prepare()  # StoreError: unreachable, or its schema is behind (footfall-hub migrate)
         keys = SigningKeys(Path(trust.pki_dir) if trust.pki_dir else None)

@@ -31,12 +31,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.enroll import write_public
+from agent.wire.envelope import MAX_PACKET_BYTES
 from agent.wire.topics import PREFIX, check_id
 from hub.bridgeconf import BRIDGE_IDENTITY, bridge_acl_text, bridge_text
 from hub.pki.ca import CA_CERT, CRL_FILE, SERVER_CERT, SERVER_KEY, SERVICES, CertificateAuthority, PkiError
 
 CONF_FILE, ACL_FILE, TLS_DIR, DATA_DIR = "mosquitto.conf", "acl", "tls", "data"
 BROKER_USER = "mosquitto"  # what Debian's package creates and mosquitto drops to when started as root
+# max_packet_size: the broker refuses (and disconnects) a client sending a packet larger than the hub
+# takes (the wire's payload limit plus room for the topic and MQTT 5 properties), so a 1 GB publish
+# never reaches the hub
 
 
 def acl_text(data_team_arrivals: bool = False) -> str:
@@ -88,6 +92,7 @@ def conf_text(pki: Path, acl: Path, port: int, bind: str | None) -> str:
         "persistence true",  # the hub's session and queued messages survive a broker restart
         f"persistence_location {data.resolve()}/",
         "autosave_interval 60",
+        f"max_packet_size {MAX_PACKET_BYTES}",
         "",
         listener,
         "protocol mqtt",

@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -22,10 +23,13 @@ from pathlib import Path
 from types import FrameType
 
 from agent import __version__
+from agent.configfile import path_problem
+from agent.lifeline import Lifeline
 from agent.logsetup import FORMATS as LOG_FORMATS
 from agent.logsetup import setup as setup_logging
 from agent.sdnotify import Notifier
 from agent.wire.topics import ID_RE
+from hub.cliargs import demo_scale_problem, report_dates_problem
 from hub.config import ConfigError, HubConfig, load_hub_config
 from hub.live.cli import add_commands as add_live_commands
 from hub.members.cli import add_commands as add_member_commands
@@ -47,6 +51,7 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (use YYYY-MM-DD)") from None
+
 
 
 def _store(text: str) -> str:
@@ -91,6 +96,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log.info("signal %s: stopping", signal.Signals(signum).name)
         stop.set()
 
+    lifeline = Lifeline(stop).install()  # a thread that dies stops the hub: exit 1, systemd restarts it
     hub = Hub(config)
     try:
         hub.start()
@@ -115,8 +121,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         notify.stopping()
         hub.stop()
+        lifeline.uninstall()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+    if lifeline.died:
+        raise UserError(f"{lifeline.died}; stopped, to be restarted (systemd does; see the log)")
     return 0
 
 
@@ -173,6 +182,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from hub.store import open_db  # noqa: PLC0415 -- per-command import (docstring)
 
     config = _config(args)
+    if problem := report_dates_problem(args):
+        raise UserError(problem)
     try:
         sel = select(config, stores=args.store, group=args.group, on=args.date, start=args.start,
                      end=args.end, grain=args.grain)
@@ -244,6 +255,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     if shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists():
         raise UserError("mosquitto is not installed (run ./run demo, or: apt-get install mosquitto)")
+    if problem := demo_scale_problem(args.scale):
+        raise UserError(problem)
     try:
         return run_demo(Path(args.out) if args.out else None, args.date, seed=args.seed, scale=args.scale,
                         fmt=args.format, out=sys.stdout)
@@ -258,11 +271,14 @@ def cmd_optout(args: argparse.Namespace) -> int:
         print(f"{PROG} optout: error: add needs --mac MAC", file=sys.stderr)
         return 2
     config = _config(args)
-    try:
-        if args.action == "add":
+    if args.action == "add":
+        try:
             added = optout.add(config, args.mac)
-            print(f"opt-out {'stored' if added.new else 'was stored already'} (raw MAC not kept); "
-                  f"{added.member_visits_deleted} member visits deleted; {added.total} opt-outs in all")
+        except optout.OptoutError as exc:
+            raise UserError(f"{exc}; nothing was stored") from None
+        print(f"opt-out {'stored' if added.new else 'was stored already'} (raw MAC not kept); "
+              f"{added.member_visits_deleted} member visits deleted; {added.total} opt-outs in all")
+    try:
         sent = optout.publish(config)
     except optout.BadMacError as exc:
         raise UserError(f"{exc}; nothing stored") from None
@@ -291,10 +307,16 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     path = args.config or DEFAULT_CONFIG
     if not Path(path).exists():
         raise UserError(f"{path}: no such file (give the hub's config with --config)")
+    from hub.preflight import preflight  # noqa: PLC0415 -- per-command import (docstring)
+
     try:
         config = load_hub_config(path)
     except ConfigError as exc:
         raise UserError(str(exc)) from None
+    try:
+        preflight(config)  # exactly what serve checks before it connects
+    except ConfigError as exc:
+        raise UserError(f"{exc} (in {path})") from None
     n = len(config.stores)
     print(f"{path}: ok ({n} store{'' if n == 1 else 's'} configured, database {config.database.where()})")
     return 0
@@ -411,7 +433,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `footfall-hub report ... | head`: the reader left, nothing to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except OSError as exc:  # a path given that cannot be used (a file where a folder goes, ...): one line
+        print(f"{PROG}: error: {path_problem(exc)}", file=sys.stderr)
+        return 1
+    except sqlite3.DatabaseError as exc:  # database.path is not an SQLite file (or a damaged one)
+        print(f"{PROG}: error: database {_database_path(args)}: {exc} (is database.path the hub's "
+              "database? footfall-hub check-config checks it)", file=sys.stderr)
+        return 1
     return code
+
+
+def _database_path(args: argparse.Namespace) -> str:
+    try:
+        return _config(args).database.path
+    except UserError:
+        return "(unknown)"
 
 
 if __name__ == "__main__":

@@ -10,12 +10,14 @@ puts them on the outbox.
 from __future__ import annotations
 
 import importlib
+import math
 import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from agent.doors.ledger import Delta, DoorLedger, Interval, Observation, Totals
+from agent.wire.ranges import TOTAL_MAX
 
 if TYPE_CHECKING:  # agent.config imports this registry: a runtime import would be circular
     from agent.config import DoorSensorConfig
@@ -28,6 +30,7 @@ REGISTRY: dict[str, str] = {
 }
 
 EARLIEST_S = 1577836800.0  # 2020-01-01: a sensor time before this is a clock that was never set
+AHEAD_S = 300.0            # a pushed time more than this after the gateway's clock is refused (bad_time)
 
 
 class DoorStartError(RuntimeError):
@@ -69,7 +72,8 @@ def load(kind: str) -> type[Any]:
 
 
 def count_field(obj: dict[str, Any], name: str, where: str = "") -> int:
-    """A non-negative integer field (digits in a string accepted: legacy XML-to-JSON pushes)."""
+    """A count or running total from 0 to ranges.TOTAL_MAX (digits in a string accepted: legacy
+    XML-to-JSON pushes); `out_of_range` above it (10^30 is a type-correct integer no door counts)."""
     label = f"{where}{name}"
     if name not in obj:
         raise PushError("missing_field", f"missing field '{label}'")
@@ -78,6 +82,8 @@ def count_field(obj: dict[str, Any], name: str, where: str = "") -> int:
         value = int(value)
     if type(value) is not int or value < 0:
         raise PushError("bad_field", f"field '{label}' is not a non-negative integer")
+    if value > TOTAL_MAX:
+        raise PushError("out_of_range", f"field '{label}' is larger than {TOTAL_MAX}")
     return value
 
 
@@ -88,20 +94,32 @@ def time_field(obj: dict[str, Any], name: str, where: str = "") -> float:
         raise PushError("missing_field", f"missing field '{label}'")
     value = obj[name]
     if type(value) in (int, float):
+        if not math.isfinite(value):
+            raise PushError("bad_field", f"field '{label}' is not a time")
         ts = float(value) / (1000.0 if value > 1e11 else 1.0)
     elif isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value)
-        except ValueError:
+            ts = parsed.timestamp()  # year 1 with an offset overflows
+        except (ValueError, OverflowError):
             raise PushError("bad_field", f"field '{label}' is not an RFC 3339 time") from None
         if parsed.tzinfo is None:
             raise PushError("bad_field", f"field '{label}' has no time zone (add Z or an offset)")
-        ts = parsed.timestamp()
     else:
         raise PushError("bad_field", f"field '{label}' is not a time")
     if ts < EARLIEST_S:
         raise PushError("bad_time", f"field '{label}' is before 2020: the sensor's clock is not set")
     return ts
+
+
+def check_times(observations: list[Observation], now: float) -> None:
+    """PushError `bad_time` when an observation is more than AHEAD_S after the gateway's clock `now`: a
+    sensor whose clock runs ahead would otherwise file counts under a minute that has not come."""
+    for obs in observations:
+        at = obs.end if isinstance(obs, Interval) else obs.at
+        if at > now + AHEAD_S:
+            raise PushError("bad_time", f"a count is stamped more than {AHEAD_S:g} s after the gateway's "
+                                        "clock: set the sensor's clock (NTP)")
 
 
 class BaseSource:

@@ -23,10 +23,12 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from agent.wire.ranges import NUMBERS
 from agent.wire.records import DoorCounts, iso, parse_iso
 
 MINUTE_S = 60
 EARLIEST_S = 1577836800  # 2020-01-01 UTC
+MINUTE_MAX = min(NUMBERS["traffic_in_n"][1], NUMBERS["traffic_out_n"][1])  # the wire's range of a minute
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,10 +102,12 @@ class DoorLedger:
         if minute < now - self.retain_s:
             self.counters["door_too_late"] += 1
             return False
-        bucket = self._buckets.setdefault((sensor, minute), [0, 0, 1])
-        bucket[0] += in_n
-        bucket[1] += out_n
-        bucket[2] = 1
+        bucket = self._buckets.get((sensor, minute), [0, 0, 0])
+        if not (0 <= bucket[0] + in_n <= MINUTE_MAX and 0 <= bucket[1] + out_n <= MINUTE_MAX):
+            # a minute the hub would refuse (and with it the whole batch): counted, never sent
+            self.counters["door_out_of_range"] += 1
+            return False
+        self._buckets[(sensor, minute)] = [bucket[0] + in_n, bucket[1] + out_n, 1]
         return True
 
     def _interval(self, sensor: str, obs: Interval, now: float) -> None:

@@ -5,6 +5,11 @@ and a push is a few requests a minute. Every push carries the store's shared tok
 `Authorization: Bearer TOKEN` (compared in constant time). A bad request gets a 4xx status and one line
 saying why; it is counted by reason (`door_rejected_<reason>` on the status topic), never logged per
 request, and never stops the listener. Bodies are not logged: they are the sensor's business.
+
+A hostile or broken client costs a counter and at most one log line a minute, never a traceback: a slow
+or silent one is dropped after `_Handler.timeout` s (`rejected_slow`), a body shorter than its
+Content-Length is `rejected_short_body`, and beyond MAX_CONNECTIONS open at once a new connection is
+closed at once (`rejected_busy`).
 """
 
 from __future__ import annotations
@@ -13,12 +18,13 @@ import hmac
 import json
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from agent.doors import PushError, PushSource
+from agent.doors import PushError, PushSource, check_times
 from agent.wire.topics import ID_RE
 
 log = logging.getLogger(__name__)
@@ -26,6 +32,43 @@ log = logging.getLogger(__name__)
 STATUS = {"unauthorized": 401, "unknown_path": 404, "unknown_sensor": 404, "bad_method": 405,
           "no_length": 411, "too_large": 413}  # every other reason is a 400
 DRAIN_BYTES = 16 << 20  # a refused body is read and dropped up to this, so that the client gets the reply
+MAX_CONNECTIONS = 32    # a door counter pushes a few times a minute: more at once is someone else
+LOG_EVERY_S = 60.0      # at most one log line a minute about misbehaving clients
+
+
+class _Server(ThreadingHTTPServer):
+    """ThreadingHTTPServer with a cap on open connections and errors counted, not printed."""
+
+    daemon_threads = False  # server_close() joins request threads: nothing left running
+    request_queue_size = 128  # the kernel's backlog: a crowd is accepted (and closed) at once, not queued
+    listener: DoorListener
+
+    def __init__(self, address: tuple[str, int]) -> None:
+        super().__init__(address, _Handler)
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.listener.count("rejected_busy")
+            self.listener.warn("more than %d connections at once: new ones are closed", MAX_CONNECTIONS)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """socketserver prints a traceback per failed connection; a counter and a rare line instead."""
+        self.listener.count("rejected_connection_error")
+        self.listener.warn("a client's connection failed (reset, or broken HTTP)")
 
 
 class Route:
@@ -51,8 +94,9 @@ class DoorListener:
         for src in sources:
             assert src.route is not None
             self.routes.setdefault(src.route, Route(type(src).parse)).sensors[src.sensor] = src
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._warned_at = float("-inf")
 
     @property
     def port(self) -> int:
@@ -60,9 +104,8 @@ class DoorListener:
         return int(self._server.server_address[1])
 
     def start(self) -> None:
-        server = ThreadingHTTPServer((self.host, self.requested_port), _Handler)
-        server.daemon_threads = False  # server_close() joins request threads: nothing left running
-        server.listener = self  # type: ignore[attr-defined]
+        server = _Server((self.host, self.requested_port))
+        server.listener = self
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="door-listener", daemon=True)
@@ -83,6 +126,16 @@ class DoorListener:
         with self._lock:
             self.counters[name] += 1
 
+    def warn(self, message: str, *args: object) -> None:
+        """Log about misbehaving clients at most once every LOG_EVERY_S (the counters say how often)."""
+        with self._lock:
+            now = time.monotonic()
+            if now - self._warned_at < LOG_EVERY_S:
+                return
+            self._warned_at = now
+        log.warning("door listener: " + message + " (counted as door_rejected_*; logged once a minute)",
+                    *args)
+
     def handle(self, path: str, auth: str | None, length: str | None, read: Callable[[int], bytes]) -> str:
         """One push: the reply line, or PushError naming the reason. Checks before reading the body."""
         if auth is None or not auth.startswith("Bearer ") or \
@@ -98,6 +151,8 @@ class DoorListener:
         if int(length) > self.max_body_bytes:
             raise PushError("too_large", f"body is larger than {self.max_body_bytes} bytes")
         raw = read(int(length))
+        if len(raw) < int(length):
+            raise PushError("short_body", "the body is shorter than its Content-Length")
         try:
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
@@ -107,7 +162,9 @@ class DoorListener:
         if source is None:
             shown = f"'{sensor}'" if ID_RE.match(sensor) else "of that id"
             raise PushError("unknown_sensor", f"no {parts[0]} sensor {shown} in the agent's config")
-        source.apply(observations, self.clock())
+        now = self.clock()
+        check_times(observations, now)
+        source.apply(observations, now)
         self.count(f"accepted_{parts[0]}")
         return f"accepted {len(observations)} counts"
 
@@ -136,9 +193,16 @@ class _Handler(BaseHTTPRequestHandler):
             if not consumed:
                 self._drain()
             self._reply(STATUS.get(exc.reason, 400), str(exc))
-        except Exception:  # a bug must not take the listener down; the traceback holds no body
+        except TimeoutError:  # Content-Length promised more than the client sends
+            listener.count("rejected_slow")
+            listener.warn("a client sent its body too slowly: dropped after %g s", self.timeout)
+            self.close_connection = True
+        except OSError:  # the client went away mid-request: nobody to answer
+            listener.count("rejected_connection_error")
+            self.close_connection = True
+        except Exception as exc:  # a bug must not take the listener down; no body in the line
             listener.count("rejected_internal")
-            log.exception("door push failed")
+            listener.warn("a push failed inside the agent (%s); please report it", type(exc).__name__)
             self._reply(500, "internal error")
 
     def _drain(self) -> None:

@@ -6,7 +6,19 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from agent.sources.capture_file import CaptureFile
+from agent.sources.capture_file import CaptureError, CaptureFile
+
+FRAME_LINKTYPES = {105: "802.11", 127: "radiotap"}  # what the frame parser reads (agent/pipeline/parse.py)
+KNOWN_LINKTYPES = {0: "NULL/loopback", 1: "Ethernet", 101: "raw IP", 113: "Linux cooked", 119: "Prism",
+                   163: "AVS", 192: "PPI", 276: "Linux cooked v2"}
+
+
+def check_linktype(path: Path, linktype: int) -> None:
+    """CaptureError unless the frames are 802.11 the parser reads (-1: not known yet, no packets)."""
+    if linktype >= 0 and linktype not in FRAME_LINKTYPES:
+        name = KNOWN_LINKTYPES.get(linktype, "not 802.11")
+        raise CaptureError(f"{path}: link type {linktype} ({name}) is not 802.11 (105) or radiotap (127): "
+                           "capture on a monitor-mode interface")
 
 
 class PcapFileSource:
@@ -15,6 +27,11 @@ class PcapFileSource:
     def __init__(self, path: str | Path, batch_frames: int = 4096) -> None:
         self.capture = CaptureFile(path)
         self.linktype = self.capture.linktype
+        try:
+            check_linktype(self.capture.path, self.linktype)
+        except CaptureError:
+            self.capture.close()
+            raise
         self.batch_frames = batch_frames
         self.counters: dict[str, int] = {}
         self.problem: str | None = None
@@ -27,6 +44,7 @@ class PcapFileSource:
             if len(batch) >= size:
                 if self.linktype < 0:
                     self.linktype = self.capture.linktype
+                    check_linktype(self.capture.path, self.linktype)
                 yield batch
                 batch = []
                 if stop.is_set():
@@ -34,6 +52,7 @@ class PcapFileSource:
                     break
         if batch:
             self.linktype = self.capture.linktype
+            check_linktype(self.capture.path, self.linktype)
             yield batch
         self.counters["frames"] = self.capture.frames_n
         if self.capture.skipped_other_linktype:

@@ -2,7 +2,9 @@
 
 A payload is compact JSON, or zlib-compressed JSON (first byte 0x78) for large batches. Decoding checks
 everything the hub relies on and raises WireError with a counter-friendly reason (`bad_json`,
-`bad_envelope`, `bad_record`, `topic_mismatch`, `schema_version`), never echoing payload content.
+`too_large`, `bad_envelope`, `bad_record`, `out_of_range`, `bad_shape`, `mac_shaped`, `topic_mismatch`,
+`schema_version`), never echoing payload content. Decompression stops at MAX_PAYLOAD_BYTES, checked
+while inflating: a zlib bomb costs at most that much memory, never what it would expand to.
 Signing and its exact bytes: agent/wire/signing.py.
 """
 
@@ -16,12 +18,17 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from agent.wire.ranges import MAX_SEQ, RangeError, check_time
 from agent.wire.records import RECORD_TYPES, epoch_s, record_from_dict, record_schema, record_to_dict
 from agent.wire.signing import attach, detach, signed_message
 from agent.wire.topics import Topics, check_id
 
 SCHEMA_VERSION = 1
 COMPRESS_ABOVE_BYTES = 4096
+# The largest (decompressed) payload accepted: a full batch (outbox.max_records_per_batch is at most a few
+# thousand records of ~300 bytes) is far smaller. Also the cap of the broker config `broker-config` writes.
+MAX_PAYLOAD_BYTES = 8 << 20
+MAX_PACKET_BYTES = MAX_PAYLOAD_BYTES + (64 << 10)  # the MQTT packet around it: topic and properties
 # every field a data envelope may hold; any other is an error
 _ENVELOPE_FIELDS = frozenset(
     {"schema", "org", "store", "agent", "epoch", "seq", "sent_at", "records", "signature"})
@@ -80,12 +87,23 @@ def _loads(payload: bytes) -> Any:
 
 def _loads_raw(payload: bytes) -> tuple[Any, bytes]:
     """The decoded JSON and the (decompressed) bytes it came from."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise WireError("too_large", f"payload is larger than {MAX_PAYLOAD_BYTES} bytes")
     try:
         if payload[:1] == b"\x78":
-            payload = zlib.decompress(payload)
+            payload = inflate(payload)
         return json.loads(payload), payload
-    except (zlib.error, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (zlib.error, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise WireError("bad_json", type(exc).__name__) from None
+
+
+def inflate(payload: bytes, limit: int = MAX_PAYLOAD_BYTES) -> bytes:
+    """zlib-decompress at most `limit` bytes; WireError `too_large` as soon as there would be more."""
+    inflater = zlib.decompressobj()
+    out = inflater.decompress(payload, limit + 1)
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise WireError("too_large", f"payload expands beyond {limit} bytes")
+    return out
 
 
 def encode_envelope(env: Envelope, compress: bool = True, key: Ed25519PrivateKey | None = None) -> bytes:
@@ -135,14 +153,18 @@ def _decode(topic: str, payload: bytes, build: RecordBuilder) -> tuple[Envelope,
         epoch, seq, sent_at, records = obj["epoch"], obj["seq"], obj["sent_at"], obj["records"]
         if not (isinstance(epoch, str) and 1 <= len(epoch) <= 64):
             raise ValueError("epoch must be a string of 1 to 64 characters")
-        if not (isinstance(seq, int) and not isinstance(seq, bool) and seq >= 0):
-            raise ValueError("seq must be a non-negative integer")
-        epoch_s(sent_at)
+        if not (isinstance(seq, int) and not isinstance(seq, bool)):
+            raise ValueError("seq must be an integer")
+        if not 0 <= seq <= MAX_SEQ:
+            raise RangeError("out_of_range", f"seq: out of range [0, {MAX_SEQ}]")
+        check_time("sent_at", epoch_s(sent_at))
         if not isinstance(records, list):
             raise ValueError("records must be a list")
         extra = set(obj) - _ENVELOPE_FIELDS
         if extra:
             raise ValueError(f"unknown field {sorted(extra)[0]!r}")
+    except RangeError as exc:
+        raise WireError(exc.reason, str(exc)) from None
     except (KeyError, ValueError) as exc:
         raise WireError("bad_envelope", str(exc)) from None
     expected = Topics(obj["org"], obj["store"], obj["agent"]).data
@@ -151,7 +173,7 @@ def _decode(topic: str, payload: bytes, build: RecordBuilder) -> tuple[Envelope,
     try:
         recs = tuple(map(build, records))
     except ValueError:
-        raise WireError("bad_record", _first_bad(records, build)) from None
+        raise WireError(*_first_bad(records, build)) from None
     signature = obj.get("signature")
     if signature is not None and not isinstance(signature, str):
         raise WireError("bad_envelope", "signature must be a string")
@@ -162,14 +184,17 @@ def _decode(topic: str, payload: bytes, build: RecordBuilder) -> tuple[Envelope,
     return env, raw
 
 
-def _first_bad(records: list[Any], build: RecordBuilder) -> str:
-    """Which record `build` refuses, and why (the fast path above does not say)."""
+def _first_bad(records: list[Any], build: RecordBuilder) -> tuple[str, str]:
+    """(reason, detail) of the first record `build` refuses (the fast path above does not say): a value
+    outside its range or shape has its own reason (agent/wire/ranges.py), anything else is bad_record."""
     for i, r in enumerate(records):
         try:
             build(r)
+        except RangeError as exc:
+            return exc.reason, f"records[{i}]: {exc}"
         except ValueError as exc:
-            return f"records[{i}]: {exc}"
-    return "a record was refused"
+            return "bad_record", f"records[{i}]: {exc}"
+    return "bad_record", "a record was refused"
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,10 +211,13 @@ class Ack:
     def decode(payload: bytes) -> Ack:
         obj = _loads(payload)
         try:
-            seqs = tuple(int(s) for s in obj["seqs"])
-            return Ack(str(obj["epoch"]), seqs)
+            seqs = tuple(_count(s) for s in obj["seqs"])  # an agent deletes by these: SQLite's range
+            epoch = obj["epoch"]
+            if not isinstance(epoch, str) or not 1 <= len(epoch) <= 64:
+                raise ValueError("epoch must be a string of 1 to 64 characters")
+            return Ack(epoch, seqs)
         except (KeyError, TypeError, ValueError):
-            raise WireError("bad_ack", "ack must hold epoch and seqs") from None
+            raise WireError("bad_ack", "ack must hold epoch and seqs (integers from 0 to 2^53 - 1)") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,14 +246,31 @@ class Status:
         obj = _loads(payload)
         if not isinstance(obj, dict) or obj.get("state") not in ("online", "offline"):
             raise WireError("bad_status", "status must hold state online or offline")
+        try:
+            backlog = _count(obj.get("backlog_batches", 0))
+            counters = obj.get("counters", {})
+            if not isinstance(counters, dict) or len(counters) > 1000:
+                raise ValueError("counters must be an object of at most 1000 names")
+            counts = {str(k)[:100]: _count(v) for k, v in counters.items()}
+            facts = obj.get("learned", {})
+            if not isinstance(facts, dict) or len(facts) > 100:
+                raise ValueError("learned must be an object of at most 100 names")
+            learned = {str(k)[:100]: str(v)[:500] for k, v in facts.items()}
+        except (TypeError, ValueError) as exc:
+            raise WireError("bad_status", str(exc)) from None
         return Status(
             state=obj["state"], agent_version=str(obj.get("agent_version", "")),
-            backlog_batches=int(obj.get("backlog_batches", 0)),
-            clock_synced=bool(obj.get("clock_synced", True)),
-            counters={str(k): int(v) for k, v in dict(obj.get("counters", {})).items()},
-            updated_at=str(obj.get("updated_at", "")),
-            learned={str(k): str(v) for k, v in dict(obj.get("learned", {})).items()},
+            backlog_batches=backlog, clock_synced=bool(obj.get("clock_synced", True)),
+            counters=counts, updated_at=str(obj.get("updated_at", "")),
+            learned=learned,
         )
+
+
+def _count(value: Any) -> int:
+    """A status count: an integer from 0 to MAX_SEQ (SQLite and every JSON reader hold it)."""
+    if type(value) not in (int, bool) or not 0 <= value <= MAX_SEQ:
+        raise ValueError(f"status counts must be integers from 0 to {MAX_SEQ}")
+    return int(value)
 
 
 def envelope_schema() -> dict[str, Any]:
@@ -240,8 +285,11 @@ def envelope_schema() -> dict[str, Any]:
             "store": {"type": "string", "pattern": "^[a-z0-9-]{1,64}$", "description": "store id"},
             "agent": {"type": "string", "pattern": "^[a-z0-9-]{1,64}$", "description": "gateway id"},
             "epoch": {"type": "string", "description": "id of the agent's outbox, new when it is created"},
-            "seq": {"type": "integer", "minimum": 0, "description": "batch number, gap-free per epoch"},
-            "sent_at": {"type": "string", "format": "date-time", "description": "when the batch was made"},
+            "seq": {"type": "integer", "minimum": 0, "maximum": MAX_SEQ,
+                    "description": "batch number, gap-free per epoch"},
+            "sent_at": {"type": "string", "format": "date-time",
+                        "description": "when the batch was made; from 2020-01-01 to a day after the "
+                                       "receiver's clock"},
             "records": {
                 "type": "array",
                 "items": {"oneOf": [record_schema(c) for c in RECORD_TYPES.values()]},

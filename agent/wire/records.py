@@ -7,9 +7,12 @@ test checks that the README matches. Times are ISO 8601 UTC strings with a `Z`, 
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import MISSING, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, ClassVar
+
+from agent.wire import ranges
 
 
 def doc(text: str, **kw: Any) -> Any:
@@ -219,9 +222,29 @@ def _is_opt_str(v: Any) -> bool:
 
 
 _CHECKS = {"str": _is_str, "int": _is_int, "float": _is_float, "bool": _is_bool, "str | None": _is_opt_str}
-# per record type: (field name, type check, is a time) in declaration order, built once
-_FIELD_CHECKS: dict[str, tuple[tuple[str, Any, bool, str], ...]] = {
-    t: tuple((f.name, _CHECKS[str(f.type)], f.name.endswith("_at"), str(f.type)) for f in fields(c))
+
+
+_TIME, _NUMBER, _WORD, _SHAPE = 1, 2, 3, 4  # what bounds a field, besides its type
+
+
+def _bound(name: str) -> tuple[int, Any]:
+    """(kind, bound) of field `name` (agent/wire/ranges.py), in the form check_record tests inline (a call
+    per field would make the hub's decode half as fast again): a time, (lo, hi), a set of words,
+    (characters, shortest, longest); (0, None) when the type says all."""
+    if name.endswith("_at"):
+        return _TIME, None
+    if name in ranges.NUMBERS:
+        return _NUMBER, ranges.NUMBERS[name]
+    if name in ranges.CHOICES:
+        return _WORD, frozenset(ranges.CHOICES[name])
+    if name in ranges.PATTERNS:
+        return _SHAPE, ranges.SHAPES[ranges.PATTERNS[name]]
+    return 0, None
+
+
+# per record type: (field name, type check, type name, kind of bound, bound) in declaration order
+_FIELD_CHECKS: dict[str, tuple[tuple[str, Any, str, int, Any], ...]] = {
+    t: tuple((f.name, _CHECKS[str(f.type)], str(f.type), *_bound(f.name)) for f in fields(c))
     for t, c in RECORD_TYPES.items()
 }
 # fields added later, with a default: a record from an older agent may leave them out
@@ -236,8 +259,10 @@ _OPTIONAL: dict[str, dict[str, Any]] = {
 Checked = tuple[str, tuple[Any, ...], tuple[int, ...]]
 
 
-def check_record(obj: Any) -> Checked:
-    """Check a record's wire object field by field; ValueError naming the field (never its value)."""
+def check_record(obj: Any, now: float | None = None) -> Checked:
+    """Check a record's wire object field by field, types then ranges (agent/wire/ranges.py); ValueError
+    naming the field, never its value (a RangeError, with its counter reason, for a range or shape).
+    Times must fall between 2020 and a day after `now` (default: this machine's clock)."""
     if type(obj) is not dict:
         raise ValueError("record is not an object")
     rtype = obj.get("type")
@@ -249,7 +274,8 @@ def check_record(obj: Any) -> Checked:
             raise ValueError(f"{rtype}: unknown field {extra[0]!r}")
     values: list[Any] = []
     times: list[int] = []
-    for name, check, is_time, typ in checks:
+    earliest, latest = ranges.EARLIEST_S, (time.time() if now is None else now) + ranges.AHEAD_S
+    for name, check, typ, kind, bound in checks:
         try:
             value = obj[name]
         except KeyError:
@@ -258,13 +284,36 @@ def check_record(obj: Any) -> Checked:
             value = _OPTIONAL[rtype][name]
         if not check(value):
             raise ValueError(f"{rtype}.{name}: is not {typ}")
-        if is_time:
+        if kind == 1:  # _TIME (literals: a global lookup per field costs the hub's decode)
             try:
-                times.append(epoch_s(value))
+                at = epoch_s(value)
             except ValueError:
                 raise ValueError(f"{rtype}.{name}: {_TIME_ERROR}") from None
+            if not earliest <= at <= latest:
+                ranges.check_time(f"{rtype}.{name}", at, now)
+            times.append(at)
+        elif kind == 2:  # _NUMBER
+            if not bound[0] <= value <= bound[1]:
+                ranges.check_number(f"{rtype}.{name}", name, value)
+        elif kind == 3:  # _WORD
+            if value not in bound:
+                ranges.check_text(f"{rtype}.{name}", name, value)
+        elif kind and value is not None and (value.strip(bound[0]) or not bound[1] <= len(value) <= bound[2]):
+            ranges.check_text(f"{rtype}.{name}", name, value)  # _SHAPE: the characters and the length
         values.append(value)
     return rtype, tuple(values), tuple(times)
+
+
+def wire_problem(rec: Any) -> str | None:
+    """Why the hub would refuse this record (its dead-letter reason), or None: what an agent checks
+    before a record goes into a batch, so that one bad value never takes a whole batch with it."""
+    try:
+        check_record(record_to_dict(rec))
+    except ranges.RangeError as exc:
+        return exc.reason
+    except ValueError:
+        return "bad_record"
+    return None
 
 
 def record_from_dict(obj: Any) -> Any:
@@ -277,9 +326,11 @@ def record_schema(cls: type[Any]) -> dict[str, Any]:
     """JSON Schema of one record type, built from the dataclass."""
     props: dict[str, Any] = {"type": {"const": cls.type}}
     for f in fields(cls):
-        props[f.name] = {**_PY_TO_JSON[str(f.type)], "description": f.metadata["doc"]}
+        props[f.name] = {**_PY_TO_JSON[str(f.type)], **ranges.schema_bounds(f.name),
+                         "description": f.metadata["doc"]}
         if f.name.endswith("_at"):
             props[f.name]["format"] = "date-time"
+            props[f.name]["description"] += "; from 2020-01-01 to a day after the receiver's clock"
     return {
         "type": "object",
         "title": cls.type,

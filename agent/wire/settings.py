@@ -52,6 +52,6 @@ class AgentSettings:
             if not all(isinstance(k, str) and _KEY.match(k) for k in [*keys, *members]):
                 raise ValueError
             return AgentSettings(tuple(keys), str(obj.get("updated_at", "")), tuple(members))
-        except (ValueError, TypeError, KeyError, AttributeError):
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
             raise WireError("bad_config", "config must hold schema 1, optout_keys and member_keys (lists "
                                           "of 32 hex)") from None

@@ -10,6 +10,9 @@ connected or not, and keeps a disconnected member's unacknowledged ones for that
 persistent member that died would go on collecting its share of new batches that nobody reads; a clean
 member's session, subscription and in-flight messages end with its connection, so new batches go to
 the live workers and the agents resend the dropped ones (unacked after resend_after_s), stored once.
+The hub tells the broker the largest packet it takes (MQTT 5 Maximum Packet Size: the wire's payload
+limit plus headers), so that whatever the broker's own config, a larger one never reaches the hub's
+memory: the broker drops it for the hub (the decoder would refuse it as too_large anyway).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from agent.enroll import EnrollError
+from agent.wire.envelope import MAX_PACKET_BYTES
 from agent.wire.topics import DATA_FILTER, STATUS_FILTER
 from hub.config import MqttConfig
 from hub.ingest.outgoing import Outgoing
@@ -78,6 +82,7 @@ class MqttSubscriber:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho leaves it untyped
         props.SessionExpiryInterval = 0 if self._shared else self._config.session_expiry_s
         props.ReceiveMaximum = self._config.receive_maximum
+        props.MaximumPacketSize = MAX_PACKET_BYTES
         self._open = True
         where = f"{self._config.host}:{self._config.port}"
         try:

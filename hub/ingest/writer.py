@@ -3,6 +3,11 @@
 A batch's records go in only with its new `batches` row (INSERT OR IGNORE on `(agent, epoch, seq)`),
 so a redelivery adds nothing; it is still acknowledged, since the agent may have missed the first ack.
 Nothing is acknowledged before the COMMIT that holds it returns (DESIGN section 5).
+
+A message that cannot be stored, whatever the reason (the schema refuses it, SQLite cannot bind one of
+its values, a bug in a decoder), is dead-lettered with that reason and the next is stored: only a
+database that cannot commit at all (locked, disk full) is retried. Should the thread die anyway, the
+process exits non-zero (agent/lifeline.py) rather than live on storing nothing.
 """
 
 from __future__ import annotations
@@ -29,6 +34,10 @@ from hub.store.schema import connect
 log = logging.getLogger(__name__)
 
 RETRY_DELAY_S = 1.0
+# A dead letter keeps at most this much of its payload: enough to see what went wrong, not a way to fill
+# the hub's disk with refused bombs. A payload with a MAC-shaped key keeps none (no raw MAC on disk).
+DEAD_PAYLOAD_BYTES = 64 << 10
+NO_PAYLOAD_REASONS = frozenset({"mac_shaped"})
 # A visit tagged with a consenting member's gateway key, stored under the member's key (DESIGN section 3);
 # one member visit per stay: a store's second gateway hearing the same phone at the same time adds none.
 MEMBER_VISIT_SQL = (
@@ -65,7 +74,6 @@ class Writer:
     """
 
     RETRY_ERRORS: ClassVar[tuple[type[Exception], ...]] = (sqlite3.OperationalError,)  # may pass: retry
-    STORE_ERRORS: ClassVar[tuple[type[Exception], ...]] = (sqlite3.Error,)  # refused: one at a time
 
     def __init__(
         self,
@@ -149,11 +157,17 @@ class Writer:
             group.append(item)
         return group, False
 
+    def _decode_safely(self, msg: Incoming) -> Decoded:
+        try:
+            return self._decode(msg.topic, msg.payload)
+        except Exception as exc:  # the decoders never raise; if one does, the message is set aside
+            return DeadLetter("decode_error", type(exc).__name__)
+
     def _write_with_retry(self, conn: Any, group: list[Incoming]) -> None:
-        decoded = [self._decode(m.topic, m.payload) for m in group]
+        decoded = [self._decode_safely(m) for m in group]
         while True:
             try:
-                acks = self._write(conn, group, decoded)
+                acks = self._write_or_set_aside(conn, group, decoded)
                 break
             except self.RETRY_ERRORS as exc:  # locked, disk full, I/O, connection lost: may pass, so retry
                 self._abort(conn)
@@ -166,12 +180,6 @@ class Writer:
                     return
                 log.error("commit failed (%s), retrying in %.0f s", exc, RETRY_DELAY_S)
                 time.sleep(RETRY_DELAY_S)
-            except self.STORE_ERRORS as exc:  # a message the schema refuses: never retry it for ever
-                self._abort(conn)
-                self._counters.add(write_errors=1)
-                log.error("commit failed (%s); writing the group one message at a time", exc)
-                acks = self._write_one_by_one(conn, group, decoded)
-                break
         try:
             self._after_commit(group, acks)
         except Exception:
@@ -184,6 +192,21 @@ class Writer:
                 log.exception("the live view missed a commit's batches")
         self._done(len(group))
 
+    def _write_or_set_aside(
+        self, conn: Any, group: list[Incoming], decoded: list[Decoded]
+    ) -> dict[tuple[str, str], list[int]]:
+        """The group in one commit; when a message cannot be stored, one by one, that one dead-lettered.
+        RETRY_ERRORS (the database, not a message: locked, I/O, connection lost) go to the caller's retry."""
+        try:
+            return self._write(conn, group, decoded)
+        except self.RETRY_ERRORS:
+            raise
+        except Exception as exc:  # a message the schema or the database refuses: never retry it for ever
+            self._abort(conn)
+            self._counters.add(write_errors=1)
+            log.error("commit failed (%s); writing the group one message at a time", type(exc).__name__)
+            return self._write_one_by_one(conn, group, decoded)
+
     def _write_one_by_one(
         self, conn: Any, group: list[Incoming], decoded: list[Decoded]
     ) -> dict[tuple[str, str], list[int]]:
@@ -191,7 +214,9 @@ class Writer:
         for msg, dec in zip(group, decoded, strict=True):
             try:
                 part = self._write(conn, [msg], [dec])
-            except self.STORE_ERRORS as exc:
+            except self.RETRY_ERRORS:
+                raise  # the database itself failed: the group is retried whole, nothing acked
+            except Exception as exc:  # this message cannot be stored (OverflowError, IntegrityError...)
                 self._abort(conn)
                 part = self._write(conn, [msg], [DeadLetter("store_error", type(exc).__name__)])
             for k, seqs in part.items():
@@ -296,9 +321,12 @@ def _replayed(cur: sqlite3.Cursor, dec: DataBatch) -> bool:
 
 
 def _dead_letter(cur: sqlite3.Cursor, received_at: str, msg: Incoming, reason: str, detail: str) -> None:
+    payload = b"" if reason in NO_PAYLOAD_REASONS else msg.payload[:DEAD_PAYLOAD_BYTES]
+    if len(payload) < len(msg.payload):
+        detail = f"{detail} (payload of {len(msg.payload)} bytes, {len(payload)} kept)"
     cur.execute(
         "INSERT INTO dead_letters (received_at, topic, reason, detail, payload) VALUES (?, ?, ?, ?, ?)",
-        (received_at, msg.topic[:300], reason, detail, msg.payload),
+        (received_at, msg.topic[:300], reason, detail[:500], payload),
     )
 
 

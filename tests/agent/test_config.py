@@ -9,6 +9,7 @@ import pytest
 from agent.cli import main
 from agent.config import load
 from agent.configfile import ConfigError
+from tests.support.frames import probe_request, write_pcap
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -46,7 +47,9 @@ def test_defaults_fill_what_the_file_leaves_out(tmp_path: Path) -> None:
 
 def test_check_config_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """check-config exits 0 on a good file and 1 with a one-line remedy on a bad one."""
-    good = write(tmp_path, "version: 1\n")
+    capture = write_pcap(tmp_path / "day.pcap", [(1_790_000_000.0, probe_request())])
+    good = write(tmp_path, f"version: 1\nstate_dir: {tmp_path / 'state'}\nsource: {{path: {capture}}}\n"
+                           "mqtt: {allow_plain_loopback: true, signing_key_file: ''}\n")
     assert main(["check-config", "--config", str(good)]) == 0
     bad = write(tmp_path, "version: 1\nmqtt: {port: abc}\n")
     assert main(["check-config", "--config", str(bad)]) == 1

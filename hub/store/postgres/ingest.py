@@ -136,7 +136,6 @@ class PgWriter(Writer):
     """
 
     RETRY_ERRORS = (psycopg.OperationalError,)  # connection lost, server restarting, serialization
-    STORE_ERRORS = (psycopg.Error,)
     OUTAGE_AFTER = 3
 
     def __init__(self, *args: Any, on_outage: Callable[[bool], None] | None = None, **kwargs: Any) -> None:

@@ -170,3 +170,23 @@ def test_an_agent_that_never_syncs_sends_plausible_data_marked_unsynchronised(
     assert minutes and not any(m["clock_synced"] for m in minutes)
     assert sum(m["probe_requests_n"] for m in minutes) == 10
     assert app.clock.synced() is False
+
+
+def test_a_clock_stuck_in_2106_without_ntp_never_moves_the_ratchet_the_next_synced_run_counts(
+        tmp_path: Path, mosquitto: Mosquitto, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A gateway whose unsynchronised clock says 2106 (a bad RTC) used to write a key chain anchored in
+    2106: after NTP, every frame of every later run was key_expired. Now, without NTP, no key chain is
+    written (its keys live in memory only, its 2106 records are never sent), and the next run, with a
+    synchronised clock, counts every frame."""
+    stuck = FakeClock(4_294_000_000.0)
+    plan = [(_frames(stuck, 5), lambda: stuck.advance(90)), (_frames(stuck, 5), lambda: None)]
+    records, _, app = _run_app(tmp_path, mosquitto.port, stuck, plan, monkeypatch=monkeypatch, hold_frames=2)
+    assert not (tmp_path / "state" / "keychain.json").exists()
+    assert records == []  # 2106 is beyond the wire's range: refused by the agent itself, never sent
+    assert app.refused.get("record_refused_out_of_range", 0) > 0
+    synced = FakeClock(T2026, kernel_synced=True)
+    plan = [(_frames(synced, 10, mac_byte=3), lambda: None)]
+    records, _, _ = _run_app(tmp_path, mosquitto.port, synced, plan, monkeypatch=monkeypatch)
+    minutes = [r for r in records if r["type"] == "minute"]
+    assert sum(m["probe_requests_n"] for m in minutes) == 10
+    assert all(m["minute_at"].startswith("2026-11-26") for m in minutes)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from agent import doctor
 from agent.config import AgentConfig, MqttConfig, OutboxConfig, SourceConfig, TlsConfig
+from agent.enroll import enroll
 from tests.agent.live.conftest import Netns
 from tests.support.mosquitto import free_port
 
@@ -129,3 +130,19 @@ def test_tls_check_reads_the_mqtt_tls_section(tmp_path: Path) -> None:
     finding = doctor.check_tls(cfg)
     assert not finding.ok
     assert f"mqtt.tls.cert_file {str(tmp_path / 'gateway.crt')!r} is missing or unreadable" in finding.detail
+
+
+def test_doctor_reports_a_missing_signing_key_with_the_enrol_command(tmp_path: Path) -> None:
+    """`run` refuses to start without its batch-signing key; doctor says so on its own line, naming the
+    file and how to make it, and says ok once a real key is there."""
+    cfg = AgentConfig(state_dir=str(tmp_path))
+
+    def signing() -> doctor.Finding:
+        return next(f for f in doctor.run(cfg, timeout_s=0.2) if f.name == "signing")
+
+    finding = signing()
+    assert not finding.ok
+    assert f"{tmp_path / 'gateway-sign.key'} is missing" in finding.detail
+    assert "footfall-agent enroll" in finding.detail
+    enroll(tmp_path, "demo", "demo-store", "gw-1")
+    assert signing().ok

@@ -1,0 +1,22 @@
+"""Checks of the hub CLI's arguments that argparse's types cannot make alone: each returns the one line
+the CLI prints (exit 1), or None. Kept out of hub/cli.py, which is near its size limit."""
+
+from __future__ import annotations
+
+import argparse
+
+REPORT_YEARS = (2000, 2999)  # the year 9999 has no next day or week to end a report period with
+DEMO_SCALE_MAX = 20          # agent/simulate/store_day.py refuses more
+
+
+def report_dates_problem(args: argparse.Namespace) -> str | None:
+    for flag, day in (("--date", args.date), ("--from", args.start), ("--to", args.end)):
+        if day is not None and not REPORT_YEARS[0] <= day.year <= REPORT_YEARS[1]:
+            return f"{flag} {day} is outside the years {REPORT_YEARS[0]} to {REPORT_YEARS[1]}"
+    return None
+
+
+def demo_scale_problem(scale: float) -> str | None:
+    if not 0 < scale <= DEMO_SCALE_MAX:  # also false for nan
+        return f"--scale {scale} must be in (0, {DEMO_SCALE_MAX}]"
+    return None
