@@ -263,7 +263,7 @@ class AgentApp:
 
     def _store(self, records: list[Any], force: bool = False) -> None:
         """Hand records to the outbox in batches: a live source yields every half second, and one
-        MQTT message per half second of a quiet store would be a message per event (DESIGN section 6)."""
+        MQTT message per half second of a quiet store would be a message per event (docs/reliability.md)."""
         assert self.outbox is not None and self.sink is not None
         records = self._sendable(records)
         erased = {(r.device_key, r.key_window) for r in records if r.type == "erase"}

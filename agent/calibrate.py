@@ -1,4 +1,4 @@
-"""Calibration: a store's people-per-device factor, fitted from ground truth (DESIGN section 2).
+"""Calibration: a store's people-per-device factor, fitted from ground truth (docs/metrics.md).
 
 Ground truth is a hand-logged occupancy CSV (`start_utc,end_utc,occupancy`, the brno-lab format): the
 replayed captures give `present` per window, the truth gives the time-weighted people per window, and

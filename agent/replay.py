@@ -159,7 +159,7 @@ def windows(result: ReplayResult, window_s: int, factor: float = 1.0) -> list[di
 
     `present` is the occupancy estimate times the store's calibration factor: with rate occupancy (the
     default, agent.pipeline.occupancy) the near-gated, smoothed number of devices heard in the window; else
-    the time-averaged number of visitor devices in the window (DESIGN section 2).
+    the time-averaged number of visitor devices in the window (docs/metrics.md).
     """
     if not result.visits and result.first_ts == 0.0:
         return []

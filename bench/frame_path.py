@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Frame-path benchmark (DESIGN section 6): parse + pseudonymize + group + static + sessionize.
+"""Frame-path benchmark (docs/reliability.md): parse + pseudonymize + group + static + sessionize.
 
 Measured against scapy's full dissection of the same frames in the same run, on the real brno-lab
 captures (and a generated store-day), one core. Also the agent's peak resident memory while replaying

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Report benchmark (DESIGN section 6 and issue 7): a year of hourly data for 1,000 stores in the hub's
+"""Report benchmark (docs/reliability.md and issue 7): a year of hourly data for 1,000 stores in the hub's
 SQLite; a store-month report under 100 ms and a whole-chain day under 1 s.
 
 The rows are generated in SQL (recursive CTEs, one INSERT ... SELECT per table, in (store, time)

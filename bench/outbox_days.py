@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Outbox bytes per day of a busy store, offline, and how many days fit in the disk cap (DESIGN section 5).
+"""Outbox bytes per day of a busy store, offline, and how many days fit in the disk cap (docs/reliability.md).
 
 A busy store-day (default: 3,000 visitors, 1,000 bounces, 20,000 passers-by, one door counter) is built
 directly as wire records and appended the way the agent emits them behind a live capture: the source
@@ -10,7 +10,7 @@ only counts; the doors thread stores closed door minutes every 15 s. Nothing is 
 is down for the whole run), so the outbox holds everything.
 
 Measured in the same run: the files on disk (db + wal + shm, after a checkpoint) at the end of each day.
-Printed as ratios against the default cap (256 MiB) and DESIGN section 6's budget (50 MB for 7 days).
+Printed as ratios against the default cap (256 MiB) and docs/reliability.md's budget (50 MB for 7 days).
 
     .venv/bin/python bench/outbox_days.py [--days 7] [--visitors 3000] [--passersby 20000] [--door-sensors 1]
 """
@@ -41,7 +41,7 @@ TICK_S = 0.5  # agent/sources/live.py FLUSH_S: one pipeline feed, so at most one
 VISIT_TIMEOUT_S = 900
 LATENESS_S = 5
 DOOR_FLUSH_S = 15  # doors.flush_s: closed door minutes go to the outbox every 15 s (agent/app.py)
-BUDGET_7_DAYS = 50_000_000  # DESIGN section 6: outbox under 50 MB for 7 days of a busy store
+BUDGET_7_DAYS = 50_000_000  # docs/reliability.md: outbox under 50 MB for 7 days of a busy store
 MIB = 1 << 20
 
 
@@ -143,7 +143,7 @@ def main() -> int:
           f"({payload / total:.0%})")
     print(f"{days}-day total {total / MIB:.1f} MiB vs cap {cap / MIB:.0f} MiB: ratio {total / cap:.3f} "
           f"({cap / per:.0f} days fit in the cap)")
-    print(f"{days}-day total vs DESIGN section 6's 50 MB budget: ratio {total / BUDGET_7_DAYS * 7 / days:.3f}"
+    print(f"{days}-day total vs the 50 MB budget: ratio {total / BUDGET_7_DAYS * 7 / days:.3f}"
           " (scaled to 7 days)")
     return 0 if dropped == 0 and per * 7 < cap else 1
 

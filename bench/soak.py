@@ -10,9 +10,9 @@ in this process, as `footfall-hub serve` would, with its default ingest settings
 it is timed through its commit hook.
 
 The offered load: by default 25 records/s per agent, 5,000/s for 200 agents, about 80 times what 200
-busy stores make (DESIGN's busy store: 3,000 visitors, 20,000 passers-by and per-minute counts a day is
-under 0.3 records/s). `--rate 100` offers 20,000/s all the time: on this 2-core machine the 200
-simulated agents then take more CPU than the hub, so that run measures the machine, not the hub.
+busy stores make (docs/reliability.md's busy store: 3,000 visitors, 20,000 passers-by and per-minute
+counts a day is under 0.3 records/s). `--rate 100` offers 20,000/s all the time: on this 2-core machine
+the 200 simulated agents then take more CPU than the hub, so that run measures the machine, not the hub.
 
 Timeline (fractions of --seconds): broker restarted (SIGTERM, persistence on, down --outage-s) at 0.25;
 the hub stopped at 0.45 and started again --hub-outage-s later, its backlog (held by the broker's queue

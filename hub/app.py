@@ -193,7 +193,7 @@ class Hub:
             sub.resume()
 
     def _acknowledge(self, messages: list[Incoming], acks: dict[tuple[str, str], list[int]]) -> None:
-        """After a commit: the broker's PUBACKs, then the agents' end-to-end acks (DESIGN section 4)."""
+        """After a commit: the broker's PUBACKs, then the agents' end-to-end acks (docs/wire.md)."""
         sub = self._subscriber
         if sub is None:
             return

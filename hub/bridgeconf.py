@@ -2,7 +2,7 @@
 
 A chain with several regions runs a mosquitto per region, where that region's gateways connect, bridged
 over TLS to the hub's broker under the `bridge` service identity. The bridge carries each direction the
-wire needs (DESIGN section 4): data and status out to the hub, acks and config back in. It is an MQTT
+wire needs (docs/wire.md): data and status out to the hub, acks and config back in. It is an MQTT
 3.1.1 bridge with a persistent session on both sides (`cleansession false`), so a broken link queues
 rather than drops; anything a broker loses anyway (a restart without persistence, a full queue) is
 resent by the agents, which keep every batch until the hub's ack comes back over the same bridge.

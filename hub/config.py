@@ -145,7 +145,7 @@ class IngestConfig:
 
 @dataclass(frozen=True)
 class PublishConfig:
-    """Store metrics republished for the data team (hub.publish; DESIGN sections 3 and 4)."""
+    """Store metrics republished for the data team (hub.publish; docs/privacy.md and docs/wire.md)."""
 
     enabled: bool = setting(True, "publish .../metrics/hour and .../metrics/day after each hour closes")
     k: int = setting(5, "device counts from 1 to k-1 are withheld, with complementary cells (1: none)")
@@ -179,7 +179,7 @@ class PublishConfig:
 
 @dataclass(frozen=True)
 class MetricSettings:
-    """The thresholds agents classify with (DESIGN section 2); every report states them."""
+    """The thresholds agents classify with (docs/metrics.md); every report states them."""
 
     visit_timeout_s: int = setting(900, "a gap longer than this ends a visit, seconds")
     min_dwell_s: int = setting(300, "a visitor stays at least this long, seconds")

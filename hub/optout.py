@@ -1,4 +1,4 @@
-"""Opt-outs (DESIGN section 3): a device's owner objects; from then on no gateway counts that device.
+"""Opt-outs (docs/privacy.md): a device's owner objects; from then on no gateway counts that device.
 
 `add` pseudonymizes the MAC at once and keeps only keyed hashes: its opt-out key HMAC-SHA256(opt-out
 secret, MAC)[:16] (what agents match) and its member key (so a member's visits go, and a later CRM import

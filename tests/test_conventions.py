@@ -15,6 +15,7 @@ from agent.cli import build_parser as agent_parser
 from agent.sinks import SINKS
 from agent.sources import REGISTRY as SOURCES
 from agent.wire.records import field_table
+from hub.brokerconf import acl_text
 from hub.cli import parser as hub_parser
 from hub.imports import IMPORTERS
 from hub.reports import FORMATS
@@ -85,6 +86,20 @@ def test_modules_stay_small() -> None:
 def test_readme_field_table_matches_the_code() -> None:
     """The data team's field table in the README is the one the wire module builds."""
     assert field_table() in README
+
+
+def test_wire_doc_field_table_matches_the_code() -> None:
+    """docs/wire.md's record table (the contract page consumers read) is the one the wire module builds."""
+    assert field_table() in (ROOT / "docs" / "wire.md").read_text()
+
+
+def test_wire_doc_lists_every_acl_grant() -> None:
+    """Every topic filter the broker's ACL grants (gateways, hub, data team, bridge) is named in
+    docs/wire.md, so the topics table cannot fall behind broker-config."""
+    doc = (ROOT / "docs" / "wire.md").read_text()
+    grants = {line.split()[-1] for line in acl_text(data_team_arrivals=True).splitlines()
+              if line.startswith(("topic ", "pattern "))}
+    assert grants and not sorted(g for g in grants if f"`{g}`" not in doc)
 
 
 def test_every_test_says_what_it_pins() -> None:

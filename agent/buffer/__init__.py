@@ -1,4 +1,4 @@
-"""The buffer stage: batches wait here, durable, until the hub acks their commit (DESIGN section 5).
+"""The buffer stage: batches wait here, durable, until the hub acks their commit (docs/reliability.md).
 
 `BUFFERS` is the registry: import strings, so choosing a buffer imports only that one.
 """

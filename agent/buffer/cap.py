@@ -6,7 +6,7 @@ gets a fixed share (`Budget.wal_bytes`): SQLite checkpoints it when half of it i
 traffic. The rest is for pages in use (`Budget.data_bytes`). Freed pages stay in the file and are reused
 before it grows, so keeping the pages in use under `data_bytes` at every commit keeps the file there too.
 
-At the cap the oldest raw data goes first, then the oldest of the rest (DESIGN section 5): candidates
+At the cap the oldest raw data goes first, then the oldest of the rest (docs/reliability.md): candidates
 are taken in `(priority, seq)` order, raw priority being the lowest. The batches being appended are
 candidates too, so new raw data is dropped before any closed visit or count.
 """

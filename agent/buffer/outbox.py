@@ -1,6 +1,6 @@
 """The agent's durable outbox: batches wait here, encoded, until the hub acknowledges their commit.
 
-DESIGN section 5: a batch leaves the outbox only on the hub's end-to-end ack, never on a broker's PUBACK,
+docs/reliability.md: a batch leaves the outbox only on the hub's end-to-end ack, never on a broker's PUBACK,
 and a kill -9 loses nothing committed (WAL, `synchronous` FULL by default, one transaction per append).
 Disk cap (agent/buffer/cap.py): at the cap an append drops the oldest raw data first, then the oldest of
 the rest, and counts it in `meta`, all in its transaction; a dropped seq is a gap the hub never fills.
@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 OUTBOX_SCHEMA = 1
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 
-# Priority per batch, for the disk-cap drop policy (DESIGN section 5): raw data goes first, closed
+# Priority per batch, for the disk-cap drop policy (docs/reliability.md): raw data goes first, closed
 # visits and counts last. Batches never mix priorities, so dropping raw data never drops a count.
 PRIORITY_RAW = 0
 PRIORITY_AGGREGATE = 1

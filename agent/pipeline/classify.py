@@ -1,4 +1,4 @@
-"""Classify a visit (DESIGN section 2): visitor, bounce, or passer-by.
+"""Classify a visit (docs/metrics.md): visitor, bounce, or passer-by.
 
 - visitor: dwell >= min dwell and at least `min_strong_sightings` sightings at or above the visitor RSSI;
 - bounce: not a visitor, but with that many strong sightings and at least `min_bounce_s` of dwell

@@ -12,7 +12,7 @@ one sighting that strong) are linked and counted: a weak fragment is someone in 
 A chain is a person's visit: from its first fragment's first sighting to its last fragment's last one.
 Where linking cannot decide (two phones of one model leaving and arriving in the same minute) it may join
 two people or split one; the store's calibration (agent.calibrate) turns chains into people, and the
-mean stay needs no factor: it is the chains' mean length (DESIGN section 2, "stay").
+mean stay needs no factor: it is the chains' mean length (docs/metrics.md, "Visitors and stay").
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ class PeopleSummary:
 
 
 def summarize(people: list[Person], min_dwell_s: float, min_strong: int = 3) -> PeopleSummary:
-    """A person is a visitor as a device is (DESIGN section 2): a stay of at least `min_dwell_s` with at
+    """A person is a visitor as a device is (docs/metrics.md): a stay of at least `min_dwell_s` with at
     least `min_strong` sightings at the visitor RSSI, here over all of its fragments."""
     kept = [p for p in people if p.dwell_s >= min_dwell_s and p.strong_n >= min_strong]
     stays = [p.dwell_s for p in kept]

@@ -7,7 +7,7 @@ visits as the sessionizer, but only as far as the live view needs:
 - `Presence` counts (devices at visitor RSSI heard recently, new visits since the last record), at most
   one record every `every_s` seconds and only when someone came in or the present count moved (a
   passer-by alone sends nothing; `new_n` waits for the next record): counts, never a device key, so a
-  passer-by still leaves nothing but counts (DESIGN section 3);
+  passer-by still leaves nothing but counts (docs/privacy.md);
 - `Arrival` once per visit, at its first sighting at visitor RSSI, for a device the hub listed as a
   consenting member's (its gateway key, which visits already carry); never for a randomized MAC.
 

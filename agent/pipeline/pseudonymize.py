@@ -3,7 +3,7 @@
 This is the only stage that sees a raw MAC besides the parser. The batch's raw sightings are dropped as
 soon as this stage returns; the per-batch cache of keys lives only for the call (bursts repeat a MAC).
 
-Carrying static flags across rotations (DESIGN section 3, improved): staff phones and fixtures are often
+Carrying static flags across rotations (docs/privacy.md, improved): staff phones and fixtures are often
 switched off at night and skip days, so holding the old key for the first hour of a new window misses
 them, and holding old keys longer would link everybody. Instead each window n has a carry key
 C_n = HMAC(key_n, "carry"), and key_n is destroyed as soon as window n+1 begins. On a universally
@@ -16,7 +16,7 @@ and destroyed when the one after begins, so a stolen gateway holds at most one p
 (and the all-day tokens of that window). The price: a fixture or staff phone silent for a whole window
 with data starts its history again. Randomized MACs never cross a window.
 
-Opt-outs (DESIGN section 3): with the opt-out secret installed, the stage computes the opt-out key
+Opt-outs (docs/privacy.md): with the opt-out secret installed, the stage computes the opt-out key
 HMAC-SHA256(opt-out secret, MAC)[:16] of each universally administered MAC at its first sighting in a
 window (one HMAC per MAC and window, not per frame; again for every MAC after the list changes), and
 drops every sighting of a listed one, counted `opted_out`. Randomized MACs are never matched to the
@@ -27,7 +27,7 @@ pipeline drops its open visit, the outbox its queued visits and the hub its stor
 record). The map is never saved: after a restart, a device is erased when it is heard again in the
 window. Past windows need nothing: their keys are destroyed, so nobody can link their visits to the MAC.
 
-Members (DESIGN section 3, with the gateway secret): the same key of a universally administered MAC is
+Members (docs/privacy.md, with the gateway secret): the same key of a universally administered MAC is
 looked up in the hub's list of consenting members' device keys; a match tags the device for the window
 (`member_of`), and its visitor visits carry the key so the hub can store the member's visit. The list
 and the key use the opt-out secret, not the member secret, so a gateway never holds the key of the CRM
@@ -44,7 +44,7 @@ from typing import Any, NamedTuple
 from agent.pipeline.parse import RawSighting
 from agent.privacy.keychain import KeyChain, KeyExpiredError, KeyNotYetError
 
-CARRY_WINDOWS = 1  # the overlap (DESIGN section 3): see the docstring
+CARRY_WINDOWS = 1  # the overlap (docs/privacy.md): see the docstring
 
 
 class Sighting(NamedTuple):

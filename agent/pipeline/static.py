@@ -3,7 +3,7 @@
 A device is *present all day* on a day when it was heard in at least `all_day_share` of the day's
 10-minute slots in which the gateway heard anything (and the gateway heard at least an hour), or for
 more than `hours_n` hours. It is *static* when present all day on `days_m` of the last `days_d` days
-the gateway ran, or for more than `hours_n` hours today (DESIGN section 2). Static devices leave every
+the gateway ran, or for more than `hours_n` hours today (docs/metrics.md). Static devices leave every
 count from the moment they are known, and are listed (DeviceFlag records) for review.
 
 Keys rotate with the window, so at a window's close the history of each device present all day is

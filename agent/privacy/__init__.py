@@ -1,1 +1,1 @@
-"""Keys that turn MACs into pseudonyms (DESIGN section 3)."""
+"""Keys that turn MACs into pseudonyms (docs/privacy.md)."""

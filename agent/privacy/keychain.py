@@ -4,7 +4,7 @@ A key yields the later keys, never the earlier ones, so destroying the key of a 
 pseudonyms unlinkable for good. Windows are whole local days of the store (1, 7 or 30 days long).
 
 The file (mode 0600) also keeps the chain's opt-out secret (long-lived, not a window key: it makes the
-opt-out and member lists' keys, DESIGN section 3): both come from the hub in the enrolment bundle
+opt-out and member lists' keys, docs/privacy.md): both come from the hub in the enrolment bundle
 (agent/privacy/bundle.py), so that every gateway of a store computes the same keys. The file holds one
 window key only, the anchor: the current window's (or, before a later gateway's first window, that one's).
 """

@@ -1,4 +1,4 @@
-"""Ground truth of a simulated day, computed from the frames actually emitted (DESIGN.md section 2).
+"""Ground truth of a simulated day, computed from the frames actually emitted (docs/metrics.md).
 
 Computed, not intended: a phone meant as a visitor whose frames miss the rule would make every score
 against the truth wrong, so visits, kinds and counts are derived from the emitted sightings with the

@@ -1,4 +1,4 @@
-"""The wire contract, once, for both ends (DESIGN section 4).
+"""The wire contract, once, for both ends (docs/wire.md).
 
 Imported by the agent and by the hub. It must stay light: it imports neither scapy, paho nor sqlite3,
 so that the hub and tests can use it without the agent's capture stack.

@@ -1,4 +1,4 @@
-"""MQTT topic names (DESIGN section 4). Ids are `[a-z0-9-]{1,64}` so a topic can never be ambiguous."""
+"""MQTT topic names (docs/wire.md). Ids are `[a-z0-9-]{1,64}` so a topic can never be ambiguous."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Only a consenting member's MAC is used, and only in memory: it becomes the member key
 HMAC-SHA256(member secret, the MAC's 6 bytes) truncated to 128 bits (32 hex), the key an agent computes
-for the same phone (DESIGN section 3). The raw MAC is never stored, logged, or put in an error message.
+for the same phone (docs/privacy.md). The raw MAC is never stored, logged, or put in an error message.
 A member without consent (or whose consent was withdrawn) keeps no member key, and the member visits of
 a withdrawn key are deleted. The member secret is a 0600 file beside the database (hub.yaml
 `member_secret_file`), created on first use. Re-importing the same file adds nothing; a later export
@@ -76,7 +76,7 @@ FREE_TEXT = ("member_id", "segment", "tier")
 def device_mac(text: str) -> bytes:
     """mac_bytes of a device's registered MAC, refusing a randomized one (locally administered: bit 0x02
     of the first byte), which the phone replaces per network and over time, so no gateway can ever match
-    it (DESIGN section 3). ValueError without the value in its message."""
+    it (docs/privacy.md). ValueError without the value in its message."""
     mac = mac_bytes(text)
     if mac[0] & 0x02:
         raise ValueError("is a randomized (locally administered) MAC, which the phone changes, so no "
@@ -90,7 +90,7 @@ def mac_shaped(text: str) -> bool:
 
 
 def member_key(secret: bytes, mac: bytes) -> str:
-    """HMAC-SHA256(member secret, MAC) truncated to 128 bits, as 32 hex (DESIGN section 3)."""
+    """HMAC-SHA256(member secret, MAC) truncated to 128 bits, as 32 hex (docs/privacy.md)."""
     return hmac.digest(secret, mac, "sha256")[:16].hex()
 
 

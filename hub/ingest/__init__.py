@@ -1,4 +1,4 @@
-"""Ingest: MQTT in, SQLite out, exactly once, acknowledged only after the commit (DESIGN sections 4-5).
+"""Ingest: MQTT in, SQLite out, exactly once, acknowledged only after the commit (docs/reliability.md).
 
     paho network thread          writer thread
     on_message -> Incoming ----> decode(topic, payload): rows, status or dead letter

@@ -107,7 +107,7 @@ def decode(topic: str, payload: bytes, verifier: Verifier | None = None) -> Deco
         return DeadLetter("unknown_topic", f"topic kind {kind[:32]!r} is not data or status")
     except WireError as exc:
         return DeadLetter(exc.reason, exc.detail[:500])
-    except Exception as exc:  # bad input must never stop ingest (DESIGN section 5)
+    except Exception as exc:  # bad input must never stop ingest (docs/reliability.md)
         return DeadLetter("decode_error", type(exc).__name__)
 
 

@@ -4,7 +4,7 @@ and manual acknowledgement so the broker's PUBACK leaves only after the hub's co
 paho calls `on_message` on its network thread; it only hands the message on. Acks for messages of an
 earlier connection are skipped: the broker redelivers those with the same packet ids anyway.
 
-With a `shared_group` (several workers, DESIGN section 7) the session is a clean one under a client id
+With a `shared_group` (several workers, docs/chain.md) the session is a clean one under a client id
 of its own: mosquitto 2.0 deals a shared subscription's messages round-robin to every member session,
 connected or not, and keeps a disconnected member's unacknowledged ones for that session only. A
 persistent member that died would go on collecting its share of new batches that nobody reads; a clean

@@ -2,7 +2,7 @@
 
 A batch's records go in only with its new `batches` row (INSERT OR IGNORE on `(agent, epoch, seq)`),
 so a redelivery adds nothing; it is still acknowledged, since the agent may have missed the first ack.
-Nothing is acknowledged before the COMMIT that holds it returns (DESIGN section 5).
+Nothing is acknowledged before the COMMIT that holds it returns (docs/reliability.md).
 
 A message that cannot be stored, whatever the reason (the schema refuses it, SQLite cannot bind one of
 its values, a bug in a decoder), is dead-lettered with that reason and the next is stored: only a
@@ -38,7 +38,7 @@ RETRY_DELAY_S = 1.0
 # the hub's disk with refused bombs. A payload with a MAC-shaped key keeps none (no raw MAC on disk).
 DEAD_PAYLOAD_BYTES = 64 << 10
 NO_PAYLOAD_REASONS = frozenset({"mac_shaped"})
-# A visit tagged with a consenting member's gateway key, stored under the member's key (DESIGN section 3);
+# A visit tagged with a consenting member's gateway key, stored under the member's key (docs/privacy.md);
 # one member visit per stay: a store's second gateway hearing the same phone at the same time adds none.
 MEMBER_VISIT_SQL = (
     "INSERT OR IGNORE INTO member_visits (store, member_key, started_epoch_s, ended_epoch_s, dwell_s, agent)"

@@ -1,4 +1,4 @@
-"""Store metrics by local hour, day, week or month (DESIGN section 2): the hub's one metrics API.
+"""Store metrics by local hour, day, week or month (docs/metrics.md): the hub's one metrics API.
 
     store_metrics(conn, config, stores, start, end, grain) -> MetricsReport
 

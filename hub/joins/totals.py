@@ -22,7 +22,7 @@ def _div(a: float | None, b: float | None) -> float | None:
 
 
 def total(rows: Sequence[MetricsRow]) -> dict[str, Any]:
-    """Sums of SUMMED (None where no row knows it) and the ratios of DESIGN section 2 over them."""
+    """Sums of SUMMED (None where no row knows it) and the ratios of docs/metrics.md over them."""
     out: dict[str, Any] = {}
     for m in SUMMED:
         known = [getattr(r, m) for r in rows if getattr(r, m) is not None]

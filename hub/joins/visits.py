@@ -1,6 +1,6 @@
 """One store's visits as people made them: the visits of a device key heard by several gateways merged.
 
-Every gateway of a store derives its device keys from the store's window key (DESIGN section 3), so one
+Every gateway of a store derives its device keys from the store's window key (docs/privacy.md), so one
 phone heard by two gateways arrives as two visits with the same `(device_key, key_window)`. Visits of
 one key that overlap, or leave a gap no longer than the store's visit timeout, are one visit: the first
 sighting of any gateway to the last of any. Bounces carry no device key (a bounce's key never leaves

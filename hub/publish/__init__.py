@@ -1,4 +1,4 @@
-"""Republishing enriched store metrics for the data team (DESIGN section 4: `.../metrics/{hour,day}`).
+"""Republishing enriched store metrics for the data team (docs/wire.md: `.../metrics/{hour,day}`).
 
 `publisher.MetricsPublisher` (started by `hub.app` after the writer) finds what changed
 (`changes`), waits until a period is final (`final`), computes the store-day (`source`, the one

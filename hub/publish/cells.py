@@ -1,4 +1,4 @@
-"""A store-day's figures as payload values, with small counts withheld (DESIGN section 3).
+"""A store-day's figures as payload values, with small counts withheld (docs/privacy.md).
 
 Primary: a device count from 1 to k-1 (`visits_n`, `visitors_n`, `passersby_n`) is withheld (null,
 named in `withheld` with reason `below_k`); so are the figures computed from it (`derived`: capture

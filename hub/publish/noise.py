@@ -1,12 +1,12 @@
-"""Differential privacy for the feed (`publish.noise: laplace`, off by default; DESIGN section 3).
+"""Differential privacy for the feed (`publish.noise: laplace`, off by default; docs/privacy.md).
 
 Each device count of a store-day (`visits_n`, `visitors_n`, `passersby_n` of every hour and of the
 day) gets discrete Laplace noise (the two-sided geometric distribution: Laplace's integer twin, so no
 floating-point rounding leaks the true value) with scale 1/eps, eps = `publish.epsilon_day` / the
 number of counts published for the store-day (3 fields x (hours + 1)). A device changes each count
-by at most one (DESIGN: each device counts at most once per metric and day), so by sequential
+by at most one (docs/privacy.md: each device counts at most once per metric and day), so by sequential
 composition the whole store-day costs at most `epsilon_day` per device: 1 by default, at most 2 by
-DESIGN. With noise on, counts are released once (no correction: a second release would spend the
+docs/privacy.md. With noise on, counts are released once (no correction: a second release would spend the
 budget again), nothing is withheld below k, and the derived figures are computed from the noisy
 counts (post-processing costs no privacy). Noise is drawn fresh from the operating system's random
 source, never from a seed an attacker could know; tests pass their own generator.

@@ -1,7 +1,7 @@
 """The hub's SQLite store: the schema, and opening it ready for concurrent readers (WAL).
 
 One file, one schema (`schema.py`); the row layout of each record type (`rows.py`) is pure Python so
-that the writer can build rows before it opens a transaction. PostgreSQL (DESIGN section 7) is a second
+that the writer can build rows before it opens a transaction. PostgreSQL (docs/chain.md) is a second
 store behind the same row layout (`postgres/`); `engine.py` picks one by the database URL.
 """
 

@@ -1,4 +1,4 @@
-"""One storage interface for the hub, whichever engine the database URL names (DESIGN section 7).
+"""One storage interface for the hub, whichever engine the database URL names (docs/chain.md).
 
 `open_store(config.database)` gives a `Store`; the parts of the hub that run on both engines take what
 they need from it: `serve` checks the schema (`prepare`), writes through `writer`, elects its leader

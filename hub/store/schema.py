@@ -1,7 +1,7 @@
 """Tables and indexes of the hub database, created idempotently with sqlite-utils.
 
 `batches` is the exactly-once key: a batch's records are inserted only in the transaction that
-inserts its `(agent, epoch, seq)` row, so a redelivered batch adds nothing (DESIGN section 5).
+inserts its `(agent, epoch, seq)` row, so a redelivered batch adds nothing (docs/reliability.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The window-key ratchet (DESIGN section 3)."""
+"""The window-key ratchet (docs/privacy.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Visits and their classes (DESIGN section 2): timeout, dwell, visitor RSSI."""
+"""Visits and their classes (docs/metrics.md): timeout, dwell, visitor RSSI."""
 
 from __future__ import annotations
 

@@ -160,7 +160,7 @@ def derived(secrets: Iterable[bytes], steps: int = RATCHET_STEPS) -> set[bytes]:
 
 
 def device_key(key: bytes, mac: bytes) -> str:
-    """The product's visit key (DESIGN section 3)."""
+    """The product's visit key (docs/privacy.md)."""
     return hmac.digest(key, mac, "sha256")[:16].hex()
 
 

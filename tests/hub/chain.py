@@ -220,7 +220,7 @@ HEADERS = {
 
 
 def member_key(secret: bytes, mac: bytes) -> str:
-    """DESIGN section 3's member key, computed here on its own (not with the hub's function)."""
+    """docs/privacy.md's member key, computed here on its own (not with the hub's function)."""
     return hmac.new(secret, mac, hashlib.sha256).digest()[:16].hex()
 
 

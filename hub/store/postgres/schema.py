@@ -33,7 +33,7 @@ class Migration:
 
 
 _V1 = (
-    # exactly-once: a batch's records go in only with its new (agent, epoch, seq) row (DESIGN section 5)
+    # exactly-once: a batch's records go in only with its new (agent, epoch, seq) row (docs/reliability.md)
     "CREATE TABLE batches (agent text NOT NULL, org text NOT NULL, store text NOT NULL, epoch text NOT NULL,"
     " seq bigint NOT NULL, sent_at text, received_at text, records_n bigint, digest bytea,"
     " PRIMARY KEY (agent, epoch, seq))",

@@ -1,7 +1,7 @@
 """Store metrics on a generated five-week chain equal the values computed from the generator's truth.
 
 Expected values are worked out here from `tests.hub.chain`'s record of what happened (people, times,
-amounts, consent), following DESIGN section 2's definitions, never with the hub's own code.
+amounts, consent), following docs/metrics.md's definitions, never with the hub's own code.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Small cells are withheld before the data team sees them (DESIGN section 3), and nothing else is."""
+"""Small cells are withheld before the data team sees them (docs/privacy.md), and nothing else is."""
 
 from __future__ import annotations
 

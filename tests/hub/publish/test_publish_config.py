@@ -29,7 +29,7 @@ def load(tmp_path: Path, publish: str) -> object:
 )
 def test_a_k_or_noise_that_protects_nothing_is_refused(tmp_path: Path, publish: str, message: str) -> None:
     """k = 2 would make every withheld count 1 by definition, an unknown noise or an epsilon of 0 is
-    a typo, an epsilon above 2 per device-day breaks DESIGN's promise: the hub refuses to start,
+    a typo, an epsilon above 2 per device-day breaks docs/privacy.md's promise: the hub refuses to start,
     saying why, rather than publish something else."""
     with pytest.raises(ConfigError) as err:
         load(tmp_path, publish)

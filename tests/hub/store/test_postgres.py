@@ -141,7 +141,7 @@ def test_ingest_on_postgres_stores_each_batch_once_in_monthly_partitions(
 def test_a_batch_postgresql_refuses_is_set_aside_and_the_rest_is_stored(
     hub_config: HubConfig, pg_url: str, publisher: Publisher
 ) -> None:
-    """Bad input never stops the hub (DESIGN section 5), on PostgreSQL too: a payload that is no JSON,
+    """Bad input never stops the hub (docs/reliability.md), on PostgreSQL too: a payload that is no JSON,
     and a batch whose text PostgreSQL cannot hold (a NUL byte, which SQLite would take), go to the
     dead-letter table with their reason; the batches around them are stored and acknowledged."""
     open_store(DatabaseConfig(url=pg_url)).migrate()
