@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfoNotFoundError
 
 from agent import __version__
+from agent.cliargs import seconds_arg as _seconds
+from agent.cliargs import window_arg as _window
 from agent.config import AgentConfig, load
 from agent.configfile import ConfigError, path_problem
 from agent.doors import DoorStartError
@@ -43,28 +45,6 @@ EXIT_REFUSED = 78  # EX_CONFIG: the unit's RestartPreventExitStatus=78 stops sys
 
 class UserError(Exception):
     """An error the user can fix; printed as one line."""
-
-
-def _window(text: str) -> int:
-    """--window: whole seconds, from 1 to 31 days."""
-    try:
-        seconds = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") from None
-    if not 1 <= seconds <= 31 * 86400:
-        raise argparse.ArgumentTypeError(f"{seconds} is not between 1 and {31 * 86400} seconds")
-    return seconds
-
-
-def _seconds(text: str) -> float:
-    """A timeout: a finite number of seconds above 0, at most a day."""
-    try:
-        seconds = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0 < seconds <= 86400:  # also false for nan
-        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 86400 seconds")
-    return seconds
 
 
 def _config(path: str | None) -> AgentConfig:

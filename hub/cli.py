@@ -28,8 +28,10 @@ from agent.lifeline import Lifeline
 from agent.logsetup import FORMATS as LOG_FORMATS
 from agent.logsetup import setup as setup_logging
 from agent.sdnotify import Notifier
-from agent.wire.topics import ID_RE
+from hub.cli_imports import add_commands as add_import_commands
+from hub.cliargs import date_arg as _date
 from hub.cliargs import demo_scale_problem, report_dates_problem
+from hub.cliargs import store_arg as _store
 from hub.config import ConfigError, HubConfig, load_hub_config
 from hub.live.cli import add_commands as add_live_commands
 from hub.members.cli import add_commands as add_member_commands
@@ -44,20 +46,6 @@ log = logging.getLogger("hub")
 
 class UserError(Exception):
     """An error the user can fix: printed as one line, exit code 1."""
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (use YYYY-MM-DD)") from None
-
-
-
-def _store(text: str) -> str:
-    if not ID_RE.match(text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a store id (lower-case letters, digits and -)")
-    return text
 
 
 def _config(args: argparse.Namespace, *, any_engine: bool = False) -> HubConfig:
@@ -127,51 +115,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if lifeline.died:
         raise UserError(f"{lifeline.died}; stopped, to be restarted (systemd does; see the log)")
     return 0
-
-
-def _import(args: argparse.Namespace, kind: str, what: str) -> int:
-    from hub.imports import ImportFileError, importer  # noqa: PLC0415 -- per-command import (docstring)
-    from hub.store import open_db  # noqa: PLC0415 -- per-command import (docstring)
-
-    config = _config(args)
-    path = Path(args.file)
-    if not path.is_file():
-        raise UserError(f"{args.file}: no such file (give the path of {what} in CSV)")
-    db = open_db(config.database.path)
-    try:
-        result = importer(kind)(db, path, config, progress=sys.stderr.isatty())
-    except ImportFileError as exc:
-        raise UserError(f"{exc} (nothing was imported; fix the file and run import-{kind} again)") from None
-    finally:
-        db.close()
-    print(result.summary())
-    return 0
-
-
-def cmd_import_pos(args: argparse.Namespace) -> int:
-    return _import(args, "pos", "a POS export")
-
-
-def cmd_import_crm(args: argparse.Namespace) -> int:
-    """Import, then send the agents the new member list (with a PKI: the gateway keys need its secret)."""
-    from hub import optout  # noqa: PLC0415 -- per-command import (docstring)
-
-    code = _import(args, "crm", "a CRM member export")
-    config = _config(args)
-    if code == 0 and config.trust.pki_dir:
-        try:
-            sent = optout.publish(config)
-        except optout.OptoutError as exc:
-            print(f"{PROG}: warning: the members are imported; {exc} (then run: {PROG} optout publish)",
-                  file=sys.stderr)
-        else:
-            print(f"published the opt-out and member lists to {sent} agents (retained config; they tag "
-                  "members' visits)")
-    return code
-
-
-def cmd_import_staff(args: argparse.Namespace) -> int:
-    return _import(args, "staff", "a staff schedule")
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -356,15 +299,7 @@ def parser() -> argparse.ArgumentParser:
     p = command("migrate", "create or upgrade the database's schema (PostgreSQL: numbered migrations, "
                 "which serve checks at start)")
     p.set_defaults(run=cmd_migrate)
-    p = command("import-pos", "import POS transactions from CSV (store,timestamp,transaction_id,net_amount)")
-    p.add_argument("file", metavar="FILE.csv")
-    p.set_defaults(run=cmd_import_pos)
-    p = command("import-crm", "import CRM members from CSV; consented device MACs become member keys")
-    p.add_argument("file", metavar="FILE.csv")
-    p.set_defaults(run=cmd_import_crm)
-    p = command("import-staff", "import a staff schedule from CSV (store,date,hour,labour_hours)")
-    p.add_argument("file", metavar="FILE.csv")
-    p.set_defaults(run=cmd_import_staff)
+    add_import_commands(command)  # import-pos, import-crm, import-staff (hub/cli_imports.py)
     p = command("report", "footfall joined with sales by store and local hour, day, week or month")
     p.add_argument("--store", action="append", type=_store, help="store id (repeatable)")
     p.add_argument("--group", help="a store group of the config (groups:)")
@@ -419,7 +354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     setup_logging(args.log_format, args.verbose)
     try:
-        if hasattr(args, "run_with_config"):  # hub/members/cli.py: ValueError is the user's error
+        if hasattr(args, "run_with_config"):  # imports, members: ValueError is the user's error
             try:
                 code: int = args.run_with_config(args, _config(args))
             except ValueError as exc:

@@ -4,6 +4,9 @@ the CLI prints (exit 1), or None. Kept out of hub/cli.py, which is near its size
 from __future__ import annotations
 
 import argparse
+from datetime import date
+
+from agent.wire.topics import ID_RE
 
 REPORT_YEARS = (2000, 2999)  # the year 9999 has no next day or week to end a report period with
 DEMO_SCALE_MAX = 20          # agent/simulate/store_day.py refuses more
@@ -20,3 +23,18 @@ def demo_scale_problem(scale: float) -> str | None:
     if not 0 < scale <= DEMO_SCALE_MAX:  # also false for nan
         return f"--scale {scale} must be in (0, {DEMO_SCALE_MAX}]"
     return None
+
+
+def date_arg(text: str) -> date:
+    """argparse type of --date, --from and --to."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (use YYYY-MM-DD)") from None
+
+
+def store_arg(text: str) -> str:
+    """argparse type of --store."""
+    if not ID_RE.match(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a store id (lower-case letters, digits and -)")
+    return text
