@@ -55,14 +55,14 @@ MEMBER_VISIT = (  # as hub/ingest/writer.py's MEMBER_VISIT_SQL: one member visit
     " AND v.started_epoch_s <= %(end)s AND v.ended_epoch_s >= %(start)s) ON CONFLICT DO NOTHING"
 )
 UPSERT_SEEN = (
-    "INSERT INTO agents (agent, org, store, last_seen) VALUES (%s, %s, %s, %s) ON CONFLICT (agent)"
-    " DO UPDATE SET org = excluded.org, store = excluded.store, last_seen = excluded.last_seen"
+    "INSERT INTO agents (agent, org, store, last_seen) VALUES (%s, %s, %s, %s)"
+    " ON CONFLICT (org, store, agent) DO UPDATE SET last_seen = excluded.last_seen"
 )
 UPSERT_STATUS = (  # a retained status replayed at subscribe is no sign of life: keep last_seen then
     "INSERT INTO agents (agent, org, store, state, last_seen, backlog_batches, clock_synced,"
     " agent_version, counters, status_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-    " ON CONFLICT (agent) DO UPDATE SET org = excluded.org, store = excluded.store,"
-    " state = excluded.state, last_seen = CASE WHEN %s THEN coalesce(agents.last_seen, excluded.last_seen)"
+    " ON CONFLICT (org, store, agent) DO UPDATE SET state = excluded.state,"
+    " last_seen = CASE WHEN %s THEN coalesce(agents.last_seen, excluded.last_seen)"
     " ELSE excluded.last_seen END, backlog_batches = excluded.backlog_batches,"
     " clock_synced = excluded.clock_synced, agent_version = excluded.agent_version,"
     " counters = excluded.counters, status_at = excluded.status_at"

@@ -22,6 +22,7 @@ PARTITIONED: dict[str, str] = {
     "minutes": "minute_epoch_s",
     "periods": "start_epoch_s",
     "doors": "minute_epoch_s",
+    "presence": "taken_epoch_s",
 }
 
 
@@ -85,5 +86,31 @@ _V1 = (
     " at text)",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "the SQLite schema of hub/store/schema.py v1", _V1),)
+_V2 = (
+    # people: fragments of one phone linked by the agent (agent/pipeline/link.py)
+    "ALTER TABLE visits ADD COLUMN person_key text",
+    "ALTER TABLE visits ADD COLUMN person_dwell_s bigint",
+    # opt-outs that erase: the gateway names the device's visit key of the current window
+    "CREATE TABLE erasures (org text NOT NULL, store text NOT NULL, agent text NOT NULL, epoch text NOT NULL,"
+    " seq bigint NOT NULL, idx bigint NOT NULL, device_key text, key_window text, erased_at text,"
+    " erased_epoch_s bigint NOT NULL)",
+    "CREATE INDEX erasures_store_key ON erasures (store, device_key)",
+    # the live view: presence counts every few seconds (many rows: partitioned like the other counts)
+    "CREATE TABLE presence (org text NOT NULL, store text NOT NULL, agent text NOT NULL, epoch text NOT NULL,"
+    " seq bigint NOT NULL, idx bigint NOT NULL, taken_at text, present_n bigint, entered_n bigint,"
+    " new_n bigint, recent_s bigint, taken_epoch_s bigint NOT NULL) PARTITION BY RANGE (taken_epoch_s)",
+    "CREATE INDEX presence_store_taken ON presence (store, taken_epoch_s)",
+    "CREATE TABLE arrivals (org text NOT NULL, store text NOT NULL, agent text NOT NULL, epoch text NOT NULL,"
+    " seq bigint NOT NULL, idx bigint NOT NULL, seen_at text, seen_epoch_s bigint NOT NULL)",
+    "CREATE INDEX arrivals_store_seen ON arrivals (store, seen_epoch_s)",
+    # agents are (org, store, agent): gw-1 of one store is not gw-1 of another
+    "ALTER TABLE agents DROP CONSTRAINT agents_pkey",
+    "UPDATE agents SET org = coalesce(org, ''), store = coalesce(store, '')",
+    "ALTER TABLE agents ADD PRIMARY KEY (org, store, agent)",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "the SQLite schema of hub/store/schema.py v1", _V1),
+    Migration(2, "people, erasures, presence and arrivals; agents keyed by (org, store, agent)", _V2),
+)
 LATEST = MIGRATIONS[-1].version
