@@ -17,6 +17,7 @@ from typing import Any
 
 from agent.config import AgentConfig
 from agent.enroll import EnrollError, check_plain, client_context
+from agent.sources.capture_file import CaptureError
 from agent.sources.ifaces import check_interface
 from agent.sources.pcap_file import PcapFileSource
 from agent.wire.signing import load_signing_key
@@ -37,6 +38,9 @@ def preflight(config: AgentConfig, *, source: bool = True) -> Checked:
     if source and config.source.type == "live":
         check_interface(config.source.interface)
     elif source:
+        if not config.source.path:
+            raise CaptureError("source.path is empty: give the capture file for source.type pcap (or, on a "
+                               "gateway, source.type live with source.interface)")
         PcapFileSource(config.source.path).capture.close()  # not a capture, not 802.11: CaptureError
     tls = config.mqtt.tls.paths(config.state_path)
     if tls is None:

@@ -224,7 +224,7 @@ def cmd_optout(args: argparse.Namespace) -> int:
     try:
         sent = optout.publish(config)
     except optout.BadMacError as exc:
-        raise UserError(f"{exc}; nothing stored") from None
+        raise UserError(f"{exc}; nothing was stored") from None
     except optout.OptoutError as exc:
         stored = "the opt-out is stored; " if args.action == "add" else ""
         raise UserError(f"{stored}{exc} (then run: {PROG} optout publish)") from None

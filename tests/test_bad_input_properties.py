@@ -52,6 +52,11 @@ GOOD: dict[str, dict[str, Any]] = {
              "traffic_out_n": 1},
     "device_flag": {"type": "device_flag", "device_key": "cd" * 16, "key_window": "2026-09-21",
                     "flag": "static", "hours_present_h": 7.5, "days_present_n": 3},
+    "erase": {"type": "erase", "device_key": "ab" * 16, "key_window": "2026-09-21",
+              "erased_at": iso(NOW - 60)},
+    "presence": {"type": "presence", "taken_at": iso(NOW - 60), "present_n": 4, "entered_n": 1, "new_n": 2,
+                 "recent_s": 300},
+    "arrival": {"type": "arrival", "seen_at": iso(NOW - 60), "member_key": "ef" * 16},
 }
 NUMERIC = sorted((t, f) for t, obj in GOOD.items() for f in obj if f in NUMBERS)
 TEXT = sorted((t, f) for t, obj in GOOD.items() for f in obj if f in PATTERNS or f in CHOICES)

@@ -14,6 +14,7 @@ from agent.buffer import BUFFERS
 from agent.cli import build_parser as agent_parser
 from agent.sinks import SINKS
 from agent.sources import REGISTRY as SOURCES
+from agent.wire.ranges import table as range_table
 from agent.wire.records import field_table
 from hub.brokerconf import acl_text
 from hub.cli import parser as hub_parser
@@ -91,6 +92,12 @@ def test_readme_field_table_matches_the_code() -> None:
 def test_wire_doc_field_table_matches_the_code() -> None:
     """docs/wire.md's record table (the contract page consumers read) is the one the wire module builds."""
     assert field_table() in (ROOT / "docs" / "wire.md").read_text()
+
+
+def test_wire_doc_range_table_matches_the_code() -> None:
+    """The ranges consumers and gateways are held to (docs/wire.md and the README) are the code's."""
+    assert range_table() in (ROOT / "docs" / "wire.md").read_text()
+    assert range_table() in README
 
 
 def test_wire_doc_lists_every_acl_grant() -> None:

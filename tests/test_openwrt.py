@@ -46,7 +46,10 @@ def test_the_command_runs_from_a_folder_holding_only_the_agent_package(tmp_path:
     home = tmp_path / "opt-footfall"
     shutil.copytree(ROOT / "agent", home / "agent", ignore=shutil.ignore_patterns("__pycache__"))
     config = tmp_path / "agent.yaml"
-    config.write_text(f"version: 1\nstore: brno-1\nstate_dir: {tmp_path / 'state'}\n")
+    capture = ROOT / "tests" / "data" / "brno-lab" / "2022-11-24.pcap"  # check-config opens the source too
+    config.write_text(f"version: 1\nstore: brno-1\nstate_dir: {tmp_path / 'state'}\n"
+                      f"source: {{type: pcap, path: {capture}}}\n"
+                      "mqtt: {host: 127.0.0.1, allow_plain_loopback: true, signing_key_file: ''}\n")
     params = _params(PYTHON=sys.executable, FOOTFALL_HOME=str(home), CONFIG=str(config))
     env = dict(e.split("=", 1) for e in params["env"])
     command = params["command"]

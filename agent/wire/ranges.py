@@ -34,11 +34,17 @@ NUMBERS: dict[str, tuple[int, int]] = {
     "traffic_out_n": (0, 1_000_000),
     "hours_present_h": (0, 25),              # one local day (25 h on the autumn DST day)
     "days_present_n": (0, 366),
+    "person_dwell_s": (0, 31 * 86400),       # a person's stay over linked fragments: within one window
+    "present_n": (0, 10_000_000),            # the live view's counts (presence records)
+    "entered_n": (0, 10_000_000),
+    "new_n": (0, 10_000_000),
+    "recent_s": (0, 86400),
 }
 HEX32 = r"[0-9a-f]{32}"
 ID = r"[a-z0-9-]{1,64}"
 # field name -> the exact shape of its text (None allowed where the type says so)
-PATTERNS: dict[str, str] = {"device_key": HEX32, "member_key": HEX32, "key_window": ID, "sensor": ID}
+PATTERNS: dict[str, str] = {"device_key": HEX32, "member_key": HEX32, "person_key": HEX32, "key_window": ID,
+                            "sensor": ID}
 # the same shapes as (characters, shortest, longest): str.strip tests them at a fifth of a regex's cost
 SHAPES: dict[str, tuple[str, int, int]] = {
     HEX32: ("0123456789abcdef", 32, 32), ID: ("abcdefghijklmnopqrstuvwxyz0123456789-", 1, 64)}

@@ -40,7 +40,9 @@ def broker(chain: Chain) -> Iterator[TlsBroker]:
 
 def _config(tmp_path: Path, chain: Chain, port: int, store: str = "brno-1", extra: str = "") -> Path:
     path = tmp_path / f"agent-{store}.yaml"
+    capture = Path(__file__).resolve().parents[1] / "data" / "brno-lab" / "2022-11-24.pcap"
     path.write_text(f"version: 1\norg: acme\nstore: {store}\nagent: gw-a\nstate_dir: {chain.root / 'gw-a'}\n"
+                    f"source: {{type: pcap, path: {capture}}}\n"  # check-config opens the source as run does
                     f"mqtt: {{host: 127.0.0.1, port: {port}, tls: {{ca_file: {chain.ca_file}}}{extra}}}\n")
     return path
 

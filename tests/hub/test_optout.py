@@ -242,7 +242,7 @@ def test_a_randomized_mac_is_refused_and_nothing_is_stored(tmp_path: Path,
     assert hub_main(["optout", "add", "--mac", "da:11:22:33:44:55", "--config", str(path)]) == 1
     assert capsys.readouterr().err == (
         "footfall-hub: error: --mac is a randomized (locally administered) MAC, which the phone changes, so "
-        "no gateway can ever match it: give the device's hardware Wi-Fi address; nothing stored\n")
+        "no gateway can ever match it: give the device's hardware Wi-Fi address; nothing was stored\n")
     assert not (tmp_path / "hub.db").exists() or sqlite3.connect(tmp_path / "hub.db").execute(
         "SELECT count(*) FROM optouts").fetchone() == (0,)
 
