@@ -50,7 +50,7 @@ def load_intervals(conn: sqlite3.Connection, stores: list[str]) -> dict[str, Int
             low, high = float(got["visitors_q10"]), float(got["visitors_q90"])
         except (ValueError, KeyError, TypeError):
             continue
-        if not 0 < low <= high:
+        if not 0 < low < high:  # (1, 1): calibrate had too few days to say (agent.calibrate.ratio_interval)
             continue
         at = str(got.get("calibrated_at", ""))
         if store not in out or at > out[store].calibrated_at:

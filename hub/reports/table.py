@@ -13,7 +13,7 @@ from hub.joins.metrics import MetricsReport, MetricsRow
 from hub.joins.totals import total
 from hub.locales import locale
 from hub.locales import money as amount
-from hub.reports.columns import money, settings_words
+from hub.reports.columns import money, settings_words, with_interval
 
 DASH = "-"
 
@@ -125,7 +125,9 @@ def render_metrics(report: MetricsReport, console: Console) -> None:
                 table.add_column(name, justify="left" if first else "right", no_wrap=first)
         for r in rows:
             dwell = DASH if r.median_dwell_s is None else f"{r.median_dwell_s / 60:.1f} min"
-            main.add_row(_label(r), _n(r.traffic_in, "{:,.1f}"), _n(r.visitors), _n(r.passersby),
+            main.add_row(_label(r),
+                         with_interval(_n(r.traffic_in, "{:,.1f}"), r.traffic_in_low, r.traffic_in_high, _n),
+                         with_interval(_n(r.visitors), r.visitors_low, r.visitors_high, _n), _n(r.passersby),
                          _pct(r.capture_rate), dwell, _pct(r.bounce_rate), _n(r.transactions),
                          cash(r.net_sales_cents), _pct(r.conversion))
             value.add_row(_label(r), cash(r.avg_transaction_value_cents), cash(r.sales_per_visitor_cents),
@@ -141,7 +143,10 @@ def render_metrics(report: MetricsReport, console: Console) -> None:
                          _n(r.loyalty_daily_n))
         t = total(rows)  # sums and ratios of the sums (hub.joins.totals), as on the HTML page
         main.add_section()
-        main.add_row("Total", _n(t["traffic_in"], "{:,.1f}"), _n(t["visitors"]), _n(t["passersby"]),
+        main.add_row("Total", with_interval(_n(t["traffic_in"], "{:,.1f}"), t["traffic_in_low"],
+                                            t["traffic_in_high"], _n),
+                     with_interval(_n(t["visitors"]), t["visitors_low"], t["visitors_high"], _n),
+                     _n(t["passersby"]),
                      _pct(t["capture_rate"]), DASH, DASH, _n(t["transactions"]), cash(t["net_sales_cents"]),
                      _pct(t["conversion"]), style="bold")
         console.print(main)
