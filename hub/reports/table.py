@@ -42,7 +42,9 @@ def _cells(label: str, r: PeriodRow, cash: Callable[[int], str] = money) -> list
 
 
 def render(report: DailyReport | MetricsReport, out: TextIO) -> None:
-    console = Console(file=out, width=max(120, Console(file=out).width), highlight=False)
+    wide = isinstance(report, MetricsReport) and any(r.visitors_low is not None for r in report.rows)
+    # figures with their 80 % interval, 1,234.5 (1,049-1,481), need more room than the figures alone
+    console = Console(file=out, width=max(150 if wide else 120, Console(file=out).width), highlight=False)
     if isinstance(report, MetricsReport):
         render_metrics(report, console)
         return
@@ -122,7 +124,8 @@ def render_metrics(report: MetricsReport, console: Console) -> None:
         for table, names in ((main, FUNNEL), (value, VALUE), (more, MORE)):
             for name in names:
                 first = name == "Period"
-                table.add_column(name, justify="left" if first else "right", no_wrap=first)
+                whole = first or name in ("Traffic in", "Visitors")  # a figure and its interval on one line
+                table.add_column(name, justify="left" if first else "right", no_wrap=whole)
         for r in rows:
             dwell = DASH if r.median_dwell_s is None else f"{r.median_dwell_s / 60:.1f} min"
             main.add_row(_label(r),

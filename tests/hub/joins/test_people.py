@@ -11,20 +11,19 @@ from __future__ import annotations
 import io
 import json
 import statistics
-import time
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from agent.wire import DoorCounts, PeriodCounts, Status, Topics, Visit
+from agent.wire import DoorCounts, PeriodCounts, Visit
 from agent.wire.records import iso, parse_iso
 from hub.config import DatabaseConfig, HubConfig, StoreConfig
-from hub.ingest import Counters, Incoming, Writer
 from hub.joins.metrics import store_metrics
 from hub.reports import formatter
 from hub.store import open_db
+from tests.hub import scenario
 from tests.hub.scenario import write
 
 STORE = "brno-1"  # Europe/Prague: local 10:00 on a November day is 09:00Z
@@ -51,15 +50,8 @@ def _day_count(day: date) -> PeriodCounts:
                         visits_n=0)
 
 
-def status(config: HubConfig, learned: dict[str, str], agent: str = "gw-1", state: str = "online") -> None:
-    """An agent's retained status through the hub's writer, as MQTT delivers it."""
-    writer = Writer(config.database.path, Counters(), lambda _m, _a: None, max_wait_ms=0)
-    writer.start()
-    payload = Status(state=state, agent_version="1", updated_at="2026-11-26T12:00:00Z",
-                     learned=learned).encode()
-    writer.submit(Incoming(Topics("acme", STORE, agent).status, payload, time.time(), retained=True))
-    assert writer.wait_idle()
-    writer.stop()
+def status(config: HubConfig, learned: dict[str, str], state: str = "online") -> None:
+    scenario.status(config, STORE, "gw-1", learned, state)
 
 
 def _day(config: HubConfig, first: date = DAY, last: date = DAY, grain: Any = "day") -> list[Any]:
