@@ -25,6 +25,11 @@ COLUMNS = (
     "traffic_in",
     "conversion",
     "occupancy",
+    "mean_dwell_s",  # issue 19: the people's mean stay, and 80 % intervals (empty: not calibrated)
+    "visitors_low",
+    "visitors_high",
+    "traffic_in_low",
+    "traffic_in_high",
 )
 
 

@@ -28,7 +28,7 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("avg_transaction_value_cents", "Avg sale", "money"),
 )
 INTERVALS = ("traffic_in", "visitors")  # shown with their 80 % interval: 15 (12-18)
-_FIELDS = (*(m for m, _, _ in COLUMNS), *(f"{m}_{end}" for m in INTERVALS for end in ("low", "high")))
+FIELDS = (*(m for m, _, _ in COLUMNS), *(f"{m}_{end}" for m in INTERVALS for end in ("low", "high")))
 KEY = ("traffic_in", "transactions", "net_sales_cents", "conversion")  # shown first on a phone
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -89,7 +89,7 @@ def table(store: str, rows: Sequence[MetricsRow], totals: dict[str, Any], used: 
           title: str) -> str:
     """The periods of one store, then its totals row."""
     head = "".join(f"<th>{escape(h)}</th>" for _, h, _ in COLUMNS)
-    body = "".join(_row(store, _start(r), label(r), {m: getattr(r, m) for m in _FIELDS}, used) for r in rows)
+    body = "".join(_row(store, _start(r), label(r), {m: getattr(r, m) for m in FIELDS}, used) for r in rows)
     total = _row(store, "total", title, totals, used, css=' class="total"')
     return (f'<table class="periods"><thead><tr><th>Period</th>{head}</tr></thead>'
             f"<tbody>{body}{total}</tbody></table>")

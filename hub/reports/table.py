@@ -30,19 +30,20 @@ def _cells(label: str, r: PeriodRow, cash: Callable[[int], str] = money) -> list
     dwell = DASH if r.median_dwell_s is None else f"{r.median_dwell_s / 60:.1f} min"
     return [
         label,
-        _n(r.visitors),
+        with_interval(_n(r.visitors), r.visitors_low, r.visitors_high, _n),
         _n(r.passersby),
         _pct(r.capture_rate),
         dwell,
         _n(r.transactions),
         cash(r.net_sales_cents),
-        _n(r.traffic_in, "{:,.1f}"),
+        with_interval(_n(r.traffic_in, "{:,.1f}"), r.traffic_in_low, r.traffic_in_high, _n),
         _pct(r.conversion),
     ]
 
 
 def render(report: DailyReport | MetricsReport, out: TextIO) -> None:
-    wide = isinstance(report, MetricsReport) and any(r.visitors_low is not None for r in report.rows)
+    rows = report.rows if isinstance(report, MetricsReport) else (report.day,)
+    wide = any(r.visitors_low is not None for r in rows)
     # figures with their 80 % interval, 1,234.5 (1,049-1,481), need more room than the figures alone
     console = Console(file=out, width=max(150 if wide else 120, Console(file=out).width), highlight=False)
     if isinstance(report, MetricsReport):
@@ -60,7 +61,8 @@ def render(report: DailyReport | MetricsReport, out: TextIO) -> None:
         "Traffic in",
         "Conversion",
     ):
-        table.add_column(name, justify="left" if name == "Hour" else "right", min_width=len(name))
+        table.add_column(name, justify="left" if name == "Hour" else "right", min_width=len(name),
+                         no_wrap=name in ("Visitors", "Traffic in"))  # a figure and its interval on one line
     dst_day = len(report.hours) != 24
     used = report.store_settings
     loc = locale(used.locale)

@@ -234,3 +234,30 @@ def test_people_stays_use_the_longest_fragment_report(tmp_path: Path) -> None:
     day = _day(config)[0]
     assert (day.visitors, day.median_dwell_s) == (1, 1800.0)
     assert statistics.fmean([1800]) == day.mean_dwell_s
+
+
+def test_report_date_shows_the_interval_too(tmp_path: Path) -> None:
+    """`report --date` (the store-day view) shows the same intervals: the table's day row "3 (2-4)", the
+    csv's visitors_low column, the page's day totals with data-low."""
+    from hub.joins import daily_report  # noqa: PLC0415 -- the view this test is about
+
+    config = _config(tmp_path, factor=1.5)
+    write(config, people_day())
+    status(config, CALIBRATED)
+    db = open_db(config.database.path)
+    try:
+        report = daily_report(db.conn, config, STORE, DAY)
+    finally:
+        db.close()
+    shown = {}
+    for fmt in ("table", "html", "csv"):
+        out = io.StringIO()
+        formatter(fmt)(report, out)
+        shown[fmt] = out.getvalue()
+    day_line = next(line for line in shown["table"].splitlines() if "Day" in line and "│" in line)
+    assert "3 (2-4)" in day_line and "4.5 (4-5)" in day_line
+    rows = [line.split(",") for line in shown["csv"].splitlines() if not line.startswith("#")]
+    day = dict(zip(rows[0], rows[-1], strict=True))
+    assert day["period"] == "day"
+    assert (float(day["visitors_low"]), float(day["traffic_in_high"])) == pytest.approx((2.4, 5.4))
+    assert 'data-start="total"' in shown["html"] and 'data-low="3.6"' in shown["html"]
