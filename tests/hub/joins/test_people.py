@@ -21,6 +21,7 @@ from agent.wire import DoorCounts, PeriodCounts, Visit
 from agent.wire.records import iso, parse_iso
 from hub.config import DatabaseConfig, HubConfig, StoreConfig
 from hub.joins.metrics import store_metrics
+from hub.publish.source import store_day
 from hub.reports import formatter
 from hub.store import open_db
 from tests.hub import scenario
@@ -194,6 +195,12 @@ def test_days_without_door_counts_take_the_door_fitted_factor(tmp_path: Path) ->
     week = _day(config, first + timedelta(days=14), DAY, "week")
     assert {r.traffic_source for r in week} <= {"mixed", "wifi_door_fit", "door_counters"}
     assert "wifi_door_fit" in store_metrics_definitions(config)["traffic source"]
+    db = open_db(config.database.path)
+    try:  # the data-team feed suppresses it as the device-derived figure it is (its schema's wifi_visitors)
+        fed = store_day(db.conn, config, STORE, dark[0].start.date())
+    finally:
+        db.close()
+    assert (fed.traffic_source, fed.wifi, fed.day.traffic_in) == ("wifi_visitors", True, 20.0)
 
 
 def test_before_the_counter_has_three_days_the_configured_factor_counts(tmp_path: Path) -> None:
