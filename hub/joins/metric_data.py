@@ -2,10 +2,13 @@
 local hour (and day) of the store's calendar. Pure bucketing: the metrics are `metric_rows.py`'s.
 
 Where an agent sent the same hour, day or door minute twice, the last one received counts. Visitors,
-entries, dwell and occupancy come from the store's visits merged over its gateways (`visits.py`), so
-a person heard by two gateways counts once; visits of devices flagged static are left out. The agents'
-period counts say which hours and days were reported (known, even when nobody came) and give the
-passers-by, whose keys never leave a gateway: with several gateways, the largest count of the period.
+entries, dwell and occupancy come from the store's people (`visits.py`): the fragments a gateway
+linked into one person (a phone that changed its MAC) are that person's stay, and a person heard by
+two gateways counts once; visits of devices flagged static are left out. The store's calibration
+interval and, for a door store, the days its door fit looks back on are loaded too (`estimates.py`).
+The agents' period counts say which hours and days were reported (known, even when nobody came) and
+give the passers-by, whose keys never leave a gateway: with several gateways, the largest count of the
+period.
 """
 
 from __future__ import annotations

@@ -6,8 +6,10 @@ one key that overlap, or leave a gap no longer than the store's visit timeout, a
 sighting of any gateway to the last of any. Bounces carry no device key (a bounce's key never leaves
 the gateway) and are not merged.
 
-Every count of the metrics engine (entries, visitors, dwell, engagement, occupancy) reads the merged
-visits, so a store counts each person once however many gateways it has.
+Before merging, `person_visits` makes people of the visits (issue 19): fragments an agent linked into
+one person carry its person key and count as that person's stay. Every count of the metrics engine
+(entries, visitors, dwell, engagement, occupancy) reads the merged visits, so a store counts each
+person once however many gateways it has and however often their phone changed its MAC.
 """
 
 from __future__ import annotations
