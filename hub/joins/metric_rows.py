@@ -31,6 +31,8 @@ def _div(a: float | None, b: float | None) -> float | None:
 
 def wifi_factors(data: StoreData, calibrated: float) -> dict[int, tuple[float, str]]:
     """Per day of a store with a door counter: its Wi-Fi factor and source (hub.joins.estimates)."""
+    if not data.door_days:  # no door counter: the configured factor, nothing to fit
+        return {}
     cal = data.cal
     days = range(len(cal.days))
     door = {i: float(sum(data.door_in.get(k, 0) for k in cal.day_hours(i)))
