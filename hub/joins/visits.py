@@ -86,12 +86,12 @@ def person_visits(rows: Iterable[tuple[int, int, int, Key, str | None, int]]) ->
     merge_visits: a linked fragment becomes its person's stay so far (from the person's first sighting,
     `end - person_dwell_s`, to its own end) under the person's key; an unlinked one stays as it is."""
     rows = list(rows)
-    linked = [(key, person) for _, _, _, key, person, _ in rows if person is not None]
+    linked = [(key, "p" + person) for _, _, _, key, person, _ in rows if person is not None]
     if not linked:  # an agent that does not link (or a store of phones that keep their MACs)
         return [(start, end, dwell, key) for start, end, dwell, key, _, _ in rows]
     people = People()
-    for key, person in linked:
-        people.link(key, ("p" + person, key[1]))
+    for key, node in linked:
+        people.link(key, (node, key[1]))
     out: list[Visit] = []
     for start, end, dwell, key, person, person_dwell in rows:
         who = people.find(key)
