@@ -92,7 +92,8 @@ class AgentApp:
             fit = json.loads(path.read_text()) if path.exists() else {}
         except (OSError, ValueError):
             fit = {}
-        for key in ("factor", "visitors_factor", "calibrated_at", "near_rssi_dbm", "occupied_min_near"):
+        for key in ("factor", "visitors_factor", "calibrated_at", "near_rssi_dbm", "occupied_min_near",
+                    "present_q10", "present_q90", "visitors_q10", "visitors_q90"):  # the 80 % intervals
             if fit.get(key) not in (None, 0, 0.0, ""):
                 out["calibration_factor" if key == "factor" else key] = str(fit[key])
         if self.pipeline is not None:

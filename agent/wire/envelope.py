@@ -231,7 +231,9 @@ class Status:
     counters: dict[str, int] = field(default_factory=dict)
     updated_at: str = ""
     # what estimates use that was learned or calibrated, and when (issue 19: no drift), as text:
-    # calibration_factor, visitors_factor, calibrated_at, near_rssi_dbm, occupied_min_near, static_days_n
+    # calibration_factor, visitors_factor, calibrated_at, near_rssi_dbm, occupied_min_near, static_days_n,
+    # and the calibration's 80 % intervals as ratios truth / estimate: present_q10, present_q90,
+    # visitors_q10, visitors_q90 (the hub shows visitors and traffic in with the latter)
     learned: dict[str, str] = field(default_factory=dict)
 
     def encode(self) -> bytes:

@@ -78,6 +78,7 @@ class StatusUpdate:
     agent_version: str
     counters_json: str
     updated_at: str
+    learned_json: str = "{}"  # what the agent's estimates use: its calibration and intervals (issue 19)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,4 +158,5 @@ def _status(topic: str, payload: bytes) -> Decoded:
         st.agent_version[:64],
         json.dumps(st.counters, sort_keys=True),
         st.updated_at[:32],
+        json.dumps({k[:64]: v[:64] for k, v in list(st.learned.items())[:32]}, sort_keys=True),
     )

@@ -339,13 +339,14 @@ def _upsert_status(cur: sqlite3.Cursor, st: StatusUpdate, received_at: str, reta
     """A retained status replayed at the hub's subscribe is not a sign of life: keep last_seen then."""
     cur.execute(
         "INSERT INTO agents (agent, org, store, state, last_seen, backlog_batches, clock_synced,"
-        " agent_version, counters, status_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " agent_version, counters, status_at, learned) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (org, store, agent) DO UPDATE SET state = excluded.state,"
         " last_seen = CASE WHEN ? THEN coalesce(agents.last_seen, excluded.last_seen)"
         " ELSE excluded.last_seen END,"
         " backlog_batches = excluded.backlog_batches, clock_synced = excluded.clock_synced,"
         " agent_version = excluded.agent_version, counters = excluded.counters,"
-        " status_at = excluded.status_at",
+        " status_at = excluded.status_at,"  # a last will carries no calibration: keep the one known
+        " learned = CASE WHEN excluded.learned = '{}' THEN agents.learned ELSE excluded.learned END",
         (
             st.agent,
             st.org,
@@ -357,6 +358,7 @@ def _upsert_status(cur: sqlite3.Cursor, st: StatusUpdate, received_at: str, reta
             st.agent_version,
             st.counters_json,
             st.updated_at,
+            st.learned_json,
             int(retained),
         ),
     )

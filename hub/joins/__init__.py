@@ -5,7 +5,8 @@ One metrics engine (CONVENTIONS rule 11), which every output reads (table, csv, 
 
     metrics.py      the API: store_metrics(conn, config, stores, start, end, grain) -> MetricsReport
     daily.py        a store-day, hours and day: daily_report(...) (report --date, the feed, live views)
-    metric_data.py  loading, one query per table; visits.py merges a store's gateways' visits
+    metric_data.py  loading, one query per table; visits.py makes people of a store's visits (linked MAC
+                    fragments, several gateways); estimates.py the calibration interval and door fit
     metric_rows.py  every formula, once; definitions.py what each means, with the settings' values
     totals.py       a totals row: sums, and ratios of the sums
     calendar.py     local hours, days, weeks and months of a store's time zone

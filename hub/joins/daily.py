@@ -32,7 +32,7 @@ class DailyReport:
     timezone: str
     calibration_factor: float
     settings: MetricSettings
-    traffic_source: str  # "door_counters" or "wifi_visitors" (or "mixed" never: one day)
+    traffic_source: str  # door_counters, wifi_visitors, wifi_door_fit or wifi_carried (never mixed: one day)
     agents: tuple[str, ...]
     hours: tuple[MetricsRow, ...]
     day: MetricsRow

@@ -66,16 +66,29 @@ def definitions(stores: Sequence[Settings] = ()) -> dict[str, str]:
         f" at least {sightings} times at {rssi} or stronger; fixtures and staff phones (heard for hours"
         " every day) are left out. A phone heard by several gateways of the store counts once",
         "traffic in": "people who came in: on days with door counters, the doors' entries; otherwise the"
-        f" visitors' arrivals x the store's calibration factor ({factor}). Each person counts in the hour"
-        " they came in, so the hours add up to the day and the days to the week",
-        "visitors": "different phones that came in during the period (by hour: arrived in that hour); a"
-        " week or month adds up its days (one person on three days counts three times)",
+        f" visitors' arrivals x the store's Wi-Fi factor: the calibration factor ({factor}), or where the"
+        " store has a door counter, the median of door entries / Wi-Fi arrivals over the last 14 days the"
+        " counter counted normally (3 days at least). Each person counts in the hour they came in, so the"
+        " hours add up to the day and the days to the week",
+        "traffic source": "where a traffic figure came from: door_counters (counted), wifi_visitors (the"
+        " calibration factor), wifi_door_fit (the factor fitted to the door counter), wifi_carried (the"
+        " counter out: its last good fit), mixed (a period with days of several sources)",
+        "visitors": "different people who came in during the period (by hour: arrived in that hour): a"
+        " phone that changes its MAC is one person where its gateway linked the fragments, and a person"
+        " heard by several gateways counts once; a week or month adds up its days (one person on three"
+        " days counts three times)",
+        "interval": "visitors and traffic in carry an 80 % interval (_low, _high; shown as 15 (12-18)): the"
+        " figure x the 10th and 90th centile of true / estimated people over the days the store was"
+        " calibrated (footfall-agent calibrate, sent in the gateways' status); a door count is as counted;"
+        " empty where the store was never calibrated. A period adds up its days' bounds",
         "occupancy": "people in the store at some time during the hour (a 40-minute stay across two hours"
         f" counts in both), visitor phones x the calibration factor ({factor}); hour rows only",
         "passer-by": "a phone heard in the period that did not come in; with several gateways in a store,"
         " the largest gateway's count (a passer-by's key never leaves its gateway)",
         "capture rate": "visitors / (visitors + passers-by): the share of phones heard that came in",
-        "median dwell": "the middle length of stay of the visitors who arrived in the period",
+        "median dwell": "the middle length of stay of the visitors who arrived in the period; a person's"
+        " stay runs from the first sighting of any of their phone's MACs to the last",
+        "mean dwell": "the mean length of stay of the visitors who arrived in the period",
         "engagement": "visitor stays that began in the period, by length: 5-20 min, 20-60 min, 1-6 h, 6 h+",
         "bounce rate": f"bounces / (bounces + visitor stays); a bounce is a phone close by for less than"
         f" {dwell}",

@@ -2,10 +2,13 @@
 local hour (and day) of the store's calendar. Pure bucketing: the metrics are `metric_rows.py`'s.
 
 Where an agent sent the same hour, day or door minute twice, the last one received counts. Visitors,
-entries, dwell and occupancy come from the store's visits merged over its gateways (`visits.py`), so
-a person heard by two gateways counts once; visits of devices flagged static are left out. The agents'
-period counts say which hours and days were reported (known, even when nobody came) and give the
-passers-by, whose keys never leave a gateway: with several gateways, the largest count of the period.
+entries, dwell and occupancy come from the store's people (`visits.py`): the fragments a gateway
+linked into one person (a phone that changed its MAC) are that person's stay, and a person heard by
+two gateways counts once; visits of devices flagged static are left out. The store's calibration
+interval and, for a door store, the days its door fit looks back on are loaded too (`estimates.py`).
+The agents' period counts say which hours and days were reported (known, even when nobody came) and
+give the passers-by, whose keys never leave a gateway: with several gateways, the largest count of the
+period.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.joins.calendar import HOUR_S, Calendar
-from hub.joins.visits import Key, merge_visits
+from hub.joins.estimates import Interval, door_fit_spans, load_intervals
+from hub.joins.visits import Key, merge_visits, person_visits
 
 
 @dataclass
@@ -48,6 +52,7 @@ class StoreData:
     has_members: bool = False
     last_sale_at: int | None = None  # the newest POS transaction stored (any time): sales known up to its day
     agents: set[str] = field(default_factory=set)
+    interval: Interval | None = None  # the store's calibration interval (hub.joins.estimates)
     found: bool = False  # anything at all inside the reported range
 
 
@@ -141,7 +146,9 @@ def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
                 found.add(store)
 
     # Doors and sales summed in SQL per local hour; per local day (booked to its first hour) when the
-    # grain reads only days.
+    # grain reads only days. Where a store of the chunk has a door counter, doors and visits are also
+    # read over the days its Wi-Fi factor's door fit looks back on (hub.joins.estimates).
+    fit_spans = door_fit_spans(conn, stores, cal, windows)
     for store, k, n, t in _bucketed(
         conn,
         "SELECT store, {k} AS k, sum(traffic_in_n), max(minute_epoch_s) FROM"
@@ -151,7 +158,7 @@ def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
         "minute_epoch_s",
         stores,
         cal,
-        windows,
+        windows_of([*windows, *fit_spans]),
         by_day=not hour_counts,
     ):
         d = datas[store]
@@ -163,15 +170,16 @@ def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
     # Visits over the report's periods, the weeks compared and the linkability window's look-back; a
     # lower bound on the start keeps the (store, started) index from scanning history (no visit outlives
     # its key window, and a day-long one is static).
-    keyed: dict[str, list[tuple[int, int, int, Key]]] = defaultdict(list)
+    keyed: dict[str, list[tuple[int, int, int, Key, str | None, int]]] = defaultdict(list)
     t0, hours_n = cal.t0, cal.hours_n
-    sql = ("SELECT store, started_epoch_s, ended_epoch_s, dwell_s, kind, device_key, key_window, agent"
+    sql = ("SELECT store, started_epoch_s, ended_epoch_s, dwell_s, kind, device_key, key_window, agent,"
+           " person_key, person_dwell_s"
            f" FROM visits WHERE store IN ({marks}) AND ended_epoch_s >= ? AND started_epoch_s < ?"
            " AND started_epoch_s >= ?")
     done = None  # the end of the window read before: a visit that started before it was read with it
-    for lo, hi in windows_of([*windows, (since[0], report_t0)]):
+    for lo, hi in windows_of([*windows, (since[0], report_t0), *fit_spans]):
         found_rows = conn.execute(sql, [*stores, lo, hi, lo - 86400])
-        for store, start, end, dwell, kind, key, window, agent in found_rows:
+        for store, start, end, dwell, kind, key, window, agent, person, person_dwell in found_rows:
             if done is not None and start < done:
                 continue
             d = datas[store]
@@ -182,13 +190,13 @@ def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
                     if start >= report_t0:
                         found.add(store)
             elif key is not None and (key, window) not in static_keys.get(store, ()):
-                keyed[store].append((start, end, dwell, (key, window)))
+                keyed[store].append((start, end, dwell, (key, window), person, person_dwell or 0))
         done = hi
     for store, rows in keyed.items():
         d = datas[store]
         entries, dwells, visit_keys, key_days = d.entries, d.dwell, d.visit_keys, d.key_days
         hour_known, day_known, present_at = d.hour_known, d.day_known, d.present
-        for start, end, dwell, key in merge_visits(rows, timeouts[store]):
+        for start, end, dwell, key in merge_visits(person_visits(rows), timeouts[store]):
             k = (start - t0) // HOUR_S
             if present:  # occupancy, and a gateway heard the store in every hour the stay spans
                 for j in range(max(k, 0), min((end - t0) // HOUR_S, hours_n - 1) + 1):
@@ -280,6 +288,8 @@ def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
         for store in members:
             d = datas[store]
             d.member_ids.update((k, ids[k]) for k in d.member_days if k in ids)
+    for store, interval in load_intervals(conn, stores).items():
+        datas[store].interval = interval
     for store in found:
         datas[store].found = True
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from hub.config import HubConfig, MetricSettings, StoreConfig, zone
 from hub.joins.calendar import HOUR_S, Calendar, Period
+from hub.joins.estimates import WIFI_SOURCES, door_factors
 from hub.joins.metric_data import StoreData, load_many, windows_of
 from hub.joins.metrics import COMPARED, ENGAGEMENT_BUCKETS_S, MetricsRow, StoreSettings
 
@@ -28,9 +29,38 @@ def _div(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
 
+def wifi_factors(data: StoreData, calibrated: float) -> dict[int, tuple[float, str]]:
+    """Per day of a store with a door counter: its Wi-Fi factor and source (hub.joins.estimates)."""
+    if not data.door_days:  # no door counter: the configured factor, nothing to fit
+        return {}
+    cal = data.cal
+    days = range(len(cal.days))
+    door = {i: float(sum(data.door_in.get(k, 0) for k in cal.day_hours(i)))
+            for i in days if i in data.door_days}
+    people = {i: float(sum(data.entries.get(k, 0) for k in cal.day_hours(i)))
+              for i in days if i in data.day_known}
+    return door_factors(people, door, calibrated)
+
+
 class _Rows:
-    def __init__(self, data: StoreData, sc: StoreConfig, store: str, grain: str) -> None:
+    def __init__(self, data: StoreData, sc: StoreConfig, store: str, grain: str,
+                 factors: dict[int, tuple[float, str]] | None = None) -> None:
         self.d, self.sc, self.store, self.grain, self.cal = data, sc, store, grain, data.cal
+        self.factors = factors or {}
+
+    def wifi(self, i: int) -> tuple[float, str]:
+        """Day i's Wi-Fi factor and the traffic_source of a figure scaled by it."""
+        factor, source = self.factors.get(i, (self.sc.calibration_factor, "calibration"))
+        return factor, WIFI_SOURCES[source]
+
+    def bounds(self, traffic: float | None, source: str | None) -> tuple[float | None, float | None]:
+        """The 80 % interval of a traffic figure of one source: a door count is as counted."""
+        if traffic is None or source is None:
+            return None, None
+        if source == "door_counters":
+            return traffic, traffic
+        iv = self.d.interval
+        return (traffic * iv.low, traffic * iv.high) if iv is not None else (None, None)
 
     def hours(self, p: Period) -> list[int]:
         if p.hour is not None:
@@ -51,21 +81,27 @@ class _Rows:
             return float(sum(d.door_in.get(k, 0) for k in hours)), "door_counters"
         if i not in d.day_known:
             return None, None
-        return sum(d.entries.get(k, 0) for k in hours) * self.sc.calibration_factor, "wifi_visitors"
+        factor, source = self.wifi(i)
+        return sum(d.entries.get(k, 0) for k in hours) * factor, source
 
-    def footfall(self, p: Period) -> tuple[int | None, int | None, float | None, str | None, float | None]:
-        """visitors, passers-by, traffic in, traffic source, occupancy (hours only)."""
-        d, factor = self.d, self.sc.calibration_factor
+    def footfall(self, p: Period) -> tuple[int | None, int | None, float | None, str | None, float | None,
+                                           tuple[float | None, float | None]]:
+        """visitors, passers-by, traffic in, traffic source, occupancy (hours only), traffic's interval."""
+        d = self.d
         if p.hour is not None:
             k = p.hour
+            i = self.cal.hour_day[k]
             known = k in d.hour_known
             v = len(d.visit_keys.get(k, ())) if known else None
             ps = d.hour_passersby.get(k)
-            occupancy = len(d.present.get(k, ())) * factor if known else None
-            if self.cal.hour_day[k] in d.door_days:
-                return v, ps, float(d.door_in.get(k, 0)), "door_counters", occupancy
+            factor, wifi_source = self.wifi(i)
+            occupancy = len(d.present.get(k, ())) * self.sc.calibration_factor if known else None
+            if i in d.door_days:
+                traffic: float | None = float(d.door_in.get(k, 0))
+                return v, ps, traffic, "door_counters", occupancy, self.bounds(traffic, "door_counters")
             traffic = d.entries.get(k, 0) * factor if known else None
-            return v, ps, traffic, ("wifi_visitors" if known else None), occupancy
+            hour_source = wifi_source if known else None
+            return v, ps, traffic, hour_source, occupancy, self.bounds(traffic, hour_source)
         days = range(p.first, p.last + 1)
         known_days = [i for i in days if i in d.day_known]
         v = sum(self.day_visitors(i) for i in known_days) if known_days else None
@@ -75,7 +111,11 @@ class _Rows:
         values = [t for t, _ in by_day if t is not None]
         sources = {s for _, s in by_day if s is not None}
         source = None if not sources else sources.pop() if len(sources) == 1 else "mixed"
-        return v, ps, (sum(values) if values else None), source, None
+        day_bounds = [self.bounds(t, s) for t, s in by_day if t is not None]
+        lows, highs = [lo for lo, _ in day_bounds], [hi for _, hi in day_bounds]
+        interval = ((sum(x for x in lows if x is not None), sum(x for x in highs if x is not None))
+                    if values and None not in lows and None not in highs else (None, None))
+        return v, ps, (sum(values) if values else None), source, None, interval
 
     def new_returning(self, p: Period, hours: list[int]) -> tuple[int | None, int | None]:
         if self.sc.settings.linkability_window_d <= 1:
@@ -127,7 +167,7 @@ class _Rows:
 
     def compared(self, p: Period) -> dict[str, float | None]:
         """Only the COMPARED metrics of a period (an earlier week): counts, doors and sales."""
-        v, ps, traffic, _, _ = self.footfall(p)
+        v, ps, traffic, *_ = self.footfall(p)
         hours = self.hours(p)
         tx = sum(self.d.transactions.get(k, 0) for k in hours)
         out: dict[str, float | None] = {
@@ -149,7 +189,8 @@ class _Rows:
     ) -> MetricsRow:
         d, cal = self.d, self.cal
         hours = self.hours(p)
-        v, ps, traffic, source, occupancy = self.footfall(p)
+        v, ps, traffic, source, occupancy, (traffic_low, traffic_high) = self.footfall(p)
+        iv = d.interval
         dwell = [x for k in hours for x in d.dwell.get(k, ())]
         bounces = sum(d.bounces.get(k, 0) for k in hours)
         engaged = [sum(1 for x in dwell if lo <= x and (hi is None or x < hi))
@@ -179,6 +220,11 @@ class _Rows:
             capture_rate=_div(v, (v or 0) + (ps or 0)) if v is not None and ps is not None else None,
             visitor_visits_n=len(dwell),
             median_dwell_s=float(statistics.median(dwell)) if dwell else None,
+            mean_dwell_s=statistics.fmean(dwell) if dwell else None,
+            visitors_low=v * iv.low if v is not None and iv is not None else None,
+            visitors_high=v * iv.high if v is not None and iv is not None else None,
+            traffic_in_low=traffic_low,
+            traffic_in_high=traffic_high,
             engaged_5_20_min_n=engaged[0],
             engaged_20_60_min_n=engaged[1],
             engaged_1_6_h_n=engaged[2],
@@ -245,8 +291,9 @@ def stores_rows(  # noqa: PLR0917 -- mirrors store_metrics' positional signature
         for store, sc in members:
             data = datas[store]
             rows: dict[str, list[MetricsRow]] = {}
+            factors = wifi_factors(data, sc.calibration_factor)
             for g, ps in periods.items():
-                maker = _Rows(data, sc, store, g)
+                maker = _Rows(data, sc, store, g, factors)
                 rows[g] = [maker.row(p, *_comparisons(maker, earlier[g][p])) if g in earlier else maker.row(p)
                            for p in ps]
             s = sc.settings  # frozen, so hashable: asdict once per distinct settings

@@ -45,7 +45,7 @@ class MetricsRow:
     end: datetime  # exclusive
     days_n: int  # local days of the period inside the range (a week cut by the range has fewer than 7)
     traffic_in: float | None
-    traffic_source: str | None  # door_counters, wifi_visitors or mixed (some days each)
+    traffic_source: str | None  # door_counters, wifi_visitors, wifi_door_fit, wifi_carried or mixed
     visitors: int | None
     passersby: int | None
     capture_rate: float | None
@@ -80,6 +80,12 @@ class MetricsRow:
     avg_4_weeks: dict[str, float | None] = field(default_factory=dict)  # COMPARED, mean of 1-4 weeks earlier
     occupancy: float | None = None  # hour rows: people present at some time in the hour; None for longer
     sales_known: bool = False  # a POS export reached this period's last day: 0 transactions mean none sold
+    mean_dwell_s: float | None = None  # the mean stay of the people who arrived in the period
+    # 80 % intervals (hub.joins.estimates): None where the store's agents sent no calibration interval
+    visitors_low: float | None = None
+    visitors_high: float | None = None
+    traffic_in_low: float | None = None  # door-counted days count as they are (low = high = the count)
+    traffic_in_high: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Field names with their units; times ISO 8601 with the store's offset."""

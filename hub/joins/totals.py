@@ -34,4 +34,9 @@ def total(rows: Sequence[MetricsRow]) -> dict[str, Any]:
     out["avg_transaction_value_cents"] = _div(out["net_sales_cents"], out["transactions"])
     out["shoppers_per_staff_hour"] = _div(out["traffic_in"], out["labour_hours"])
     out["median_dwell_s"] = None
+    for m in ("visitors", "traffic_in"):  # an interval adds up its periods' bounds, where every one has them
+        known = [r for r in rows if getattr(r, m) is not None]
+        for end in ("low", "high"):
+            bounds = [getattr(r, f"{m}_{end}") for r in known]
+            out[f"{m}_{end}"] = sum(bounds) if known and None not in bounds else None
     return out

@@ -6,8 +6,10 @@ one key that overlap, or leave a gap no longer than the store's visit timeout, a
 sighting of any gateway to the last of any. Bounces carry no device key (a bounce's key never leaves
 the gateway) and are not merged.
 
-Every count of the metrics engine (entries, visitors, dwell, engagement, occupancy) reads the merged
-visits, so a store counts each person once however many gateways it has.
+Before merging, `person_visits` makes people of the visits (issue 19): fragments an agent linked into
+one person carry its person key and count as that person's stay. Every count of the metrics engine
+(entries, visitors, dwell, engagement, occupancy) reads the merged visits, so a store counts each
+person once however many gateways it has and however often their phone changed its MAC.
 """
 
 from __future__ import annotations
@@ -47,4 +49,54 @@ def merge_visits(rows: Iterable[Visit], timeout_s: int) -> list[Visit]:
             else:
                 end, merged = max(end, e), True
         out.append((start, end, end - start if merged else dwell, key))
+    return out
+
+
+class People:
+    """Who is who among a store's visits: the device keys a gateway linked into one person (issue 19).
+
+    An agent links the fragments of a phone that changes its MAC into a person (agent/pipeline/link.py)
+    and sends the person's key with each fragment. Each gateway links on its own, so one person can
+    arrive under two person keys that share a device key; a device key and the person keys it carries
+    are one person here (union-find). A visit without a person key is its device's own person, as
+    before. Visitors are these people; replay --summary counts the same ones on one gateway."""
+
+    def __init__(self) -> None:
+        self.parent: dict[Key, Key] = {}
+
+    def find(self, key: Key) -> Key:
+        parent = self.parent
+        root = key
+        while (up := parent.get(root, root)) != root:
+            root = up
+        while key != root:  # path compression
+            up = parent[key]
+            parent[key] = root
+            key = up
+        return root
+
+    def link(self, device: Key, person: Key) -> None:
+        a, b = self.find(device), self.find(person)
+        if a != b:
+            self.parent[max(a, b)] = min(a, b)
+
+
+def person_visits(rows: Iterable[tuple[int, int, int, Key, str | None, int]]) -> list[Visit]:
+    """Visits (start, end, dwell_s, device key, person key, person_dwell_s) as the visits of people, for
+    merge_visits: a linked fragment becomes its person's stay so far (from the person's first sighting,
+    `end - person_dwell_s`, to its own end) under the person's key; an unlinked one stays as it is."""
+    rows = list(rows)
+    linked = [(key, "p" + person) for _, _, _, key, person, _ in rows if person is not None]
+    if not linked:  # an agent that does not link (or a store of phones that keep their MACs)
+        return [(start, end, dwell, key) for start, end, dwell, key, _, _ in rows]
+    people = People()
+    for key, node in linked:
+        people.link(key, (node, key[1]))
+    out: list[Visit] = []
+    for start, end, dwell, key, person, person_dwell in rows:
+        who = people.find(key)
+        if person is not None and person_dwell > 0:
+            out.append((min(start, end - person_dwell), end, max(person_dwell, dwell), who))
+        else:
+            out.append((start, end, dwell, who))
     return out

@@ -29,5 +29,8 @@ def store_day(conn: sqlite3.Connection, config: HubConfig, store: str, day: date
     hours = store_metrics(conn, config, [store], day, day, "hour")
     (total,) = store_metrics(conn, config, [store], day, day, "day").rows
     settings = hours.store_settings[0]
-    return StoreDay(store, settings.timezone, total.traffic_source or "wifi_visitors", hours.rows, total,
+    # the feed's two sources: counted at the doors, or derived from Wi-Fi devices (suppressed like them),
+    # whichever factor scaled them (wifi_door_fit, wifi_carried: hub.joins.estimates)
+    source = "door_counters" if total.traffic_source == "door_counters" else "wifi_visitors"
+    return StoreDay(store, settings.timezone, source, hours.rows, total,
                     pos_known(conn, store, day, settings.timezone), settings.calibration_factor)

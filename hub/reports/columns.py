@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from hub.joins.daily import PeriodRow
@@ -24,12 +25,25 @@ COLUMNS = (
     "traffic_in",
     "conversion",
     "occupancy",
+    "mean_dwell_s",  # issue 19: the people's mean stay, and 80 % intervals (empty: not calibrated)
+    "visitors_low",
+    "visitors_high",
+    "traffic_in_low",
+    "traffic_in_high",
 )
 
 
 def record(period: str, row: PeriodRow) -> dict[str, Any]:
     """A row as a mapping of COLUMNS; `period` is hour or day."""
     return {"period": period, **row.as_dict()}
+
+
+def with_interval(text: str, low: float | None, high: float | None, show: Callable[[float], str]) -> str:
+    """A figure with its 80 % interval as a report shows it, `15 (12-18)`; as it is without one (or
+    for a count, whose bounds are itself)."""
+    if low is None or high is None or low == high:
+        return text
+    return f"{text} ({show(low)}-{show(high)})"
 
 
 def money(cents: int) -> str:

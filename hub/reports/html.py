@@ -98,7 +98,7 @@ def page_from_metrics(table: MetricsReport, hours: MetricsReport | None = None,
 def page_from_daily(report: DailyReport) -> Page:
     """The page of one store-day: its hours, and the engine's day row as the totals row."""
     day = report.day
-    totals = {m: getattr(day, m) for m, _, _ in html_table.COLUMNS}
+    totals = {m: getattr(day, m) for m in html_table.FIELDS}  # the day's figures with their intervals
     store = StorePage(report.store, report.store_settings, report.hours, report.hours, totals,
                       _sums([day], ENGAGED), _sums([day], LOYAL))
     return Page(f"Footfall: {report.store}, {report.date.isoformat()}, by hour", "Day", (store,),

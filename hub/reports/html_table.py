@@ -15,6 +15,7 @@ from typing import Any
 
 from hub.joins.metrics import MetricsRow, StoreSettings
 from hub.locales import Locale, locale, money, number
+from hub.reports.columns import with_interval
 
 # metric, heading, how it is shown: n (a count), pct, money
 COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -26,6 +27,8 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("conversion", "Conversion", "pct"),
     ("avg_transaction_value_cents", "Avg sale", "money"),
 )
+INTERVALS = ("traffic_in", "visitors")  # shown with their 80 % interval: 15 (12-18)
+FIELDS = (*(m for m, _, _ in COLUMNS), *(f"{m}_{end}" for m in INTERVALS for end in ("low", "high")))
 KEY = ("traffic_in", "transactions", "net_sales_cents", "conversion")  # shown first on a phone
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -65,20 +68,28 @@ def shown(value: Any, how: str, loc: Locale, currency: str) -> str:
 
 
 def _cells(values: dict[str, Any], used: StoreSettings) -> str:
+    """A cell per metric; visitors and traffic in with their 80 % interval (`data-low`, `data-high`)."""
     loc = locale(used.locale)
-    return "".join(
-        f'<td class="{"key" if m in KEY else "more"}" data-label="{escape(head)}" data-metric="{m}"'
-        f' data-value="{"" if values[m] is None else escape(repr(values[m]))}">'
-        f"{escape(shown(values[m], how, loc, used.currency))}</td>"
-        for m, head, how in COLUMNS)
+    out = []
+    for m, head, how in COLUMNS:
+        text, bounds = shown(values[m], how, loc, used.currency), ""
+        if m in INTERVALS:
+            low, high = values.get(f"{m}_low"), values.get(f"{m}_high")
+            text = with_interval(text, low, high, lambda x: shown(x, how, loc, used.currency))  # noqa: B023
+            bounds = "".join(f' data-{end}="{"" if x is None else escape(repr(x))}"'
+                             for end, x in (("low", low), ("high", high)))
+        css = "key" if m in KEY else "more"
+        out.append(f'<td class="{css}" data-label="{escape(head)}" data-metric="{m}"'
+                   f' data-value="{"" if values[m] is None else escape(repr(values[m]))}"{bounds}>'
+                   f"{escape(text)}</td>")
+    return "".join(out)
 
 
 def table(store: str, rows: Sequence[MetricsRow], totals: dict[str, Any], used: StoreSettings,
           title: str) -> str:
     """The periods of one store, then its totals row."""
     head = "".join(f"<th>{escape(h)}</th>" for _, h, _ in COLUMNS)
-    body = "".join(_row(store, _start(r), label(r), {m: getattr(r, m) for m, _, _ in COLUMNS}, used)
-                   for r in rows)
+    body = "".join(_row(store, _start(r), label(r), {m: getattr(r, m) for m in FIELDS}, used) for r in rows)
     total = _row(store, "total", title, totals, used, css=' class="total"')
     return (f'<table class="periods"><thead><tr><th>Period</th>{head}</tr></thead>'
             f"<tbody>{body}{total}</tbody></table>")

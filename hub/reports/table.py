@@ -13,7 +13,7 @@ from hub.joins.metrics import MetricsReport, MetricsRow
 from hub.joins.totals import total
 from hub.locales import locale
 from hub.locales import money as amount
-from hub.reports.columns import money, settings_words
+from hub.reports.columns import money, settings_words, with_interval
 
 DASH = "-"
 
@@ -30,19 +30,22 @@ def _cells(label: str, r: PeriodRow, cash: Callable[[int], str] = money) -> list
     dwell = DASH if r.median_dwell_s is None else f"{r.median_dwell_s / 60:.1f} min"
     return [
         label,
-        _n(r.visitors),
+        with_interval(_n(r.visitors), r.visitors_low, r.visitors_high, _n),
         _n(r.passersby),
         _pct(r.capture_rate),
         dwell,
         _n(r.transactions),
         cash(r.net_sales_cents),
-        _n(r.traffic_in, "{:,.1f}"),
+        with_interval(_n(r.traffic_in, "{:,.1f}"), r.traffic_in_low, r.traffic_in_high, _n),
         _pct(r.conversion),
     ]
 
 
 def render(report: DailyReport | MetricsReport, out: TextIO) -> None:
-    console = Console(file=out, width=max(120, Console(file=out).width), highlight=False)
+    rows = report.rows if isinstance(report, MetricsReport) else (report.day,)
+    wide = any(r.visitors_low is not None for r in rows)
+    # figures with their 80 % interval, 1,234.5 (1,049-1,481), need more room than the figures alone
+    console = Console(file=out, width=max(150 if wide else 120, Console(file=out).width), highlight=False)
     if isinstance(report, MetricsReport):
         render_metrics(report, console)
         return
@@ -58,7 +61,8 @@ def render(report: DailyReport | MetricsReport, out: TextIO) -> None:
         "Traffic in",
         "Conversion",
     ):
-        table.add_column(name, justify="left" if name == "Hour" else "right", min_width=len(name))
+        table.add_column(name, justify="left" if name == "Hour" else "right", min_width=len(name),
+                         no_wrap=name in ("Visitors", "Traffic in"))  # a figure and its interval on one line
     dst_day = len(report.hours) != 24
     used = report.store_settings
     loc = locale(used.locale)
@@ -122,10 +126,13 @@ def render_metrics(report: MetricsReport, console: Console) -> None:
         for table, names in ((main, FUNNEL), (value, VALUE), (more, MORE)):
             for name in names:
                 first = name == "Period"
-                table.add_column(name, justify="left" if first else "right", no_wrap=first)
+                whole = first or name in ("Traffic in", "Visitors")  # a figure and its interval on one line
+                table.add_column(name, justify="left" if first else "right", no_wrap=whole)
         for r in rows:
             dwell = DASH if r.median_dwell_s is None else f"{r.median_dwell_s / 60:.1f} min"
-            main.add_row(_label(r), _n(r.traffic_in, "{:,.1f}"), _n(r.visitors), _n(r.passersby),
+            main.add_row(_label(r),
+                         with_interval(_n(r.traffic_in, "{:,.1f}"), r.traffic_in_low, r.traffic_in_high, _n),
+                         with_interval(_n(r.visitors), r.visitors_low, r.visitors_high, _n), _n(r.passersby),
                          _pct(r.capture_rate), dwell, _pct(r.bounce_rate), _n(r.transactions),
                          cash(r.net_sales_cents), _pct(r.conversion))
             value.add_row(_label(r), cash(r.avg_transaction_value_cents), cash(r.sales_per_visitor_cents),
@@ -141,7 +148,10 @@ def render_metrics(report: MetricsReport, console: Console) -> None:
                          _n(r.loyalty_daily_n))
         t = total(rows)  # sums and ratios of the sums (hub.joins.totals), as on the HTML page
         main.add_section()
-        main.add_row("Total", _n(t["traffic_in"], "{:,.1f}"), _n(t["visitors"]), _n(t["passersby"]),
+        main.add_row("Total", with_interval(_n(t["traffic_in"], "{:,.1f}"), t["traffic_in_low"],
+                                            t["traffic_in_high"], _n),
+                     with_interval(_n(t["visitors"]), t["visitors_low"], t["visitors_high"], _n),
+                     _n(t["passersby"]),
                      _pct(t["capture_rate"]), DASH, DASH, _n(t["transactions"]), cash(t["net_sales_cents"]),
                      _pct(t["conversion"]), style="bold")
         console.print(main)

@@ -78,6 +78,8 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         pk=("org", "store", "agent"),
         if_not_exists=True,
     )
+    if "learned" not in {c.name for c in db.table("agents").columns}:  # the status' calibration (issue 19)
+        db.execute("ALTER TABLE agents ADD COLUMN learned TEXT")
     if db.table("agents").pks == ["agent"]:  # before v2 an agent id alone was the key: gw-1 of one store
         db.table("agents").transform(pk=("org", "store", "agent"))  # replaced gw-1 of another
     db.execute(

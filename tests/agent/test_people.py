@@ -156,13 +156,16 @@ def test_summary_reports_people_stays_and_what_was_learned(brno: Path, capsys: p
 
 def test_agent_status_shows_the_calibration_it_counts_with(tmp_path: Path) -> None:
     """The agent's retained status carries the store's calibration (factor, visitors factor, pinned gate,
-    when it was fitted), and survives the wire: an operator sees what the figures rest on."""
-    fitted = replace(fit([(1.0, 2.0), (2.0, 4.0)], 600, ("a",)), near_rssi_dbm=-63, occupied_min_near=4)
+    when it was fitted, the 80 % interval the hub shows), and survives the wire: an operator sees what the
+    figures rest on."""
+    fitted = replace(fit([(1.0, 2.0), (2.0, 4.0)], 600, ("a",)), near_rssi_dbm=-63, occupied_min_near=4,
+                     visitors_q10=0.8, visitors_q90=1.3)
     save(tmp_path, fitted)
     status = AgentApp(replace(AgentConfig(), state_dir=str(tmp_path))).status()
     learned = Status.decode(status.encode()).learned
     assert learned["calibration_factor"] == "2.0" and learned["near_rssi_dbm"] == "-63"
     assert learned["calibrated_at"].endswith("Z")
+    assert (learned["visitors_q10"], learned["visitors_q90"]) == ("0.8", "1.3")  # the hub's 80 % intervals
 
 
 def test_visit_records_of_one_phone_share_a_person_key(tmp_path: Path) -> None:

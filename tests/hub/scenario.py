@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agent.wire import DoorCounts, Envelope, PeriodCounts, Visit, encode_envelope
+from agent.wire import DoorCounts, Envelope, PeriodCounts, Status, Topics, Visit, encode_envelope
 from hub.config import HubConfig
 from hub.imports import importer
 from hub.ingest import Counters, Incoming, Writer
@@ -112,6 +112,19 @@ def write(config: HubConfig, batches: list[tuple[str, int, list[Any]]], store: s
     for agent, seq, records in batches:
         env = Envelope("acme", store, agent, "e1", seq, "2026-11-26T12:00:00Z", tuple(records))
         writer.submit(Incoming(env.topics.data, encode_envelope(env), time.time()))
+    assert writer.wait_idle()
+    writer.stop()
+
+
+def status(config: HubConfig, store: str, agent: str, learned: dict[str, str], state: str = "online") -> None:
+    """An agent's retained status (with what its estimates learned: calibration, intervals) through the
+    hub's own ingest writer, as MQTT delivers it."""
+    open_db(config.database.path).close()
+    writer = Writer(config.database.path, Counters(), lambda _m, _a: None, max_wait_ms=0)
+    writer.start()
+    payload = Status(state=state, agent_version="1", updated_at="2026-11-26T12:00:00Z",
+                     learned=learned).encode()
+    writer.submit(Incoming(Topics("acme", store, agent).status, payload, time.time(), retained=True))
     assert writer.wait_idle()
     writer.stop()
 

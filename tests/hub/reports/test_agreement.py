@@ -30,6 +30,7 @@ from hub.joins.metrics import MetricsRow, store_metrics
 from hub.publish.publisher import store_day
 from hub.store import open_db
 from tests.hub.chain import DAYS, FIRST, STORES, build
+from tests.hub.scenario import status
 
 LAST = FIRST + timedelta(days=DAYS - 1)
 ADDITIVE = ("traffic_in", "visitors", "passersby", "visitor_visits_n", "engaged_5_20_min_n",
@@ -42,6 +43,8 @@ RATIOS = {  # metric: (numerator, denominator) of the period's sums
     "shoppers_per_staff_hour": ("traffic_in", "labour_hours"),
 }
 CAPTURE = {"capture_rate": ("visitors", "seen")}
+CALIBRATED = {"visitors_q10": "0.85", "visitors_q90": "1.2", "calibrated_at": "2026-10-01T10:00:00Z"}
+INTERVALS = ("visitors_low", "visitors_high", "traffic_in_low", "traffic_in_high")
 HUB_YAML = """\
 version: 1
 database: {{path: {db}}}
@@ -56,6 +59,8 @@ stores:
 def month(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, HubConfig]:
     tmp = tmp_path_factory.mktemp("agreement")
     config, _ = build(tmp)
+    for store in ("brno-1", "leeds-1"):  # calibrated (80 % intervals); praha-2 never was
+        status(config, store, f"{store}-gw", CALIBRATED)
     path = tmp / "hub.yaml"
     path.write_text(HUB_YAML.format(db=config.database.path))
     return path, load_hub_config(str(path))
@@ -179,6 +184,10 @@ def test_hour_week_and_month_grains_add_up_from_the_days(
                 known = [getattr(d, m) for d in days if getattr(d, m) is not None]
                 sums[m] = sum(known) if known else None
                 checked.eq(f"json --grain {grain} (sums of days)", r[m], sums[m], (r["store"], r["start"], m))
+            for m in INTERVALS:  # an interval adds up its days' bounds
+                bounds = [getattr(d, m) for d in days]
+                want_bound = None if None in bounds else pytest.approx(sum(b or 0 for b in bounds))
+                checked.eq(f"json --grain {grain} (intervals of days)", r[m], want_bound, (r["start"], m))
             for m, (num, den) in RATIOS.items():
                 ratio = _ratio(sums, num, den)
                 checked.eq(f"json --grain {grain} (ratios of sums)", r[m], ratio, (r["start"], m))
@@ -210,8 +219,10 @@ def test_the_table_shows_the_engine_s_figures(
         shown = dict(zip(("traffic_in", "visitors", "passersby", "capture_rate", "transactions", "net_sales",
                           "conversion"), [cells[i] for i in (1, 2, 3, 4, 7, 8, 9)], strict=True))
         expected = {
-            "traffic_in": "-" if want.traffic_in is None else f"{want.traffic_in:,.1f}",
-            "visitors": "-" if want.visitors is None else f"{want.visitors:,}",
+            "traffic_in": "-" if want.traffic_in is None else f"{want.traffic_in:,.1f}"
+            + _bracket(want.traffic_in_low, want.traffic_in_high),
+            "visitors": "-" if want.visitors is None else f"{want.visitors:,}"
+            + _bracket(want.visitors_low, want.visitors_high),
             "passersby": "-" if want.passersby is None else f"{want.passersby:,}",
             "capture_rate": "-" if want.capture_rate is None else f"{want.capture_rate * 100:.1f}%",
             "transactions": f"{want.transactions:,}",
@@ -220,6 +231,11 @@ def test_the_table_shows_the_engine_s_figures(
         }
         for key, text in expected.items():
             checked.eq("table --from/--to", shown[key], text, (store, day, key))
+
+
+def _bracket(low: float | None, high: float | None) -> str:
+    """An 80 % interval as the table shows it after its figure: ' (12-18)'; nothing for a count."""
+    return "" if low is None or high is None or low == high else f" ({low:,.0f}-{high:,.0f})"
 
 
 def _amount(cents: int) -> str:
@@ -240,6 +256,9 @@ class _Cells(HTMLParser):
             self.row = (a.get("data-store") or "", a.get("data-start") or "")
         elif tag == "td" and self.row is not None and a.get("data-metric"):
             self.cells[self.row][a["data-metric"] or ""] = a.get("data-value") or ""
+            for end in ("low", "high"):
+                if f"data-{end}" in a:
+                    self.cells[self.row][f"{a['data-metric']}_{end}"] = a.get(f"data-{end}") or ""
 
 
 def test_the_html_page_shows_the_engine_s_figures(
@@ -261,6 +280,11 @@ def test_the_html_page_shows_the_engine_s_figures(
         days = [r for (s, _), r in reference.items() if s == store]
         sums = {m: sum(getattr(d, m) or 0 for d in days) for m in ADDITIVE}
         for key, value in totals.items():
+            if key in INTERVALS:
+                bounds = [getattr(d, key) for d in days]
+                want_bound = "" if None in bounds else pytest.approx(sum(b or 0 for b in bounds))
+                checked.eq("html --from/--to (totals row)", float(value) if value else value, want_bound, key)
+                continue
             if key == "capture_rate":
                 sums["seen"] = sums["visitors"] + sums["passersby"]
             want_total = _ratio(sums, *CAPTURE[key] if key in CAPTURE else RATIOS[key]) if key in {

@@ -81,6 +81,9 @@ def test_csv_rows_per_hour_then_day_with_definitions_as_comments(report: DailyRe
         "traffic_in": "4.5",
         "conversion": str(2 / 4.5),
         "occupancy": "4.5",
+        "mean_dwell_s": "600.0",
+        # never calibrated: no interval
+        **dict.fromkeys(("visitors_low", "visitors_high", "traffic_in_low", "traffic_in_high"), ""),
     }
     assert rows[9]["visitors"] == ""
     assert (rows[24]["period"], rows[24]["visitors"], rows[24]["net_sales"]) == ("day", "6", "50.50")
