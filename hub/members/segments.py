@@ -32,6 +32,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from hub.config import SegmentConfig
+from hub.suppress import protect_named
 
 SEGMENTS = ("active", "normal", "lapsing", "churn_risk", "new")
 RECENT_D, LONG_D = 28, 90
@@ -209,12 +210,7 @@ def store(conn: sqlite3.Connection, rows: list[MemberSegment]) -> None:
 
 
 def suppress(counts: dict[str, int], k: int) -> dict[str, int | None]:
-    """Counts with cells of 1..k-1 withheld (None), plus the smallest others until the withheld cells
-    add up to k or more, so that the total minus the published cells reveals no small one."""
-    hidden = {c for c, n in counts.items() if 0 < n < k}
-    while hidden and sum(counts[c] for c in hidden) < k:
-        rest = sorted((n, c) for c, n in counts.items() if c not in hidden and n > 0)
-        if not rest:
-            break
-        hidden.add(rest[0][1])
+    """Counts with cells of 1..k-1 withheld (None) and their complements, by the feed's rule
+    (`hub.suppress`: no withheld count can be solved from the total and the published ones)."""
+    hidden = protect_named(counts, k) if k > 1 else {}
     return {c: (None if c in hidden else n) for c, n in counts.items()}

@@ -4,7 +4,7 @@ Primary: a device count from 1 to k-1 (`visits_n`, `visitors_n`, `passersby_n`) 
 named in `withheld` with reason `below_k`); so are the figures computed from it (`derived`: capture
 rate; traffic and conversion when traffic is Wi-Fi visitors x factor). A zero singles out nobody.
 
-Complementary (`hub.publish.suppress`): per count field, the day is the total of its hours. Hours go
+Complementary (`hub.suppress`): per count field, the day is the total of its hours. Hours go
 out as they become final, so when the day goes out they are fixed; if a reader could pin a withheld
 hour from the day and the published hours, the day's figure is withheld (`complementary`). An hour
 corrected or first published after its day is withheld itself when it would pin one. Every device
@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from agent.wire.records import iso
 from hub.publish.payload import DEVICE_FIELDS, SCHEMA_VERSION
-from hub.publish.suppress import BELOW_K, DERIVED, Cell, primary, protect
+from hub.suppress import BELOW_K, DERIVED, Cell, primary, protect
 
 
 class Row(Protocol):

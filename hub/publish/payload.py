@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.wire.topics import PREFIX
-from hub.publish.suppress import REASONS
+from hub.suppress import REASONS
 
 SCHEMA_VERSION = 2
 SCHEMA_FILE = Path(__file__).parent / "schema" / "metrics.schema.json"

@@ -23,6 +23,10 @@ cell at least two values (tests/hub/publish/test_suppress.py checks it by brute 
 Cells already published (an hour out before its day closes) are `locked`: they cannot be withheld
 any more, so the total is withheld instead; `protect` returns `unresolved` when nothing is left to
 withhold, and the caller then does not publish what would expose a cell.
+
+Every suppressed output uses this one rule: the data-team feed (`hub.publish.cells`), exported reports
+(`hub.reports.suppression`) and member counts by segment (`hub.members.segments`). It lives outside
+`hub.publish` so that those import no publisher.
 """
 
 from __future__ import annotations
@@ -124,3 +128,11 @@ def protect(parts: Sequence[Cell], total: Cell, k: int) -> Pattern:
         else:
             return Pattern(tuple(ps), t, unresolved=True)
     return Pattern(tuple(ps), t)
+
+
+def protect_named(counts: dict[str, int], k: int) -> dict[str, str]:
+    """name -> reason of the counts to withhold from a table whose total a reader may know (members by
+    segment, one row's parts): `protect` with the total locked, the cautious reading."""
+    names = list(counts)
+    pattern = protect([Cell(counts[n]) for n in names], Cell(sum(counts.values()), locked=True), k)
+    return {n: c.reason for n, c in zip(names, pattern.parts, strict=True) if c.reason}
