@@ -8,6 +8,9 @@ locale). Every figure is the metrics engine's (hub.joins.metrics); the totals ar
 
     write_page(conn, config, ["brno-1"], date(2026, 11, 23), date(2026, 11, 29), grain="week", out=out)
     render(report, out)  # the formats registry's entry: a MetricsReport or a DailyReport
+
+The page says under its title whether it is suppressed (`report --format html --suppress`: small
+counts withheld by hub.reports.suppression, with which k) or shows exact counts (the default).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from hub.locales import locale
 from hub.reports import html_charts as charts
 from hub.reports import html_table
 from hub.reports.columns import settings_words
+from hub.reports.suppression import Suppression, suppress_metrics, suppressed_total
 
 ENGAGEMENT = ("5-20 min", "20-60 min", "1-6 h", "6 h+")
 ENGAGED = ("engaged_5_20_min_n", "engaged_20_60_min_n", "engaged_1_6_h_n", "engaged_6_h_plus_n")
@@ -69,6 +73,7 @@ class Page:
     total_label: str
     stores: tuple[StorePage, ...]
     definitions: dict[str, str]
+    suppression: Suppression | None = None
 
 
 def _sums(rows: Sequence[MetricsRow], fields: tuple[str, ...]) -> tuple[int, ...] | None:
@@ -78,31 +83,45 @@ def _sums(rows: Sequence[MetricsRow], fields: tuple[str, ...]) -> tuple[int, ...
 
 
 def page_from_metrics(table: MetricsReport, hours: MetricsReport | None = None,
-                      days: MetricsReport | None = None) -> Page:
+                      days: MetricsReport | None = None, suppression: Suppression | None = None) -> Page:
     """The page of a report: `table` at its grain; `hours` (or `table` at the hour grain) draws the charts
-    by hour; `days` (or `table`) give the totals, engagement and loyalty."""
+    by hour; `days` (or `table`) give the totals, engagement and loyalty. `suppression`: what `days`
+    (or `table`) withholds, when the reports are suppressed."""
     hours = hours if hours is not None else table if table.grain == "hour" else None
     days = days if days is not None else table
     stores = []
     for s in table.stores:
         used = next(x for x in table.store_settings if x.store == s)
         day_rows = days.rows_of(s)
+        totals = total(day_rows) if suppression is None else suppressed_total(
+            day_rows, [suppression.rows[i] for i, r in enumerate(days.rows) if r.store == s], suppression.k)
         stores.append(StorePage(s, used, hours.rows_of(s) if hours is not None else (), table.rows_of(s),
-                                total(day_rows), _sums(day_rows, ENGAGED), _sums(day_rows, LOYAL)))
+                                totals, _sums(day_rows, ENGAGED), _sums(day_rows, LOYAL)))
     span = table.start.isoformat() if table.start == table.end else f"{table.start} to {table.end}"
     return Page(f"Footfall: {', '.join(table.stores)}, {span}, by {table.grain}",
                 "Total" if table.start == table.end and table.grain != "hour" else f"Total, {span}",
-                tuple(stores), table.definitions())
+                tuple(stores), table.definitions(), suppression)
 
 
-def page_from_daily(report: DailyReport) -> Page:
+def page_from_daily(report: DailyReport, suppression: Suppression | None = None) -> Page:
     """The page of one store-day: its hours, and the engine's day row as the totals row."""
     day = report.day
     totals = {m: getattr(day, m) for m, _, _ in html_table.COLUMNS}
     store = StorePage(report.store, report.store_settings, report.hours, report.hours, totals,
                       _sums([day], ENGAGED), _sums([day], LOYAL))
     return Page(f"Footfall: {report.store}, {report.date.isoformat()}, by hour", "Day", (store,),
-                report.definitions())
+                report.definitions(), suppression)
+
+
+def _suppression_html(suppression: Suppression | None) -> str:
+    """The plain statement under the title: suppressed with which k, or exact counts."""
+    if suppression is None:
+        return ('<p class="suppression" id="suppression" data-suppressed="no" data-k="">Not suppressed: exact'
+                " counts, small ones included, for use inside the store (report --suppress withholds"
+                " them).</p>")
+    return (f'<p class="suppression" id="suppression" data-suppressed="yes" data-k="{suppression.k}">'
+            f"Suppressed with k = {suppression.k}: {escape(suppression.note().split(': ', 1)[1])}; a"
+            " withheld figure shows as -.</p>")
 
 
 def _by_hour_of_day(hours: Sequence[MetricsRow]) -> tuple[list[str], list[float | None], list[float | None]]:
@@ -182,20 +201,26 @@ def page_html(page: Page) -> str:
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(page.title)}</title><style>{CSS}</style></head><body><main>"
-        f"<h1>{escape(page.title)}</h1>{''.join(_store_html(s, page.total_label) for s in page.stores)}"
+        f"<h1>{escape(page.title)}</h1>{_suppression_html(page.suppression)}"
+        f"{''.join(_store_html(s, page.total_label) for s in page.stores)}"
         f"<h2>What the numbers mean</h2><dl>{defs}</dl></main></body></html>\n"
     )
 
 
-def render(report: MetricsReport | DailyReport, out: TextIO) -> None:
+def render(report: MetricsReport | DailyReport, out: TextIO, suppression: Suppression | None = None) -> None:
     """The formats registry's entry: a DailyReport, or a MetricsReport (hour grain: with the charts)."""
-    page = page_from_daily(report) if isinstance(report, DailyReport) else page_from_metrics(report)
+    page = (page_from_daily(report, suppression) if isinstance(report, DailyReport)
+            else page_from_metrics(report, suppression=suppression))
     out.write(page_html(page))
 
 
 def write_page(conn: sqlite3.Connection, config: HubConfig, stores: list[str], start: date, end: date,
-               *, grain: Grain = "day", out: TextIO) -> None:
+               *, grain: Grain = "day", out: TextIO, k: int | None = None) -> None:
     """The full page of stores from `start` to `end` (local dates, included), its table by `grain`;
-    NoMetricsError when empty."""
+    NoMetricsError when empty. `k`: suppressed with it (each of the page's reports)."""
     got = store_metrics_by(conn, config, stores, start, end, ("hour", "day", grain))
-    out.write(page_html(page_from_metrics(got[grain], got["hour"], got["day"])))
+    if k is None:
+        out.write(page_html(page_from_metrics(got[grain], got["hour"], got["day"])))
+        return
+    done = {g: suppress_metrics(r, k) for g, r in got.items()}
+    out.write(page_html(page_from_metrics(done[grain][0], done["hour"][0], done["day"][0], done["day"][1])))
