@@ -209,6 +209,28 @@ def store(conn: sqlite3.Connection, rows: list[MemberSegment]) -> None:
                          [astuple(r) for r in rows])
 
 
+def store_counts(conn: sqlite3.Connection, as_of: date, cfg: SegmentConfig, timezone: str,
+                 stores: list[str]) -> dict[str, dict[str, int]]:
+    """Per store, its members by segment on `as_of`: the members with a member visit at the store in
+    the LONG_D days to `as_of` (local days of `timezone`), each in her segment of `compute`. A member
+    who shops at two stores counts at both, so stores do not add up to the chain (`members`)."""
+    counts = {s: dict.fromkeys(SEGMENTS, 0) for s in stores}
+    if not stores or conn.execute("SELECT 1 FROM member_visits LIMIT 1").fetchone() is None:
+        return counts
+    tz = ZoneInfo(timezone)
+    since = datetime.combine(as_of - timedelta(days=LONG_D - 1), datetime.min.time(), tz).timestamp()
+    until = datetime.combine(as_of + timedelta(days=1), datetime.min.time(), tz).timestamp()
+    segment = {r.member_id: r.segment for r in compute(conn, as_of, cfg, timezone)}
+    marks = ",".join("?" * len(stores))
+    for store, member in conn.execute(
+            "SELECT DISTINCT v.store, m.member_id FROM member_visits v JOIN members m ON m.member_key ="
+            f" v.member_key WHERE v.store IN ({marks}) AND v.started_epoch_s >= ? AND v.started_epoch_s < ?",
+            (*stores, int(since), int(until))):
+        if str(member) in segment:
+            counts[str(store)][segment[str(member)]] += 1
+    return counts
+
+
 def suppress(counts: dict[str, int], k: int) -> dict[str, int | None]:
     """Counts with cells of 1..k-1 withheld (None) and their complements, by the feed's rule
     (`hub.suppress`: no withheld count can be solved from the total and the published ones)."""

@@ -1,8 +1,8 @@
 """Where the feed gets its figures: the one boundary between the feed and the metrics engine.
 
 Everything the feed publishes comes from `store_day`, which reads `hub.joins.metrics.store_metrics`
-(every metric defined once, there) and adds the one fact the engine does not give: whether a POS
-import covers the day yet. Repoint this function, nothing else, when the engine changes.
+(every metric defined once, there) and adds what the engine does not give: whether a POS import
+covers the day yet, and the store's members by lifecycle segment (`hub.members.segments`). Repoint this function, nothing else, when the engine changes.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from datetime import date, datetime, time
 
 from hub.config import HubConfig, zone
 from hub.joins.metrics import store_metrics
+from hub.members.segments import store_counts
 from hub.publish.cells import StoreDay
 
 
@@ -29,5 +30,6 @@ def store_day(conn: sqlite3.Connection, config: HubConfig, store: str, day: date
     hours = store_metrics(conn, config, [store], day, day, "hour")
     (total,) = store_metrics(conn, config, [store], day, day, "day").rows
     settings = hours.store_settings[0]
+    segments = store_counts(conn, day, config.segments, config.default_timezone, [store])[store]
     return StoreDay(store, settings.timezone, total.traffic_source or "wifi_visitors", hours.rows, total,
-                    pos_known(conn, store, day, settings.timezone), settings.calibration_factor)
+                    pos_known(conn, store, day, settings.timezone), settings.calibration_factor, segments)

@@ -3,7 +3,8 @@
 
 Suppressed (`report --suppress`, the default for csv): a `# suppressed with k = ...` line, withheld
 cells empty, and a last column `withheld` naming each withheld column of the row with its reason
-(`visitors:below_k capture_rate:derived`); not suppressed, a `# not suppressed` line."""
+(`visitors:below_k capture_rate:derived`); not suppressed, a `# not suppressed` line. Members by
+lifecycle segment, when there are members: `# members by segment ...` lines, one per store."""
 
 from __future__ import annotations
 
@@ -13,14 +14,18 @@ from typing import TextIO
 from hub.joins.daily import DailyReport
 from hub.joins.metrics import MetricsReport
 from hub.reports.columns import COLUMNS, metric_columns, metric_record, money, record
+from hub.reports.segment_counts import SegmentCounts
 from hub.reports.suppression import Suppression
 
 CSV_COLUMNS = tuple("net_sales" if c == "net_sales_cents" else c for c in COLUMNS)
 
 
-def _say(suppression: Suppression | None, out: TextIO) -> None:
+def _say(suppression: Suppression | None, segments: SegmentCounts | None, out: TextIO) -> None:
     out.write(f"# {suppression.note()}\n" if suppression else
               "# not suppressed: exact counts, small ones included (for use inside the store)\n")
+    if segments is not None:
+        out.write(f"# members by segment: {segments.definition()}\n")
+        out.writelines(f"# members by segment {line}\n" for line in segments.lines())
 
 
 def _withheld(suppression: Suppression | None, i: int) -> list[str]:
@@ -32,12 +37,13 @@ def _withheld(suppression: Suppression | None, i: int) -> list[str]:
     return [" ".join(f"{f}:{r}" for f, r in sorted(names))]
 
 
-def render(report: DailyReport | MetricsReport, out: TextIO, suppression: Suppression | None = None) -> None:
+def render(report: DailyReport | MetricsReport, out: TextIO, suppression: Suppression | None = None,
+           segments: SegmentCounts | None = None) -> None:
     if isinstance(report, MetricsReport):
-        render_metrics(report, out, suppression)
+        render_metrics(report, out, suppression, segments)
         return
     out.write(f"# footfall daily report: store {report.store}, {report.date.isoformat()}\n")
-    _say(suppression, out)
+    _say(suppression, segments, out)
     for key, value in report.settings_used().items():
         out.write(f"# setting {key}: {value}\n")
     for term, meaning in report.definitions().items():
@@ -50,11 +56,12 @@ def render(report: DailyReport | MetricsReport, out: TextIO, suppression: Suppre
         writer.writerow(["" if rec[c] is None else rec[c] for c in CSV_COLUMNS] + _withheld(suppression, i))
 
 
-def render_metrics(report: MetricsReport, out: TextIO, suppression: Suppression | None = None) -> None:
+def render_metrics(report: MetricsReport, out: TextIO, suppression: Suppression | None = None,
+                   segments: SegmentCounts | None = None) -> None:
     """One row per store and period; money in integer cents (`*_cents`), as in json."""
     out.write(f"# footfall report: stores {', '.join(report.stores)}, {report.start.isoformat()} to"
               f" {report.end.isoformat()}, by {report.grain}\n")
-    _say(suppression, out)
+    _say(suppression, segments, out)
     for store, settings in report.settings_used().items():
         for key, value in settings.items():
             out.write(f"# setting {store} {key}: {value}\n")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from html import escape
 from typing import Any, TextIO
@@ -31,6 +31,7 @@ from hub.locales import locale
 from hub.reports import html_charts as charts
 from hub.reports import html_table
 from hub.reports.columns import settings_words
+from hub.reports.segment_counts import SegmentCounts
 from hub.reports.suppression import Suppression, suppress_metrics, suppressed_total
 
 ENGAGEMENT = ("5-20 min", "20-60 min", "1-6 h", "6 h+")
@@ -74,6 +75,7 @@ class Page:
     stores: tuple[StorePage, ...]
     definitions: dict[str, str]
     suppression: Suppression | None = None
+    segments: SegmentCounts | None = None
 
 
 def _sums(rows: Sequence[MetricsRow], fields: tuple[str, ...]) -> tuple[int, ...] | None:
@@ -111,6 +113,16 @@ def page_from_daily(report: DailyReport, suppression: Suppression | None = None)
                       _sums([day], ENGAGED), _sums([day], LOYAL))
     return Page(f"Footfall: {report.store}, {report.date.isoformat()}, by hour", "Day", (store,),
                 report.definitions(), suppression)
+
+
+def _segments_html(segments: SegmentCounts | None, store: str) -> str:
+    """The store's members by lifecycle segment: a card per segment, `-` where withheld."""
+    if segments is None or store not in segments.counts:
+        return ""
+    cards = "".join(f'<div class="card" data-segment="{g}">{escape(g.replace("_", " "))}'
+                    f'<b>{"-" if n is None else n}</b></div>' for g, n in segments.counts[store].items())
+    return (f'<section class="segments"><h3>Members by lifecycle segment on {segments.as_of}</h3>'
+            f'<div class="cards">{cards}</div><p class="muted">{escape(segments.definition())}</p></section>')
 
 
 def _suppression_html(suppression: Suppression | None) -> str:
@@ -161,7 +173,7 @@ def _figure(key: str, title: str, svg: str, caption: str) -> str:
             f"<figcaption>{caption}</figcaption></figure>")
 
 
-def _store_html(sp: StorePage, total_label: str) -> str:
+def _store_html(sp: StorePage, total_label: str, segments: SegmentCounts | None = None) -> str:
     loc, t = locale(sp.used.locale), sp.totals
     cards = [(head, html_table.shown(t[m], how, loc, sp.used.currency)) for m, head, how in html_table.COLUMNS
              if m in html_table.KEY]
@@ -189,6 +201,7 @@ def _store_html(sp: StorePage, total_label: str) -> str:
             "member visit-days by loyalty class (a member on two days counts twice)"),
         "</div>",
         html_table.table(sp.store, sp.rows, sp.totals, sp.used, total_label),
+        _segments_html(segments, sp.store),
         f'<h3>Settings of {escape(sp.store)}</h3><table class="settings"><tbody>{settings}</tbody></table>',
         "</section>",
     ])
@@ -202,25 +215,28 @@ def page_html(page: Page) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(page.title)}</title><style>{CSS}</style></head><body><main>"
         f"<h1>{escape(page.title)}</h1>{_suppression_html(page.suppression)}"
-        f"{''.join(_store_html(s, page.total_label) for s in page.stores)}"
+        f"{''.join(_store_html(s, page.total_label, page.segments) for s in page.stores)}"
         f"<h2>What the numbers mean</h2><dl>{defs}</dl></main></body></html>\n"
     )
 
 
-def render(report: MetricsReport | DailyReport, out: TextIO, suppression: Suppression | None = None) -> None:
+def render(report: MetricsReport | DailyReport, out: TextIO, suppression: Suppression | None = None,
+           segments: SegmentCounts | None = None) -> None:
     """The formats registry's entry: a DailyReport, or a MetricsReport (hour grain: with the charts)."""
     page = (page_from_daily(report, suppression) if isinstance(report, DailyReport)
             else page_from_metrics(report, suppression=suppression))
-    out.write(page_html(page))
+    out.write(page_html(replace(page, segments=segments)))
 
 
 def write_page(conn: sqlite3.Connection, config: HubConfig, stores: list[str], start: date, end: date,
-               *, grain: Grain = "day", out: TextIO, k: int | None = None) -> None:
+               *, grain: Grain = "day", out: TextIO, k: int | None = None,
+               segments: SegmentCounts | None = None) -> None:
     """The full page of stores from `start` to `end` (local dates, included), its table by `grain`;
     NoMetricsError when empty. `k`: suppressed with it (each of the page's reports)."""
     got = store_metrics_by(conn, config, stores, start, end, ("hour", "day", grain))
     if k is None:
-        out.write(page_html(page_from_metrics(got[grain], got["hour"], got["day"])))
-        return
-    done = {g: suppress_metrics(r, k) for g, r in got.items()}
-    out.write(page_html(page_from_metrics(done[grain][0], done["hour"][0], done["day"][0], done["day"][1])))
+        page = page_from_metrics(got[grain], got["hour"], got["day"])
+    else:
+        done = {g: suppress_metrics(r, k) for g, r in got.items()}
+        page = page_from_metrics(done[grain][0], done["hour"][0], done["day"][0], done["day"][1])
+    out.write(page_html(replace(page, segments=segments)))

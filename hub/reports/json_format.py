@@ -2,7 +2,8 @@
 
 `suppression`: whether small counts are withheld, with which k and a note; each row (hour, day) has a
 `withheld` list as the feed's payloads do (`[{"field": "visitors", "reason": "below_k"}]`; comparisons
-as `last_week.visitors`): a null listed there is withheld, a null not listed is not known."""
+as `last_week.visitors`): a null listed there is withheld, a null not listed is not known.
+`member_segments`: members by lifecycle segment per store (null: no member seen), k-suppressed."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any, TextIO
 
 from hub.joins.daily import DailyReport
 from hub.joins.metrics import MetricsReport
+from hub.reports.segment_counts import SegmentCounts
 from hub.reports.suppression import Suppression
 
 
@@ -27,9 +29,10 @@ def _rows(rows: list[dict[str, Any]], suppression: Suppression | None, first: in
             for i, r in enumerate(rows)]
 
 
-def render(report: DailyReport | MetricsReport, out: TextIO, suppression: Suppression | None = None) -> None:
+def render(report: DailyReport | MetricsReport, out: TextIO, suppression: Suppression | None = None,
+           segments: SegmentCounts | None = None) -> None:
     if isinstance(report, MetricsReport):
-        json.dump(metrics_document(report, suppression), out, indent=2)
+        json.dump(metrics_document(report, suppression, segments), out, indent=2)
         out.write("\n")
         return
     doc = {
@@ -43,12 +46,14 @@ def render(report: DailyReport | MetricsReport, out: TextIO, suppression: Suppre
         "suppression": _suppression(suppression),
         "hours": _rows([h.as_dict() for h in report.hours], suppression),
         "day": _rows([report.day.as_dict()], suppression, len(report.hours))[0],
+        "member_segments": segments.document() if segments else None,
     }
     json.dump(doc, out, indent=2)
     out.write("\n")
 
 
-def metrics_document(report: MetricsReport, suppression: Suppression | None = None) -> dict[str, Any]:
+def metrics_document(report: MetricsReport, suppression: Suppression | None = None,
+                     segments: SegmentCounts | None = None) -> dict[str, Any]:
     """The whole MetricsReport as one JSON object (also what programs should parse)."""
     return {
         "report": "metrics",
@@ -61,4 +66,5 @@ def metrics_document(report: MetricsReport, suppression: Suppression | None = No
         "definitions": report.definitions(),
         "suppression": _suppression(suppression),
         "rows": _rows([r.as_dict() for r in report.rows], suppression),
+        "member_segments": segments.document() if segments else None,
     }

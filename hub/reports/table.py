@@ -14,6 +14,7 @@ from hub.joins.totals import total
 from hub.locales import locale
 from hub.locales import money as amount
 from hub.reports.columns import money, settings_words
+from hub.reports.segment_counts import SegmentCounts
 from hub.reports.suppression import Suppression, suppressed_total
 
 DASH = "-"
@@ -42,11 +43,17 @@ def _cells(label: str, r: PeriodRow, cash: Callable[[int], str] = money) -> list
     ]
 
 
-def render(report: DailyReport | MetricsReport, out: TextIO, suppression: Suppression | None = None) -> None:
-    """Exact counts unless `suppression` (report --suppress): then a line says so first."""
+def render(report: DailyReport | MetricsReport, out: TextIO, suppression: Suppression | None = None,
+           segments: SegmentCounts | None = None) -> None:
+    """Exact counts unless `suppression` (report --suppress): then a line says so first. Members by
+    segment (k-suppressed always) come first, a line per store."""
     console = Console(file=out, width=max(120, Console(file=out).width), highlight=False)
     if suppression is not None:
         console.print(f"Suppressed: {suppression.note()}")
+    if segments is not None:
+        console.print(f"Members by lifecycle segment on {segments.as_of} (k = {segments.k}, - withheld):")
+        for line in segments.lines():
+            console.print(f"  {line}")
     if isinstance(report, MetricsReport):
         render_metrics(report, console, suppression)
         return
