@@ -2,7 +2,8 @@
 
 Everything the feed publishes comes from `store_day`, which reads `hub.joins.metrics.store_metrics`
 (every metric defined once, there) and adds what the engine does not give: whether a POS import
-covers the day yet, and the store's members by lifecycle segment (`hub.members.segments`). Repoint this function, nothing else, when the engine changes.
+covers the day yet, and the store's members by lifecycle segment (`hub.members.segments`).
+Repoint this function, nothing else, when the engine changes.
 """
 
 from __future__ import annotations
