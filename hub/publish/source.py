@@ -26,11 +26,15 @@ def pos_known(conn: sqlite3.Connection, store: str, day: date, tz_name: str) -> 
     ).fetchone() is not None
 
 
-def store_day(conn: sqlite3.Connection, config: HubConfig, store: str, day: date) -> StoreDay:
-    """The store-day the payloads are made of (NoMetricsError: nothing stored)."""
+def store_day(conn: sqlite3.Connection, config: HubConfig, store: str, day: date,
+              segments: dict[str, int] | None = None) -> StoreDay:
+    """The store-day the payloads are made of (NoMetricsError: nothing stored). `segments`: the store's
+    members by segment when the caller computed them for several stores at once (one pass over the
+    members per day, not one per store)."""
     hours = store_metrics(conn, config, [store], day, day, "hour")
     (total,) = store_metrics(conn, config, [store], day, day, "day").rows
     settings = hours.store_settings[0]
-    segments = store_counts(conn, day, config.segments, config.default_timezone, [store])[store]
+    if segments is None:
+        segments = store_counts(conn, day, config.segments, config.default_timezone, [store])[store]
     return StoreDay(store, settings.timezone, total.traffic_source or "wifi_visitors", hours.rows, total,
                     pos_known(conn, store, day, settings.timezone), settings.calibration_factor, segments)

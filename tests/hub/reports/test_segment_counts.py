@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import random
 import sqlite3
 from collections import Counter
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from hub.config import HubConfig, PublishConfig, SegmentConfig
+from hub.config import HubConfig, PublishConfig, SegmentConfig, load_hub_config
 from hub.members import segments
+from hub.publish.cells import DAY
+from hub.publish.release import release
+from hub.publish.source import store_day
 from hub.reports.segment_counts import segment_counts
+from hub.store import open_db
 from tests.hub.members.chain import STORES, generate
 from tests.hub.reports.test_suppression import DAYS, K, chain, cli, pinned
 
@@ -66,3 +71,22 @@ def test_no_member_seen_means_no_section(tmp_path: Path) -> None:
     conn = sqlite3.connect(db)
     assert segment_counts(conn, HubConfig(publish=PublishConfig(k=K)), list(STORES), AS_OF) is None
     conn.close()
+
+
+def test_the_feed_and_the_report_give_a_store_day_the_same_segment_counts(
+        chain: tuple[Path, HubConfig]) -> None:
+    """The data team's day payload and the manager's report of that day show the same members by
+    segment, withheld alike: one computation (hub.members.segments), one rule (hub.suppress)."""
+    config = load_hub_config(str(chain[0]))
+    db = open_db(config.database.path)
+    try:
+        sd = store_day(db.conn, config, "brno-1", DAYS[0])
+    finally:
+        db.close()
+    (day,), _ = release(sd, "acme", [DAY], {}, config.publish, 0.0, random.Random(0))
+    report = json.loads(cli(chain[0], "--store", "brno-1", "--date", str(DAYS[0]), "--format", "json"))
+    section = report["member_segments"]
+    assert {s: day[f"members_{s}_n"] for s in segments.SEGMENTS} == section["stores"]["brno-1"]
+    feed_reasons = {w["field"]: w["reason"] for w in day["withheld"] if w["field"].startswith("members_")}
+    assert feed_reasons == {f"members_{w['field']}_n": w["reason"] for w in section["withheld"]}
+    assert sd.segments and sum(sd.segments.values()) > 0  # the chain has members at brno-1
