@@ -135,12 +135,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     db_path = Path(config.database.path)
     if not db_path.exists():
         raise UserError(f"database {db_path} does not exist (is the hub ingesting? see {PROG} serve)")
+    from hub.reports.segment_counts import segment_counts  # noqa: PLC0415 -- per-command import
+    from hub.reports.suppression import chosen_k, suppress_report  # noqa: PLC0415 -- per-command import
+
+    k = chosen_k(args.suppress, args.format, config.publish.k)
     db = open_db(db_path)
     try:
+        segments = segment_counts(db.conn, config, list(sel.stores), sel.end)  # members by segment
         if args.format == "html":  # its charts need hour and day rows of hub.joins.metrics
             from hub.reports.html import write_page  # noqa: PLC0415 -- per-command import (docstring)
 
-            write_page(db.conn, config, list(sel.stores), sel.start, sel.end, grain=sel.grain, out=sys.stdout)
+            write_page(db.conn, config, list(sel.stores), sel.start, sel.end, grain=sel.grain, k=k,
+                       segments=segments, out=sys.stdout)
             return 0
         report = (daily_report(db.conn, config, sel.stores[0], sel.start) if sel.daily
                   else store_metrics(db.conn, config, list(sel.stores), sel.start, sel.end, sel.grain))
@@ -148,7 +154,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UserError(f"{exc} (is the hub ingesting? see {PROG} serve)") from None
     finally:
         db.close()
-    formatter(args.format)(report, sys.stdout)
+    shown, how = (report, None) if k is None else suppress_report(report, k)
+    formatter(args.format)(shown, sys.stdout, how, segments)
     return 0
 
 
@@ -311,6 +318,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--format", choices=sorted(FORMATS), default="table", help="output format (default: table)"
     )
+    p.add_argument("--suppress", action=argparse.BooleanOptionalAction, help="withhold counts of 1 to k-1 "
+                   "devices or members as the feed does (publish.k); default: on for csv and json only")
     p.set_defaults(run=cmd_report)
     p = command("stores", "configured stores and stores in the data: last data, last sale, agents, groups")
     p.add_argument("--format", choices=["json", "table"], default="table",

@@ -32,6 +32,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from hub.config import SegmentConfig
+from hub.suppress import protect_named
 
 SEGMENTS = ("active", "normal", "lapsing", "churn_risk", "new")
 RECENT_D, LONG_D = 28, 90
@@ -208,13 +209,30 @@ def store(conn: sqlite3.Connection, rows: list[MemberSegment]) -> None:
                          [astuple(r) for r in rows])
 
 
+def store_counts(conn: sqlite3.Connection, as_of: date, cfg: SegmentConfig, timezone: str,
+                 stores: list[str]) -> dict[str, dict[str, int]]:
+    """Per store, its members by segment on `as_of`: the members with a member visit at the store in
+    the LONG_D days to `as_of` (local days of `timezone`), each in her segment of `compute`. A member
+    who shops at two stores counts at both, so stores do not add up to the chain (`members`)."""
+    counts = {s: dict.fromkeys(SEGMENTS, 0) for s in stores}
+    if not stores or conn.execute("SELECT 1 FROM member_visits LIMIT 1").fetchone() is None:
+        return counts
+    tz = ZoneInfo(timezone)
+    since = datetime.combine(as_of - timedelta(days=LONG_D - 1), datetime.min.time(), tz).timestamp()
+    until = datetime.combine(as_of + timedelta(days=1), datetime.min.time(), tz).timestamp()
+    segment = {r.member_id: r.segment for r in compute(conn, as_of, cfg, timezone)}
+    marks = ",".join("?" * len(stores))
+    for store, member in conn.execute(
+            "SELECT DISTINCT v.store, m.member_id FROM member_visits v JOIN members m ON m.member_key ="
+            f" v.member_key WHERE v.store IN ({marks}) AND v.started_epoch_s >= ? AND v.started_epoch_s < ?",
+            (*stores, int(since), int(until))):
+        if str(member) in segment:
+            counts[str(store)][segment[str(member)]] += 1
+    return counts
+
+
 def suppress(counts: dict[str, int], k: int) -> dict[str, int | None]:
-    """Counts with cells of 1..k-1 withheld (None), plus the smallest others until the withheld cells
-    add up to k or more, so that the total minus the published cells reveals no small one."""
-    hidden = {c for c, n in counts.items() if 0 < n < k}
-    while hidden and sum(counts[c] for c in hidden) < k:
-        rest = sorted((n, c) for c, n in counts.items() if c not in hidden and n > 0)
-        if not rest:
-            break
-        hidden.add(rest[0][1])
+    """Counts with cells of 1..k-1 withheld (None) and their complements, by the feed's rule
+    (`hub.suppress`: no withheld count can be solved from the total and the published ones)."""
+    hidden = protect_named(counts, k) if k > 1 else {}
     return {c: (None if c in hidden else n) for c, n in counts.items()}

@@ -4,7 +4,7 @@ Primary: a device count from 1 to k-1 (`visits_n`, `visitors_n`, `passersby_n`) 
 named in `withheld` with reason `below_k`); so are the figures computed from it (`derived`: capture
 rate; traffic and conversion when traffic is Wi-Fi visitors x factor). A zero singles out nobody.
 
-Complementary (`hub.publish.suppress`): per count field, the day is the total of its hours. Hours go
+Complementary (`hub.suppress`): per count field, the day is the total of its hours. Hours go
 out as they become final, so when the day goes out they are fixed; if a reader could pin a withheld
 hour from the day and the published hours, the day's figure is withheld (`complementary`). An hour
 corrected or first published after its day is withheld itself when it would pin one. Every device
@@ -25,8 +25,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from agent.wire.records import iso
-from hub.publish.payload import DEVICE_FIELDS, SCHEMA_VERSION
-from hub.publish.suppress import BELOW_K, DERIVED, Cell, primary, protect
+from hub.publish.payload import DEVICE_FIELDS, SCHEMA_VERSION, SEGMENT_FIELDS
+from hub.suppress import BELOW_K, DERIVED, Cell, primary, protect, protect_named
 
 
 class Row(Protocol):
@@ -63,6 +63,7 @@ class StoreDay:
     day: Row
     pos_known: bool = True  # a POS import covers this local day (else sales figures are null)
     calibration_factor: float = 1.0
+    segments: dict[str, int] | None = None  # the store's members by lifecycle segment on the day
 
     @property
     def wifi(self) -> bool:
@@ -104,8 +105,23 @@ def values(report: StoreDay, org: str, h: int, k: int, published_at: float) -> d
         "transactions_n": row.transactions if pos else None,
         "net_sales_cents": row.net_sales_cents if pos else None,
         "conversion": row.conversion if pos else None,
+        **{f"members_{s}_n": n if h == DAY else None for s, n in segments_of(report).items()},
         "withheld": [],
     }
+
+
+def segments_of(report: StoreDay) -> dict[str, int | None]:
+    """The store's members by segment (SEGMENT_FIELDS' order); None each when not computed."""
+    names = [f.removeprefix("members_").removesuffix("_n") for f in SEGMENT_FIELDS]
+    return {s: None if report.segments is None else report.segments.get(s, 0) for s in names}
+
+
+def suppress_segments(cell: dict[str, Any], k: int) -> None:
+    """Withhold members by segment from 1 to k-1 and their complements (hub.suppress, the total of the
+    store's members taken as known): the same rule as device counts, applied with or without noise."""
+    known = {f: int(cell[f]) for f in SEGMENT_FIELDS if cell[f] is not None}
+    for f, reason in (protect_named(known, k) if k > 1 else {}).items():
+        withhold(cell, f, reason, wifi=False)
 
 
 def withheld(cell: dict[str, Any]) -> dict[str, str]:

@@ -3,13 +3,15 @@ and the encoder, so the three cannot drift apart (a test checks the README again
 
 A payload is one store and one period (a local hour, or a local day):
 
-    {"schema": 2, "org": "acme", "store": "brno-1", "period": "hour",
+    {"schema": 3, "org": "acme", "store": "brno-1", "period": "hour",
      "start_at": "2026-11-26T09:00:00Z", "end_at": "2026-11-26T10:00:00Z",
      "local_start": "2026-11-26T10:00:00+01:00", "timezone": "Europe/Prague",
      "published_at": "2026-11-26T10:17:03Z", "revision": 0, "k": 5, "noise_epsilon": null,
      "visits_n": null, "visitors_n": 6, "passersby_n": 9, "capture_rate": 0.4, "traffic_in": 9.0,
      "traffic_source": "wifi_visitors", "transactions_n": null, "net_sales_cents": null,
-     "conversion": null, "withheld": [{"field": "visits_n", "reason": "below_k"}]}
+     "conversion": null, "members_active_n": null, "members_normal_n": null, "members_lapsing_n": null,
+     "members_churn_risk_n": null, "members_new_n": null,
+     "withheld": [{"field": "visits_n", "reason": "below_k"}]}
 
 The schema is also a file, `schema/metrics.schema.json` (`python -m hub.publish.schema` prints it),
 and is published retained on `schema_topic(org)` for a data team that has only the broker.
@@ -23,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from agent.wire.topics import PREFIX
-from hub.publish.suppress import REASONS
+from hub.suppress import REASONS
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: members by lifecycle segment on day payloads
 SCHEMA_FILE = Path(__file__).parent / "schema" / "metrics.schema.json"
 
 
@@ -69,6 +71,10 @@ FIELDS: tuple[Field, ...] = (
     Field("net_sales_cents", "integer", True, "sum of POS net amounts in cents, refunds included; null"
           " until a POS import covers the store's day"),
     Field("conversion", "number", True, "transactions_n / traffic_in"),
+    *(Field(f"members_{s}_n", "integer", True, f"day payloads: the store's members (a member visit there in"
+            f" the 90 days to the day) in lifecycle segment {s} on that day; withheld from 1 to k-1 with"
+            " complements even with noise on (k of publish.k); null on hour payloads")
+      for s in ("active", "normal", "lapsing", "churn_risk", "new")),
     Field(
         "withheld", "array", False,
         "each field withheld (null) and why: below_k (1 to k-1 devices), complementary (would let a"
@@ -79,6 +85,8 @@ FIELDS: tuple[Field, ...] = (
 NAMES = tuple(f.name for f in FIELDS)
 # Fields that count devices (primary suppression) and the fields computed from them (withheld with them).
 DEVICE_FIELDS = ("visits_n", "visitors_n", "passersby_n")
+# Members by lifecycle segment (hub.members.segments.SEGMENTS, in order): a table whose total is known.
+SEGMENT_FIELDS = tuple(f.name for f in FIELDS if f.name.startswith("members_"))
 
 
 def metrics_schema() -> dict[str, Any]:
@@ -97,7 +105,7 @@ def metrics_schema() -> dict[str, Any]:
                 "properties": {"field": {"enum": [g.name for g in FIELDS if g.nullable]},
                                "reason": {"enum": list(REASONS)}},
             }
-        if f.name in ("k", "revision", *DEVICE_FIELDS, "transactions_n"):
+        if f.name in ("k", "revision", *DEVICE_FIELDS, *SEGMENT_FIELDS, "transactions_n"):
             prop["minimum"] = 0
         props[f.name] = prop
     return {

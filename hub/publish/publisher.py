@@ -33,6 +33,7 @@ from typing import Any
 from agent.wire.topics import metrics_topic
 from hub.config import HubConfig, zone
 from hub.joins.metrics import NoMetricsError
+from hub.members.segments import store_counts
 from hub.publish import revisions
 from hub.publish.cells import DAY
 from hub.publish.changes import SLOT_S, Cell, Touch, Touched, load_state, save_state, scan
@@ -232,9 +233,14 @@ class MetricsPublisher:
                 wanted.discard(DAY)  # the day goes out after every hour of it
                 left[(*key, DAY)] = dirty[(*key, DAY)]
         self.counters["settling"] = waiting  # closed cells waiting for their data, now
+        members: dict[date, dict[str, dict[str, int]]] = {}  # day -> store -> members by segment
         for (org, store, day), wanted in sorted(by_day.items()):
+            if day not in members:  # for the days going out (hour payloads carry no segments)
+                stores = sorted({s for (_, s, d), w in by_day.items() if d == day and DAY in w})
+                members[day] = store_counts(conn, day, self._config.segments, self._config.default_timezone,
+                                            stores)
             try:
-                sd = store_day(conn, self._config, store, day)
+                sd = store_day(conn, self._config, store, day, members[day].get(store, {}))
             except NoMetricsError:
                 continue
             sent = revisions.load(conn, org, store, day)

@@ -14,7 +14,7 @@ from typing import Any
 
 from hub.config import PublishConfig
 from hub.publish import revisions
-from hub.publish.cells import DAY, StoreDay, counts, protect_cell, suppress_primary, values
+from hub.publish.cells import DAY, StoreDay, counts, protect_cell, suppress_primary, suppress_segments, values
 from hub.publish.noise import epsilon_per_count, noisy
 from hub.publish.payload import DEVICE_FIELDS
 from hub.publish.revisions import Sent
@@ -51,6 +51,7 @@ def release(  # noqa: PLR0917 -- one call site, the publisher
         prev = sent.get(h)
         published = {i: s.payload for i, s in sent.items()}
         if prev is None or revisions.may_correct(prev, true, cfg.k, noise):
+            suppress_segments(new, cfg.k)
             if noise:
                 add_noise(new, sd, rng, epsilon)
             else:

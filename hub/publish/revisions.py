@@ -23,7 +23,7 @@ from datetime import date
 from typing import Any
 
 from hub.publish.cells import Counts
-from hub.publish.payload import DEVICE_FIELDS
+from hub.publish.payload import DEVICE_FIELDS, SEGMENT_FIELDS
 
 _DDL = (
     "CREATE TABLE IF NOT EXISTS publish_sent (org TEXT NOT NULL, store TEXT NOT NULL, day TEXT NOT NULL,"
@@ -32,7 +32,7 @@ _DDL = (
 )
 KEEP_D = 35  # days a period may still change on the feed (a month of a gateway offline, and some)
 # Fields that follow the device counts: kept from the published payload when only sales change.
-DEVICE_DEPENDENT = (*DEVICE_FIELDS, "capture_rate", "noise_epsilon", "k")
+DEVICE_DEPENDENT = (*DEVICE_FIELDS, "capture_rate", "noise_epsilon", "k", *SEGMENT_FIELDS)
 WIFI_DEPENDENT = ("traffic_in",)  # and conversion, recomputed from it
 
 

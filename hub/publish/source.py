@@ -1,8 +1,9 @@
 """Where the feed gets its figures: the one boundary between the feed and the metrics engine.
 
 Everything the feed publishes comes from `store_day`, which reads `hub.joins.metrics.store_metrics`
-(every metric defined once, there) and adds the one fact the engine does not give: whether a POS
-import covers the day yet. Repoint this function, nothing else, when the engine changes.
+(every metric defined once, there) and adds what the engine does not give: whether a POS import
+covers the day yet, and the store's members by lifecycle segment (`hub.members.segments`).
+Repoint this function, nothing else, when the engine changes.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import date, datetime, time
 
 from hub.config import HubConfig, zone
 from hub.joins.metrics import store_metrics
+from hub.members.segments import store_counts
 from hub.publish.cells import StoreDay
 
 
@@ -24,13 +26,18 @@ def pos_known(conn: sqlite3.Connection, store: str, day: date, tz_name: str) -> 
     ).fetchone() is not None
 
 
-def store_day(conn: sqlite3.Connection, config: HubConfig, store: str, day: date) -> StoreDay:
-    """The store-day the payloads are made of (NoMetricsError: nothing stored)."""
+def store_day(conn: sqlite3.Connection, config: HubConfig, store: str, day: date,
+              segments: dict[str, int] | None = None) -> StoreDay:
+    """The store-day the payloads are made of (NoMetricsError: nothing stored). `segments`: the store's
+    members by segment when the caller computed them for several stores at once (one pass over the
+    members per day, not one per store)."""
     hours = store_metrics(conn, config, [store], day, day, "hour")
     (total,) = store_metrics(conn, config, [store], day, day, "day").rows
     settings = hours.store_settings[0]
+    if segments is None:
+        segments = store_counts(conn, day, config.segments, config.default_timezone, [store])[store]
     # the feed's two sources: counted at the doors, or derived from Wi-Fi devices (suppressed like them),
     # whichever factor scaled them (wifi_door_fit, wifi_carried: hub.joins.estimates)
     source = "door_counters" if total.traffic_source == "door_counters" else "wifi_visitors"
     return StoreDay(store, settings.timezone, source, hours.rows, total,
-                    pos_known(conn, store, day, settings.timezone), settings.calibration_factor)
+                    pos_known(conn, store, day, settings.timezone), settings.calibration_factor, segments)

@@ -8,6 +8,9 @@ locale). Every figure is the metrics engine's (hub.joins.metrics); the totals ar
 
     write_page(conn, config, ["brno-1"], date(2026, 11, 23), date(2026, 11, 29), grain="week", out=out)
     render(report, out)  # the formats registry's entry: a MetricsReport or a DailyReport
+
+The page says under its title whether it is suppressed (`report --format html --suppress`: small
+counts withheld by hub.reports.suppression, with which k) or shows exact counts (the default).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from html import escape
 from typing import Any, TextIO
@@ -28,6 +31,8 @@ from hub.locales import locale
 from hub.reports import html_charts as charts
 from hub.reports import html_table
 from hub.reports.columns import settings_words
+from hub.reports.segment_counts import SegmentCounts
+from hub.reports.suppression import Suppression, suppress_metrics, suppressed_total
 
 ENGAGEMENT = ("5-20 min", "20-60 min", "1-6 h", "6 h+")
 ENGAGED = ("engaged_5_20_min_n", "engaged_20_60_min_n", "engaged_1_6_h_n", "engaged_6_h_plus_n")
@@ -69,6 +74,8 @@ class Page:
     total_label: str
     stores: tuple[StorePage, ...]
     definitions: dict[str, str]
+    suppression: Suppression | None = None
+    segments: SegmentCounts | None = None
 
 
 def _sums(rows: Sequence[MetricsRow], fields: tuple[str, ...]) -> tuple[int, ...] | None:
@@ -78,31 +85,55 @@ def _sums(rows: Sequence[MetricsRow], fields: tuple[str, ...]) -> tuple[int, ...
 
 
 def page_from_metrics(table: MetricsReport, hours: MetricsReport | None = None,
-                      days: MetricsReport | None = None) -> Page:
+                      days: MetricsReport | None = None, suppression: Suppression | None = None) -> Page:
     """The page of a report: `table` at its grain; `hours` (or `table` at the hour grain) draws the charts
-    by hour; `days` (or `table`) give the totals, engagement and loyalty."""
+    by hour; `days` (or `table`) give the totals, engagement and loyalty. `suppression`: what `days`
+    (or `table`) withholds, when the reports are suppressed."""
     hours = hours if hours is not None else table if table.grain == "hour" else None
     days = days if days is not None else table
     stores = []
     for s in table.stores:
         used = next(x for x in table.store_settings if x.store == s)
         day_rows = days.rows_of(s)
+        totals = total(day_rows) if suppression is None else suppressed_total(
+            day_rows, [suppression.rows[i] for i, r in enumerate(days.rows) if r.store == s], suppression.k)
         stores.append(StorePage(s, used, hours.rows_of(s) if hours is not None else (), table.rows_of(s),
-                                total(day_rows), _sums(day_rows, ENGAGED), _sums(day_rows, LOYAL)))
+                                totals, _sums(day_rows, ENGAGED), _sums(day_rows, LOYAL)))
     span = table.start.isoformat() if table.start == table.end else f"{table.start} to {table.end}"
     return Page(f"Footfall: {', '.join(table.stores)}, {span}, by {table.grain}",
                 "Total" if table.start == table.end and table.grain != "hour" else f"Total, {span}",
-                tuple(stores), table.definitions())
+                tuple(stores), table.definitions(), suppression)
 
 
-def page_from_daily(report: DailyReport) -> Page:
+def page_from_daily(report: DailyReport, suppression: Suppression | None = None) -> Page:
     """The page of one store-day: its hours, and the engine's day row as the totals row."""
     day = report.day
     totals = {m: getattr(day, m) for m in html_table.FIELDS}  # the day's figures with their intervals
     store = StorePage(report.store, report.store_settings, report.hours, report.hours, totals,
                       _sums([day], ENGAGED), _sums([day], LOYAL))
     return Page(f"Footfall: {report.store}, {report.date.isoformat()}, by hour", "Day", (store,),
-                report.definitions())
+                report.definitions(), suppression)
+
+
+def _segments_html(segments: SegmentCounts | None, store: str) -> str:
+    """The store's members by lifecycle segment: a card per segment, `-` where withheld."""
+    if segments is None or store not in segments.counts:
+        return ""
+    cards = "".join(f'<div class="card" data-segment="{g}">{escape(g.replace("_", " "))}'
+                    f'<b>{"-" if n is None else n}</b></div>' for g, n in segments.counts[store].items())
+    return (f'<section class="segments"><h3>Members by lifecycle segment on {segments.as_of}</h3>'
+            f'<div class="cards">{cards}</div><p class="muted">{escape(segments.definition())}</p></section>')
+
+
+def _suppression_html(suppression: Suppression | None) -> str:
+    """The plain statement under the title: suppressed with which k, or exact counts."""
+    if suppression is None:
+        return ('<p class="suppression" id="suppression" data-suppressed="no" data-k="">Not suppressed: exact'
+                " counts, small ones included, for use inside the store (report --suppress withholds"
+                " them).</p>")
+    return (f'<p class="suppression" id="suppression" data-suppressed="yes" data-k="{suppression.k}">'
+            f"Suppressed with k = {suppression.k}: {escape(suppression.note().split(': ', 1)[1])}; a"
+            " withheld figure shows as -.</p>")
 
 
 def _by_hour_of_day(hours: Sequence[MetricsRow]) -> tuple[list[str], list[float | None], list[float | None]]:
@@ -142,7 +173,7 @@ def _figure(key: str, title: str, svg: str, caption: str) -> str:
             f"<figcaption>{caption}</figcaption></figure>")
 
 
-def _store_html(sp: StorePage, total_label: str) -> str:
+def _store_html(sp: StorePage, total_label: str, segments: SegmentCounts | None = None) -> str:
     loc, t = locale(sp.used.locale), sp.totals
     cards = [(head, html_table.shown(t[m], how, loc, sp.used.currency)) for m, head, how in html_table.COLUMNS
              if m in html_table.KEY]
@@ -170,6 +201,7 @@ def _store_html(sp: StorePage, total_label: str) -> str:
             "member visit-days by loyalty class (a member on two days counts twice)"),
         "</div>",
         html_table.table(sp.store, sp.rows, sp.totals, sp.used, total_label),
+        _segments_html(segments, sp.store),
         f'<h3>Settings of {escape(sp.store)}</h3><table class="settings"><tbody>{settings}</tbody></table>',
         "</section>",
     ])
@@ -182,20 +214,29 @@ def page_html(page: Page) -> str:
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(page.title)}</title><style>{CSS}</style></head><body><main>"
-        f"<h1>{escape(page.title)}</h1>{''.join(_store_html(s, page.total_label) for s in page.stores)}"
+        f"<h1>{escape(page.title)}</h1>{_suppression_html(page.suppression)}"
+        f"{''.join(_store_html(s, page.total_label, page.segments) for s in page.stores)}"
         f"<h2>What the numbers mean</h2><dl>{defs}</dl></main></body></html>\n"
     )
 
 
-def render(report: MetricsReport | DailyReport, out: TextIO) -> None:
+def render(report: MetricsReport | DailyReport, out: TextIO, suppression: Suppression | None = None,
+           segments: SegmentCounts | None = None) -> None:
     """The formats registry's entry: a DailyReport, or a MetricsReport (hour grain: with the charts)."""
-    page = page_from_daily(report) if isinstance(report, DailyReport) else page_from_metrics(report)
-    out.write(page_html(page))
+    page = (page_from_daily(report, suppression) if isinstance(report, DailyReport)
+            else page_from_metrics(report, suppression=suppression))
+    out.write(page_html(replace(page, segments=segments)))
 
 
 def write_page(conn: sqlite3.Connection, config: HubConfig, stores: list[str], start: date, end: date,
-               *, grain: Grain = "day", out: TextIO) -> None:
+               *, grain: Grain = "day", out: TextIO, k: int | None = None,
+               segments: SegmentCounts | None = None) -> None:
     """The full page of stores from `start` to `end` (local dates, included), its table by `grain`;
-    NoMetricsError when empty."""
+    NoMetricsError when empty. `k`: suppressed with it (each of the page's reports)."""
     got = store_metrics_by(conn, config, stores, start, end, ("hour", "day", grain))
-    out.write(page_html(page_from_metrics(got[grain], got["hour"], got["day"])))
+    if k is None:
+        page = page_from_metrics(got[grain], got["hour"], got["day"])
+    else:
+        done = {g: suppress_metrics(r, k) for g, r in got.items()}
+        page = page_from_metrics(done[grain][0], done["hour"][0], done["day"][0], done["day"][1])
+    out.write(page_html(replace(page, segments=segments)))

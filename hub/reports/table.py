@@ -14,6 +14,8 @@ from hub.joins.totals import total
 from hub.locales import locale
 from hub.locales import money as amount
 from hub.reports.columns import money, settings_words, with_interval
+from hub.reports.segment_counts import SegmentCounts
+from hub.reports.suppression import Suppression, suppressed_total
 
 DASH = "-"
 
@@ -41,13 +43,22 @@ def _cells(label: str, r: PeriodRow, cash: Callable[[int], str] = money) -> list
     ]
 
 
-def render(report: DailyReport | MetricsReport, out: TextIO) -> None:
+def render(report: DailyReport | MetricsReport, out: TextIO, suppression: Suppression | None = None,
+           segments: SegmentCounts | None = None) -> None:
+    """Exact counts unless `suppression` (report --suppress): then a line says so first. Members by
+    segment (k-suppressed always) come first, a line per store."""
     rows = report.rows if isinstance(report, MetricsReport) else (report.day,)
     wide = any(r.visitors_low is not None for r in rows)
     # figures with their 80 % interval, 1,234.5 (1,049-1,481), need more room than the figures alone
     console = Console(file=out, width=max(150 if wide else 120, Console(file=out).width), highlight=False)
+    if suppression is not None:
+        console.print(f"Suppressed: {suppression.note()}")
+    if segments is not None:
+        console.print(f"Members by lifecycle segment on {segments.as_of} (k = {segments.k}, - withheld):")
+        for line in segments.lines():
+            console.print(f"  {line}")
     if isinstance(report, MetricsReport):
-        render_metrics(report, console)
+        render_metrics(report, console, suppression)
         return
     table = Table(title=f"Store {report.store}, {report.date.isoformat()} ({report.timezone})")
     for name in (
@@ -109,7 +120,7 @@ MORE = ("Period", "5-20 min", "20-60 min", "1-6 h", "6 h+", "New", "Returning", 
         "Member conv.", "First-time", "Occasional", "Weekly", "Daily")
 
 
-def render_metrics(report: MetricsReport, console: Console) -> None:
+def render_metrics(report: MetricsReport, console: Console, suppression: Suppression | None = None) -> None:
     """Per store: the funnel, value and comparisons, engagement and members; members who did not buy."""
     for store in report.stores:
         rows = report.rows_of(store)
@@ -146,7 +157,9 @@ def render_metrics(report: MetricsReport, console: Console) -> None:
                          _n(r.returning_visitors_n), _n(r.member_visits_n), _pct(r.member_conversion),
                          _n(r.loyalty_first_time_n), _n(r.loyalty_occasional_n), _n(r.loyalty_weekly_n),
                          _n(r.loyalty_daily_n))
-        t = total(rows)  # sums and ratios of the sums (hub.joins.totals), as on the HTML page
+        # sums and ratios of the sums (hub.joins.totals), as on the HTML page
+        t = total(rows) if suppression is None else suppressed_total(
+            rows, [suppression.rows[i] for i, r in enumerate(report.rows) if r.store == store], suppression.k)
         main.add_section()
         main.add_row("Total", with_interval(_n(t["traffic_in"], "{:,.1f}"), t["traffic_in_low"],
                                             t["traffic_in_high"], _n),

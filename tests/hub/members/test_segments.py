@@ -69,11 +69,14 @@ def test_configured_thresholds_replace_the_defaults(tmp_path: Path) -> None:
 
 
 def test_small_segment_counts_are_withheld_with_their_complement() -> None:
-    """Counts of 1..k-1 are withheld, and the smallest others too until the withheld ones add up to k,
-    so the total minus the published counts reveals no small group; zeros are published."""
+    """Counts of 1..k-1 are withheld with the feed's rule (hub.suppress): the smallest others too until
+    no withheld count can be solved from the total (all members) and the published ones; zeros are
+    published. Two segments of 4 at k = 5 (sum 8) are both 4 exactly: one more is withheld."""
     assert segments.suppress({"active": 40, "normal": 12, "lapsing": 2, "churn_risk": 0, "new": 9}, 5) == {
         "active": 40, "normal": 12, "lapsing": None, "churn_risk": 0, "new": None}
     assert segments.suppress({"active": 40, "normal": 6}, 5) == {"active": 40, "normal": 6}
+    assert segments.suppress({"active": 40, "normal": 12, "lapsing": 4, "new": 4}, 5) == {
+        "active": 40, "normal": None, "lapsing": None, "new": None}
 
 
 def test_the_crm_team_gets_a_segment_as_csv_and_counts_by_segment(

@@ -7,7 +7,7 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.publish.suppress import BELOW_K, COMPLEMENTARY, Cell, Pattern, exposed, primary, protect
+from hub.suppress import BELOW_K, COMPLEMENTARY, Cell, Pattern, exposed, primary, protect
 
 
 def solutions(pattern: Pattern, k: int) -> dict[int, set[int]]:
