@@ -38,12 +38,16 @@ COUNTS = ("visitors", "passersby", "visitor_visits_n", "engaged_5_20_min_n", "en
 DERIVED_FROM = {  # figure -> the counts it is computed from
     "capture_rate": ("visitors", "passersby"),
     "median_dwell_s": ("visitor_visits_n",),
+    "mean_dwell_s": ("visitors",),  # the people's stays
+    "visitors_low": ("visitors",),  # its 80 % interval
+    "visitors_high": ("visitors",),
     "bounce_rate": ("bounces_n", "visitor_visits_n"),
     "member_conversion": ("member_buyers_n", "member_visitors_n"),
     "occupancy": ("visitors",),
 }
 WIFI = ("visitors", "visitor_visits_n")  # traffic from Wi-Fi is visitor arrivals x a published factor
-BY_TRAFFIC = ("traffic_in", "conversion", "sales_per_visitor_cents", "shoppers_per_staff_hour")
+BY_TRAFFIC = ("traffic_in", "traffic_in_low", "traffic_in_high", "conversion", "sales_per_visitor_cents",
+              "shoppers_per_staff_hour")
 IN_ROW = ((("new_visitors_n", "returning_visitors_n"), "visitors"),
           (("loyalty_first_time_n", "loyalty_occasional_n", "loyalty_weekly_n", "loyalty_daily_n"),
            "member_visitors_n"))
