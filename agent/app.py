@@ -17,13 +17,13 @@ from agent.buffer.erase import names
 from agent.buffer.outbox import Outbox
 from agent.buffer.recover import open_outbox
 from agent.clock import ClockGate, SyncCheck, floor
+from agent.common.sdnotify import Notifier
+from agent.common.tlsfiles import write_private
 from agent.config import AgentConfig
 from agent.doors.service import DoorService
-from agent.enroll import write_private
 from agent.pipeline import Pipeline
 from agent.preflight import preflight
 from agent.privacy.keychain import KeyChain
-from agent.sdnotify import Notifier
 from agent.sinks.mqtt import MqttSink
 from agent.sources import load as load_source
 from agent.timegate import AHEAD_S, TimeGate, file_ceiling

@@ -9,7 +9,7 @@ Issue 19 adds to the same fit: the 80 % interval of a window (10th-90th centile 
 occupied windows), the near gate the factor was fitted with (pinned from then on: a learned gate that
 moves would silently change what the factor multiplies), and the visitors factor (the truth's entries,
 its sum of rises, per linked person of replay --summary) with its 80 % interval from leave-one-out
-ratios. Door counters refit the factor day by day where a store has one (agent.recalibrate).
+ratios. Door counters refit the factor day by day where a store has one (agent.common.recalibrate).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agent.enroll import write_private
+from agent.common.tlsfiles import write_private
 
 CALIBRATION_FILE = "calibration.json"
 TRUTH_COLUMNS = ["start_utc", "end_utc", "occupancy"]

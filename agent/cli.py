@@ -25,13 +25,13 @@ from zoneinfo import ZoneInfoNotFoundError
 from agent import __version__
 from agent.cliargs import seconds_arg as _seconds
 from agent.cliargs import window_arg as _window
+from agent.common.configfile import ConfigError, path_problem
+from agent.common.lifeline import Lifeline
+from agent.common.logsetup import FORMATS
+from agent.common.logsetup import setup as setup_logging
+from agent.common.tlsfiles import EnrollError
 from agent.config import AgentConfig, load
-from agent.configfile import ConfigError, path_problem
 from agent.doors import DoorStartError
-from agent.enroll import EnrollError
-from agent.lifeline import Lifeline
-from agent.logsetup import FORMATS
-from agent.logsetup import setup as setup_logging
 from agent.sources.capture_file import CaptureError
 from agent.sources.ifaces import LiveSourceError
 from agent.wire.records import parse_iso
@@ -78,7 +78,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    from agent.configdoc import render  # noqa: PLC0415 -- per-command import, see the docstring
+    from agent.common.configdoc import render  # noqa: PLC0415 -- per-command import, see the docstring
 
     if args.defaults == bool(args.config):
         raise UserError("say which: --defaults (every default) or --config FILE (its effective settings)")
@@ -241,7 +241,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_enroll(args: argparse.Namespace) -> int:
-    from agent.enroll import EnrollError, enroll  # noqa: PLC0415 -- per-command import, see the docstring
+    from agent.common.tlsfiles import EnrollError  # noqa: PLC0415 -- per-command import, see the docstring
+    from agent.enroll import enroll  # noqa: PLC0415 -- per-command import, see the docstring
 
     if args.config:  # the ids and the state folder from agent.yaml; flags given as well must agree
         cfg = _config(args.config)

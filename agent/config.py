@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from agent.configfile import load_config, section, setting
+from agent.common.configfile import load_config, section, setting
+from agent.common.ratchet import ALLOWED_WINDOW_DAYS
+from agent.common.tlsfiles import check_plain
 from agent.doors import REGISTRY as DOOR_TYPES
-from agent.enroll import check_plain
-from agent.privacy.keychain import ALLOWED_WINDOW_DAYS
 from agent.sources import REGISTRY
 from agent.wire.topics import check_id
 

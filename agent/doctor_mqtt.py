@@ -15,9 +15,9 @@ import ssl
 import threading
 from typing import Any
 
+from agent.common.tlsfiles import EnrollError, client_context, identity
 from agent.config import AgentConfig
 from agent.doctor import Finding
-from agent.enroll import EnrollError, client_context, identity
 from agent.identity import IdentityError, cert_cn, check_identity, signing_check
 from agent.wire.topics import Topics
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from agent.common.tlsfiles import CSR_FILE, SIGNING_KEY_OID, identity
 from agent.config import AgentConfig
-from agent.enroll import CSR_FILE, SIGNING_KEY_OID, identity
 
 RENEW = "enroll again with --new-key, issue, and install the new bundle"
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent.common.tlsfiles import EnrollError, check_plain, client_context
 from agent.config import AgentConfig
-from agent.enroll import EnrollError, check_plain, client_context
 from agent.sources.capture_file import CaptureError
 from agent.sources.ifaces import check_interface
 from agent.sources.pcap_file import PcapFileSource

@@ -18,8 +18,8 @@ from typing import Any
 
 from agent import calibrate
 from agent.clock import floor
+from agent.common.tlsfiles import write_private
 from agent.config import AgentConfig
-from agent.enroll import write_private
 from agent.pipeline import Pipeline
 from agent.pipeline.classify import BOUNCE, VISITOR
 from agent.pipeline.link import Person, link, summarize

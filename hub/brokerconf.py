@@ -30,7 +30,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.enroll import write_public
+from agent.common.tlsfiles import write_public
 from agent.wire.envelope import MAX_PACKET_BYTES
 from agent.wire.topics import PREFIX, check_id
 from hub.bridgeconf import BRIDGE_IDENTITY, bridge_acl_text, bridge_text

@@ -23,11 +23,11 @@ from pathlib import Path
 from types import FrameType
 
 from agent import __version__
-from agent.configfile import path_problem
-from agent.lifeline import Lifeline
-from agent.logsetup import FORMATS as LOG_FORMATS
-from agent.logsetup import setup as setup_logging
-from agent.sdnotify import Notifier
+from agent.common.configfile import path_problem
+from agent.common.lifeline import Lifeline
+from agent.common.logsetup import FORMATS as LOG_FORMATS
+from agent.common.logsetup import setup as setup_logging
+from agent.common.sdnotify import Notifier
 from hub.cli_imports import add_commands as add_import_commands
 from hub.cliargs import date_arg as _date
 from hub.cliargs import demo_scale_problem, report_dates_problem
@@ -273,7 +273,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    from agent.configdoc import render  # noqa: PLC0415 -- per-command import (docstring)
+    from agent.common.configdoc import render  # noqa: PLC0415 -- per-command import (docstring)
 
     if args.defaults == bool(args.config):
         raise UserError("say which: --defaults (every default) or --config FILE (its effective settings)")

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from agent.configfile import ConfigError, load_config, section, setting
-from agent.enroll import check_plain
+from agent.common.configfile import ConfigError, load_config, section, setting
+from agent.common.tlsfiles import check_plain
 from agent.wire.topics import ID_RE, check_id
 from hub.locales import locale
 

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import TextIO
 
 from agent.app import AgentApp
+from agent.common.tlsfiles import CA_FILE, CERT_FILE
 from agent.config import AgentConfig, MqttConfig, PrivacyConfig, SourceConfig
 from agent.config import TlsConfig as AgentTlsConfig
-from agent.enroll import CA_FILE, CERT_FILE, enroll
+from agent.enroll import enroll
 from agent.privacy.bundle import install_bundle
 from agent.simulate import generate_day
 from hub.app import Hub

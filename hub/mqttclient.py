@@ -6,7 +6,7 @@ from __future__ import annotations
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from agent.enroll import client_context
+from agent.common.tlsfiles import client_context
 from hub.config import MqttConfig
 
 

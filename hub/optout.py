@@ -26,7 +26,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from agent.enroll import EnrollError, check_plain, client_context
+from agent.common.tlsfiles import EnrollError, check_plain, client_context
 from agent.wire.records import iso
 from agent.wire.settings import AgentSettings
 from agent.wire.topics import Topics

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from agent.enroll import EnrollError, check_plain, client_context
+from agent.common.tlsfiles import EnrollError, check_plain, client_context
 from hub.config import ConfigError, HubConfig
 
 SQLITE_MAGIC = b"SQLite format 3\0"

@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from agent.common.configfile import ConfigError, load_config
 from agent.config import AgentConfig, DoorsConfig, DoorSensorConfig, load
-from agent.configfile import ConfigError, load_config
 from agent.doors import PushError
 from agent.doors.service import DoorService
 from agent.wire import Ack, WireError, encode_envelope

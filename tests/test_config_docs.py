@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from agent.cli import main as agent_main
+from agent.common.configdoc import render
+from agent.common.configfile import load_config
 from agent.config import AgentConfig, DoorsConfig, DoorSensorConfig
-from agent.configdoc import render
-from agent.configfile import load_config
 from hub.cli import main as hub_main
 from hub.config import HubConfig, StoreConfig
 

@@ -119,3 +119,30 @@ def test_every_test_says_what_it_pins() -> None:
                     and not ast.get_docstring(node):
                 missing.append(f"{path.relative_to(ROOT)}::{node.name}")
     assert missing == []
+
+
+def test_the_hub_imports_of_the_agent_only_its_common_package_and_the_wire() -> None:
+    """The hub builds on agent/common (config, TLS files, bundle, ratchet, systemd, logs) and agent/wire
+    (the contract), nothing else of the agent: its stages can change without touching the hub. The
+    demo, which runs an agent and a hub in one process, is the one exception; agent/common itself
+    imports no stage (only the wire)."""
+    allowed = ("agent.common", "agent.wire")
+    found = []
+    for path in (ROOT / "hub").rglob("*.py"):
+        if path.name == "demo.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else \
+                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            for name in names:
+                if (name == "agent" and isinstance(node, ast.ImportFrom)
+                        and [a.name for a in node.names] == ["__version__"]):
+                    continue
+                if name.split(".")[0] == "agent" and not name.startswith(allowed):
+                    found.append(f"{path.relative_to(ROOT)}: {name}")
+    for path in (ROOT / "agent" / "common").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("agent.") \
+                    and not (node.module or "").startswith(allowed):
+                found.append(f"{path.relative_to(ROOT)}: {node.module}")
+    assert found == []

@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from agent.app import AgentApp
+from agent.common.ratchet import next_key
 from agent.config import AgentConfig, MqttConfig, SourceConfig
-from agent.privacy.keychain import next_key
 from agent.sources.capture_file import CaptureFile
 from hub.app import Hub
 from hub.config import DatabaseConfig, HubConfig, TrustConfig

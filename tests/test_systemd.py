@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.sdnotify import Notifier
+from agent.common.sdnotify import Notifier
 from tests.support.frames import write_pcap
 from tests.support.mosquitto import Mosquitto
 

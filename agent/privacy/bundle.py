@@ -1,14 +1,6 @@
-"""The enrolment bundle: what the hub hands a gateway after `pki issue`, in one file.
-
-    {"schema": 1, "kind": "footfall-enrolment", "cn": "org/store/agent",
-     "certificate": PEM, "ca": PEM,
-     "sealed": ECIES box (agent/privacy/sealed.py) of
-               {"window_days": 1, "anchor_index": N, "anchor_key": hex, "optout_secret": hex}}
-
-The certificates are public; the store's chain key and the chain's opt-out secret travel only sealed to
-the gateway's TLS key, so the bundle may cross any channel (USB stick, e-mail) and is never on MQTT.
-`footfall-agent enroll --install` writes gateway.crt, ca.crt and keychain.json (mode 0600), then deletes
-the bundle: a stolen gateway must not hold the sealed first key beside the key that opens it.
+"""Installing the enrolment bundle on the gateway (its format, shared with the hub: agent/common/bundle.py):
+gateway.crt, ca.crt and keychain.json written 0600, then the bundle deleted (a stolen gateway must not
+hold the sealed first key beside the key that opens it).
 """
 
 from __future__ import annotations
@@ -23,34 +15,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from agent.enroll import CA_FILE, CERT_FILE, KEY_FILE, EnrollError, write_private
-from agent.privacy.keychain import KeyChain, next_key
-from agent.privacy.sealed import SealError, open_sealed, seal
-
-KIND = "footfall-enrolment"
-BUNDLE_SUFFIX = ".bundle"
-
-
-@dataclass(frozen=True)
-class ChainSecrets:
-    """A store's window-key chain anchor and the chain's opt-out secret."""
-
-    window_days: int
-    anchor_index: int
-    anchor_key: bytes
-    optout_secret: bytes
-
-
-def build_bundle(cn: str, certificate_pem: bytes, ca_pem: bytes, secrets: ChainSecrets) -> bytes:
-    """The bundle for the gateway whose certificate this is, its secrets sealed to its public key."""
-    public = x509.load_pem_x509_certificate(certificate_pem).public_key()
-    if not isinstance(public, ec.EllipticCurvePublicKey):
-        raise ValueError("the gateway's key is not EC P-256 (enroll again with footfall-agent enroll)")
-    plain = json.dumps({"window_days": secrets.window_days, "anchor_index": secrets.anchor_index,
-                        "anchor_key": secrets.anchor_key.hex(),
-                        "optout_secret": secrets.optout_secret.hex()}).encode()
-    return json.dumps({"schema": 1, "kind": KIND, "cn": cn, "certificate": certificate_pem.decode(),
-                       "ca": ca_pem.decode(), "sealed": seal(public, plain, cn.encode())}, indent=1).encode()
+from agent.common.bundle import KIND, ChainSecrets
+from agent.common.ratchet import next_key
+from agent.common.sealed import SealError, open_sealed
+from agent.common.tlsfiles import CA_FILE, CERT_FILE, KEY_FILE, EnrollError, write_private
+from agent.privacy.keychain import KeyChain
 
 
 @dataclass(frozen=True)
@@ -121,8 +90,3 @@ def _keep_installed(path: Path, chain: ChainSecrets) -> KeyChain | None:
             key = next_key(key)
         same = hmac.compare_digest(key, old.key(old.anchor_index))
     return old if same else None
-
-
-def write_bundle(path: Path, data: bytes) -> None:
-    """The bundle holds nothing in clear but certificates; 0600 all the same (it names the gateway)."""
-    write_private(path, data)

@@ -18,10 +18,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
-ALLOWED_WINDOW_DAYS = (1, 7, 30)
+from agent.common.ratchet import ALLOWED_WINDOW_DAYS, next_key
 
 
 class KeyExpiredError(LookupError):
@@ -31,11 +28,6 @@ class KeyExpiredError(LookupError):
 class KeyNotYetError(KeyExpiredError):
     """The window is before this gateway's first key: a later gateway of a store starts at the hub's
     future window (hub/pki/chains.py), and holds no key of the days before it."""
-
-
-def next_key(key: bytes) -> bytes:
-    """One step of the ratchet."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"next").derive(key)
 
 
 class KeyChain:

@@ -98,7 +98,7 @@ class MqttSink:
         self._pump: threading.Thread | None = None
         self._gone = threading.Event()  # set by on_disconnect: stop() knows the socket is closed
         self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-        if tls is not None:  # the gateway's certificate (agent.enroll.client_context); None: plain MQTT
+        if tls is not None:  # the gateway's certificate (common.tlsfiles.client_context); None: plain MQTT
             self._client.tls_set_context(tls)
         self._client.reconnect_delay_set(reconnect_min_s, reconnect_max_s)
         self._client.max_inflight_messages_set(max_inflight_batches + 4)  # + status and subscribe

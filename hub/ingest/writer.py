@@ -7,7 +7,7 @@ Nothing is acknowledged before the COMMIT that holds it returns (docs/reliabilit
 A message that cannot be stored, whatever the reason (the schema refuses it, SQLite cannot bind one of
 its values, a bug in a decoder), is dead-lettered with that reason and the next is stored: only a
 database that cannot commit at all (locked, disk full) is retried. Should the thread die anyway, the
-process exits non-zero (agent/lifeline.py) rather than live on storing nothing.
+process exits non-zero (agent/common/lifeline.py) rather than live on storing nothing.
 """
 
 from __future__ import annotations

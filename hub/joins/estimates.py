@@ -7,7 +7,7 @@ Two things, each defined once elsewhere and only applied here:
   An agent sends its calibration in its retained status (`learned`, agent/wire/envelope.py Status); the
   hub keeps the last one per agent (`agents.learned`). Of a store's gateways, the latest calibration
   counts. A figure's interval is the figure x (q10, q90); door counts are counts, not estimates.
-- **The door fit**: where a store has a door counter, its Wi-Fi factor is agent.recalibrate's rolling
+- **The door fit**: where a store has a door counter, its Wi-Fi factor is agent.common.recalibrate's rolling
   14-day median of door entries / Wi-Fi people, robust to the counter's outages; days without door
   counts take that factor (`door_counter`), the last good one (`carried`) or, before enough days, the
   store's configured calibration factor (`calibration`).
@@ -19,11 +19,11 @@ import json
 import sqlite3
 from dataclasses import dataclass
 
-from agent.recalibrate import DayCounts, rolling_factors
+from agent.common.recalibrate import DayCounts, rolling_factors
 from hub.joins.calendar import Calendar
 
-FIT_WINDOW_D = 14  # agent.recalibrate.rolling_factors' default window
-# traffic_source of a Wi-Fi figure, by where its factor came from (agent.recalibrate's source names)
+FIT_WINDOW_D = 14  # agent.common.recalibrate.rolling_factors' default window
+# traffic_source of a Wi-Fi figure, by where its factor came from (agent.common.recalibrate's source names)
 WIFI_SOURCES = {"calibration": "wifi_visitors", "door_counter": "wifi_door_fit", "carried": "wifi_carried"}
 
 
@@ -77,7 +77,7 @@ def door_fit_spans(
 def door_factors(
     wifi_people: dict[int, float], door_in: dict[int, float], calibrated: float
 ) -> dict[int, tuple[float, str]]:
-    """Per day index: (Wi-Fi factor, its source) from agent.recalibrate.rolling_factors over the days
+    """Per day index: (Wi-Fi factor, its source) from agent.common.recalibrate.rolling_factors over the days
     with Wi-Fi or door data (`door_in` holds only the days the counter reported). Empty without doors."""
     if not door_in:
         return {}

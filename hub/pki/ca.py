@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from agent.enroll import parse_identity, write_private, write_public
+from agent.common.tlsfiles import parse_identity, write_private, write_public
 from agent.wire.topics import check_id
 from hub.pki.registry import RegistryError, register_signing_key
 

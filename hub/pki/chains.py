@@ -30,9 +30,9 @@ import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from agent.enroll import write_private
-from agent.privacy.bundle import ChainSecrets
-from agent.privacy.keychain import ALLOWED_WINDOW_DAYS, next_key
+from agent.common.bundle import ChainSecrets
+from agent.common.ratchet import ALLOWED_WINDOW_DAYS, next_key
+from agent.common.tlsfiles import write_private
 from hub.pki.registry import RegistryError, optout_secret
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """`pki issue` for a gateway: its certificate, its signing key registered, and its enrolment bundle.
 
-The bundle (agent/privacy/bundle.py) holds the certificate, the CA certificate, and the gateway's first
+The bundle (agent/common/bundle.py) holds the certificate, the CA certificate, and the gateway's first
 window key and the chain's opt-out secret sealed to the gateway's own key: the secrets never leave the hub
 in clear, and the hub keeps no key of a window with data (hub/pki/chains.py).
 """
@@ -14,8 +14,8 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from agent.enroll import parse_identity, write_public
-from agent.privacy.bundle import BUNDLE_SUFFIX, ChainSecrets, build_bundle, write_bundle
+from agent.common.bundle import BUNDLE_SUFFIX, ChainSecrets, build_bundle, write_bundle
+from agent.common.tlsfiles import parse_identity, write_public
 from hub.pki.ca import CA_CERT, CertificateAuthority
 from hub.pki.chains import chain_secrets, window_start
 

@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from agent.enroll import SIGNING_KEY_OID, parse_identity, write_private, write_public
+from agent.common.tlsfiles import SIGNING_KEY_OID, parse_identity, write_private, write_public
 
 SIGNING, OPTOUT_SECRET = "signing", "optout.secret"
 MISS_RETRY_S = 5.0

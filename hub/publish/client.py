@@ -14,7 +14,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from agent.enroll import EnrollError
+from agent.common.tlsfiles import EnrollError
 from hub.config import MqttConfig
 from hub.ingest.outgoing import Outgoing
 from hub.mqttclient import hub_client

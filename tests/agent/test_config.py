@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from agent.cli import main
+from agent.common.configfile import ConfigError
 from agent.config import load
-from agent.configfile import ConfigError
 from tests.support.frames import probe_request, write_pcap
 
 

@@ -17,10 +17,11 @@ from cryptography.hazmat.primitives import serialization
 from agent.app import AgentApp
 from agent.buffer.outbox import Outbox
 from agent.cli import main as agent_main
+from agent.common.ratchet import next_key
+from agent.common.tlsfiles import SIGNING_KEY_OID
 from agent.config import AgentConfig, MqttConfig, SourceConfig
-from agent.enroll import SIGNING_KEY_OID, enroll
+from agent.enroll import enroll
 from agent.privacy.bundle import install_bundle
-from agent.privacy.keychain import next_key
 from agent.wire.signing import load_signing_key, public_raw
 from hub.pki.ca import CertificateAuthority
 from hub.pki.chains import future_index

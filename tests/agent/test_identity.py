@@ -15,8 +15,8 @@ import pytest
 
 from agent import doctor
 from agent.cli import main
+from agent.common.tlsfiles import SIGN_KEY_FILE, write_private
 from agent.config import load
-from agent.enroll import SIGN_KEY_FILE, write_private
 from agent.sinks.refusal import Refusals
 from agent.wire.signing import new_signing_key, private_pem
 from tests.hub.pki.support import Chain, TlsBroker

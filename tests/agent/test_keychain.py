@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.privacy.keychain import KeyChain, KeyExpiredError, next_key
+from agent.common.ratchet import next_key
+from agent.privacy.keychain import KeyChain, KeyExpiredError
 
 NOON = datetime(2026, 11, 26, 12, tzinfo=ZoneInfo("Europe/Prague")).timestamp()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from agent.recalibrate import DayCounts, rolling_factors
+from agent.common.recalibrate import DayCounts, rolling_factors
 
 CHANGE_START, CHANGE_END = 30, 60  # devices per person halve over this month
 

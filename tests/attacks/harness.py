@@ -30,8 +30,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from agent.privacy.keychain import next_key
-from agent.privacy.sealed import SealError, open_sealed
+from agent.common.ratchet import next_key
+from agent.common.sealed import SealError, open_sealed
 from tests.attacks.world import AGENT, ORG, STORE, World, vendor_space
 
 HASHES = ("md5", "sha1", "sha256")

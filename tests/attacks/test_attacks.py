@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.enroll import CERT_FILE
-from agent.privacy.bundle import ChainSecrets, build_bundle, write_bundle
+from agent.common.bundle import ChainSecrets, build_bundle, write_bundle
+from agent.common.tlsfiles import CERT_FILE
 from hub.localbroker import LocalBroker
 from tests.attacks.harness import (
     brute_force_hashes,

@@ -20,9 +20,10 @@ from pathlib import Path
 import pytest
 
 from agent.app import AgentApp
+from agent.common.bundle import build_bundle, write_bundle
+from agent.common.tlsfiles import CERT_FILE
 from agent.config import AgentConfig, MqttConfig, SourceConfig, TlsConfig
-from agent.enroll import CERT_FILE
-from agent.privacy.bundle import build_bundle, install_bundle, write_bundle
+from agent.privacy.bundle import install_bundle
 from hub.cli import main as hub_main
 from hub.config import load_hub_config
 from hub.pki.chains import chain_secrets

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from agent.common.configfile import load_config
 from agent.config import AgentConfig
-from agent.configfile import load_config
 from agent.doors import REGISTRY, load
 from tests.agent.doors.conftest import ServiceFactory, post, token_of
 

@@ -11,8 +11,8 @@ import itertools
 import json
 from typing import Any
 
+from agent.common.configfile import load_config
 from agent.config import AgentConfig
-from agent.configfile import load_config
 from agent.pipeline.parse import FrameParser
 from tests.agent.live.conftest import Netns
 from tests.agent.live.test_bpf import _other

@@ -21,7 +21,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from agent.enroll import CERT_FILE, KEY_FILE, client_context, enroll
+from agent.common.tlsfiles import CERT_FILE, KEY_FILE, client_context
+from agent.enroll import enroll
 from hub.brokerconf import write_broker_config
 from hub.localbroker import LocalBroker, free_port
 from hub.pki.ca import CA_CERT, CertificateAuthority

@@ -12,7 +12,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from agent.enroll import SIGNING_KEY_OID, enroll
+from agent.common.tlsfiles import SIGNING_KEY_OID
+from agent.enroll import enroll
 from agent.wire.signing import new_signing_key, public_raw
 from hub.pki.ca import CertificateAuthority, PkiError
 from tests.hub.pki.support import Chain, gateway

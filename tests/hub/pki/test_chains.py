@@ -7,7 +7,7 @@ import stat
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from agent.privacy.keychain import next_key
+from agent.common.ratchet import next_key
 from hub.app import Hub
 from hub.config import DatabaseConfig, HubConfig, MqttConfig, PublishConfig, TrustConfig
 from hub.pki.chains import advance_chains, chain_secrets, future_index
