@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from hub.cliargs import date_arg
 
 PROG = "footfall-hub"
 
@@ -33,13 +35,6 @@ def _run(action: Any) -> Any:
         except OSError as exc:
             return _fail(f"{exc.filename}: {exc.strerror} (check the path and its permissions)")
     return run
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (use YYYY-MM-DD)") from None
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -149,7 +144,7 @@ def add_commands(sub: Any) -> None:
                    " the bundle goes beside it (.bundle)")
     p.add_argument("--window-days", type=int, choices=[1, 7, 30],
                    help="key window of a new store chain (default 1; an existing chain keeps its own)")
-    p.add_argument("--keys-from", type=_date, metavar="YYYY-MM-DD",
+    p.add_argument("--keys-from", type=date_arg, metavar="YYYY-MM-DD",
                    help="first day the bundle's keys cover (default: yesterday, UTC, for a store's first "
                    "gateway; later ones start where the hub's future key does)")
     days(p, 365)

@@ -7,6 +7,7 @@ inserts its `(agent, epoch, seq)` row, so a redelivered batch adds nothing (docs
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import sqlite_utils
@@ -14,6 +15,7 @@ import sqlite_utils
 from hub.store.rows import RECORD_TABLES, TIME_INDEX
 
 SCHEMA_VERSION = 1
+WAL_TRIES = 40  # about 40 s in all
 
 
 def connect(path: str | Path, *, check_same_thread: bool = True) -> sqlite3.Connection:
@@ -23,15 +25,30 @@ def connect(path: str | Path, *, check_same_thread: bool = True) -> sqlite3.Conn
     batch: a commit lost to a power cut would be data lost for ever.
     """
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=check_same_thread, timeout=30)
-    conn.execute("PRAGMA journal_mode=WAL")
+    for attempt in range(WAL_TRIES):  # a new file's switch to WAL answers "locked" at once, without the
+        try:                           # busy timeout, while another process switches it too: try again
+            conn.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == WAL_TRIES - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
     conn.execute("PRAGMA synchronous=FULL")
     return conn
 
 
 def open_db(path: str | Path) -> sqlite_utils.Database:
-    """The database at `path` with its schema in place (created when missing)."""
+    """The database at `path` with its schema in place (created when missing). The schema is made in one
+    IMMEDIATE transaction: two commands opening a new database at once wait for each other (busy
+    timeout) instead of one failing with "database is locked"."""
     db = sqlite_utils.Database(connect(path))
-    ensure_schema(db)
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        ensure_schema(db)
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
     return db
 
 
