@@ -71,6 +71,10 @@ def mac_bytes(text: str) -> bytes:
 _MAC_SHAPED = re.compile(r"(?<![0-9a-f])(?:[0-9a-f]{2}[:-](?:[0-9a-f]{2}[:-]){4}[0-9a-f]{2}"
                          r"|[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4})(?![0-9a-f])", re.IGNORECASE)
 FREE_TEXT = ("member_id", "segment", "tier")
+# CRM campaign columns (`campaign`, `Campaign: spring 2026`, ...) are kept with the member as written, for
+# the store's view of a member who arrives (hub/members/profile.py): columns `campaign_*` of `members`
+_CAMPAIGN_NAME = re.compile(r"[^a-z0-9]+")
+MAX_CAMPAIGN_COLUMNS = 20
 
 
 def device_mac(text: str) -> bytes:
@@ -163,6 +167,46 @@ def read_members(name: str, text: str, secret: bytes, gateway_secret: bytes | No
     return out
 
 
+def campaign_column(header: str) -> str | None:
+    """`members` column of a CRM header naming a campaign (`Campaign: Spring 2026` -> campaign_spring_2026),
+    or None for any other header."""
+    name = _CAMPAIGN_NAME.sub("_", header.strip().lower()).strip("_")
+    return name[:60] if name.startswith("campaign") else None
+
+
+def read_campaigns(name: str, text: str) -> dict[str, dict[str, str]]:
+    """Each member's campaign columns, as written; a MAC-shaped value is refused with its line (the
+    column is stored as written: a MAC there would be a raw MAC on the hub's disk)."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter(text[: text.find("\n")]))
+    header = next(reader)
+    cols = {i: c for i, h in enumerate(header) if (c := campaign_column(h))}
+    if len(cols) > MAX_CAMPAIGN_COLUMNS:
+        raise ImportFileError(f"{name}: {len(cols)} campaign columns; at most {MAX_CAMPAIGN_COLUMNS} are "
+                              "kept")
+    if not cols:
+        return {}
+    ids = find_columns(name, header, USUAL, required=("member_id",))["member_id"]
+    out: dict[str, dict[str, str]] = {}
+    for f in reader:
+        if not f:
+            continue
+        for i in cols:
+            if mac_shaped(f[i]):
+                raise ImportFileError(f"{name}:{reader.line_num}: {header[i]}: holds a MAC address, which is"
+                                      " personal data; only device_mac may hold one (never stored)")
+        out[f[ids].strip()] = {c: f[i].strip() for i, c in cols.items()}
+    return out
+
+
+def _store_campaigns(conn: sqlite3.Connection, campaigns: dict[str, dict[str, str]]) -> None:
+    have = {str(r[1]) for r in conn.execute("PRAGMA table_info(members)")}
+    for col in sorted({c for values in campaigns.values() for c in values} - have):
+        conn.execute(f"ALTER TABLE members ADD COLUMN {col} TEXT")  # a [a-z0-9_] name: campaign_column
+    for member, values in campaigns.items():
+        sets = ", ".join(f"{c} = ?" for c in values)
+        conn.execute(f"UPDATE members SET {sets} WHERE member_id = ?", [*values.values(), member])
+
+
 def import_crm(
     db: sqlite_utils.Database, path: Path, config: HubConfig, *, progress: bool = False
 ) -> ImportResult:
@@ -173,8 +217,9 @@ def import_crm(
     if before is not None:
         return before
     gateway_secret = optout_secret(Path(config.trust.pki_dir)) if config.trust.pki_dir else None
-    members = read_members(path.name, decode(path.name, data), member_secret(config.member_secret_path()),
-                           gateway_secret)
+    text = decode(path.name, data)
+    members = read_members(path.name, text, member_secret(config.member_secret_path()), gateway_secret)
+    campaigns = read_campaigns(path.name, text)
     now = iso(time.time())
     withdrawn = [0]
 
@@ -207,6 +252,7 @@ def import_crm(
                 (member, segment, tier, joined, key, gkey, sha, now),
             )
             changed += conn.total_changes > before
+        _store_campaigns(conn, campaigns)
         return len(members), changed
 
     rows_n, added = write_all(db, "crm", path, sha, write)

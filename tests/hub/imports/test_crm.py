@@ -184,3 +184,24 @@ def test_with_a_pki_consenting_devices_get_the_gateway_key_agents_match_and_lose
     assert settings(config).member_keys == tuple(sorted(gateway[:2]))
     importer("crm")(db, crm_file(tmp_path, CRM.replace(",yes,", ",no,", 1), "crm2.csv"), config)
     assert settings(config).member_keys == (gateway[1],)
+
+
+def test_campaign_columns_are_kept_for_the_member_s_profile(
+    db: sqlite_utils.Database, config: HubConfig, tmp_path: Path
+) -> None:
+    """A CRM export's campaign columns travel with the member to the store's view of her (the arrival
+    event's profile), as written; a later export updates them; a MAC written into one is refused."""
+    from hub.members.profile import campaigns  # noqa: PLC0415 -- the reader of what this test imports
+
+    text = ("member_id,consent,device_mac,Campaign: Spring 2026,campaign_last_offer\n"
+            "M1,yes,3c:22:fb:00:00:01,opened,10% off shoes\nM2,no,,,\n")
+    importer("crm")(db, crm_file(tmp_path, text), config)
+    assert campaigns(db.conn, "M1") == {"campaign_spring_2026": "opened",
+                                        "campaign_last_offer": "10% off shoes"}
+    assert campaigns(db.conn, "M2") == {}
+    later = text.replace("opened", "clicked")
+    importer("crm")(db, crm_file(tmp_path, later, "crm2.csv"), config)
+    assert campaigns(db.conn, "M1")["campaign_spring_2026"] == "clicked"
+    bad = "member_id,consent,device_mac,campaign\nM3,no,,3c:22:fb:00:00:09\n"
+    with pytest.raises(ImportFileError, match=r"^crm3.csv:2: campaign: holds a MAC address"):
+        importer("crm")(db, crm_file(tmp_path, bad, "crm3.csv"), config)
