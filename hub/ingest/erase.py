@@ -34,25 +34,31 @@ def _span(window_id: str) -> tuple[int, int]:
     return int(start.timestamp()), int((start + timedelta(days=MAX_WINDOW_DAYS + 2)).timestamp())
 
 
-def apply_erasures(cur: sqlite3.Cursor, new_rows: dict[str, list[tuple[Any, ...]]]) -> int:
+def apply_erasures(cur: sqlite3.Cursor | Any, new_rows: dict[str, list[tuple[Any, ...]]],
+                   mark: str = "?") -> int:
     """Delete the visits and flags the group's erase records name, and the group's new visits of keys
-    erased before; how many rows went."""
+    erased before; how many rows went. `mark` is the driver's placeholder (`%s` for psycopg): the one
+    rule serves SQLite and PostgreSQL."""
     gone = 0
+
+    def execute(sql: str, params: tuple[Any, ...] = ()) -> Any:
+        return cur.execute(sql if mark == "?" else sql.replace("?", mark), params)
+
     for row in new_rows.get("erase", ()):
         store, key, window = row[_E_STORE], row[_E_KEY], row[_E_WINDOW]
         lo, hi = _span(window)
-        cur.execute("DELETE FROM visits WHERE store = ? AND started_epoch_s BETWEEN ? AND ?"
+        execute("DELETE FROM visits WHERE store = ? AND started_epoch_s BETWEEN ? AND ?"
                     " AND device_key = ? AND key_window = ?", (store, lo, hi, key, window))
         gone += cur.rowcount
-        cur.execute("DELETE FROM device_flags WHERE store = ? AND device_key = ? AND key_window = ?",
+        execute("DELETE FROM device_flags WHERE store = ? AND device_key = ? AND key_window = ?",
                     (store, key, window))
         gone += cur.rowcount
     visits = [v for v in new_rows.get("visit", ()) if v[_V_KEY] is not None]
-    if visits and cur.execute("SELECT 1 FROM erasures LIMIT 1").fetchone() is not None:
+    if visits and execute("SELECT 1 FROM erasures LIMIT 1").fetchone() is not None:
         for v in visits:
-            if cur.execute("SELECT 1 FROM erasures WHERE store = ? AND device_key = ? AND key_window = ?",
+            if execute("SELECT 1 FROM erasures WHERE store = ? AND device_key = ? AND key_window = ?",
                            (v[_V_STORE], v[_V_KEY], v[_V_WINDOW])).fetchone():
-                cur.execute("DELETE FROM visits WHERE store = ? AND started_epoch_s = ? AND device_key = ?",
+                execute("DELETE FROM visits WHERE store = ? AND started_epoch_s = ? AND device_key = ?",
                             (v[_V_STORE], v[_V_STARTED], v[_V_KEY]))
                 gone += cur.rowcount
     return gone

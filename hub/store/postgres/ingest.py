@@ -21,6 +21,7 @@ import psycopg
 
 from agent.wire.records import iso
 from hub.ingest.decode import DataBatch, DeadLetter, Decoded, Ignored, StatusUpdate
+from hub.ingest.erase import apply_erasures
 from hub.ingest.writer import Incoming, Writer
 from hub.store.postgres.partitions import Partitions, months
 from hub.store.postgres.schema import PARTITIONED
@@ -223,6 +224,7 @@ class PgWriter(Writer):
             for rtype, rows in new_rows.items():
                 if rows:
                     _copy_rows(cur, RECORD_TABLES[rtype], rows)
+            apply_erasures(cur, new_rows, mark="%s")  # opt-outs that erase, as on SQLite
             if member_visits:
                 cur.executemany(MEMBER_VISIT, member_visits)
             if seen:

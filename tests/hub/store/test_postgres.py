@@ -11,7 +11,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from agent.wire import Ack, Topics
+from agent.wire import Ack, Erase, Topics
+from agent.wire.records import iso
 from hub.app import Hub
 from hub.cli import main
 from hub.config import DatabaseConfig, HubConfig
@@ -163,6 +164,26 @@ def test_a_batch_postgresql_refuses_is_set_aside_and_the_rest_is_stored(
     assert rows(pg_url, "SELECT reason FROM dead_letters ORDER BY 1") == [("bad_json",), ("store_error",)]
     assert rows(pg_url, "SELECT detail FROM dead_letters WHERE reason = 'store_error'") == [
         ("CheckViolation",)]
+
+
+def test_an_erase_record_deletes_the_device_s_visits_on_postgres_too(
+    hub_config: HubConfig, pg_url: str, publisher: Publisher
+) -> None:
+    """An opt-out erases on PostgreSQL as on SQLite (docs/privacy.md): the gateway's erase record deletes
+    that device's visits of its window, and a visit of the erased key that arrives later (a batch in
+    flight) is deleted as it is stored; other devices' visits stay."""
+    open_store(DatabaseConfig(url=pg_url)).migrate()
+    publisher.subscribe(TOPICS.ack)
+    gone = visit(7)
+    erase = Erase(gone.device_key or "", gone.key_window, iso(T0 + 3600))
+    with Hub(on_postgres(hub_config, pg_url)) as hub:
+        publisher.send(envelope(0, [visit(6), gone, dataclasses.replace(gone, started_at=iso(T0 + 60))]))
+        publisher.send(envelope(1, [erase]))
+        publisher.send(envelope(2, [dataclasses.replace(gone, started_at=iso(T0 + 120)), visit(8)]))
+        assert wait_for(lambda: hub.counters["received"] == 3)
+        assert hub.wait_idle()
+    assert rows(pg_url, "SELECT device_key FROM visits ORDER BY 1") == [(f"{6:032x}",), (f"{8:032x}",)]
+    assert rows(pg_url, "SELECT device_key FROM erasures") == [(gone.device_key,)]
 
 
 def test_a_redelivery_is_a_duplicate_and_another_signed_body_under_a_stored_seq_a_replay(
