@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,6 +42,20 @@ def brno() -> Path:
         pytest.skip(f"the whole brno-lab dataset is not at {BRNO} (put ../shared beside the clone, or set "
                     "FOOTFALL_BRNO_LAB); the small days in tests/data/brno-lab cover the rest")
     return BRNO
+
+
+@pytest.fixture
+def broker(chain: Any) -> Iterator[Any]:
+    """mosquitto on broker-config's output (TLS, client certificates, the ACL) for the module's `chain`
+    (tests/hub/pki/support.py's Chain), stopped after the test."""
+    from tests.hub.pki.support import TlsBroker  # noqa: PLC0415 -- only the tests with a chain load it
+
+    b = TlsBroker(chain)
+    b.start()
+    try:
+        yield b
+    finally:
+        b.stop()
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,17 +25,6 @@ from tests.hub.pki.support import Chain, TlsBroker
 def chain(tmp_path: Path) -> Chain:
     """CA of org acme and its broker certificate; gateway acme/brno-1/gw-a enrolled in root/gw-a."""
     return Chain.make(tmp_path / "chain")
-
-
-@pytest.fixture
-def broker(chain: Chain) -> Iterator[TlsBroker]:
-    """mosquitto on broker-config's output for the chain, stopped after the test."""
-    b = TlsBroker(chain)
-    b.start()
-    try:
-        yield b
-    finally:
-        b.stop()
 
 def _config(tmp_path: Path, chain: Chain, port: int, store: str = "brno-1", extra: str = "") -> Path:
     path = tmp_path / f"agent-{store}.yaml"

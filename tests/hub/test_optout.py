@@ -40,17 +40,6 @@ def chain(tmp_path: Path) -> Chain:
     return Chain.make(tmp_path)
 
 
-@pytest.fixture
-def broker(chain: Chain) -> Iterator[TlsBroker]:
-    """mosquitto on the config broker-config writes (TLS, client certificates, ACL)."""
-    b = TlsBroker(chain)
-    b.start()
-    try:
-        yield b
-    finally:
-        b.stop()
-
-
 def _hub_yaml(chain: Chain, port: int) -> Path:
     path = chain.root / "hub.yaml"
     path.write_text(f"version: 1\nmqtt: {{host: localhost, port: {port}, tls: {{ca_file: pki/ca.crt, "

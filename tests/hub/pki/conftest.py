@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.hub.pki.support import Chain, TlsBroker
+from tests.hub.pki.support import Chain
 
 
 @pytest.fixture
 def chain(tmp_path: Path) -> Chain:
     """CA of org acme, the broker's certificate, hub and data team, gateways acme/brno-1/gw-a and gw-b."""
     return Chain.make(tmp_path)
-
-
-@pytest.fixture
-def broker(chain: Chain) -> Iterator[TlsBroker]:
-    """mosquitto with the chain's TLS config, stopped after the test."""
-    b = TlsBroker(chain)
-    b.start()
-    try:
-        yield b
-    finally:
-        b.stop()
