@@ -65,7 +65,7 @@ def read_staff(name: str, text: str, config: HubConfig, sha: str) -> list[StaffR
             except ValueError:
                 labour = math.nan
             if not 0 <= labour <= 10_000:
-                raise bad("labour_hours", f"{hours!r} is not a number of hours (0 or more)")
+                raise bad("labour_hours", f"{hours!r} is not a number of hours from 0 to 10,000")
             tz = zone(config.store(store).timezone or "UTC")
             epoch = int(datetime.combine(local_day, time(int(hour)), tz).timestamp())
             out[(store, epoch)] = (store, epoch, local_day.isoformat(), int(hour), labour, sha)

@@ -56,7 +56,10 @@ def test_local_hours_are_stored_in_utc_and_corrections_replace(
     [
         ("brno-1,2026-11-26,24,3", "rota.csv:2: hour: '24' is not an hour from 0 to 23"),
         ("brno-1,26/11/2026,10,3", "rota.csv:2: date: '26/11/2026' is not a date (YYYY-MM-DD)"),
-        ("brno-1,2026-11-26,10,-1", "rota.csv:2: labour_hours: '-1' is not a number of hours (0 or more)"),
+        ("brno-1,2026-11-26,10,-1",
+         "rota.csv:2: labour_hours: '-1' is not a number of hours from 0 to 10,000"),
+        ("brno-1,2026-11-26,10,1e9",
+         "rota.csv:2: labour_hours: '1e9' is not a number of hours from 0 to 10,000"),
         (
             "Brno,2026-11-26,10,3",
             "rota.csv:2: store: 'Brno' is not a store id (lower-case letters, digits, -)",
