@@ -1,9 +1,8 @@
-"""Hub fixtures: a config pointing at the test's broker and a database in tmp_path."""
+"""Hub fixtures: a config pointing at the test's broker and a database on each engine."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -21,12 +20,12 @@ from tests.support.mosquitto import Mosquitto
 
 
 @pytest.fixture
-def hub_config(tmp_path: Path, mosquitto: Mosquitto) -> HubConfig:
-    """The test broker, a fresh database, a short group-commit wait."""
+def hub_config(hub_database: DatabaseConfig, mosquitto: Mosquitto) -> HubConfig:
+    """The test broker, a fresh database on each engine (tests/conftest.py), a short group-commit wait."""
     return HubConfig(
         mqtt=MqttConfig(port=mosquitto.port, client_id="test-hub", allow_plain_loopback=True),
         trust=TrustConfig(require_signatures=False),  # tests publish unsigned envelopes
-        database=DatabaseConfig(path=str(tmp_path / "hub.db")),
+        database=hub_database,
         ingest=IngestConfig(max_wait_ms=10),
         default_timezone="Europe/Prague",
         stores={

@@ -22,6 +22,7 @@ from hub.localbroker import free_port
 
 SERVICE_USER = "postgres"
 SUPERUSER = "footfall"
+TEMPLATE = "footfall_template"
 
 
 def bin_dir() -> Path:
@@ -48,6 +49,7 @@ class LocalPostgres:
         self.log = self.dir / "postgres.log"
         self.fsync = fsync
         self._as: list[str] = []
+        self._migrated = False
         if os.getuid() == 0:
             pw = pwd.getpwnam(SERVICE_USER)
             os.chown(self.dir, pw.pw_uid, pw.pw_gid)
@@ -90,14 +92,28 @@ class LocalPostgres:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self) -> str:
-        """A new, empty database; its URL."""
+    def create_database(self, *, migrated: bool = False) -> str:
+        """A new database, empty or (`migrated`) with the hub's schema, copied from a template migrated
+        once per cluster (CREATE DATABASE ... TEMPLATE is a file copy: far faster than migrating); its URL."""
         import psycopg  # noqa: PLC0415 -- only the tests that use PostgreSQL load it
 
         name = f"t_{uuid.uuid4().hex[:12]}"
+        template = f" TEMPLATE {self._template()}" if migrated else ""
         with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")  # name: hex from uuid4, not input
+            conn.execute(f"CREATE DATABASE {name}{template}".encode())  # names: uuid4 hex, not input
         return self.url(name)
+
+    def _template(self) -> str:
+        if not self._migrated:
+            import psycopg  # noqa: PLC0415 -- as above
+
+            from hub.store.postgres.migrate import apply  # noqa: PLC0415 -- as above
+
+            with psycopg.connect(self.url(), autocommit=True) as conn:
+                conn.execute(f"CREATE DATABASE {TEMPLATE}".encode())
+            apply(self.url(TEMPLATE))
+            self._migrated = True
+        return TEMPLATE
 
     def drop_database(self, url: str) -> None:
         import psycopg  # noqa: PLC0415 -- as above
