@@ -98,10 +98,12 @@ class SqliteDb(Db):
         self.raw = conn
 
     def execute(self, sql: str, params: Params = ()) -> Cursor:
-        return self.raw.execute(sql, params)
+        cur: Cursor = self.raw.execute(sql, params)
+        return cur
 
     def executemany(self, sql: str, rows: Sequence[Params]) -> Cursor:
-        return self.raw.executemany(sql, rows)
+        cur: Cursor = self.raw.executemany(sql, rows)
+        return cur
 
     def columns(self, table: str) -> list[str]:
         return [str(r[1]) for r in self.raw.execute(f"PRAGMA table_info({_name(table)})")]
