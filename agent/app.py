@@ -23,7 +23,7 @@ from agent.config import AgentConfig
 from agent.doors.service import DoorService
 from agent.pipeline import Pipeline
 from agent.preflight import preflight
-from agent.privacy.keychain import KeyChain
+from agent.privacy.keychain import KeyChain, window_of
 from agent.sinks.mqtt import MqttSink
 from agent.sources import load as load_source
 from agent.timegate import AHEAD_S, TimeGate, file_ceiling
@@ -182,7 +182,8 @@ class AgentApp:
         self.clock_counters = gate.counters if gate else {}
         # and in front of the key ratchet: times far from the clock, or from the capture's own timeline
         self.time_gate = times = TimeGate(self._live_ceiling, timeline=False) if live else \
-            TimeGate(file_ceiling(self.clock.now))
+            TimeGate(file_ceiling(self.clock.now),
+                     window_of=window_of(self.config.timezone, self.config.privacy.key_window_days))
         for frames in source.batches(stop):  # type: ignore[attr-defined]
             batch, synced = gate.feed(frames) if gate else (floor(frames, self.clock_counters), True)
             self._feed(self._timed(batch, synced), synced, source)

@@ -25,7 +25,7 @@ from agent.pipeline.classify import BOUNCE, VISITOR
 from agent.pipeline.link import Person, link, summarize
 from agent.pipeline.occupancy import OccupancyTally
 from agent.pipeline.sessionize import ClosedVisit
-from agent.privacy.keychain import KeyChain
+from agent.privacy.keychain import KeyChain, window_of
 from agent.sources.pcap_file import PcapFileSource
 from agent.timegate import TIME_REASONS, TimeGate, file_ceiling
 from agent.wire.records import DeviceFlag, iso
@@ -79,7 +79,8 @@ def run(capture: Path, config: AgentConfig, state_dir: Path | None = None) -> Re
     stop = threading.Event()
     flagged: set[str] = set()
     # the capture's own timeline is the reference, this machine's clock only a ceiling (agent/timegate.py)
-    gate = TimeGate(file_ceiling(time.time))
+    gate = TimeGate(file_ceiling(time.time),
+                    window_of=window_of(config.timezone, config.privacy.key_window_days))
     for batch in _timed(source.batches(stop), gate, result):
         if pipeline is None:
             pipeline = _pipeline(config, state_dir, batch[0][0], source.linktype)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Callable
 from datetime import date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -28,6 +29,17 @@ class KeyExpiredError(LookupError):
 class KeyNotYetError(KeyExpiredError):
     """The window is before this gateway's first key: a later gateway of a store starts at the hub's
     future window (hub/pki/chains.py), and holds no key of the days before it."""
+
+
+def window_index(ts: float, tz: ZoneInfo, window_days: int) -> int:
+    """The key window of a UTC timestamp: its local date's ordinal // window_days."""
+    return datetime.fromtimestamp(ts, tz).date().toordinal() // window_days
+
+
+def window_of(timezone: str, window_days: int) -> Callable[[float], int]:
+    """`window_index` for one store's zone and window length (agent/timegate.py asks it)."""
+    tz = ZoneInfo(timezone)
+    return lambda ts: window_index(ts, tz, window_days)
 
 
 class KeyChain:
@@ -96,7 +108,7 @@ class KeyChain:
 
     def index_of(self, ts: float) -> int:
         """Window index of a UTC timestamp: local date ordinal // window_days."""
-        return datetime.fromtimestamp(ts, self.tz).date().toordinal() // self.window_days
+        return window_index(ts, self.tz, self.window_days)
 
     def bounds(self, index: int) -> tuple[float, float]:
         """UTC [start, end) of a window: local midnights."""

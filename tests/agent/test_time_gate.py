@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from agent.cli import main
+from agent.privacy.keychain import window_of
 from agent.sources.pcap_file import PcapFileSource
 from agent.timegate import TimeGate
 from tests.support.frames import write_pcap
@@ -112,3 +113,21 @@ def test_live_frames_ahead_of_a_synced_clock_are_dropped_and_unsynced_never_open
         [(now, b"a"), (now + 299, b"b")]
     assert gate.not_ahead([(now, b"a"), (now + 86400, b"b")], now + 3600) == [(now, b"a")]
     assert gate.counters == {"time_future": 2, "time_unsynced_ahead": 1}
+
+
+def test_a_quiet_night_loses_no_frame_and_a_lone_jump_into_the_next_window_still_does(
+        captures: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Within the accepted frames' key window a jump cannot move the ratchet, so it needs no confirming:
+    the shipped quiet night (frames minutes apart, no 3 within 5 minutes) replays without a drop (it lost
+    3 of its 511 frames when every jump needed confirming). A lone frame in the next window is still
+    dropped when the capture's timeline goes on without it."""
+    code, got, err = _summary(capsys, str(captures / "2023-04-17.pcap"))
+    assert (code, err, got["frames"], got.get("skipped", {})) == (0, "", 511, {})
+    window = window_of("UTC", 1)
+    gate = TimeGate(lambda: None, window_of=window)
+    t0 = 1_700_006_400.0  # 2023-11-15 00:00Z
+    night = [(t0 + i * 1200.0, b"n") for i in range(10)]  # 20 minutes apart, one window
+    next_day = (t0 + 86400 + 600.0, b"x")
+    out = gate.feed(night[:5]) + gate.feed([next_day, *night[5:]]) + gate.close()
+    assert out == night
+    assert gate.counters == {"time_outlier": 1}
