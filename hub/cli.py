@@ -163,6 +163,7 @@ def cmd_stores(args: argparse.Namespace) -> int:
     from hub.joins.stores import store_summaries  # noqa: PLC0415 -- per-command import (docstring)
     from hub.reports.stores_view import FORMATS as STORE_FORMATS  # noqa: PLC0415 -- per-command import
     from hub.store import open_db  # noqa: PLC0415 -- per-command import (docstring)
+    from hub.store.sql import SqliteDb  # noqa: PLC0415 -- per-command import (docstring)
 
     config = _config(args)
     db_path = Path(config.database.path)
@@ -170,7 +171,7 @@ def cmd_stores(args: argparse.Namespace) -> int:
         raise UserError(f"no store configured and no database at {db_path} (add stores to hub.yaml)")
     db = open_db(db_path)
     try:
-        stores = store_summaries(db.conn, config)
+        stores = store_summaries(SqliteDb(db.conn), config)
     finally:
         db.close()
     STORE_FORMATS[args.format](stores, sys.stdout)
@@ -181,6 +182,7 @@ def cmd_agents(args: argparse.Namespace) -> int:
     from hub.agents_view import FORMATS as AGENT_FORMATS  # noqa: PLC0415 -- per-command import (docstring)
     from hub.joins.agents import agent_summaries  # noqa: PLC0415 -- per-command import (docstring)
     from hub.store import open_db  # noqa: PLC0415 -- per-command import (docstring)
+    from hub.store.sql import SqliteDb  # noqa: PLC0415 -- per-command import (docstring)
 
     config = _config(args)
     db_path = Path(config.database.path)
@@ -188,7 +190,7 @@ def cmd_agents(args: argparse.Namespace) -> int:
         raise UserError(f"database {db_path} does not exist (is the hub ingesting? see {PROG} serve)")
     db = open_db(db_path)
     try:
-        agents = agent_summaries(db.conn, args.store)
+        agents = agent_summaries(SqliteDb(db.conn), args.store)
     finally:
         db.close()
     if not agents:
