@@ -255,6 +255,20 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_retention(args: argparse.Namespace) -> int:
+    from hub.retention import RetentionError, run_retention  # noqa: PLC0415 -- per-command import (docstring)
+    from hub.store.engine import StoreError  # noqa: PLC0415 -- per-command import (docstring)
+
+    config = _config(args, any_engine=True)
+    try:
+        print("\n".join(run_retention(config.database, args.keep_months, dry_run=args.dry_run)))
+    except RetentionError as exc:
+        raise UserError(str(exc)) from None
+    except StoreError as exc:
+        raise UserError(f"{exc} (database {config.database.where()})") from None
+    return 0
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     path = args.config or DEFAULT_CONFIG
     if not Path(path).exists():
@@ -308,6 +322,10 @@ def parser() -> argparse.ArgumentParser:
     p = command("migrate", "create or upgrade the database's schema (PostgreSQL: numbered migrations, "
                 "which serve checks at start)")
     p.set_defaults(run=cmd_migrate)
+    p = command("retention", "forget footfall data older than N full months before this UTC month")
+    p.add_argument("--keep-months", required=True, metavar="N", help="full months kept before this one")
+    p.add_argument("--dry-run", action="store_true", help="say what would go, change nothing")
+    p.set_defaults(run=cmd_retention)
     add_import_commands(command)  # import-pos, import-crm, import-staff (hub/cli_imports.py)
     p = command("report", "footfall joined with sales by store and local hour, day, week or month")
     p.add_argument("--store", action="append", type=_store, help="store id (repeatable)")
