@@ -70,6 +70,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from hub.store.engine import StoreError  # noqa: PLC0415 -- per-command import (docstring)
 
     config = _config(args, any_engine=True)
+    if args.worker:  # one of several on this machine (systemd/footfall-hub@.service)
+        from hub.cliargs import worker_config  # noqa: PLC0415 -- only with --worker
+        try:
+            config = worker_config(config, args.worker)
+        except ValueError as exc:
+            raise UserError(f"{exc} (in {args.config or DEFAULT_CONFIG})") from None
     if args.http:  # the live page (hub/live): --http overrides live.http
         import dataclasses  # noqa: PLC0415 -- only with --http
 
@@ -318,6 +324,8 @@ def parser() -> argparse.ArgumentParser:
 
     p = command("serve", "ingest agents' batches from MQTT into the database until SIGTERM or Ctrl-C")
     p.add_argument("--http", metavar="HOST:PORT", help="also serve the live page here (hub.yaml live.http)")
+    p.add_argument("--worker", metavar="NAME", help="one of several workers (ingest.shared_group) on this "
+                   "machine: NAME goes into its MQTT client ids (systemd: footfall-hub@NAME)")
     p.set_defaults(run=cmd_serve)
     p = command("migrate", "create or upgrade the database's schema (PostgreSQL: numbered migrations, "
                 "which serve checks at start)")
