@@ -31,6 +31,7 @@ from hub.store.postgres.schema import PARTITIONED
 from hub.store.sql import Db, open_database
 
 MAX_KEEP_MONTHS = 1200
+LOCK_TIMEOUT_S = 10  # the longest a partition's DROP waits for its table (writers queue behind it)
 # Tables whose rows go by an epoch-seconds column: the record tables with a time, then member_visits.
 BY_EPOCH: dict[str, str] = {
     **PARTITIONED,  # visits, minutes, periods, doors, presence: partitions on PostgreSQL
@@ -114,26 +115,32 @@ def _delete(db: Db, table: str, where: str, before: int | str, *, dry_run: bool,
 
 
 def _drop_partitions(db: Db, table: str, start: datetime, dry_run: bool) -> Outcome:
-    """Drop `table`'s month partitions that end at or before `start`, under the lock the writers take to
-    make partitions (hub/store/postgres/partitions.py), so a month is never made and dropped at once."""
+    """Drop `table`'s month partitions that end at or before `start`. Counted first, outside any lock;
+    dropped under the lock the writers take to make partitions (hub/store/postgres/partitions.py), so a
+    month is never made and dropped at once, and with a lock timeout: a DROP waiting behind a long query
+    would hold up every writer queued behind it."""
     from hub.store.postgres.partitions import PARTITION_LOCK  # noqa: PLC0415 -- psycopg: PostgreSQL only
 
     name = re.compile(rf"{table}_y([0-9]{{4}})m([0-9]{{2}})")
-    old: list[str] = []
-    rows_n = 0
-    with db.transaction():
-        if not dry_run:
-            db.execute("SELECT pg_advisory_xact_lock(?)", (PARTITION_LOCK,))
-        found = db.execute("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
-                           " WHERE i.inhparent = to_regclass(?) ORDER BY 1", (table,)).fetchall()
-        for (partition,) in found:
-            m = name.fullmatch(str(partition))
-            if m and datetime(int(m[1]), int(m[2]), 1, tzinfo=UTC) < start:
-                old.append(str(partition))  # names from the catalogue that match our pattern, not input
-                rows_n += int(db.execute(f"SELECT count(*) FROM {partition}").fetchone()[0])
-        if not dry_run:
-            for partition in old:
-                db.execute(f"DROP TABLE {partition}")
+    found = db.execute("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                       " WHERE i.inhparent = to_regclass(?) ORDER BY 1", (table,)).fetchall()
+    old = []
+    for (partition,) in found:  # names from the catalogue that match our pattern, never input
+        m = name.fullmatch(str(partition))
+        if m and datetime(int(m[1]), int(m[2]), 1, tzinfo=UTC) < start:
+            old.append(str(partition))
+    rows_n = sum(int(db.execute(f"SELECT count(*) FROM {p}").fetchone()[0]) for p in old)
+    if old and not dry_run:
+        try:
+            with db.transaction():
+                db.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_S}s'")
+                db.execute("SELECT pg_advisory_xact_lock(?)", (PARTITION_LOCK,))
+                for partition in old:
+                    db.execute(f"DROP TABLE IF EXISTS {partition}")
+        except db.errors.OperationalError as exc:
+            raise RetentionError(f"{table}: its old partitions could not be dropped ({type(exc).__name__}: "
+                                 f"a long query holds the table?); nothing of {table} was dropped, the "
+                                 "tables before it are done: run retention again") from None
     return Outcome(table, rows_n, tuple(old))
 
 

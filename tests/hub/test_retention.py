@@ -20,6 +20,7 @@ from agent.wire import (
     encode_envelope,
 )
 from agent.wire.records import iso
+from hub import retention
 from hub.cli import main
 from hub.config import DatabaseConfig
 from hub.ingest import Counters, Incoming
@@ -177,3 +178,51 @@ def test_retention_of_a_database_that_does_not_exist_says_so(
     assert _retention(tmp_path, db, capsys, "--keep-months", "3") == (
         1, "", f"footfall-hub: error: database {db.path} does not exist (is database.path the hub's?)\n")
     assert not (tmp_path / "hub.db").exists()
+
+
+def test_a_partition_drop_that_would_wait_behind_a_long_query_gives_up_and_says_so(
+        pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A report holding `visits` open makes the DROP wait, and every writer would queue behind it: after
+    the lock timeout retention stops with one line, visits keeps every partition, and the tables done
+    before it stay done; run again once the query ended, it drops them."""
+    db = DatabaseConfig(url=pg_url)
+    assert open_store(db).migrate()[0] >= 1
+    fill(db)
+    monkeypatch.setattr(retention, "LOCK_TIMEOUT_S", 1)
+    parts = _partitions(db)
+    with open_database(db) as reader:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM visits")  # AccessShare on visits until ROLLBACK
+        assert _retention(tmp_path, db, capsys, "--keep-months", "2") == (
+            1, "", "footfall-hub: error: visits: its old partitions could not be dropped (LockNotAvailable: "
+            "a long query holds the table?); nothing of visits was dropped, the tables before it are done: "
+            "run retention again\n")
+        assert _partitions(db) == parts
+        reader.execute("ROLLBACK")
+    code, out, _ = _retention(tmp_path, db, capsys, "--keep-months", "2")
+    assert code == 0 and "visits: dropped 3 partitions" in out
+
+
+def test_a_worker_running_through_retention_stores_a_late_row_of_a_dropped_month(
+        pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A worker remembers the month partitions it has made; when retention drops one under it and a late
+    batch for that month comes (an agent's clock far off), the worker makes the month again and stores
+    the batch rather than dead-letter it at every resend."""
+    db = DatabaseConfig(url=pg_url)
+    assert open_store(db).migrate()[0] >= 1
+    writer = open_store(db).writer(Counters(), lambda _m, _a: None, max_wait_ms=0)
+    writer.start()
+    try:
+        old = in_month(4)
+        for seq in (0, 1):
+            if seq == 1:
+                assert _retention(tmp_path, db, capsys, "--keep-months", "2")[0] == 0
+                assert partition_name("visits", cutoff(4, datetime.now(UTC))) not in _partitions(db)
+            env = envelope(seq, [visit(seq, old)])
+            writer.submit(Incoming(env.topics.data, encode_envelope(env), old))
+            assert writer.wait_idle()
+    finally:
+        writer.stop()
+    assert query(db, "SELECT seq FROM visits") == [(1,)]
+    assert scalar(db, "SELECT count(*) FROM dead_letters") == 0

@@ -91,7 +91,9 @@ class PgSession:
         return self._conn is not None
 
     def abort(self) -> None:
-        """After a failed write: a broken connection is dropped (the retry reconnects)."""
+        """After a failed write: a broken connection is dropped (the retry reconnects), and the partitions
+        are looked up again (a row for a month that retention dropped makes it anew instead of failing)."""
+        self.partitions.forget()
         conn = self._conn
         if conn is not None and (conn.closed or conn.broken):
             self._conn = None
