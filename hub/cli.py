@@ -70,6 +70,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from hub.store.engine import StoreError  # noqa: PLC0415 -- per-command import (docstring)
 
     config = _config(args, any_engine=True)
+    if args.worker:  # one of several on this machine (systemd/footfall-hub@.service)
+        from hub.cliargs import worker_config  # noqa: PLC0415 -- only with --worker
+        try:
+            config = worker_config(config, args.worker)
+        except ValueError as exc:
+            raise UserError(f"{exc} (in {args.config or DEFAULT_CONFIG})") from None
     if args.http:  # the live page (hub/live): --http overrides live.http
         import dataclasses  # noqa: PLC0415 -- only with --http
 
@@ -163,6 +169,7 @@ def cmd_stores(args: argparse.Namespace) -> int:
     from hub.joins.stores import store_summaries  # noqa: PLC0415 -- per-command import (docstring)
     from hub.reports.stores_view import FORMATS as STORE_FORMATS  # noqa: PLC0415 -- per-command import
     from hub.store import open_db  # noqa: PLC0415 -- per-command import (docstring)
+    from hub.store.sql import SqliteDb  # noqa: PLC0415 -- per-command import (docstring)
 
     config = _config(args)
     db_path = Path(config.database.path)
@@ -170,7 +177,7 @@ def cmd_stores(args: argparse.Namespace) -> int:
         raise UserError(f"no store configured and no database at {db_path} (add stores to hub.yaml)")
     db = open_db(db_path)
     try:
-        stores = store_summaries(db.conn, config)
+        stores = store_summaries(SqliteDb(db.conn), config)
     finally:
         db.close()
     STORE_FORMATS[args.format](stores, sys.stdout)
@@ -181,6 +188,7 @@ def cmd_agents(args: argparse.Namespace) -> int:
     from hub.agents_view import FORMATS as AGENT_FORMATS  # noqa: PLC0415 -- per-command import (docstring)
     from hub.joins.agents import agent_summaries  # noqa: PLC0415 -- per-command import (docstring)
     from hub.store import open_db  # noqa: PLC0415 -- per-command import (docstring)
+    from hub.store.sql import SqliteDb  # noqa: PLC0415 -- per-command import (docstring)
 
     config = _config(args)
     db_path = Path(config.database.path)
@@ -188,7 +196,7 @@ def cmd_agents(args: argparse.Namespace) -> int:
         raise UserError(f"database {db_path} does not exist (is the hub ingesting? see {PROG} serve)")
     db = open_db(db_path)
     try:
-        agents = agent_summaries(db.conn, args.store)
+        agents = agent_summaries(SqliteDb(db.conn), args.store)
     finally:
         db.close()
     if not agents:
@@ -253,6 +261,20 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_retention(args: argparse.Namespace) -> int:
+    from hub.retention import RetentionError, run_retention  # noqa: PLC0415 -- per-command import (docstring)
+    from hub.store.engine import StoreError  # noqa: PLC0415 -- per-command import (docstring)
+
+    config = _config(args, any_engine=True)
+    try:
+        print("\n".join(run_retention(config.database, args.keep_months, dry_run=args.dry_run)))
+    except RetentionError as exc:
+        raise UserError(str(exc)) from None
+    except StoreError as exc:
+        raise UserError(f"{exc} (database {config.database.where()})") from None
+    return 0
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     path = args.config or DEFAULT_CONFIG
     if not Path(path).exists():
@@ -302,10 +324,16 @@ def parser() -> argparse.ArgumentParser:
 
     p = command("serve", "ingest agents' batches from MQTT into the database until SIGTERM or Ctrl-C")
     p.add_argument("--http", metavar="HOST:PORT", help="also serve the live page here (hub.yaml live.http)")
+    p.add_argument("--worker", metavar="NAME", help="one of several workers (ingest.shared_group) on this "
+                   "machine: NAME goes into its MQTT client ids (systemd: footfall-hub@NAME)")
     p.set_defaults(run=cmd_serve)
     p = command("migrate", "create or upgrade the database's schema (PostgreSQL: numbered migrations, "
                 "which serve checks at start)")
     p.set_defaults(run=cmd_migrate)
+    p = command("retention", "forget footfall data older than N full months before this UTC month")
+    p.add_argument("--keep-months", required=True, metavar="N", help="full months kept before this one")
+    p.add_argument("--dry-run", action="store_true", help="say what would go, change nothing")
+    p.set_defaults(run=cmd_retention)
     add_import_commands(command)  # import-pos, import-crm, import-staff (hub/cli_imports.py)
     p = command("report", "footfall joined with sales by store and local hour, day, week or month")
     p.add_argument("--store", action="append", type=_store, help="store id (repeatable)")

@@ -4,9 +4,11 @@ the CLI prints (exit 1), or None. Kept out of hub/cli.py, which is near its size
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from datetime import date
 
 from agent.wire.topics import ID_RE
+from hub.config import HubConfig
 
 REPORT_YEARS = (2000, 2999)  # the year 9999 has no next day or week to end a report period with
 DEMO_SCALE_MAX = 20          # agent/simulate/store_day.py refuses more
@@ -38,3 +40,18 @@ def store_arg(text: str) -> str:
     if not ID_RE.match(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a store id (lower-case letters, digits and -)")
     return text
+
+
+def worker_config(config: HubConfig, worker: str) -> HubConfig:
+    """`serve --worker NAME` (systemd/footfall-hub@.service): one of several workers on this machine.
+    They need ingest.shared_group: outside a group each would take every batch, and workers sharing
+    one session (one client id) would throw each other off the broker. NAME goes into the MQTT client
+    ids so that the broker's log tells the workers apart. ValueError: the one line the CLI prints."""
+    if not ID_RE.match(worker):
+        raise ValueError(f"--worker {worker!r} must be lower-case letters, digits and - (e.g. --worker 1)")
+    if not config.ingest.shared_group:
+        raise ValueError(f"--worker {worker}: several workers need ingest.shared_group in the config "
+                         "(e.g. ingest: {shared_group: hub}; docs/chain.md)")
+    return dataclasses.replace(
+        config, mqtt=dataclasses.replace(config.mqtt, client_id=f"{config.mqtt.client_id}-{worker}"),
+        publish=dataclasses.replace(config.publish, client_id=f"{config.publish.client_id}-{worker}"))

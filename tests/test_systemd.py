@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from agent.common.sdnotify import Notifier
+from tests.hub.support import wait_for
 from tests.support.frames import write_pcap
 from tests.support.mosquitto import Mosquitto
 
@@ -37,6 +38,92 @@ def _exposure(unit: str) -> float:
 def test_the_units_exposure_stays_within_its_budget(unit: str) -> None:
     """`systemd-analyze security --offline=true` rates the agent at most 3.0 and the hub at most 2.0."""
     assert _exposure(unit) <= MAX_EXPOSURE[unit]
+
+
+def _instance(tmp_path: Path, unit: str, venv: bool = False) -> Path:
+    """A copy of `unit` to check offline: a template as its instance 1, and (`venv`) with ExecStart on
+    this checkout's venv, so that `systemd-analyze verify` finds the program."""
+    name = unit.replace("@.", "@1.")
+    text = (UNITS / unit).read_text()
+    if venv:
+        text = text.replace("/opt/footfall/venv/bin/", f"{Path(sys.executable).parent}/")
+    (tmp_path / name).write_text(text)
+    return tmp_path / name
+
+
+def test_the_worker_template_is_as_hardened_as_the_hub(tmp_path: Path) -> None:
+    """footfall-hub@.service (N workers on one machine) has every setting of footfall-hub.service, the
+    same exposure budget, and differs only in what makes it a worker: `--worker %i` (serve then needs
+    ingest.shared_group), the hub's dynamic user by name (one UID, one state directory: the SQLite file
+    and its leader lock), and no single hub beside it."""
+    hub, worker = _settings("footfall-hub.service"), _settings("footfall-hub@.service")
+    differ = {k for k in hub.keys() | worker.keys() if hub.get(k) != worker.get(k)}
+    assert differ == {"Description", "After", "ExecStart", "User", "Conflicts"}
+    assert worker["ExecStart"] == [hub["ExecStart"][0] + " --worker %i"]
+    assert (worker["User"], worker["DynamicUser"], worker["Conflicts"]) == (
+        ["footfall-hub"], ["yes"], ["footfall-hub.service"])
+    assert worker["After"][0].startswith(hub["After"][0])
+    analyze = shutil.which("systemd-analyze")
+    assert analyze, "systemd-analyze is missing: apt-get install systemd"
+    out = subprocess.run([analyze, "security", "--offline=true", "--no-pager",
+                          str(_instance(tmp_path, "footfall-hub@.service"))],
+                         capture_output=True, text=True, timeout=60, check=False)  # exit code: see above
+    found = re.search(r"Overall exposure level for footfall-hub@1.service: (\d+\.\d+)", out.stdout)
+    assert found, out.stdout + out.stderr
+    assert float(found.group(1)) <= MAX_EXPOSURE["footfall-hub.service"]
+
+
+@pytest.mark.parametrize("unit", ["footfall-agent.service", "footfall-hub.service", "footfall-hub@.service"])
+def test_systemd_verifies_the_units_without_a_word(unit: str, tmp_path: Path) -> None:
+    """`systemd-analyze verify` (with the program at this venv's path) accepts each unit and warns of
+    nothing: no unknown key, no misspelt setting silently ignored."""
+    analyze = shutil.which("systemd-analyze")
+    assert analyze, "systemd-analyze is missing: apt-get install systemd"
+    done = subprocess.run([analyze, "verify", "--man=no", str(_instance(tmp_path, unit, venv=True))],
+                          capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path)
+    assert (done.returncode, done.stdout + done.stderr) == (0, "")
+
+
+def test_serve_as_a_worker_refuses_a_config_without_a_shared_group(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`serve --worker 1` (what footfall-hub@1 runs) on a hub.yaml without ingest.shared_group stops at
+    once with the remedy: two such workers would throw each other off the broker."""
+    from hub.cli import main  # noqa: PLC0415 -- the hub's CLI, for this test only
+
+    config = tmp_path / "hub.yaml"
+    config.write_text("version: 1\nmqtt: {allow_plain_loopback: true}\n")
+    assert main(["serve", "--config", str(config), "--worker", "1"]) == 1
+    assert capsys.readouterr().err == (
+        "footfall-hub: error: --worker 1: several workers need ingest.shared_group in the config (e.g. "
+        f"ingest: {{shared_group: hub}}; docs/chain.md) (in {config})\n")
+    assert main(["serve", "--config", str(config), "--worker", "W 1"]) == 1
+    assert "--worker 'W 1' must be lower-case letters, digits and -" in capsys.readouterr().err
+
+
+def test_two_workers_on_one_machine_connect_under_their_own_client_ids(
+        tmp_path: Path, mosquitto: Mosquitto) -> None:
+    """footfall-hub@1 and footfall-hub@2 on one hub.yaml: each connects to the broker under client ids
+    of its own that name its instance (ingest, and the publisher of whichever leads), so neither takes
+    the other's session and the broker's log tells them apart."""
+    config = tmp_path / "hub.yaml"
+    config.write_text(f"version: 1\nmqtt: {{port: {mosquitto.port}, allow_plain_loopback: true}}\n"
+                      "ingest: {shared_group: hub}\ntrust: {require_signatures: false}\n"
+                      f"database: {{path: {tmp_path / 'hub.db'}}}\n")
+    workers = [subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", "--config", str(config),
+                                 "--worker", name], stderr=subprocess.DEVNULL) for name in ("1", "2")]
+    try:
+        def connected() -> list[str]:
+            return re.findall(r" as (footfall-hub-[12]-\S+) ", mosquitto.log.read_text())
+
+        assert wait_for(lambda: len(set(connected())) == 2, 20), mosquitto.log.read_text()[-2000:]
+        assert sorted(c[:15] for c in set(connected())) == ["footfall-hub-1-", "footfall-hub-2-"]
+        assert wait_for(lambda: re.search(r" as footfall-hub-metrics-[12] ", mosquitto.log.read_text())
+                        is not None, 20)  # the leader's publisher: its own id too
+        assert "closing old connection" not in mosquitto.log.read_text()  # no session taken over
+    finally:
+        for w in workers:
+            w.send_signal(signal.SIGTERM)
+        assert [w.wait(timeout=15) for w in workers] == [0, 0]
 
 
 def _settings(unit: str) -> dict[str, list[str]]:

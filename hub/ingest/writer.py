@@ -320,13 +320,21 @@ def _replayed(cur: sqlite3.Cursor, dec: DataBatch) -> bool:
     return row is not None and row[0] is not None and bytes(row[0]) != dec.digest
 
 
-def _dead_letter(cur: sqlite3.Cursor, received_at: str, msg: Incoming, reason: str, detail: str) -> None:
+def dead_letter_row(
+    received_at: str, msg: Incoming, reason: str, detail: str
+) -> tuple[str, str, str, str, bytes]:
+    """`(received_at, topic, reason, detail, payload)` of a dead letter, on either engine: the payload
+    cut to DEAD_PAYLOAD_BYTES, none at all for NO_PAYLOAD_REASONS."""
     payload = b"" if reason in NO_PAYLOAD_REASONS else msg.payload[:DEAD_PAYLOAD_BYTES]
     if len(payload) < len(msg.payload):
         detail = f"{detail} (payload of {len(msg.payload)} bytes, {len(payload)} kept)"
+    return received_at, msg.topic[:300], reason, detail[:500], payload
+
+
+def _dead_letter(cur: sqlite3.Cursor, received_at: str, msg: Incoming, reason: str, detail: str) -> None:
     cur.execute(
         "INSERT INTO dead_letters (received_at, topic, reason, detail, payload) VALUES (?, ?, ?, ?, ?)",
-        (received_at, msg.topic[:300], reason, detail[:500], payload),
+        dead_letter_row(received_at, msg, reason, detail),
     )
 
 

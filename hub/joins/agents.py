@@ -10,28 +10,28 @@ arrival of any of their batches (the hub's clock: an agent's may be unsynced), t
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
 from hub.store.rows import RECORD_TABLES
+from hub.store.sql import Db
 
 # An agent is (org, store, agent) everywhere: agent ids are chosen per store (gw-1 in every store).
+# {where} is "" or " WHERE store = ?" (a NULL parameter's type is unknown to PostgreSQL: no `? IS NULL`).
 GAPS_SQL = """
 SELECT org, store, agent, epoch, prev + 1, seq - 1 FROM (
   SELECT org, store, agent, epoch, seq,
          coalesce(lag(seq) OVER (PARTITION BY org, store, agent, epoch ORDER BY seq), -1) AS prev
-  FROM batches WHERE (:store IS NULL OR store = :store)
-) WHERE seq - prev > 1 ORDER BY org, store, agent, epoch, seq
+  FROM batches{where}
+) AS b WHERE seq - prev > 1 ORDER BY org, store, agent, epoch, seq
 """
 EPOCHS_SQL = """
-SELECT org, store, agent, epoch, count(*), min(seq), max(seq), min(received_at) FROM batches
-WHERE (:store IS NULL OR store = :store) GROUP BY org, store, agent, epoch
-ORDER BY org, store, agent, min(received_at), epoch
+SELECT org, store, agent, epoch, count(*), min(seq), max(seq), min(received_at) FROM batches{where}
+GROUP BY org, store, agent, epoch ORDER BY org, store, agent, min(received_at), epoch
 """
 AGENTS_SQL = """
 SELECT agent, org, store, state, last_seen, backlog_batches, clock_synced, agent_version, counters
-FROM agents WHERE (:store IS NULL OR store = :store) ORDER BY store, org, agent
+FROM agents{where} ORDER BY store, org, agent
 """
 AgentId = tuple[str, str, str]  # (org, store, agent)
 
@@ -107,20 +107,25 @@ class AgentSummary:
         }
 
 
-def agent_summaries(conn: sqlite3.Connection, store: str | None = None) -> list[AgentSummary]:
+def _store_filter(store: str | None, alias: str = "") -> tuple[str, tuple[str, ...]]:
+    """A WHERE on the store, or none: the SQL and its parameters."""
+    return ("", ()) if store is None else (f" WHERE {alias}store = ?", (store,))
+
+
+def agent_summaries(db: Db, store: str | None = None) -> list[AgentSummary]:
     """Every agent the hub has heard from (by status or data), by store then agent: one row per
     (org, store, agent), so gw-1 of one store never hides gw-1 of another."""
-    params = {"store": store}
+    where, params = _store_filter(store)
     gaps: dict[tuple[str, str, str, str], list[Gap]] = {}
-    for org, st, agent, epoch, first, last in conn.execute(GAPS_SQL, params):
+    for org, st, agent, epoch, first, last in db.execute(GAPS_SQL.format(where=where), params):
         gaps.setdefault((org, st, agent, epoch), []).append(Gap(epoch, int(first), int(last)))
     epochs: dict[AgentId, list[EpochSummary]] = {}
-    for org, st, agent, epoch, n, lo, hi, first_at in conn.execute(EPOCHS_SQL, params):
+    for org, st, agent, epoch, n, lo, hi, first_at in db.execute(EPOCHS_SQL.format(where=where), params):
         epochs.setdefault((org, st, agent), []).append(EpochSummary(
             epoch, int(n), int(lo), int(hi), str(first_at), tuple(gaps.get((org, st, agent, epoch), ()))))
     out = []
-    for agent, org, st, state, last_seen, backlog, synced, version, counters in conn.execute(AGENTS_SQL,
-                                                                                             params):
+    rows = db.execute(AGENTS_SQL.format(where=where), params).fetchall()
+    for agent, org, st, state, last_seen, backlog, synced, version, counters in rows:
         out.append(AgentSummary(
             agent=agent, org=org, store=st, state=state or "unknown", last_seen=last_seen,
             backlog_batches=None if backlog is None else int(backlog),
@@ -130,30 +135,29 @@ def agent_summaries(conn: sqlite3.Connection, store: str | None = None) -> list[
     return out
 
 
-def batches_in_order(
-    conn: sqlite3.Connection, agent: str, store: str | None = None
-) -> list[tuple[str, int, str, int]]:
+def _in_order(agent: str, store: str | None, select: str) -> tuple[str, tuple[str, ...]]:
+    """`select` (columns of `r`, then ` FROM table r`) of one agent's rows, joined to its epochs' first
+    arrivals so that ORDER BY ep.first_at, r.epoch, r.seq gives the agent's order."""
+    on_store = "" if store is None else " AND store = ?"
+    sql = (f"WITH ep AS (SELECT epoch, min(received_at) AS first_at FROM batches WHERE agent = ?{on_store}"
+           f" GROUP BY epoch) SELECT {select} JOIN ep ON ep.epoch = r.epoch"
+           f" WHERE r.agent = ?{on_store.replace('store', 'r.store')}")
+    params = (agent,) if store is None else (agent, store)
+    return sql, params + params
+
+
+def batches_in_order(db: Db, agent: str, store: str | None = None) -> list[tuple[str, int, str, int]]:
     """`(epoch, seq, received_at, records_n)` of an agent's batches: epochs by first arrival, then seq.
     `store` picks the agent of that store where several stores have one of that id."""
-    rows = conn.execute(
-        "WITH ep AS (SELECT epoch, min(received_at) AS first_at FROM batches WHERE agent = :a"
-        " AND (:s IS NULL OR store = :s) GROUP BY epoch)"
-        " SELECT b.epoch, b.seq, b.received_at, b.records_n FROM batches b JOIN ep USING (epoch)"
-        " WHERE b.agent = :a AND (:s IS NULL OR b.store = :s) ORDER BY ep.first_at, b.epoch, b.seq",
-        {"a": agent, "s": store}).fetchall()
+    sql, params = _in_order(agent, store, "r.epoch, r.seq, r.received_at, r.records_n FROM batches r")
+    rows = db.execute(f"{sql} ORDER BY ep.first_at, r.epoch, r.seq", params).fetchall()
     return [(str(e), int(s), str(r), int(n)) for e, s, r, n in rows]
 
 
-def records_in_order(
-    conn: sqlite3.Connection, agent: str, record_type: str, store: str | None = None
-) -> list[dict[str, Any]]:
+def records_in_order(db: Db, agent: str, record_type: str, store: str | None = None) -> list[dict[str, Any]]:
     """An agent's records of one type as rows, in `(epoch, seq, idx)` order (epochs by first arrival)."""
-    table = RECORD_TABLES[record_type].table  # a KeyError for an unknown type, never SQL from input
-    cur = conn.execute(
-        "WITH ep AS (SELECT epoch, min(received_at) AS first_at FROM batches WHERE agent = :a"
-        " AND (:s IS NULL OR store = :s) GROUP BY epoch)"
-        f" SELECT r.* FROM {table} r JOIN ep USING (epoch)"
-        " WHERE r.agent = :a AND (:s IS NULL OR r.store = :s)"
-        " ORDER BY ep.first_at, r.epoch, r.seq, r.idx", {"a": agent, "s": store})
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, row, strict=True)) for row in cur]
+    spec = RECORD_TABLES[record_type]  # a KeyError for an unknown type, never SQL from input
+    names = list(spec.columns)
+    sql, params = _in_order(agent, store, f"{', '.join(f'r.{n}' for n in names)} FROM {spec.table} r")
+    rows = db.execute(f"{sql} ORDER BY ep.first_at, r.epoch, r.seq, r.idx", params).fetchall()
+    return [dict(zip(names, row, strict=True)) for row in rows]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 
 from agent.wire.records import iso
 from hub.config import HubConfig
+from hub.store.sql import Db
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class StoreSummary:
     groups: tuple[str, ...]
 
 
-def store_summaries(conn: sqlite3.Connection, config: HubConfig) -> list[StoreSummary]:
+def store_summaries(db: Db, config: HubConfig) -> list[StoreSummary]:
     """Every store of the config or the database, in id order."""
     last: dict[str, int] = {}
     for sql in (
@@ -29,11 +29,11 @@ def store_summaries(conn: sqlite3.Connection, config: HubConfig) -> list[StoreSu
         "SELECT store, max(start_epoch_s) FROM periods GROUP BY store",
         "SELECT store, max(minute_epoch_s) FROM doors GROUP BY store",
     ):
-        for store, t in conn.execute(sql):
+        for store, t in db.execute(sql):
             last[store] = max(last.get(store, t), t)
-    sales = dict(conn.execute("SELECT store, max(at_epoch_s) FROM pos_transactions GROUP BY store"))
+    sales = dict(db.execute("SELECT store, max(at_epoch_s) FROM pos_transactions GROUP BY store"))
     agents: dict[str, list[tuple[str, str]]] = {}
-    for agent, store, state in conn.execute("SELECT agent, store, state FROM agents ORDER BY agent"):
+    for agent, store, state in db.execute("SELECT agent, store, state FROM agents ORDER BY agent"):
         agents.setdefault(store, []).append((agent, state))
     out = []
     for store in sorted(set(config.stores) | set(last) | set(sales) | set(agents)):

@@ -5,8 +5,8 @@ they need from it: `serve` checks the schema (`prepare`), writes through `writer
 through `lease`; `footfall-hub migrate` calls `migrate`. SQLite keeps its schema as before (created in
 place at start, hub/store/schema.py); PostgreSQL has numbered migrations and refuses to start behind.
 
-Reports, imports, the publisher and the live view still read SQLite (`database.path`): they move onto
-this interface next (a `connect()` for readers, and their SQL in both dialects), see docs/chain.md.
+Everything else (reports, imports, the publisher, the live view, the CLI, `retention`) reads and writes
+through `hub.store.sql.open_database`: one connection type for both engines, SQL written once.
 """
 
 from __future__ import annotations

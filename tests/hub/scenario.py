@@ -15,6 +15,7 @@ from hub.config import HubConfig
 from hub.imports import importer
 from hub.ingest import Counters, Incoming, Writer
 from hub.store import open_db
+from hub.store.engine import open_store
 
 POS = """\
 store,timestamp,transaction_id,net_amount
@@ -104,10 +105,16 @@ def doors() -> list[DoorCounts]:
     ]
 
 
+def _writer(config: HubConfig) -> Writer:
+    """The hub's own ingest writer on the config's database, either engine, its schema in place."""
+    store = open_store(config.database)
+    store.prepare()
+    return store.writer(Counters(), lambda _m, _a: None, max_wait_ms=0)
+
+
 def write(config: HubConfig, batches: list[tuple[str, int, list[Any]]], store: str = "brno-1") -> None:
     """Store batches through the hub's own ingest writer."""
-    open_db(config.database.path).close()
-    writer = Writer(config.database.path, Counters(), lambda _m, _a: None, max_wait_ms=0)
+    writer = _writer(config)
     writer.start()
     for agent, seq, records in batches:
         env = Envelope("acme", store, agent, "e1", seq, "2026-11-26T12:00:00Z", tuple(records))
@@ -119,8 +126,7 @@ def write(config: HubConfig, batches: list[tuple[str, int, list[Any]]], store: s
 def status(config: HubConfig, store: str, agent: str, learned: dict[str, str], state: str = "online") -> None:
     """An agent's retained status (with what its estimates learned: calibration, intervals) through the
     hub's own ingest writer, as MQTT delivers it."""
-    open_db(config.database.path).close()
-    writer = Writer(config.database.path, Counters(), lambda _m, _a: None, max_wait_ms=0)
+    writer = _writer(config)
     writer.start()
     payload = Status(state=state, agent_version="1", updated_at="2026-11-26T12:00:00Z",
                      learned=learned).encode()

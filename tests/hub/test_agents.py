@@ -14,16 +14,20 @@ import pytest
 from agent.buffer.outbox import Outbox
 from agent.sinks.mqtt import MqttSink
 from agent.wire import Status, Topics, encode_envelope
+from agent.wire.records import iso
 from hub.agents_view import gap_text
 from hub.app import Hub
 from hub.cli import main
-from hub.config import HubConfig
-from hub.ingest import Counters, Incoming, Writer
+from hub.config import DatabaseConfig, HubConfig, StoreConfig
+from hub.ingest import Counters, Incoming
 from hub.joins.agents import AgentSummary, Gap, agent_summaries, batches_in_order, records_in_order
+from hub.joins.stores import store_summaries
 from hub.store import open_db
+from hub.store.engine import open_store
+from hub.store.sql import open_database
 from tests.agent.buffer.records import MIB, visits
 from tests.hub.envelopes import T0, envelope, visit
-from tests.hub.support import wait_for
+from tests.hub.support import query, wait_for
 from tests.support.mosquitto import Mosquitto
 
 GW1 = Topics("acme", "brno-1", "gw-1")
@@ -31,11 +35,14 @@ DROPPED = "outbox_dropped_batches_aggregate"
 
 
 class Feed:
-    """The hub's own writer on a real SQLite file, fed messages with chosen arrival times."""
+    """The hub's own writer on the test's database (either engine), fed messages with chosen arrival
+    times."""
 
-    def __init__(self, db: Path) -> None:
+    def __init__(self, db: DatabaseConfig) -> None:
         self.db = db
-        self.writer = Writer(db, Counters(), lambda _m, _a: None, max_wait_ms=1)
+        store = open_store(db)
+        store.prepare()  # the schema, as the hub has it at start
+        self.writer = store.writer(Counters(), lambda _m, _a: None, max_wait_ms=1)
         self.writer.start()
 
     def data(self, at: float, *seqs: int, epoch: str = "e1", agent: str = "gw-1",
@@ -50,17 +57,23 @@ class Feed:
         assert self.writer.wait_idle()
 
     def summaries(self) -> dict[str, AgentSummary]:
-        with closing(sqlite3.connect(self.db)) as conn:
-            return {a.agent: a for a in agent_summaries(conn)}
+        with open_database(self.db) as db:
+            return {a.agent: a for a in agent_summaries(db)}
 
 
 @pytest.fixture
-def feed(tmp_path: Path) -> Iterator[Feed]:
-    """A hub database written by the hub's writer thread."""
-    from hub.store import open_db  # noqa: PLC0415 -- the schema, as the hub creates it at start
+def feed(hub_database: DatabaseConfig) -> Iterator[Feed]:
+    """A hub database written by the hub's writer thread, on each engine."""
+    f = Feed(hub_database)
+    yield f
+    f.writer.stop()
 
-    open_db(tmp_path / "hub.db").close()
-    f = Feed(tmp_path / "hub.db")
+
+@pytest.fixture
+def sqlite_feed(tmp_path: Path) -> Iterator[Feed]:
+    """As `feed`, on SQLite only: for the `agents` command, which reads SQLite until hub/cli.py opens
+    the database through hub.store.sql (the library under it runs on both: the tests above)."""
+    f = Feed(DatabaseConfig(path=str(tmp_path / "hub.db")))
     yield f
     f.writer.stop()
 
@@ -84,10 +97,10 @@ def test_data_is_exposed_by_epoch_then_seq_whatever_the_arrival(feed: Feed) -> N
     feed.data(T0, 2, 0, epoch="zz")
     feed.data(T0 + 60, 1, 0, epoch="aa")  # the new outbox
     feed.data(T0 + 120, 1, epoch="zz")  # a late resend of the old epoch
-    with closing(sqlite3.connect(feed.db)) as conn:
-        assert [(e, s) for e, s, _, _ in batches_in_order(conn, "gw-1")] == [
+    with open_database(feed.db) as db:
+        assert [(e, s) for e, s, _, _ in batches_in_order(db, "gw-1")] == [
             ("zz", 0), ("zz", 1), ("zz", 2), ("aa", 0), ("aa", 1)]
-        rows = records_in_order(conn, "gw-1", "visit")
+        rows = records_in_order(db, "gw-1", "visit")
     assert [(r["epoch"], r["seq"], r["device_key"][-1]) for r in rows] == [
         ("zz", 0, "0"), ("zz", 1, "1"), ("zz", 2, "2"), ("aa", 0, "0"), ("aa", 1, "1")]
     assert [(e.epoch, e.batches, e.missing_n) for e in feed.summaries()["gw-1"].epochs] == [
@@ -132,19 +145,19 @@ def _cli(tmp_path: Path, capsys: pytest.CaptureFixture[str], *argv: str) -> tupl
 
 
 def test_cli_agents_table_word_for_word(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                        monkeypatch: pytest.MonkeyPatch, feed: Feed) -> None:
+                                        monkeypatch: pytest.MonkeyPatch, sqlite_feed: Feed) -> None:
     """The fleet table: state, last seen, backlog and clock from the last status; epochs, batches, and the
     missing seqs with their first three ranges by epoch, word for word."""
     monkeypatch.chdir(tmp_path)
-    _small_fleet(feed)
+    _small_fleet(sqlite_feed)
     assert _cli(tmp_path, capsys) == (0, TABLE, "")
 
 
 def test_cli_agents_json_for_one_store(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                       monkeypatch: pytest.MonkeyPatch, feed: Feed) -> None:
+                                       monkeypatch: pytest.MonkeyPatch, sqlite_feed: Feed) -> None:
     """--format json gives programs every field, full epochs and every gap range; --store filters."""
     monkeypatch.chdir(tmp_path)
-    _small_fleet(feed)
+    _small_fleet(sqlite_feed)
     code, out, err = _cli(tmp_path, capsys, "--store", "brno-2", "--format", "json")
     assert (code, err) == (0, "")
     assert json.loads(out) == {"agents": [{
@@ -207,9 +220,9 @@ def test_seqs_an_agent_dropped_at_its_cap_are_gaps_that_never_fill(
         finally:
             sink.stop()
     box.close()
-    with closing(sqlite3.connect(hub_config.database.path)) as conn:
-        [gw] = agent_summaries(conn)
-        assert [s for _, s, _, _ in batches_in_order(conn, "gw-1")] == kept
+    with open_database(hub_config.database) as db:
+        [gw] = agent_summaries(db)
+        assert [s for _, s, _, _ in batches_in_order(db, "gw-1")] == kept
     assert [(g.first, g.last) for g in gw.gaps] == [(dropped[0], dropped[-1])]
     assert gw.missing_n == len(dropped) == counters["outbox_dropped_batches_aggregate"]
     assert gw.counters["outbox_dropped_records_aggregate"] == 50 * len(dropped)
@@ -217,25 +230,25 @@ def test_seqs_an_agent_dropped_at_its_cap_are_gaps_that_never_fill(
 
 def _hub_status(config: HubConfig) -> dict[str, int]:
     """The agent's counters as the hub stored them from its status topic."""
-    with closing(sqlite3.connect(config.database.path)) as conn:
-        row = conn.execute("SELECT counters FROM agents WHERE agent = 'gw-1'").fetchone()
-    return json.loads(row[0]) if row and row[0] else {}
+    rows = query(config.database, "SELECT counters FROM agents WHERE agent = 'gw-1'")
+    return json.loads(rows[0][0]) if rows and rows[0][0] else {}
 
 
-def test_agents_of_the_same_id_in_two_stores_are_two_agents(feed: Feed, tmp_path: Path) -> None:
+def test_agents_of_the_same_id_in_two_stores_are_two_agents(feed: Feed) -> None:
     """gw-1 of brno-1 and gw-1 of brno-2 are listed apart, each with its own state, batches and gaps: an
     agent is (org, store, agent), never its id alone."""
     feed.data(T0, 0, 1, 2, epoch="e1")
     feed.status(T0 + 10, GW1, Status("online", "0.1.0", 3, True, {}))
     feed.data(T0 + 20, 0, 2, epoch="e9", store="brno-2")
     feed.status(T0 + 30, Topics("acme", "brno-2", "gw-1"), Status("offline", "0.1.0", 0, False, {}))
-    with closing(sqlite3.connect(feed.db)) as conn:
-        rows = [(a.org, a.store, a.agent, a.state, a.batches, a.missing_n) for a in agent_summaries(conn)]
+    with open_database(feed.db) as db:
+        rows = [(a.org, a.store, a.agent, a.state, a.batches, a.missing_n) for a in agent_summaries(db)]
         assert rows == [("acme", "brno-1", "gw-1", "online", 3, 0),
                         ("acme", "brno-2", "gw-1", "offline", 2, 1)]
-        in_order = batches_in_order(conn, "gw-1", store="brno-2")
+        in_order = batches_in_order(db, "gw-1", store="brno-2")
         assert [(e, q) for e, q, _, _ in in_order] == [("e9", 0), ("e9", 2)]
-        assert [a.store for a in agent_summaries(conn, "brno-2")] == ["brno-2"]
+        assert [a.store for a in agent_summaries(db, "brno-2")] == ["brno-2"]
+        assert [r["epoch"] for r in records_in_order(db, "gw-1", "visit", store="brno-2")] == ["e9", "e9"]
 
 
 def test_an_older_database_keyed_by_agent_alone_is_migrated(tmp_path: Path) -> None:
@@ -255,3 +268,22 @@ def test_an_older_database_keyed_by_agent_alone_is_migrated(tmp_path: Path) -> N
             ("acme", "brno-1", "gw-1", "online")]
     finally:
         db.close()
+
+
+def test_stores_lists_configured_stores_and_stores_in_the_data(feed: Feed) -> None:
+    """`footfall-hub stores` (hub.joins.stores): every store of the config or the data, its newest
+    footfall record and sale, its agents and how many are online, on each engine."""
+    _small_fleet(feed)
+    with open_database(feed.db) as db:
+        db.execute("INSERT INTO pos_transactions (store, transaction_id, at_utc, at_epoch_s,"
+                   " net_amount_cents) VALUES ('brno-1', 'T1', '2026-11-18T11:00:00Z', ?, 1250)", (T0 + 200,))
+        config = HubConfig(database=feed.db, stores={"brno-3": StoreConfig(timezone="Europe/Vienna")},
+                           groups={"south": ["brno-1", "brno-3"]})
+        got = {s.store: s for s in store_summaries(db, config)}
+    assert sorted(got) == ["brno-1", "brno-2", "brno-3"]
+    one, two, three = got["brno-1"], got["brno-2"], got["brno-3"]
+    assert (one.configured, one.last_data_at, one.last_sale_at) == (False, iso(T0), iso(T0 + 200))
+    assert (one.agents, one.online_agents, one.groups) == (("gw-1",), 1, ("south",))
+    assert (two.agents, two.online_agents, two.last_sale_at) == (("gw-2",), 0, None)
+    assert (three.configured, three.timezone, three.agents, three.last_data_at) == (
+        True, "Europe/Vienna", (), None)

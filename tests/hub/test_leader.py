@@ -8,7 +8,9 @@ import sys
 import threading
 from pathlib import Path
 
+from hub.config import DatabaseConfig
 from hub.leader import Elector, FileLease
+from hub.store.engine import open_store
 from tests.hub.support import wait_for
 
 HOLD = "import sys, time; from hub.leader import FileLease; assert FileLease(sys.argv[1]).acquire(); " \
@@ -44,8 +46,10 @@ def test_a_lease_of_a_worker_killed_with_kill_9_is_free_at_once(tmp_path: Path) 
     successor.release()
 
 
-def test_only_the_elected_worker_runs_the_singletons_and_the_other_takes_over(tmp_path: Path) -> None:
-    """The metrics publisher runs in one worker; when that worker stops, another starts it within a poll."""
+def test_only_the_elected_worker_runs_the_singletons_and_the_other_takes_over(
+        hub_database: DatabaseConfig) -> None:
+    """The metrics publisher runs in one worker; when that worker stops, another starts it within a poll:
+    with the store's lease on either engine (a file lock beside SQLite, an advisory lock on PostgreSQL)."""
     running: list[str] = []
     lock = threading.Lock()
 
@@ -58,7 +62,7 @@ def test_only_the_elected_worker_runs_the_singletons_and_the_other_takes_over(tm
             with lock:
                 running.remove(name)
 
-        return Elector(FileLease(tmp_path / "lease"), elected, deposed, poll_s=0.05)
+        return Elector(open_store(hub_database).lease(), elected, deposed, poll_s=0.05)
 
     a = worker("a").start()
     b = worker("b").start()

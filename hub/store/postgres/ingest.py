@@ -22,7 +22,7 @@ import psycopg
 from agent.wire.records import iso
 from hub.ingest.decode import DataBatch, DeadLetter, Decoded, Ignored, StatusUpdate
 from hub.ingest.erase import apply_erasures
-from hub.ingest.writer import Incoming, Writer
+from hub.ingest.writer import Incoming, Writer, dead_letter_row
 from hub.store.postgres.partitions import Partitions, months
 from hub.store.postgres.schema import PARTITIONED
 from hub.store.rows import RECORD_TABLES, TableSpec
@@ -61,12 +61,13 @@ UPSERT_SEEN = (
 )
 UPSERT_STATUS = (  # a retained status replayed at subscribe is no sign of life: keep last_seen then
     "INSERT INTO agents (agent, org, store, state, last_seen, backlog_batches, clock_synced,"
-    " agent_version, counters, status_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " agent_version, counters, status_at, learned) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
     " ON CONFLICT (org, store, agent) DO UPDATE SET state = excluded.state,"
     " last_seen = CASE WHEN %s THEN coalesce(agents.last_seen, excluded.last_seen)"
     " ELSE excluded.last_seen END, backlog_batches = excluded.backlog_batches,"
     " clock_synced = excluded.clock_synced, agent_version = excluded.agent_version,"
-    " counters = excluded.counters, status_at = excluded.status_at"
+    " counters = excluded.counters, status_at = excluded.status_at,"  # a last will has no calibration:
+    " learned = CASE WHEN excluded.learned = '{}' THEN agents.learned ELSE excluded.learned END"  # keep it
 )
 DEAD_LETTER = ("INSERT INTO dead_letters (received_at, topic, reason, detail, payload)"
                " VALUES (%s, %s, %s, %s, %s)")
@@ -90,7 +91,9 @@ class PgSession:
         return self._conn is not None
 
     def abort(self) -> None:
-        """After a failed write: a broken connection is dropped (the retry reconnects)."""
+        """After a failed write: a broken connection is dropped (the retry reconnects), and the partitions
+        are looked up again (a row for a month that retention dropped makes it anew instead of failing)."""
+        self.partitions.forget()
         conn = self._conn
         if conn is not None and (conn.closed or conn.broken):
             self._conn = None
@@ -183,6 +186,7 @@ class PgWriter(Writer):
         dead: list[str] = []
         new_rows: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
         member_visits: list[dict[str, Any]] = []
+        fresh: list[DataBatch] = []
         with c.transaction(), c.cursor() as cur:
             new, stored_digest = _insert_batches(cur, group, decoded)
             for msg, dec in zip(group, decoded, strict=True):
@@ -197,11 +201,12 @@ class PgWriter(Writer):
                         member_visits.extend(
                             {"store": v[0], "start": v[1], "end": v[2], "dwell": v[3], "agent": v[4],
                              "gateway_key": v[5]} for v in dec.member_visits)
+                        fresh.append(dec)
                         stored += 1
                         records += dec.records_n
                     elif _replayed(dec, stored_digest.get(key)):  # another body under a stored seq
-                        cur.execute(DEAD_LETTER, (received_at, msg.topic[:300], "replay",
-                                                  "another body under a stored seq", msg.payload))
+                        cur.execute(DEAD_LETTER, dead_letter_row(received_at, msg, "replay",
+                                                                 "another body under a stored seq"))
                         dead.append("replay")
                         continue
                     else:
@@ -213,11 +218,11 @@ class PgWriter(Writer):
                     cur.execute(UPSERT_STATUS, (
                         dec.agent, dec.org, dec.store, dec.state,
                         (dec.updated_at or None) if ret else received_at, dec.backlog_batches,
-                        int(dec.clock_synced), dec.agent_version, dec.counters_json, dec.updated_at, ret))
+                        int(dec.clock_synced), dec.agent_version, dec.counters_json, dec.updated_at,
+                        dec.learned_json, ret))
                     statuses += 1
                 elif isinstance(dec, DeadLetter):
-                    cur.execute(DEAD_LETTER,
-                                (received_at, msg.topic[:300], dec.reason, dec.detail, msg.payload))
+                    cur.execute(DEAD_LETTER, dead_letter_row(received_at, msg, dec.reason, dec.detail))
                     dead.append(dec.reason)
                 else:
                     assert isinstance(dec, Ignored)
@@ -229,6 +234,7 @@ class PgWriter(Writer):
                 cur.executemany(MEMBER_VISIT, member_visits)
             if seen:
                 cur.executemany(UPSERT_SEEN, [(a, o, s, t) for a, (o, s, t) in seen.items()])
+        self._stored.extend(fresh)  # committed: the live view's on_stored gets them (as on SQLite)
         self._counters.add(received=len(group), batches_stored=stored, records_stored=records,
                            duplicates=dups, status_updates=statuses, commits=1)
         for reason in dead:

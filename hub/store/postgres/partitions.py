@@ -40,6 +40,10 @@ class Partitions:
     def __init__(self) -> None:
         self._known: set[str] = set()
 
+    def forget(self) -> None:
+        """After a failed write: look again next time (`footfall-hub retention` may have dropped one)."""
+        self._known.clear()
+
     def ensure(self, conn: psycopg.Connection[tuple[object, ...]], needed: dict[str, set[datetime]]) -> int:
         """Make every partition in `needed` (table -> months) that does not exist; how many were made."""
         missing = {(t, m) for t, ms in needed.items() for m in ms if partition_name(t, m) not in self._known}

@@ -109,8 +109,14 @@ _V2 = (
     "ALTER TABLE agents ADD PRIMARY KEY (org, store, agent)",
 )
 
+_V6 = (
+    # the agent's calibration from its status (issue 19), kept as SQLite's agents.learned is
+    "ALTER TABLE agents ADD COLUMN learned text",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the SQLite schema of hub/store/schema.py v1", _V1),
     Migration(2, "people, erasures, presence and arrivals; agents keyed by (org, store, agent)", _V2),
+    Migration(6, "agents.learned: the calibration of the agent's status", _V6),
 )
 LATEST = MIGRATIONS[-1].version

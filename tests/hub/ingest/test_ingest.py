@@ -23,7 +23,7 @@ TOPICS = Topics("acme", "brno-1", "gw-1")
 
 def test_same_batch_published_three_times_is_stored_once(hub_config: HubConfig, publisher: Publisher) -> None:
     """An agent that resends a batch (lost ack, reconnect) never double-counts: (agent, epoch, seq) is key."""
-    db = hub_config.database.path
+    db = hub_config.database
     env = envelope(7, [visit(i) for i in range(5)])
     with Hub(hub_config) as hub:
         publisher.send(env, times=3)
@@ -38,7 +38,7 @@ def test_same_batch_published_three_times_is_stored_once(hub_config: HubConfig, 
 
 def test_ack_is_published_only_after_rows_are_committed(hub_config: HubConfig, publisher: Publisher) -> None:
     """The agent deletes a batch when the hub's ack arrives: the rows must already be readable by then."""
-    db = hub_config.database.path
+    db = hub_config.database
     seen_at_ack: dict[int, int] = {}
     done = threading.Event()
 
@@ -88,7 +88,7 @@ def test_bad_payloads_are_dead_lettered_and_the_rest_is_stored(
     hub_config: HubConfig, publisher: Publisher
 ) -> None:
     """A malformed payload is set aside with its reason and acknowledged; the batches around it are stored."""
-    db = hub_config.database.path
+    db = hub_config.database
     bad = _bad_payloads()
     with Hub(hub_config) as hub:
         for seq, (_, payload) in enumerate(bad.items()):
@@ -113,7 +113,7 @@ def test_hub_stopped_without_acking_gets_redeliveries_and_stores_them_once(
     hub_config: HubConfig, publisher: Publisher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Committed but not PUBACKed (a crash between commit and ack): the broker redelivers, nothing doubles."""
-    db = hub_config.database.path
+    db = hub_config.database
     with monkeypatch.context() as patch:
         patch.setattr(MqttSubscriber, "ack", lambda self, token: None)
         with Hub(hub_config) as hub:
@@ -139,7 +139,7 @@ def test_batches_sent_while_the_hub_is_down_are_stored_when_it_returns(
     with Hub(hub_config) as hub:
         assert wait_for(lambda: hub.counters["batches_stored"] == 3)
     rows = query(
-        hub_config.database.path, "SELECT minute_at, minute_epoch_s, clock_synced FROM minutes ORDER BY 1"
+        hub_config.database, "SELECT minute_at, minute_epoch_s, clock_synced FROM minutes ORDER BY 1"
     )
     assert rows == [(iso(T0 + 60 * s), T0 + 60 * s, 1) for s in range(3)]
 
@@ -154,7 +154,7 @@ def test_agent_status_is_tracked(hub_config: HubConfig, publisher: Publisher) ->
         assert wait_for(lambda: hub.counters["status_updates"] == 1)
         assert hub.wait_idle()
     row = query(
-        hub_config.database.path,
+        hub_config.database,
         "SELECT agent, org, store, state, backlog_batches, counters, agent_version FROM agents",
     )
     assert row == [("gw-1", "acme", "brno-1", "online", 12, '{"bad_fcs": 3}', "0.1.0")]
@@ -185,7 +185,7 @@ def test_an_envelope_of_every_record_type_is_stored_in_its_table(
     with Hub(hub_config) as hub:
         publisher.send(env)
         assert wait_for(lambda: hub.counters["records_stored"] == 5)
-    db = hub_config.database.path
+    db = hub_config.database
     assert query(db, "SELECT start_epoch_s, visitors_n FROM periods") == [(T0, 3)]
     assert query(db, "SELECT sensor, minute_epoch_s, traffic_in_n FROM doors") == [("door-a", T0, 4)]
     assert query(db, "SELECT idx, hours_present_h FROM device_flags") == [(4, 7.5)]

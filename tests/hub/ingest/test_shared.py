@@ -47,7 +47,7 @@ def test_two_workers_split_the_batches_and_store_each_once(
 ) -> None:
     """Two serve processes on one database: both take a share of the data, every batch is stored once and
     acknowledged to its agent, and only one of them is the leader running the publisher."""
-    db = hub_config.database.path
+    db = hub_config.database
     publisher.subscribe(TOPICS.ack)
     with Hub(worker(hub_config, "hub-a")) as a, Hub(worker(hub_config, "hub-b")) as b:
         assert [a.leader, b.leader].count(True) == 1

@@ -10,9 +10,10 @@ from collections import Counter
 from pathlib import Path
 
 from agent.wire import decode_signed, encode_envelope
+from hub.config import DatabaseConfig
 from hub.ingest import Counters, Incoming, Writer
 from hub.ingest.decode import DataBatch, DeadLetter, Verifier, decode
-from hub.store import open_db
+from hub.store.engine import open_store
 from tests.hub.ingest.signed import Gateway, flip_bit, gateways, genuine, with_signature
 from tests.hub.support import query, scalar
 
@@ -83,16 +84,18 @@ def _write(writer: Writer, gw: Gateway, payloads: list[bytes]) -> None:
         writer.submit(Incoming(gw.topics.data, p, time.time()))
 
 
-def test_a_redelivery_is_stored_once_and_another_body_under_a_stored_seq_is_a_replay(tmp_path: Path) -> None:
+def test_a_redelivery_is_stored_once_and_another_body_under_a_stored_seq_is_a_replay(
+        tmp_path: Path, hub_database: DatabaseConfig) -> None:
     """The same signed batch again is a duplicate (acknowledged, stored once); a different, validly signed
     body under an (agent, epoch, seq) already stored is dead-lettered as `replay` and never acknowledged."""
     a, _, _, keys = gateways(tmp_path / "pki")
-    db = str(tmp_path / "hub.db")
+    db = hub_database
     acked: list[int] = []
     counters = Counters()
-    writer = Writer(db, counters, lambda _m, acks: [acked.extend(s) for s in acks.values()], max_wait_ms=5,
-                    decoder=lambda t, p: decode(t, p, Verifier(keys)))
-    open_db(db).close()  # the writer needs the schema in place
+    store = open_store(db)
+    store.prepare()  # the writer needs the schema in place
+    writer = store.writer(counters, lambda _m, acks: [acked.extend(s) for s in acks.values()], max_wait_ms=5,
+                          decoder=lambda t, p: decode(t, p, Verifier(keys)))
     writer.start()
     originals = [genuine(a, seq, 3)[1] for seq in range(50)]
     replays = [genuine(a, seq, 4)[1] for seq in range(0, 50, 5)]  # same seqs, other records, signed
