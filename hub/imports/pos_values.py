@@ -46,6 +46,27 @@ INSERT = (
     " (excluded.at_epoch_s, excluded.net_amount_cents, coalesce(excluded.member_id, ''), excluded.voided)"
 )
 
+# PostgreSQL: the rows are COPYed into LOAD_TABLE (dropped at commit), then merged in one statement that
+# counts the rows it added (a new row's xmax is 0) and the stored ones it changed, with the same rule.
+LOAD_TABLE = (
+    "CREATE TEMPORARY TABLE pos_load (store text, transaction_id text, at_utc text, at_epoch_s bigint,"
+    " net_amount_cents bigint, member_id text, voided bigint) ON COMMIT DROP"
+)
+MERGE_LOADED = (
+    "WITH written AS (INSERT INTO pos_transactions AS t (store, transaction_id, at_utc, at_epoch_s,"
+    " net_amount_cents, import_file_sha256, member_id, voided)"
+    " SELECT store, transaction_id, at_utc, at_epoch_s, net_amount_cents, ?, NULLIF(member_id, ''), voided"
+    " FROM pos_load"
+    " ON CONFLICT (store, transaction_id) DO UPDATE SET at_utc = excluded.at_utc,"
+    " at_epoch_s = excluded.at_epoch_s, net_amount_cents = excluded.net_amount_cents,"
+    " member_id = excluded.member_id, voided = excluded.voided,"
+    " import_file_sha256 = excluded.import_file_sha256"
+    " WHERE (t.at_epoch_s, t.net_amount_cents, coalesce(t.member_id, ''), t.voided) IS DISTINCT FROM"
+    " (excluded.at_epoch_s, excluded.net_amount_cents, coalesce(excluded.member_id, ''), excluded.voided)"
+    " RETURNING t.xmax = 0 AS added)"
+    " SELECT count(*) FILTER (WHERE added), count(*) FILTER (WHERE NOT added) FROM written"
+)
+
 
 def insert_statement(sha: str) -> str:
     """The INSERT of one file's rows, its SHA-256 in the statement (only hex digits: checked)."""

@@ -15,6 +15,7 @@ from hub.config import HubConfig
 from hub.imports import importer
 from hub.ingest import Counters, Incoming, Writer
 from hub.store import open_db
+from hub.store.sql import open_database
 
 POS = """\
 store,timestamp,transaction_id,net_amount
@@ -137,7 +138,7 @@ def build(config: HubConfig, tmp_path: Path, with_doors: bool = False) -> None:
     write(config, batches)
     pos = tmp_path / "pos.csv"
     pos.write_text(POS)
-    db = open_db(config.database.path)
+    db = open_database(config.database)
     try:
         importer("pos")(db, pos, config)
     finally:
