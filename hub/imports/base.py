@@ -16,6 +16,11 @@ IMPORT_LOCK = 0x466F6F74496D7074  # "FootImpt": PostgreSQL's advisory lock key o
 BUSY_TIMEOUT_S = 30.0  # how long an import waits for another before "the database is busy"
 
 
+# A text field with a NUL character: SQLite would store it, PostgreSQL cannot; refused on both, so that an
+# export imports the same on either engine.
+NUL_TEXT = "holds a NUL character (0x00), which a text column cannot store: a damaged export?"
+
+
 class ImportFileError(ValueError):
     """A file that cannot be imported; the message reads `pos.csv:17: net_amount: 'abc' is not ...`."""
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from agent.wire.records import iso
 from hub.config import HubConfig
-from hub.imports.base import ImportFileError, ImportResult, imported_before, read_file, write_all
+from hub.imports.base import NUL_TEXT, ImportFileError, ImportResult, imported_before, read_file, write_all
 from hub.imports.header import decode, delimiter, find_columns
 from hub.pki.registry import optout_secret
 from hub.store.sql import Db
@@ -133,6 +133,8 @@ def read_members(name: str, text: str, secret: bytes, gateway_secret: bytes | No
                 if fld in col and mac_shaped(f[col[fld]]):
                     raise ImportFileError(f"{name}:{line}: {header[col[fld]]}: holds a MAC address, which"
                                           " is personal data; only device_mac may hold one (never stored)")
+                if fld in col and "\x00" in f[col[fld]]:
+                    raise ImportFileError(f"{name}:{line}: {header[col[fld]]}: {NUL_TEXT}")
             member = get("member_id")
             if not member:
                 raise ImportFileError(f"{name}:{line}: member_id: must not be empty")
@@ -193,6 +195,8 @@ def read_campaigns(name: str, text: str) -> dict[str, dict[str, str]]:
             if mac_shaped(f[i]):
                 raise ImportFileError(f"{name}:{reader.line_num}: {header[i]}: holds a MAC address, which is"
                                       " personal data; only device_mac may hold one (never stored)")
+            if "\x00" in f[i]:
+                raise ImportFileError(f"{name}:{reader.line_num}: {header[i]}: {NUL_TEXT}")
         out[f[ids].strip()] = {c: f[i].strip() for i, c in cols.items()}
     return out
 

@@ -35,7 +35,14 @@ from hub.imports.base import (
 )
 from hub.imports.header import decode, delimiter, find_columns
 from hub.imports.pos_check import Chunk, Row, _Check
-from hub.imports.pos_values import LOAD_TABLE, MERGE_LOADED, _usual_cents, cents, insert_statement
+from hub.imports.pos_values import (
+    INSERT_LOADED,
+    LOAD_TABLE,
+    UPDATE_LOADED,
+    _usual_cents,
+    cents,
+    insert_statement,
+)
 from hub.locales import LOCALES
 from hub.store.sql import Db
 
@@ -223,9 +230,9 @@ def _write_sqlite(db: Db, sha: str, text: str, chunks: Iterator[Chunk]) -> tuple
 
 
 def _write_postgres(db: Db, sha: str, text: str, chunks: Iterator[Chunk]) -> tuple[int, int, int]:
-    """(rows, rows added, rows changed): every chunk COPYed into a temporary table, then one INSERT ...
-    SELECT ... ON CONFLICT that says which rows it added and which it changed (RETURNING xmax = 0).
-    Why: COPY is the cheapest way in (bench/pos_import.py: executemany, even pipelined, was slower)."""
+    """(rows, rows added, rows changed): every chunk COPYed into a temporary table, then the stored rows
+    updated and the new ones inserted, one statement each (pos_values.py says why not ON CONFLICT).
+    Why COPY: the cheapest way in (pipelined executemany of the same rows was slower)."""
     del text
     rows_n = 0
     db.execute(LOAD_TABLE)
@@ -234,8 +241,10 @@ def _write_postgres(db: Db, sha: str, text: str, chunks: Iterator[Chunk]) -> tup
             for row in chunk:
                 copy.write_row(row)
             rows_n += n
-    added, changed = db.execute(MERGE_LOADED, (sha,)).fetchone()
-    return rows_n, int(added), int(changed)
+    db.execute("ANALYZE pos_load")  # its size, for the joins' plan
+    changed = db.execute(UPDATE_LOADED, (sha,)).rowcount
+    added = db.execute(INSERT_LOADED, (sha,)).rowcount
+    return rows_n, added, changed
 
 
 def _sources(check: _Check) -> tuple[str, ...]:

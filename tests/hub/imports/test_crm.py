@@ -148,6 +148,11 @@ def test_reimport_adds_nothing(db: Db, config: HubConfig, tmp_path: Path) -> Non
             "crm.csv:2: member_id: holds a MAC address, which is personal data; only device_mac may hold"
             " one (never stored)",
         ),
+        (  # PostgreSQL cannot store it, so neither engine does
+            'M9,"fam\x00ily",b,2024-01-01,no,',
+            "crm.csv:2: segment: holds a NUL character (0x00), which a text column cannot store: a damaged"
+            " export?",
+        ),
     ],
 )
 def test_bad_rows_are_explained_without_the_mac(

@@ -107,6 +107,11 @@ def test_bad_row_names_file_line_and_column_and_writes_nothing(
             "brno-1,2026-11-26T10:00:00Z,T9",
             "pos.csv:2: expected 4 fields (store,timestamp,transaction_id,net_amount), found 3",
         ),
+        (  # PostgreSQL cannot store it, so neither engine does
+            "brno-1,2026-11-26T10:00:00Z,T\x009,1.00",
+            "pos.csv:2: transaction_id: holds a NUL character (0x00), which a text column cannot store: a"
+            " damaged export?",
+        ),
     ],
 )
 def test_each_kind_of_bad_row_is_explained(
