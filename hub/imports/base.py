@@ -95,9 +95,18 @@ def _take_lock(db: Db) -> None:
     try:
         db.execute(f"SET LOCAL lock_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         db.execute("SELECT pg_advisory_xact_lock(?)", (IMPORT_LOCK,))
+        db.execute("SET LOCAL lock_timeout = DEFAULT")  # the wait for the import's turn only
     except BaseException:
         db.execute("ROLLBACK")
         raise
+
+
+def _busy(db: Db, exc: Exception) -> bool:
+    """Did another import hold the database for BUSY_TIMEOUT_S (SQLite: locked; PostgreSQL: the lock's
+    timeout)?"""
+    if db.engine == "sqlite":
+        return "locked" in str(exc) or "busy" in str(exc)
+    return isinstance(exc, db.errors.errors.LockNotAvailable)
 
 
 def write_all(
@@ -106,8 +115,10 @@ def write_all(
     """Run `write(db) -> (rows, rows added)` and record the import in one transaction: all or nothing."""
     try:
         _take_lock(db)
-    except db.errors.OperationalError as exc:  # another import held the database for BUSY_TIMEOUT_S
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except db.errors.OperationalError as exc:
+        if not _busy(db, exc):  # a lost connection, say: not the user's to fix by trying again
+            raise
+        first = str(exc).strip().splitlines()[0]
         raise ImportFileError(f"{path.name}: the database is busy ({first}); try again") from None
     try:
         found = db.execute("SELECT rows_n FROM imports WHERE sha256 = ?", [sha]).fetchone()
