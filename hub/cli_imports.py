@@ -28,7 +28,7 @@ def _import(args: argparse.Namespace, config: HubConfig, kind: str, what: str) -
     try:
         db = open_database(config.database)
     except StoreError as exc:  # PostgreSQL unreachable or behind: one line with its remedy
-        raise ValueError(f"{exc} (nothing was imported)") from None
+        raise ValueError(f"{exc}; nothing was imported") from None
     try:
         result = importer(kind)(db, path, config, progress=sys.stderr.isatty())
     except ImportFileError as exc:

@@ -235,3 +235,19 @@ def test_config_rejects_an_unknown_locale() -> None:
     """A store's locale must be one the hub can read and write amounts in."""
     with pytest.raises(ValueError, match="locale 'xx' is not one of en, zh, ja, de, fr, cs, ch"):
         dataclasses.replace(StoreConfig(), locale="xx").check()
+
+
+def test_an_import_into_a_postgresql_database_behind_the_code_says_what_to_run(
+    pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """import-pos against a PostgreSQL database not yet migrated: one line naming the command to run,
+    exit 1, nothing imported."""
+    from hub.store.postgres.schema import LATEST  # noqa: PLC0415 -- the version the message names
+
+    (tmp_path / "pos.csv").write_text("store,timestamp,transaction_id,net_amount\n"
+                                      "brno-1,2026-11-24T10:00:00Z,T1,1.00\n")
+    (tmp_path / "hub.yaml").write_text(f"version: 1\ndatabase: {{url: '{pg_url}'}}\n")
+    assert main(["import-pos", str(tmp_path / "pos.csv"), "--config", str(tmp_path / "hub.yaml")]) == 1
+    assert capsys.readouterr().err == (
+        f"footfall-hub: error: the database is at schema version 0, this hub needs {LATEST} (run:"
+        " footfall-hub migrate --config hub.yaml); nothing was imported\n")
