@@ -174,7 +174,7 @@ def _indexes_dropped(db: Db, lines: int) -> list[str]:
     if stored >= lines // 2:
         return []
     indexes = db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'"
-                           " AND tbl_name = 'pos_transactions' AND sql IS NOT NULL").fetchall()
+                         " AND tbl_name = 'pos_transactions' AND sql IS NOT NULL").fetchall()
     for name, _ in indexes:
         db.execute('DROP INDEX "{}"'.format(name.replace('"', '""')))
     return [sql for _, sql in indexes]
