@@ -228,7 +228,7 @@ def cmd_optout(args: argparse.Namespace) -> int:
     if args.action == "add" and not args.mac:
         print(f"{PROG} optout: error: add needs --mac MAC", file=sys.stderr)
         return 2
-    config = _config(args)
+    config = _config(args, any_engine=True)  # optout: either engine (hub/optout.py)
     if args.action == "add":
         try:
             added = optout.add(config, args.mac)
@@ -393,7 +393,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if hasattr(args, "run_with_config"):  # imports, members: ValueError is the user's error
             try:
-                code: int = args.run_with_config(args, _config(args))
+                config = _config(args, any_engine=getattr(args, "any_engine", False))  # set by a command
+                code: int = args.run_with_config(args, config)
             except ValueError as exc:
                 raise UserError(str(exc)) from None
         else:

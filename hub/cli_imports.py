@@ -19,12 +19,16 @@ PROG = "footfall-hub"
 
 def _import(args: argparse.Namespace, config: HubConfig, kind: str, what: str) -> int:
     from hub.imports import ImportFileError, importer  # noqa: PLC0415 -- per-command import (docstring)
-    from hub.store import open_db  # noqa: PLC0415 -- per-command import (docstring)
+    from hub.store.engine import StoreError  # noqa: PLC0415 -- per-command import (docstring)
+    from hub.store.sql import open_database  # noqa: PLC0415 -- per-command import (docstring)
 
     path = Path(args.file)
     if not path.is_file():
         raise ValueError(f"{args.file}: no such file (give the path of {what} in CSV)")
-    db = open_db(config.database.path)
+    try:
+        db = open_database(config.database)
+    except StoreError as exc:  # PostgreSQL unreachable or behind: one line with its remedy
+        raise ValueError(f"{exc}; nothing was imported") from None
     try:
         result = importer(kind)(db, path, config, progress=sys.stderr.isatty())
     except ImportFileError as exc:
@@ -71,4 +75,4 @@ def add_commands(command: Any) -> None:
     ):
         p = command(name, help_text)
         p.add_argument("file", metavar="FILE.csv")
-        p.set_defaults(run_with_config=run)
+        p.set_defaults(run_with_config=run, any_engine=True)  # either engine: hub/cli.py _config

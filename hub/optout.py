@@ -33,7 +33,8 @@ from agent.wire.topics import Topics
 from hub.config import HubConfig
 from hub.imports.crm import device_mac, gateway_key, member_key, member_secret
 from hub.pki.registry import optout_secret, registered_gateways
-from hub.store import open_db
+from hub.store.engine import StoreError
+from hub.store.sql import Db, open_database
 
 QOS = 1
 
@@ -59,6 +60,14 @@ def _pki(config: HubConfig) -> Path:
     return Path(config.trust.pki_dir)
 
 
+def _open(config: HubConfig) -> Db:
+    """The hub's database, either engine; OptoutError (one line, with the remedy) when it cannot be used."""
+    try:
+        return open_database(config.database)
+    except StoreError as exc:
+        raise OptoutError(str(exc)) from None
+
+
 def add(config: HubConfig, mac_text: str) -> Added:
     """Store a device's opt-out and delete what the hub can link to it; the MAC stays in memory only."""
     try:
@@ -68,41 +77,32 @@ def add(config: HubConfig, mac_text: str) -> Added:
     key = gateway_key(optout_secret(_pki(config)), mac)  # the opt-out key is the device's gateway key
     member = member_key(member_secret(config.member_secret_path()), mac)
     del mac
-    db = open_db(config.database.path)
-    try:
-        with db.conn:
-            cur = db.conn.execute("INSERT OR IGNORE INTO optouts (optout_key, member_key, added_at) VALUES "
-                                  "(?, ?, ?)", [key, member, iso(time.time())])
+    with _open(config) as db:
+        with db.transaction():
+            cur = db.execute("INSERT INTO optouts (optout_key, member_key, added_at) VALUES (?, ?, ?)"
+                             " ON CONFLICT DO NOTHING", [key, member, iso(time.time())])
             new = cur.rowcount == 1
-            deleted = db.conn.execute("DELETE FROM member_visits WHERE member_key = ?", [member]).rowcount
-            db.conn.execute("UPDATE members SET member_key = NULL, gateway_key = NULL WHERE member_key = ?",
-                            [member])
-        (total,) = db.conn.execute("SELECT count(*) FROM optouts").fetchone()
-    finally:
-        db.close()
+            deleted = db.execute("DELETE FROM member_visits WHERE member_key = ?", [member]).rowcount
+            db.execute("UPDATE members SET member_key = NULL, gateway_key = NULL WHERE member_key = ?",
+                       [member])
+        (total,) = db.execute("SELECT count(*) FROM optouts").fetchone()
     return Added(new, deleted, int(total))
 
 
 def targets(config: HubConfig) -> list[Topics]:
     """Every agent to tell: registered gateways and agents that have reported."""
     found = set(registered_gateways(Path(config.trust.pki_dir))) if config.trust.pki_dir else set()
-    db = open_db(config.database.path)
-    try:
+    with _open(config) as db:
         found |= {(str(o), str(s), str(a)) for o, s, a in db.execute("SELECT org, store, agent FROM agents")}
-    finally:
-        db.close()
     return [Topics(*ids) for ids in sorted(found)]
 
 
 def settings(config: HubConfig) -> AgentSettings:
-    db = open_db(config.database.path)
-    try:
+    with _open(config) as db:
         keys = tuple(str(k) for (k,) in db.execute("SELECT optout_key FROM optouts ORDER BY optout_key"))
         members = tuple(str(k) for (k,) in db.execute(
             "SELECT DISTINCT gateway_key FROM members WHERE member_key IS NOT NULL"
             " AND gateway_key IS NOT NULL ORDER BY gateway_key"))
-    finally:
-        db.close()
     return AgentSettings(keys, iso(time.time()), members)
 
 

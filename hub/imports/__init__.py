@@ -10,20 +10,17 @@ import importlib
 from pathlib import Path
 from typing import Protocol
 
-import sqlite_utils
-
 from hub.config import HubConfig
 from hub.imports.base import ImportFileError, ImportResult
+from hub.store.sql import Db
 
 __all__ = ["IMPORTERS", "ImportFileError", "ImportResult", "Importer", "importer"]
 
 
 class Importer(Protocol):
-    """Import one file into the hub database; re-importing adds nothing."""
+    """Import one file into the hub database, either engine; re-importing adds nothing."""
 
-    def __call__(
-        self, db: sqlite_utils.Database, path: Path, config: HubConfig, *, progress: bool = False
-    ) -> ImportResult: ...
+    def __call__(self, db: Db, path: Path, config: HubConfig, *, progress: bool = False) -> ImportResult: ...
 
 
 IMPORTERS: dict[str, str] = {

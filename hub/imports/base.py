@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from agent.wire.records import iso
+from hub.store.sql import Db
+
+IMPORT_LOCK = 0x466F6F74496D7074  # "FootImpt": PostgreSQL's advisory lock key of an import's transaction
+BUSY_TIMEOUT_S = 30.0  # how long an import waits for another before "the database is busy"
+
+
+# A text field with a NUL character: SQLite would store it, PostgreSQL cannot; refused on both, so that an
+# export imports the same on either engine.
+NUL_TEXT = "holds a NUL character (0x00), which a text column cannot store: a damaged export?"
 
 
 class ImportFileError(ValueError):
@@ -68,38 +74,66 @@ def read_file(path: Path) -> tuple[bytes, str]:
     return data, hashlib.sha256(data).hexdigest()
 
 
-def imported_before(db: sqlite_utils.Database, path: Path, sha: str) -> ImportResult | None:
+def imported_before(db: Db, path: Path, sha: str) -> ImportResult | None:
     """The result to report when this very file was imported already, else None."""
     found = db.execute("SELECT at, rows_n FROM imports WHERE sha256 = ?", [sha]).fetchone()
     if found is None:
         return None
-    return ImportResult(path.name, sha, found[1], 0, imported_before_at=found[0])
+    return ImportResult(path.name, sha, int(found[1]), 0, imported_before_at=str(found[0]))
+
+
+def _take_lock(db: Db) -> None:
+    """One import at a time, waiting up to BUSY_TIMEOUT_S for another to finish. SQLite: its write lock
+    (BEGIN IMMEDIATE). PostgreSQL: BEGIN and a transaction advisory lock, so that two imports of one file
+    add it once (the second sees the first's `imports` row) and two overlapping exports never deadlock
+    on each other's rows; ingest never waits for it."""
+    if db.engine == "sqlite":
+        db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        db.execute("BEGIN IMMEDIATE")
+        return
+    db.execute("BEGIN")
+    try:
+        db.execute(f"SET LOCAL lock_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        db.execute("SELECT pg_advisory_xact_lock(?)", (IMPORT_LOCK,))
+        db.execute("SET LOCAL lock_timeout = DEFAULT")  # the wait for the import's turn only
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+def _busy(db: Db, exc: Exception) -> bool:
+    """Did another import hold the database for BUSY_TIMEOUT_S (SQLite: locked; PostgreSQL: the lock's
+    timeout)?"""
+    if db.engine == "sqlite":
+        return "locked" in str(exc) or "busy" in str(exc)
+    return isinstance(exc, db.errors.errors.LockNotAvailable)
 
 
 def write_all(
-    db: sqlite_utils.Database, kind: str, path: Path, sha: str, write: Callable[[Any], tuple[int, int]]
+    db: Db, kind: str, path: Path, sha: str, write: Callable[[Db], tuple[int, int]]
 ) -> tuple[int, int]:
-    """Run `write(conn) -> (rows, rows added)` and record the import in one transaction: all or nothing."""
-    conn = db.conn
-    with db.ensure_autocommit_on():
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:  # another import held the database for 30 s
-            raise ImportFileError(f"{path.name}: the database is busy ({exc}); try again") from None
-        found = conn.execute("SELECT rows_n FROM imports WHERE sha256 = ?", [sha]).fetchone()
-        if found is not None:  # the same file, imported meanwhile by another process: nothing to add
-            conn.execute("ROLLBACK")
-            return int(found[0]), 0
-        try:
-            rows_n, added = write(conn)
-            conn.execute(
-                "INSERT INTO imports (sha256, kind, name, rows_n, added_n, at) VALUES (?, ?, ?, ?, ?, ?)",
-                (sha, kind, path.name, rows_n, added, iso(time.time())),
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
+    """Run `write(db) -> (rows, rows added)` and record the import in one transaction: all or nothing."""
+    try:
+        _take_lock(db)
+    except db.errors.OperationalError as exc:
+        if not _busy(db, exc):  # a lost connection, say: not the user's to fix by trying again
             raise
+        first = str(exc).strip().splitlines()[0]
+        raise ImportFileError(f"{path.name}: the database is busy ({first}); try again") from None
+    try:
+        found = db.execute("SELECT rows_n FROM imports WHERE sha256 = ?", [sha]).fetchone()
+        if found is not None:  # the same file, imported meanwhile by another process: nothing to add
+            db.execute("ROLLBACK")
+            return int(found[0]), 0
+        rows_n, added = write(db)
+        db.execute(
+            "INSERT INTO imports (sha256, kind, name, rows_n, added_n, at) VALUES (?, ?, ?, ?, ?, ?)",
+            (sha, kind, path.name, rows_n, added, iso(time.time())),
+        )
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
     return rows_n, added
 
 

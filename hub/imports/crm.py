@@ -17,18 +17,16 @@ import io
 import os
 import re
 import secrets
-import sqlite3
 import time
 from datetime import date
 from pathlib import Path
 
-import sqlite_utils
-
 from agent.wire.records import iso
 from hub.config import HubConfig
-from hub.imports.base import ImportFileError, ImportResult, imported_before, read_file, write_all
+from hub.imports.base import NUL_TEXT, ImportFileError, ImportResult, imported_before, read_file, write_all
 from hub.imports.header import decode, delimiter, find_columns
 from hub.pki.registry import optout_secret
+from hub.store.sql import Db
 
 USUAL: dict[str, tuple[str, ...]] = {
     "member_id": ("member_id", "member", "customer_id", "loyalty_id", "id"),
@@ -74,6 +72,7 @@ FREE_TEXT = ("member_id", "segment", "tier")
 # CRM campaign columns (`campaign`, `Campaign: spring 2026`, ...) are kept with the member as written, for
 # the store's view of a member who arrives (hub/members/profile.py): columns `campaign_*` of `members`
 _CAMPAIGN_NAME = re.compile(r"[^a-z0-9]+")
+_CAMPAIGN_COLUMN = re.compile(r"campaign[a-z0-9_]{0,52}")  # what campaign_column makes, checked again
 MAX_CAMPAIGN_COLUMNS = 20
 
 
@@ -134,6 +133,8 @@ def read_members(name: str, text: str, secret: bytes, gateway_secret: bytes | No
                 if fld in col and mac_shaped(f[col[fld]]):
                     raise ImportFileError(f"{name}:{line}: {header[col[fld]]}: holds a MAC address, which"
                                           " is personal data; only device_mac may hold one (never stored)")
+                if fld in col and "\x00" in f[col[fld]]:
+                    raise ImportFileError(f"{name}:{line}: {header[col[fld]]}: {NUL_TEXT}")
             member = get("member_id")
             if not member:
                 raise ImportFileError(f"{name}:{line}: member_id: must not be empty")
@@ -194,22 +195,26 @@ def read_campaigns(name: str, text: str) -> dict[str, dict[str, str]]:
             if mac_shaped(f[i]):
                 raise ImportFileError(f"{name}:{reader.line_num}: {header[i]}: holds a MAC address, which is"
                                       " personal data; only device_mac may hold one (never stored)")
+            if "\x00" in f[i]:
+                raise ImportFileError(f"{name}:{reader.line_num}: {header[i]}: {NUL_TEXT}")
         out[f[ids].strip()] = {c: f[i].strip() for i, c in cols.items()}
     return out
 
 
-def _store_campaigns(conn: sqlite3.Connection, campaigns: dict[str, dict[str, str]]) -> None:
-    have = {str(r[1]) for r in conn.execute("PRAGMA table_info(members)")}
-    for col in sorted({c for values in campaigns.values() for c in values} - have):
-        conn.execute(f"ALTER TABLE members ADD COLUMN {col} TEXT")  # a [a-z0-9_] name: campaign_column
+def _store_campaigns(db: Db, campaigns: dict[str, dict[str, str]]) -> None:
+    """Add the campaign columns `members` lacks (on both engines: a column per campaign, as the CRM
+    names them) and write each member's values."""
+    names = {c for values in campaigns.values() for c in values}
+    if any(not _CAMPAIGN_COLUMN.fullmatch(c) for c in names):  # never reached: campaign_column's names
+        raise ValueError(f"not a campaign column name: {sorted(names)}")
+    for col in sorted(names - set(db.columns("members"))):
+        db.execute(f"ALTER TABLE members ADD COLUMN {col} TEXT")
     for member, values in campaigns.items():
         sets = ", ".join(f"{c} = ?" for c in values)
-        conn.execute(f"UPDATE members SET {sets} WHERE member_id = ?", [*values.values(), member])
+        db.execute(f"UPDATE members SET {sets} WHERE member_id = ?", [*values.values(), member])
 
 
-def import_crm(
-    db: sqlite_utils.Database, path: Path, config: HubConfig, *, progress: bool = False
-) -> ImportResult:
+def import_crm(db: Db, path: Path, config: HubConfig, *, progress: bool = False) -> ImportResult:
     """Check the whole file, then upsert its members in one transaction; withdrawn consent unlinks."""
     del progress  # member files are small enough to need no bar
     data, sha = read_file(path)
@@ -223,36 +228,36 @@ def import_crm(
     now = iso(time.time())
     withdrawn = [0]
 
-    def write(conn: sqlite3.Connection) -> tuple[int, int]:
+    def write(db: Db) -> tuple[int, int]:
         changed = 0
         for member, segment, tier, joined, found, found_gateway in members:
-            opted_out = conn.execute("SELECT 1 FROM optouts WHERE member_key = ?", [found]).fetchone()
+            opted_out = db.execute("SELECT 1 FROM optouts WHERE member_key = ?", [found]).fetchone()
             key = None if opted_out else found  # the owner opted out (hub/optout.py): never linked again
             gkey = None if key is None else found_gateway
-            before = conn.total_changes
-            old = conn.execute("SELECT member_key FROM members WHERE member_id = ?", [member]).fetchone()
+            writes = 0  # rows this member's statements deleted, added or changed
+            old = db.execute("SELECT member_key FROM members WHERE member_id = ?", [member]).fetchone()
             old_key = old[0] if old else None
             if old_key is not None and old_key != key:  # consent withdrawn or device changed: unlink
                 withdrawn[0] += key is None
-                conn.execute("DELETE FROM member_visits WHERE member_key = ?", [old_key])
-                conn.execute("UPDATE members SET member_key = NULL, gateway_key = NULL WHERE member_id = ?",
-                             [member])
+                writes += db.execute("DELETE FROM member_visits WHERE member_key = ?", [old_key]).rowcount
+                writes += db.execute("UPDATE members SET member_key = NULL, gateway_key = NULL"
+                                     " WHERE member_id = ?", [member]).rowcount
             if key is not None:  # the phone was registered to someone else before: theirs no more
-                conn.execute("UPDATE members SET member_key = NULL, gateway_key = NULL WHERE member_key = ?"
-                             " AND member_id != ?", [key, member])
-            conn.execute(
+                writes += db.execute("UPDATE members SET member_key = NULL, gateway_key = NULL"
+                                     " WHERE member_key = ? AND member_id != ?", [key, member]).rowcount
+            writes += db.execute(
                 "INSERT INTO members (member_id, segment, tier, joined_on, member_key, gateway_key,"
                 " import_file_sha256, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (member_id)"
                 " DO UPDATE SET segment = excluded.segment, tier = excluded.tier,"
                 " joined_on = excluded.joined_on, member_key = excluded.member_key,"
                 " gateway_key = excluded.gateway_key, import_file_sha256 = excluded.import_file_sha256,"
-                " updated_at = excluded.updated_at WHERE (segment, tier, joined_on, member_key, gateway_key)"
-                " IS NOT (excluded.segment, excluded.tier, excluded.joined_on, excluded.member_key,"
-                " excluded.gateway_key)",
+                " updated_at = excluded.updated_at WHERE (members.segment, members.tier, members.joined_on,"
+                " members.member_key, members.gateway_key) IS DISTINCT FROM (excluded.segment,"
+                " excluded.tier, excluded.joined_on, excluded.member_key, excluded.gateway_key)",
                 (member, segment, tier, joined, key, gkey, sha, now),
-            )
-            changed += conn.total_changes > before
-        _store_campaigns(conn, campaigns)
+            ).rowcount
+            changed += writes > 0
+        _store_campaigns(db, campaigns)
         return len(members), changed
 
     rows_n, added = write_all(db, "crm", path, sha, write)

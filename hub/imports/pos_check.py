@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from agent.wire.topics import ID_RE
 from hub.config import HubConfig, zone
-from hub.imports.base import ImportFileError
+from hub.imports.base import NUL_TEXT, ImportFileError
 from hub.imports.pos_values import (
     _MINUTE,
     _SECONDS,
@@ -193,6 +193,8 @@ class _Check:
                 txn = f[i_txn].strip()
                 if not txn:
                     raise fail("transaction_id", "must not be empty")
+                if "\x00" in txn:
+                    raise fail("transaction_id", NUL_TEXT)
                 try:
                     value = self.amount(f[i_amt])
                 except ValueError as exc:
@@ -209,6 +211,8 @@ class _Check:
                     if voided < 0:
                         voided = statuses[status] = int(status.strip().lower() in voids)
                 member = f[i_member].strip() if i_member is not None else ""
+                if "\x00" in member:
+                    raise fail("member_id", NUL_TEXT)
                 key = (st.store, txn)
                 if lines:
                     had = folded.get(key)

@@ -46,6 +46,30 @@ INSERT = (
     " (excluded.at_epoch_s, excluded.net_amount_cents, coalesce(excluded.member_id, ''), excluded.voided)"
 )
 
+# PostgreSQL: the rows are COPYed into LOAD_TABLE (dropped at commit), then two set statements: the stored
+# transactions whose values differ take the export's (the rule above), and the new ones go in. No ON
+# CONFLICT: its per-row speculative insert halved the rate (/tmp measurements, 100,000 rows: about 28,000
+# rows/s against 45,000-64,000), and none is needed: imports run one at a time (hub/imports/base.py, an
+# advisory lock) and nothing else writes pos_transactions (a stray duplicate would fail the import whole).
+LOAD_TABLE = (
+    "CREATE TEMPORARY TABLE pos_load (store text, transaction_id text, at_utc text, at_epoch_s bigint,"
+    " net_amount_cents bigint, member_id text, voided bigint) ON COMMIT DROP"
+)
+UPDATE_LOADED = (
+    "UPDATE pos_transactions t SET at_utc = l.at_utc, at_epoch_s = l.at_epoch_s,"
+    " net_amount_cents = l.net_amount_cents, member_id = NULLIF(l.member_id, ''), voided = l.voided,"
+    " import_file_sha256 = ? FROM pos_load l WHERE t.store = l.store AND t.transaction_id = l.transaction_id"
+    " AND (t.at_epoch_s, t.net_amount_cents, coalesce(t.member_id, ''), t.voided) IS DISTINCT FROM"
+    " (l.at_epoch_s, l.net_amount_cents, coalesce(l.member_id, ''), l.voided)"
+)
+INSERT_LOADED = (
+    "INSERT INTO pos_transactions (store, transaction_id, at_utc, at_epoch_s, net_amount_cents,"
+    " import_file_sha256, member_id, voided)"
+    " SELECT l.store, l.transaction_id, l.at_utc, l.at_epoch_s, l.net_amount_cents, ?,"
+    " NULLIF(l.member_id, ''), l.voided FROM pos_load l WHERE NOT EXISTS (SELECT 1 FROM pos_transactions t"
+    " WHERE t.store = l.store AND t.transaction_id = l.transaction_id)"
+)
+
 
 def insert_statement(sha: str) -> str:
     """The INSERT of one file's rows, its SHA-256 in the statement (only hex digits: checked)."""

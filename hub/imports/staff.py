@@ -9,16 +9,14 @@ from __future__ import annotations
 import csv
 import io
 import math
-import sqlite3
 from datetime import date, datetime, time
 from pathlib import Path
-
-import sqlite_utils
 
 from agent.wire.topics import ID_RE
 from hub.config import HubConfig, zone
 from hub.imports.base import ImportFileError, ImportResult, imported_before, read_file, write_all
 from hub.imports.header import decode, delimiter, find_columns
+from hub.store.sql import Db
 
 USUAL: dict[str, tuple[str, ...]] = {
     "store": ("store", "store_id", "location", "shop"),
@@ -74,9 +72,7 @@ def read_staff(name: str, text: str, config: HubConfig, sha: str) -> list[StaffR
     return list(out.values())
 
 
-def import_staff(
-    db: sqlite_utils.Database, path: Path, config: HubConfig, *, progress: bool = False
-) -> ImportResult:
+def import_staff(db: Db, path: Path, config: HubConfig, *, progress: bool = False) -> ImportResult:
     """Check the whole file, then write it in one transaction (all or nothing)."""
     del progress  # a rota is small
     data, sha = read_file(path)
@@ -85,16 +81,15 @@ def import_staff(
         return before
     rows = read_staff(path.name, decode(path.name, data), config, sha)
 
-    def write(conn: sqlite3.Connection) -> tuple[int, int]:
-        changes = conn.total_changes
-        conn.executemany(
+    def write(db: Db) -> tuple[int, int]:
+        written = db.executemany(
             "INSERT INTO staff_hours (store, hour_epoch_s, local_date, local_hour, labour_hours,"
             " import_file_sha256) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (store, hour_epoch_s) DO UPDATE"
             " SET labour_hours = excluded.labour_hours, import_file_sha256 = excluded.import_file_sha256"
-            " WHERE labour_hours != excluded.labour_hours",
+            " WHERE staff_hours.labour_hours != excluded.labour_hours",
             rows,
-        )
-        return len(rows), conn.total_changes - changes
+        ).rowcount  # summed over the rows on both engines: the rows added or changed
+        return len(rows), written
 
     rows_n, added = write_all(db, "staff", path, sha, write)
     return ImportResult(path.name, sha, rows_n, added)

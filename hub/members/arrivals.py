@@ -11,14 +11,14 @@ listed as a consenting member's (agent/pipeline/presence.py). Here, after the co
 - an arrival older than `max_age_s` (a backlog drained after an outage) is kept, never announced.
 
 `member_arrivals` holds who arrived when (for the live page's list and the dedupe); rows of members
-who no longer consent are deleted on every sweep, and rows older than two days always.
+who no longer consent are deleted on every sweep, and rows older than two days always. SQLite makes it
+on first use; PostgreSQL has it from migration 3 (hub/store/postgres/schema.py).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -26,8 +26,9 @@ from typing import Any
 
 from agent.wire.records import iso
 from agent.wire.topics import arrivals_topic
+from hub.config import DatabaseConfig
 from hub.members.profile import profile
-from hub.store.schema import connect
+from hub.store.sql import Db, open_database
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,11 @@ CONSENTING = (
 )
 
 
-def ensure_table(conn: sqlite3.Connection) -> None:
-    conn.execute(
+def ensure_table(db: Db) -> None:
+    """The table on SQLite (made on first use); nothing on PostgreSQL, whose migrations made it."""
+    if db.engine != "sqlite":
+        return
+    db.execute(
         "CREATE TABLE IF NOT EXISTS member_arrivals (store TEXT NOT NULL, member_key TEXT NOT NULL,"
         " seen_epoch_s INTEGER NOT NULL, member_id TEXT NOT NULL, announced INTEGER NOT NULL,"
         " PRIMARY KEY (store, member_key, seen_epoch_s)) WITHOUT ROWID"
@@ -48,23 +52,32 @@ def ensure_table(conn: sqlite3.Connection) -> None:
 
 
 class ArrivalDesk:
-    """Turns committed arrival records into events; one instance per thread (it owns a connection)."""
+    """Turns committed arrival records into events; one instance per thread (it owns a connection, made
+    in the thread that creates the desk and usable from the ingest thread's callbacks). `database` is
+    the hub's DatabaseConfig, or an SQLite file's path."""
 
-    def __init__(self, db_path: str | Path, publish: Callable[[str, bytes], None] | None,
+    def __init__(self, database: DatabaseConfig | str | Path, publish: Callable[[str, bytes], None] | None,
                  visit_timeout_of: Callable[[str], int], max_age_s: float = 300.0) -> None:
-        self.conn = connect(db_path)
-        ensure_table(self.conn)
+        if not isinstance(database, DatabaseConfig):
+            database = DatabaseConfig(path=str(database))
+        self.db = open_database(database, check_same_thread=False)
+        ensure_table(self.db)
         self._publish = publish
         self._timeout_of = visit_timeout_of
         self.max_age_s = max_age_s
         self.counters: Counter[str] = Counter()
 
+    @property
+    def conn(self) -> Db:
+        """The desk's connection (the name hub/live/feed.py reads)."""
+        return self.db
+
     def close(self) -> None:
-        self.conn.close()
+        self.db.close()
 
     def member(self, gateway_key: str) -> tuple[str, str] | None:
         """(member id, member key) of a consenting, not opted-out member's gateway key, else None."""
-        row = self.conn.execute(CONSENTING, (gateway_key,)).fetchone()
+        row = self.db.execute(CONSENTING, (gateway_key,)).fetchone()
         return (str(row[0]), str(row[1])) if row else None
 
     def handle(self, org: str, store: str, seen_epoch_s: int, gateway_key: str,
@@ -76,14 +89,13 @@ class ArrivalDesk:
             return None
         member_id, member_key = found
         timeout = self._timeout_of(store)
-        with self.conn:
-            cur = self.conn.execute(
-                "INSERT OR IGNORE INTO member_arrivals"
-                " (store, member_key, seen_epoch_s, member_id, announced) SELECT ?1, ?2, ?3, ?4, ?5"
-                " WHERE NOT EXISTS (SELECT 1 FROM member_arrivals WHERE store = ?1"
-                " AND member_key = ?2 AND seen_epoch_s BETWEEN ?3 - ?6 AND ?3 + ?6)",
+        with self.db.transaction():
+            cur = self.db.execute(
+                "INSERT INTO member_arrivals (store, member_key, seen_epoch_s, member_id, announced)"
+                " SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM member_arrivals WHERE store = ?"
+                " AND member_key = ? AND seen_epoch_s BETWEEN ? AND ?) ON CONFLICT DO NOTHING",
                 (store, member_key, seen_epoch_s, member_id, int(now - seen_epoch_s <= self.max_age_s),
-                 timeout))
+                 store, member_key, seen_epoch_s - timeout, seen_epoch_s + timeout))
         if cur.rowcount != 1:
             self.counters["repeat"] += 1
             return None
@@ -91,7 +103,7 @@ class ArrivalDesk:
             self.counters["too_old"] += 1
             return None
         event = {"schema": SCHEMA, "org": org, "store": store, "seen_at": iso(seen_epoch_s),
-                 **profile(self.conn, store, member_id, member_key), "sent_at": iso(now)}
+                 **profile(self.db, store, member_id, member_key), "sent_at": iso(now)}
         if self._publish is not None:
             self._publish(arrivals_topic(org, store), json.dumps(event, separators=(",", ":")).encode())
         self.counters["announced"] += 1
@@ -99,11 +111,11 @@ class ArrivalDesk:
 
     def sweep(self, now: float) -> set[str]:
         """Delete arrivals of members who no longer consent, and old ones; the consenting member keys."""
-        with self.conn:
-            self.conn.execute(
+        with self.db.transaction():
+            self.db.execute(
                 "DELETE FROM member_arrivals WHERE seen_epoch_s < ? OR member_key NOT IN (SELECT member_key"
                 " FROM members WHERE member_key IS NOT NULL AND member_key NOT IN (SELECT member_key FROM"
                 " optouts WHERE member_key IS NOT NULL))", (now - KEEP_S,))
-        return {str(k) for (k,) in self.conn.execute(
+        return {str(k) for (k,) in self.db.execute(
             "SELECT member_key FROM members WHERE member_key IS NOT NULL AND member_key NOT IN"
             " (SELECT member_key FROM optouts WHERE member_key IS NOT NULL)")}

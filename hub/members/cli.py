@@ -16,24 +16,27 @@ from hub.config import HubConfig
 
 
 def cmd_members(args: argparse.Namespace, config: HubConfig) -> int:
-    import sqlite3  # noqa: PLC0415 -- `import hub.cli` stays free of sqlite3
-
     from hub.members import segments  # noqa: PLC0415 -- loads only for this command
     from hub.members.mismatch import BY, mismatch  # noqa: PLC0415 -- as above
+    from hub.store.engine import StoreError  # noqa: PLC0415 -- as above
+    from hub.store.sql import open_database  # noqa: PLC0415 -- as above
 
-    if not Path(config.database.path).exists():
+    if config.database.engine == "sqlite" and not Path(config.database.path).exists():
         raise ValueError(f"{config.database.path}: no hub database yet (run footfall-hub serve or an import)")
     as_of = args.date or datetime.now(ZoneInfo(config.default_timezone)).date()
-    conn = sqlite3.connect(config.database.path, timeout=30)
     try:
-        rows = segments.compute(conn, as_of, config.segments, config.default_timezone)
-        segments.store(conn, rows)
+        db = open_database(config.database)
+    except StoreError as exc:  # PostgreSQL unreachable or behind: one line with its remedy
+        raise ValueError(str(exc)) from None
+    try:
+        rows = segments.compute(db, as_of, config.segments, config.default_timezone)
+        segments.store(db, rows)
         k = config.publish.k
         if args.mismatch:
             tz = ZoneInfo(config.default_timezone)
             start = datetime.combine(as_of - timedelta(days=args.days - 1), time(), tz).timestamp()
             end = datetime.combine(as_of + timedelta(days=1), time(), tz).timestamp()
-            table = mismatch(conn, args.mismatch, int(start), int(end), k)
+            table = mismatch(db, args.mismatch, int(start), int(end), k)
             _write(args.format, table, f"visiting vs buying members by {BY[args.mismatch]}, last {args.days} "
                    f"days to {as_of} (k = {k})")
             return 0
@@ -46,7 +49,7 @@ def cmd_members(args: argparse.Namespace, config: HubConfig) -> int:
         _write(args.format, [{"segment": s, "members_n": n} for s, n in shown.items()],
                f"members by lifecycle segment on {as_of} (cells under k = {k} withheld)")
     finally:
-        conn.close()
+        db.close()
     return 0
 
 
@@ -80,4 +83,4 @@ def add_commands(command: Any, store_type: Any, date_type: Any) -> None:
     p.add_argument("--date", type=date_type, help="the day segments are computed for (default: today)")
     p.add_argument("--format", choices=["csv", "table"], default="table",
                    help="output format (default: table)")
-    p.set_defaults(run_with_config=cmd_members)
+    p.set_defaults(run_with_config=cmd_members, any_engine=True)  # either engine: hub/cli.py _config

@@ -9,33 +9,33 @@ their complements (hub/members/segments.py `suppress`), column by column.
 
 from __future__ import annotations
 
-import sqlite3
 from collections import defaultdict
 from typing import Any
 
 from hub.members.segments import suppress
+from hub.store.sql import Db
 
 BY = {"segment": "lifecycle segment", "crm_segment": "CRM segment", "tier": "CRM tier"}
 COLUMNS = ("members_n", "visiting_n", "buying_n", "visit_no_buy_n", "buy_no_visit_n")
 
 
-def mismatch(conn: sqlite3.Connection, by: str, start_s: int, end_s: int, k: int) -> list[dict[str, Any]]:
+def mismatch(db: Db, by: str, start_s: int, end_s: int, k: int) -> list[dict[str, Any]]:
     """Rows by group for [start_s, end_s), k-suppressed; `by` is a key of BY."""
     if by == "segment":
-        latest = conn.execute("SELECT max(as_of) FROM member_segments").fetchone()[0] if _has_segments(
-            conn) else None
-        groups = {str(m): str(s) for m, s in conn.execute(
+        latest = (db.execute("SELECT max(as_of) FROM member_segments").fetchone()[0]
+                  if db.has_table("member_segments") else None)
+        groups = {str(m): str(s) for m, s in db.execute(
             "SELECT member_id, segment FROM member_segments WHERE as_of = ?", (latest,))} if latest else {}
         members = {str(m): groups.get(str(m), "unknown")
-                   for (m,) in conn.execute("SELECT member_id FROM members")}
+                   for (m,) in db.execute("SELECT member_id FROM members")}
     else:
         column = {"crm_segment": "segment", "tier": "tier"}[by]
-        members = {str(m): str(g or "unknown") for m, g in conn.execute(
+        members = {str(m): str(g or "unknown") for m, g in db.execute(
             f"SELECT member_id, {column} FROM members")}
-    visiting = {str(m) for (m,) in conn.execute(
+    visiting = {str(m) for (m,) in db.execute(
         "SELECT DISTINCT m.member_id FROM member_visits v JOIN members m ON m.member_key = v.member_key"
         " WHERE v.started_epoch_s >= ? AND v.started_epoch_s < ?", (start_s, end_s))}
-    buying = {str(m) for (m,) in conn.execute(
+    buying = {str(m) for (m,) in db.execute(
         "SELECT DISTINCT member_id FROM pos_transactions WHERE member_id IS NOT NULL AND voided = 0"
         " AND at_epoch_s >= ? AND at_epoch_s < ?", (start_s, end_s))}
     counts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(COLUMNS, 0))
@@ -58,7 +58,3 @@ def mismatch(conn: sqlite3.Connection, by: str, start_s: int, end_s: int, k: int
         row["visitors_buying"] = round(1 - b / v, 3) if v and b is not None else None
         rows.append(row)
     return rows
-
-
-def _has_segments(conn: sqlite3.Connection) -> bool:
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'member_segments'").fetchone() is not None

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import sqlite3
 import statistics
 from collections import defaultdict
 from dataclasses import astuple, dataclass
@@ -32,6 +31,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from hub.config import SegmentConfig
+from hub.store.sql import Db
 from hub.suppress import protect_named
 
 SEGMENTS = ("active", "normal", "lapsing", "churn_risk", "new")
@@ -80,20 +80,20 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[low] + (ordered[min(low + 1, len(ordered) - 1)] - ordered[low]) * (pos - low)
 
 
-def load_activity(conn: sqlite3.Connection, tz: ZoneInfo, until: date) -> dict[str, _Activity]:
+def load_activity(db: Db, tz: ZoneInfo, until: date) -> dict[str, _Activity]:
     """Every member's visit and purchase days up to `until` (included), local days of `tz`."""
     acts: dict[str, _Activity] = defaultdict(lambda: _Activity(set(), defaultdict(int), defaultdict(int)))
 
     def day(epoch: int) -> date:
         return datetime.fromtimestamp(epoch, tz).date()
 
-    for member, started in conn.execute(
+    for member, started in db.execute(
             "SELECT m.member_id, v.started_epoch_s FROM member_visits v JOIN members m"
             " ON m.member_key = v.member_key"):
         d = day(int(started))
         if d <= until:
             acts[str(member)].visits.add(d)
-    for member, at, cents in conn.execute(
+    for member, at, cents in db.execute(
             "SELECT member_id, at_epoch_s, net_amount_cents FROM pos_transactions WHERE member_id IS NOT NULL"
             " AND member_id != '' AND voided = 0"):
         d = day(int(at))
@@ -146,15 +146,15 @@ def _scores(values: dict[str, float], higher_is_better: bool) -> dict[str, int]:
     return {m: 1 + (i * 5) // n for i, m in enumerate(ordered)} if n else {}
 
 
-def compute(conn: sqlite3.Connection, as_of: date, cfg: SegmentConfig, timezone: str) -> list[MemberSegment]:
+def compute(db: Db, as_of: date, cfg: SegmentConfig, timezone: str) -> list[MemberSegment]:
     """Every CRM member's segment on `as_of` (no write)."""
     tz = ZoneInfo(timezone)
-    acts = load_activity(conn, tz, as_of)
+    acts = load_activity(db, tz, as_of)
     th = thresholds(acts, as_of, cfg)
     since = as_of - timedelta(days=LONG_D - 1)
     figures: dict[str, tuple[int | None, int, int, int, int, int]] = {}
     joined: dict[str, date | None] = {}
-    for member, joined_on in conn.execute("SELECT member_id, joined_on FROM members ORDER BY member_id"):
+    for member, joined_on in db.execute("SELECT member_id, joined_on FROM members ORDER BY member_id"):
         a = acts.get(str(member), _Activity(set(), {}, {}))
         days = a.visits | set(a.purchases)
         last = max(days, default=None)
@@ -194,35 +194,37 @@ def _segment(recency: int | None, days28: int, first: date | None, as_of: date, 
     return "active" if days28 >= th.active_days_n else "normal"
 
 
-def store(conn: sqlite3.Connection, rows: list[MemberSegment]) -> None:
-    """Keep a day's segments in `member_segments` (the day's rows replaced), for profiles and history."""
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS member_segments (as_of TEXT NOT NULL, member_id TEXT NOT NULL,"
-        " segment TEXT NOT NULL, recency_d INTEGER, active_days_28d INTEGER, frequency_90d INTEGER,"
-        " visit_days_90d INTEGER, purchases_90d INTEGER, spend_90d REAL, r_score INTEGER, f_score INTEGER,"
-        " m_score INTEGER,"
-        " PRIMARY KEY (as_of, member_id)) WITHOUT ROWID")
-    with conn:
+def store(db: Db, rows: list[MemberSegment]) -> None:
+    """Keep a day's segments in `member_segments` (the day's rows replaced), for profiles and history.
+    SQLite makes the table on first use; PostgreSQL has it from migration 3 (hub/store/postgres/schema.py)."""
+    if db.engine == "sqlite":
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS member_segments (as_of TEXT NOT NULL, member_id TEXT NOT NULL,"
+            " segment TEXT NOT NULL, recency_d INTEGER, active_days_28d INTEGER, frequency_90d INTEGER,"
+            " visit_days_90d INTEGER, purchases_90d INTEGER, spend_90d REAL, r_score INTEGER,"
+            " f_score INTEGER, m_score INTEGER,"
+            " PRIMARY KEY (as_of, member_id)) WITHOUT ROWID")
+    with db.transaction():
         for day in {r.as_of for r in rows}:
-            conn.execute("DELETE FROM member_segments WHERE as_of = ?", (day,))
-        conn.executemany("INSERT INTO member_segments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            db.execute("DELETE FROM member_segments WHERE as_of = ?", (day,))
+        db.executemany("INSERT INTO member_segments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                          [astuple(r) for r in rows])
 
 
-def store_counts(conn: sqlite3.Connection, as_of: date, cfg: SegmentConfig, timezone: str,
+def store_counts(db: Db, as_of: date, cfg: SegmentConfig, timezone: str,
                  stores: list[str]) -> dict[str, dict[str, int]]:
     """Per store, its members by segment on `as_of`: the members with a member visit at the store in
     the LONG_D days to `as_of` (local days of `timezone`), each in her segment of `compute`. A member
     who shops at two stores counts at both, so stores do not add up to the chain (`members`)."""
     counts = {s: dict.fromkeys(SEGMENTS, 0) for s in stores}
-    if not stores or conn.execute("SELECT 1 FROM member_visits LIMIT 1").fetchone() is None:
+    if not stores or db.execute("SELECT 1 FROM member_visits LIMIT 1").fetchone() is None:
         return counts
     tz = ZoneInfo(timezone)
     since = datetime.combine(as_of - timedelta(days=LONG_D - 1), datetime.min.time(), tz).timestamp()
     until = datetime.combine(as_of + timedelta(days=1), datetime.min.time(), tz).timestamp()
-    segment = {r.member_id: r.segment for r in compute(conn, as_of, cfg, timezone)}
+    segment = {r.member_id: r.segment for r in compute(db, as_of, cfg, timezone)}
     marks = ",".join("?" * len(stores))
-    for store, member in conn.execute(
+    for store, member in db.execute(
             "SELECT DISTINCT v.store, m.member_id FROM member_visits v JOIN members m ON m.member_key ="
             f" v.member_key WHERE v.store IN ({marks}) AND v.started_epoch_s >= ? AND v.started_epoch_s < ?",
             (*stores, int(since), int(until))):

@@ -46,6 +46,7 @@ from hub.publish.payload import DEVICE_FIELDS
 from hub.publish.source import store_day
 from hub.store import open_db
 from hub.store.schema import connect
+from hub.store.sql import open_database
 
 PRAGUE = ZoneInfo("Europe/Prague")
 DAYS = [date(2026, 11, 23) + timedelta(days=i) for i in range(7)]
@@ -313,7 +314,7 @@ def week(tmp_path: Path) -> Iterator[tuple[Findings, Findings, str]]:
             while replay.pos and replay.pos[0][0] <= now[0]:
                 csv = tmp_path / f"pos-{len(replay.pos)}.csv"
                 csv.write_text(replay.pos.pop(0)[1])
-                db = open_db(config.database.path)
+                db = open_database(config.database)
                 importer("pos")(db, csv, config)
                 db.close()
             assert pub.wait_idle()

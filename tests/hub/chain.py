@@ -228,7 +228,7 @@ def build(tmp: Path, seed: int = 7) -> tuple[HubConfig, dict[str, Truth]]:
     """Generate every store, write the records through the ingest writer, import POS, CRM and staff
     through the importers, and store consenting members' visits."""
     from hub.imports import importer  # noqa: PLC0415 -- keeps this module importable without a db
-    from hub.store import open_db  # noqa: PLC0415
+    from hub.store.sql import open_database  # noqa: PLC0415
 
     cfg = config(tmp)
     truths: dict[str, Truth] = {}
@@ -249,7 +249,7 @@ def build(tmp: Path, seed: int = 7) -> tuple[HubConfig, dict[str, Truth]]:
             staff.append(f"{store},{local.date().isoformat()},{local.hour},{hours}")
     (tmp / "crm.csv").write_text("\n".join(crm) + "\n")
     (tmp / "staff.csv").write_text("\n".join(staff) + "\n")
-    db = open_db(cfg.database.path)
+    db = open_database(cfg.database)
     try:
         for path in files:
             importer("pos")(db, path, cfg)

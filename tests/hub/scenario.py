@@ -14,8 +14,8 @@ from agent.wire import DoorCounts, Envelope, PeriodCounts, Status, Topics, Visit
 from hub.config import HubConfig
 from hub.imports import importer
 from hub.ingest import Counters, Incoming, Writer
-from hub.store import open_db
 from hub.store.engine import open_store
+from hub.store.sql import open_database
 
 POS = """\
 store,timestamp,transaction_id,net_amount
@@ -143,7 +143,7 @@ def build(config: HubConfig, tmp_path: Path, with_doors: bool = False) -> None:
     write(config, batches)
     pos = tmp_path / "pos.csv"
     pos.write_text(POS)
-    db = open_db(config.database.path)
+    db = open_database(config.database)
     try:
         importer("pos")(db, pos, config)
     finally:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hmac
 import json
 import shutil
-import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -25,9 +24,11 @@ from agent.common.tlsfiles import CERT_FILE
 from agent.config import AgentConfig, MqttConfig, SourceConfig, TlsConfig
 from agent.privacy.bundle import install_bundle
 from hub.cli import main as hub_main
-from hub.config import load_hub_config
+from hub.config import DatabaseConfig, load_hub_config
 from hub.pki.chains import chain_secrets
+from hub.store.sql import open_database
 from tests.hub.pki.support import ORG, STORE, Chain, TlsBroker
+from tests.hub.support import query
 from tests.support.frames import probe_request
 
 OPTED = "00:1b:63:aa:bb:cc"  # universally administered: a phone's real MAC
@@ -40,11 +41,17 @@ def chain(tmp_path: Path) -> Chain:
     return Chain.make(tmp_path)
 
 
-def _hub_yaml(chain: Chain, port: int) -> Path:
+def _database(db: DatabaseConfig) -> str:
+    """hub.yaml's `database:` line for the test's database (tests/conftest.py `hub_database`)."""
+    where = f"url: '{db.url}'" if db.engine == "postgresql" else f"path: '{db.path}'"
+    return f"database: {{{where}}}\n"
+
+
+def _hub_yaml(chain: Chain, port: int, db: DatabaseConfig) -> Path:
     path = chain.root / "hub.yaml"
     path.write_text(f"version: 1\nmqtt: {{host: localhost, port: {port}, tls: {{ca_file: pki/ca.crt, "
                     "cert_file: pki/services/hub.crt, key_file: pki/services/hub.key}}\n"
-                    "database: {path: hub.db}\ntrust: {pki_dir: pki}\n")
+                    f"{_database(db)}trust: {{pki_dir: pki}}\n")
     return path
 
 
@@ -80,7 +87,8 @@ class _Live:
 
 
 def test_an_opt_out_reaches_a_connected_gateway_which_drops_the_device_within_a_minute(
-        chain: Chain, broker: TlsBroker, capsys: pytest.CaptureFixture[str]) -> None:
+        chain: Chain, broker: TlsBroker, hub_database: DatabaseConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`optout add --mac` publishes the opt-out key on the gateway's retained config topic (the ACL lets
     the hub write it and the gateway read it); the gateway then drops every sighting of that MAC, counted
     `opted_out`, while another MAC is still counted."""
@@ -101,7 +109,7 @@ def test_an_opt_out_reaches_a_connected_gateway_which_drops_the_device_within_a_
             time.sleep(0.05)
         assert source.log and source.log[-1][2] == 0, "nothing is dropped before the opt-out"
         added_at = time.monotonic()
-        hub_yaml = _hub_yaml(chain, broker.port)
+        hub_yaml = _hub_yaml(chain, broker.port, hub_database)
         assert hub_main(["optout", "add", "--mac", OPTED, "--config", str(hub_yaml)]) == 0
         out = capsys.readouterr().out
         assert "published the opt-out and member lists to 2 agents" in out
@@ -121,25 +129,22 @@ def test_an_opt_out_reaches_a_connected_gateway_which_drops_the_device_within_a_
     assert app.sink is not None and app.sink.counters["configs"] >= 1
 
 
-def test_the_hub_keeps_no_mac_and_forgets_the_member_device(tmp_path: Path,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_hub_keeps_no_mac_and_forgets_the_member_device(
+        tmp_path: Path, hub_database: DatabaseConfig, capsys: pytest.CaptureFixture[str]) -> None:
     """The opt-out is stored as keyed hashes only: no form of the MAC is anywhere in the hub's files; the
     member's visits are deleted, and a later CRM import does not link the device again."""
     from hub.imports.crm import mac_bytes, member_key, member_secret  # noqa: PLC0415 -- hub library
     from hub.pki.ca import CertificateAuthority  # noqa: PLC0415 -- hub library
-    from hub.store import open_db  # noqa: PLC0415 -- hub library
 
     CertificateAuthority.init(tmp_path / "pki", ORG)
     path = tmp_path / "hub.yaml"
-    path.write_text("version: 1\nmqtt: {port: 1, allow_plain_loopback: true}\ndatabase: {path: hub.db}\n"
-                    "trust: {pki_dir: pki}\n")
+    path.write_text("version: 1\nmqtt: {port: 1, allow_plain_loopback: true}\n" + _database(hub_database)
+                    + "trust: {pki_dir: pki}\n")
     config = load_hub_config(path)
     mk = member_key(member_secret(config.member_secret_path()), mac_bytes(OPTED))
-    db = open_db(config.database.path)
-    with db.conn:
-        db.conn.execute("INSERT INTO members (member_id, member_key) VALUES ('m1', ?)", [mk])
-        db.conn.execute("INSERT INTO member_visits VALUES ('brno-1', ?, 1, 2, 1, 'gw-1')", [mk])
-    db.close()
+    with open_database(config.database) as db, db.transaction():
+        db.execute("INSERT INTO members (member_id, member_key) VALUES ('m1', ?)", [mk])
+        db.execute("INSERT INTO member_visits VALUES ('brno-1', ?, 1, 2, 1, 'gw-1')", [mk])
     assert hub_main(["optout", "add", "--mac", OPTED.upper(), "--config", str(path)]) == 1
     captured = capsys.readouterr()
     assert captured.out.startswith("opt-out stored (raw MAC not kept); 1 member visits deleted; 1 opt-outs")
@@ -147,10 +152,9 @@ def test_the_hub_keeps_no_mac_and_forgets_the_member_device(tmp_path: Path,
     crm = tmp_path / "crm.csv"
     crm.write_text(f"member_id,consent,device_mac\nm1,yes,{OPTED}\n")
     assert hub_main(["import-crm", str(crm), "--config", str(path)]) == 0
-    with sqlite3.connect(tmp_path / "hub.db") as conn:
-        assert conn.execute("SELECT count(*) FROM member_visits").fetchone() == (0,)
-        assert conn.execute("SELECT member_key FROM members").fetchall() == [(None,)]
-        assert conn.execute("SELECT count(*) FROM optouts").fetchone() == (1,)
+    assert query(config.database, "SELECT count(*) FROM member_visits") == [(0,)]
+    assert query(config.database, "SELECT member_key FROM members") == [(None,)]
+    assert query(config.database, "SELECT count(*) FROM optouts") == [(1,)]
     crm.unlink()
     mac = mac_bytes(OPTED)
     forms = [mac, mac.hex().encode(), OPTED.encode(), OPTED.upper().encode(),
@@ -176,7 +180,8 @@ class _Frames:
 
 
 def test_a_members_visit_goes_from_the_crm_import_through_the_gateway_to_member_visits(
-        chain: Chain, broker: TlsBroker, capsys: pytest.CaptureFixture[str]) -> None:
+        chain: Chain, broker: TlsBroker, hub_database: DatabaseConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
     """import-crm publishes the consenting member's gateway key; the gateway tags that phone's visitor
     visit; the hub stores it in member_visits under the member key (never the gateway key in visits),
     and the store's metrics count one member visit. Through the TLS broker, signed batches and all."""
@@ -186,7 +191,7 @@ def test_a_members_visit_goes_from_the_crm_import_through_the_gateway_to_member_
     state = chain.root / "gw-a"
     shutil.copy(chain.ca_file, state / "ca.crt")
     _install(chain, state)
-    hub_yaml = _hub_yaml(chain, broker.port)
+    hub_yaml = _hub_yaml(chain, broker.port, hub_database)
     crm = chain.root / "crm.csv"
     crm.write_text(f"member_id,consent,device_mac\nm1,yes,{OPTED}\nm2,no,{OTHER}\n")
     assert hub_main(["import-crm", str(crm), "--config", str(hub_yaml)]) == 0
@@ -207,34 +212,33 @@ def test_a_members_visit_goes_from_the_crm_import_through_the_gateway_to_member_
             rows: list[tuple[str, str]] = []
             while not rows and time.monotonic() < deadline:
                 time.sleep(0.2)
-                with sqlite3.connect(config.database.path) as conn:
-                    rows = conn.execute("SELECT store, member_key FROM member_visits").fetchall()
+                rows = query(config.database, "SELECT store, member_key FROM member_visits")
         finally:
             stop.set()
             runner.join(30)
     assert rows == [(STORE, member_key(member_secret(config.member_secret_path()), mac_bytes(OPTED)))]
-    with sqlite3.connect(config.database.path) as conn:
-        visitors = conn.execute("SELECT count(*) FROM visits WHERE kind = 'visitor'").fetchone()[0]
-        columns = [c[1] for c in conn.execute("PRAGMA table_info(visits)")]
+    visitors = query(config.database, "SELECT count(*) FROM visits WHERE kind = 'visitor'")[0][0]
+    with open_database(config.database) as db:
+        columns = db.columns("visits")
     assert visitors == 2 and "member_key" not in columns  # both visits stored, the tag in neither
 
 
-def test_a_randomized_mac_is_refused_and_nothing_is_stored(tmp_path: Path,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_randomized_mac_is_refused_and_nothing_is_stored(
+        tmp_path: Path, hub_database: DatabaseConfig, capsys: pytest.CaptureFixture[str]) -> None:
     """A locally administered MAC can never match (the phone changes it): `optout add` says so in one
     line, exit code 1, and stores no opt-out."""
     from hub.pki.ca import CertificateAuthority  # noqa: PLC0415 -- hub library
 
     CertificateAuthority.init(tmp_path / "pki", ORG)
     path = tmp_path / "hub.yaml"
-    path.write_text("version: 1\nmqtt: {port: 1, allow_plain_loopback: true}\ndatabase: {path: hub.db}\n"
-                    "trust: {pki_dir: pki}\n")
+    path.write_text("version: 1\nmqtt: {port: 1, allow_plain_loopback: true}\n" + _database(hub_database)
+                    + "trust: {pki_dir: pki}\n")
     assert hub_main(["optout", "add", "--mac", "da:11:22:33:44:55", "--config", str(path)]) == 1
     assert capsys.readouterr().err == (
         "footfall-hub: error: --mac is a randomized (locally administered) MAC, which the phone changes, so "
         "no gateway can ever match it: give the device's hardware Wi-Fi address; nothing was stored\n")
-    assert not (tmp_path / "hub.db").exists() or sqlite3.connect(tmp_path / "hub.db").execute(
-        "SELECT count(*) FROM optouts").fetchone() == (0,)
+    assert (hub_database.engine == "sqlite" and not Path(hub_database.path).exists()) or query(
+        hub_database, "SELECT count(*) FROM optouts") == [(0,)]
 
 
 class _Visitors:
@@ -254,13 +258,13 @@ class _Visitors:
             yield [(time.time(), probe_request(OTHER, seq=1))]
 
 
-def _visit_keys(db_path: str) -> list[str]:
-    with sqlite3.connect(db_path) as conn:
-        return [k for (k,) in conn.execute("SELECT device_key FROM visits WHERE kind = 'visitor' ORDER BY 1")]
+def _visit_keys(db: DatabaseConfig) -> list[str]:
+    return [k for (k,) in query(db, "SELECT device_key FROM visits WHERE kind = 'visitor' ORDER BY 1")]
 
 
 def test_an_opt_out_erases_the_devices_visits_of_the_current_window_from_the_hub(
-        chain: Chain, broker: TlsBroker, capsys: pytest.CaptureFixture[str]) -> None:
+        chain: Chain, broker: TlsBroker, hub_database: DatabaseConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The hub holds no window key, so it cannot find an opted-out device's visits; the gateway can: after
     `optout add`, the gateway that heard the phone today names its visit key in an erase record and the
     hub deletes that visit, while another phone's visit stays. Through the TLS broker, signed batches."""
@@ -272,7 +276,7 @@ def test_an_opt_out_erases_the_devices_visits_of_the_current_window_from_the_hub
     state = chain.root / "gw-a"
     shutil.copy(chain.ca_file, state / "ca.crt")
     _install(chain, state)
-    hub_yaml = _hub_yaml(chain, broker.port)
+    hub_yaml = _hub_yaml(chain, broker.port, hub_database)
     config = load_hub_config(hub_yaml)
     cfg = replace(AgentConfig(org=ORG, store=STORE, agent="gw-a", state_dir=str(state)),
                   source=SourceConfig(type="pcap", path="unused"),
@@ -285,14 +289,14 @@ def test_an_opt_out_erases_the_devices_visits_of_the_current_window_from_the_hub
         runner.start()
         try:
             deadline = time.monotonic() + 30
-            while len(_visit_keys(config.database.path)) < 2 and time.monotonic() < deadline:
+            while len(_visit_keys(config.database)) < 2 and time.monotonic() < deadline:
                 time.sleep(0.2)
-            before = _visit_keys(config.database.path)
+            before = _visit_keys(config.database)
             added_at = time.monotonic()
             assert hub_main(["optout", "add", "--mac", OPTED, "--config", str(hub_yaml)]) == 0
             assert "erase their visits of the current window" in capsys.readouterr().out
             deadline = time.monotonic() + 30
-            while len(_visit_keys(config.database.path)) > 1 and time.monotonic() < deadline:
+            while len(_visit_keys(config.database)) > 1 and time.monotonic() < deadline:
                 time.sleep(0.05)
             took = time.monotonic() - added_at
         finally:
@@ -303,6 +307,5 @@ def test_an_opt_out_erases_the_devices_visits_of_the_current_window_from_the_hub
     keys = {mac: hmac.digest(window_key, bytes.fromhex(mac.replace(":", "")), "sha256")[:16].hex()
             for mac in (OPTED, OTHER)}
     assert before == sorted(keys.values())
-    assert _visit_keys(config.database.path) == [keys[OTHER]]
-    with sqlite3.connect(config.database.path) as conn:
-        assert conn.execute("SELECT device_key FROM erasures").fetchall() == [(keys[OPTED],)]
+    assert _visit_keys(config.database) == [keys[OTHER]]
+    assert query(config.database, "SELECT device_key FROM erasures") == [(keys[OPTED],)]

@@ -109,6 +109,18 @@ _V2 = (
     "ALTER TABLE agents ADD PRIMARY KEY (org, store, agent)",
 )
 
+_V3 = (
+    # members: the daily lifecycle segments (hub/members/segments.py) and who arrived when, for the live
+    # page's list and the one-event-per-visit dedupe (hub/members/arrivals.py); SQLite makes them lazily
+    "CREATE TABLE member_segments (as_of text NOT NULL, member_id text NOT NULL, segment text NOT NULL,"
+    " recency_d bigint, active_days_28d bigint, frequency_90d bigint, visit_days_90d bigint,"
+    " purchases_90d bigint, spend_90d double precision, r_score bigint, f_score bigint, m_score bigint,"
+    " PRIMARY KEY (as_of, member_id))",
+    "CREATE TABLE member_arrivals (store text NOT NULL, member_key text NOT NULL,"
+    " seen_epoch_s bigint NOT NULL, member_id text NOT NULL, announced bigint NOT NULL,"
+    " PRIMARY KEY (store, member_key, seen_epoch_s))",
+)
+
 _V6 = (
     # the agent's calibration from its status (issue 19), kept as SQLite's agents.learned is
     "ALTER TABLE agents ADD COLUMN learned text",
@@ -117,6 +129,7 @@ _V6 = (
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the SQLite schema of hub/store/schema.py v1", _V1),
     Migration(2, "people, erasures, presence and arrivals; agents keyed by (org, store, agent)", _V2),
+    Migration(3, "members' daily segments and arrivals (tables SQLite makes lazily)", _V3),
     Migration(6, "agents.learned: the calibration of the agent's status", _V6),
 )
 LATEST = MIGRATIONS[-1].version

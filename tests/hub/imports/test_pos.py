@@ -6,16 +6,19 @@ import csv
 import dataclasses
 import io
 import random
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-import sqlite_utils
 
-from hub.config import HubConfig, PosConfig, StoreConfig
-from hub.imports import ImportFileError, importer, pos
+from hub.config import DatabaseConfig, HubConfig, PosConfig, StoreConfig
+from hub.imports import ImportFileError, base, importer, pos
+from hub.imports.base import imported_before
 from hub.imports.pos import cents, insert_statement
-from hub.store import open_db
+from hub.store.sql import Db, open_database
+from tests.hub.support import query
 
 CONFIG = HubConfig(default_timezone="UTC", stores={"brno-1": StoreConfig(timezone="Europe/Prague")})
 GOOD = """\
@@ -28,12 +31,17 @@ leeds-2,2026-11-26T10:15:00,T1,7
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[sqlite_utils.Database]:
-    database = open_db(tmp_path / "hub.db")
-    try:
+def db(hub_database: DatabaseConfig) -> Iterator[Db]:
+    """The hub's database on each engine (tests/conftest.py)."""
+    with open_database(hub_database) as database:
         yield database
-    finally:
-        database.close()
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Iterator[Db]:
+    """An SQLite file, for what only SQLite has (its strftime, its indexes, its statement trace)."""
+    with open_database(DatabaseConfig(path=str(tmp_path / "hub.db"))) as database:
+        yield database
 
 
 def csv_file(tmp_path: Path, text: str, name: str = "pos.csv") -> Path:
@@ -42,14 +50,14 @@ def csv_file(tmp_path: Path, text: str, name: str = "pos.csv") -> Path:
     return path
 
 
-def rows(db: sqlite_utils.Database) -> list[tuple[object, ...]]:
+def rows(db: Db) -> list[tuple[object, ...]]:
     return db.execute(
         "SELECT store, transaction_id, at_utc, at_epoch_s, net_amount_cents FROM pos_transactions"
         " ORDER BY store, transaction_id"
     ).fetchall()
 
 
-def test_good_file_is_imported_in_utc_cents(db: sqlite_utils.Database, tmp_path: Path) -> None:
+def test_good_file_is_imported_in_utc_cents(db: Db, tmp_path: Path) -> None:
     """Offsets are honoured, naive times are the store's local time, amounts exact cents, refunds negative."""
     result = importer("pos")(db, csv_file(tmp_path, GOOD), CONFIG)
     assert result.summary().split("\n")[0] == "pos.csv: 4 rows imported"
@@ -62,7 +70,7 @@ def test_good_file_is_imported_in_utc_cents(db: sqlite_utils.Database, tmp_path:
 
 
 def test_bad_row_names_file_line_and_column_and_writes_nothing(
-    db: sqlite_utils.Database, tmp_path: Path
+    db: Db, tmp_path: Path
 ) -> None:
     """One bad row anywhere stops the import before anything is written, and says exactly where."""
     text = (
@@ -99,10 +107,15 @@ def test_bad_row_names_file_line_and_column_and_writes_nothing(
             "brno-1,2026-11-26T10:00:00Z,T9",
             "pos.csv:2: expected 4 fields (store,timestamp,transaction_id,net_amount), found 3",
         ),
+        (  # PostgreSQL cannot store it, so neither engine does
+            "brno-1,2026-11-26T10:00:00Z,T\x009,1.00",
+            "pos.csv:2: transaction_id: holds a NUL character (0x00), which a text column cannot store: a"
+            " damaged export?",
+        ),
     ],
 )
 def test_each_kind_of_bad_row_is_explained(
-    db: sqlite_utils.Database, tmp_path: Path, row: str, message: str
+    db: Db, tmp_path: Path, row: str, message: str
 ) -> None:
     """The error says which column is wrong and why, in words a shop manager can act on."""
     with pytest.raises(ImportFileError) as err:
@@ -110,7 +123,7 @@ def test_each_kind_of_bad_row_is_explained(
     assert str(err.value) == message
 
 
-def test_duplicate_transaction_in_one_file_is_an_error(db: sqlite_utils.Database, tmp_path: Path) -> None:
+def test_duplicate_transaction_in_one_file_is_an_error(db: Db, tmp_path: Path) -> None:
     """The same transaction twice in one export is a broken export, not something to guess about."""
     with pytest.raises(ImportFileError) as err:
         importer("pos")(db, csv_file(tmp_path, GOOD + "brno-1,2026-11-26T11:00:00Z,T2,3.00\n"), CONFIG)
@@ -119,7 +132,7 @@ def test_duplicate_transaction_in_one_file_is_an_error(db: sqlite_utils.Database
     )
 
 
-def test_wrong_header_is_an_error(db: sqlite_utils.Database, tmp_path: Path) -> None:
+def test_wrong_header_is_an_error(db: Db, tmp_path: Path) -> None:
     """A file from another system is refused at its header, naming the missing field, the names looked
     for and how to map it (changed deliberately: columns are now found by their usual names)."""
     with pytest.raises(ImportFileError) as err:
@@ -131,7 +144,7 @@ def test_wrong_header_is_an_error(db: sqlite_utils.Database, tmp_path: Path) -> 
 
 
 def test_reimporting_the_same_file_adds_nothing_and_says_so(
-    db: sqlite_utils.Database, tmp_path: Path
+    db: Db, tmp_path: Path
 ) -> None:
     """Running the same import twice (a retried cron job) is harmless and the user is told."""
     path = csv_file(tmp_path, GOOD)
@@ -142,7 +155,7 @@ def test_reimporting_the_same_file_adds_nothing_and_says_so(
     assert len(rows(db)) == 4
 
 
-def test_overlapping_export_adds_only_new_transactions(db: sqlite_utils.Database, tmp_path: Path) -> None:
+def test_overlapping_export_adds_only_new_transactions(db: Db, tmp_path: Path) -> None:
     """Exports that overlap (Monday-Wednesday, then Tuesday-Thursday) import each transaction once."""
     importer("pos")(db, csv_file(tmp_path, GOOD, "mon.csv"), CONFIG)
     later = [*GOOD.splitlines()[0:2], "brno-1,2026-11-27T10:00:00+01:00,T4,3.00"]
@@ -174,7 +187,7 @@ R3;2026-11-26;11:00:00;brno-1;-4.00;completed;;C
 
 
 def test_line_items_fold_into_transactions_with_voids_and_members(
-    db: sqlite_utils.Database, tmp_path: Path
+    db: Db, tmp_path: Path
 ) -> None:
     """A line-item export (semicolons, date and time columns, vendor names) sums lines per receipt in any
     order; a voided receipt is kept but marked; the loyalty id is the member id."""
@@ -191,7 +204,7 @@ def test_line_items_fold_into_transactions_with_voids_and_members(
 
 
 def test_columns_mapped_in_the_config_and_a_store_for_the_whole_file(
-    db: sqlite_utils.Database, tmp_path: Path
+    db: Db, tmp_path: Path
 ) -> None:
     """An export with its own names is read through hub.yaml's pos.columns; pos.store fills a missing
     store column."""
@@ -205,7 +218,7 @@ def test_columns_mapped_in_the_config_and_a_store_for_the_whole_file(
     assert rows(db) == [("brno-1", "B1", "2026-11-26T09:00:00Z", 1795683600, 300)]
 
 
-def test_a_later_export_voids_an_imported_transaction(db: sqlite_utils.Database, tmp_path: Path) -> None:
+def test_a_later_export_voids_an_imported_transaction(db: Db, tmp_path: Path) -> None:
     """A void that arrives in a later export marks the stored transaction voided."""
     importer("pos")(db, csv_file(tmp_path, GOOD, "a.csv"), CONFIG)
     later = (
@@ -229,7 +242,7 @@ def test_a_later_export_voids_an_imported_transaction(db: sqlite_utils.Database,
      " (e.g. 2026-11-26T14:03:00+01:00)"),
 ])
 def test_new_shapes_explain_their_bad_rows(
-    db: sqlite_utils.Database, tmp_path: Path, text: str, message: str
+    db: Db, tmp_path: Path, text: str, message: str
 ) -> None:
     """Errors of the other export shapes name file, line and column, word for word."""
     with pytest.raises(ImportFileError) as err:
@@ -288,7 +301,7 @@ def test_fast_path_and_row_by_row_check_store_the_same_rows(
     export = big_export(6000, seed=7)
     stored = []
     for name, quoting in (("plain.csv", csv.QUOTE_MINIMAL), ("quoted.csv", csv.QUOTE_ALL)):
-        database = open_db(tmp_path / f"{name}.db")
+        database = open_database(DatabaseConfig(path=str(tmp_path / f"{name}.db")))
         try:
             result = importer("pos")(database, write_csv(tmp_path / name, export, quoting), config)
             assert (result.rows_n, result.added_n) == (6000, 6000)
@@ -305,17 +318,15 @@ def test_fast_path_and_row_by_row_check_store_the_same_rows(
     assert sum(r[6] for r in stored[0]) == sum(1 for i in range(6000) if i % 97 == 0 and i % 3)
 
 
-def test_offsets_with_seconds_and_far_dates_get_strftime_at_utc(
-    db: sqlite_utils.Database, tmp_path: Path
-) -> None:
+def test_offsets_with_seconds_and_far_dates_get_strftime_at_utc(sqlite_db: Db, tmp_path: Path) -> None:
     """A local mean time offset (Prague before 1891: +0:57:44) is not a whole minute, and years below 1000
     are still four digits: at_utc is what SQLite's strftime makes of at_epoch_s."""
     naive = "store,timestamp,transaction_id,net_amount\nbrno-1,1880-06-01 12:00:00,L1,1.00\n"
     aware = "store,timestamp,transaction_id,net_amount\nbrno-1,0999-01-01T00:00:05+01:00,L2,1.00\n"
     any_time = dataclasses.replace(CONFIG, pos=PosConfig(time_range_days=0))  # 0: no range check
-    importer("pos")(db, csv_file(tmp_path, naive, "naive.csv"), any_time)
-    importer("pos")(db, csv_file(tmp_path, aware, "aware.csv"), any_time)
-    assert db.execute(
+    importer("pos")(sqlite_db, csv_file(tmp_path, naive, "naive.csv"), any_time)
+    importer("pos")(sqlite_db, csv_file(tmp_path, aware, "aware.csv"), any_time)
+    assert sqlite_db.execute(
         "SELECT transaction_id, at_utc, strftime('%Y-%m-%dT%H:%M:%SZ', at_epoch_s, 'unixepoch')"
         " FROM pos_transactions ORDER BY transaction_id").fetchall() == [
         ("L1", "1880-06-01T11:02:16Z", "1880-06-01T11:02:16Z"),
@@ -330,22 +341,23 @@ def test_only_a_hex_sha_goes_into_the_statement() -> None:
         insert_statement("x'); DROP TABLE pos_transactions; --")
 
 
-def indexes(db: sqlite_utils.Database) -> list[tuple[object, ...]]:
+def indexes(db: Db) -> list[tuple[object, ...]]:
     return db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'"
                       " AND tbl_name = 'pos_transactions' ORDER BY name").fetchall()
 
 
 def test_a_bulk_load_remakes_the_time_index_and_a_failed_one_keeps_it(
-    db: sqlite_utils.Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sqlite_db: Db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A file twice the size of the table drops the index and makes it again in the same transaction
     (the rows counted as before); a bad row rolls the drop back; a file smaller than that leaves the
-    index alone."""
+    index alone. (SQLite: PostgreSQL loads through COPY.)"""
+    db = sqlite_db
     monkeypatch.setattr(pos, "BULK_LINES", 2)
     before = indexes(db)
     assert len(before) == 1
     statements: list[str] = []
-    db.conn.set_trace_callback(statements.append)
+    db.raw.set_trace_callback(statements.append)
     bad = GOOD + "brno-1,2026-11-26T12:00:00+01:00,X99,abc\n"
     with pytest.raises(ImportFileError):
         importer("pos")(db, csv_file(tmp_path, bad, "bad.csv"), CONFIG)
@@ -379,3 +391,78 @@ def test_the_column_parse_of_amounts_agrees_with_cents(text: str) -> None:
     assert pos._usual_cents([text, "1.00"]) in (None, [want, 100])
     if text in ("12.50", "-0.07", "007.00", "-0.00"):
         assert got == [want]
+
+
+def test_a_many_chunk_export_and_its_correction_are_stored_alike_on_either_engine(
+    db: Db, hub_database: DatabaseConfig, tmp_path: Path
+) -> None:
+    """A 6,000-row export (many chunks) and then a corrected copy of it (amounts, voids and members
+    changed, rows added) give the same rows and the same summaries on this engine as on SQLite: the
+    PostgreSQL load (COPY, then one merge) counts added and changed rows as SQLite's upserts do."""
+    export = big_export(6000, seed=11)
+    fixed = [export[0], *([*r[:3], "1.00" if i % 5 == 0 else r[3], "void" if i % 7 == 0 else r[4],
+                           "M1" if i % 11 == 0 else r[5]] for i, r in enumerate(export[1:]))]
+    fixed += [["brno-1", "2026-10-20 10:00:00", f"NEW-{i}", "2.00", "completed", ""] for i in range(50)]
+    files = [write_csv(tmp_path / "week.csv", export, csv.QUOTE_MINIMAL),
+             write_csv(tmp_path / "week-fixed.csv", fixed, csv.QUOTE_MINIMAL)]
+    got, want = [], []
+    with open_database(DatabaseConfig(path=str(tmp_path / "reference.db"))) as reference:
+        for path in files:
+            got.append(importer("pos")(db, path, ZONES).summary().split("\n")[0])
+            want.append(importer("pos")(reference, path, ZONES).summary().split("\n")[0])
+        assert db.execute(ALL_COLUMNS).fetchall() == reference.execute(ALL_COLUMNS).fetchall()
+    assert got == want
+    assert want[1].startswith("week-fixed.csv: 50 of 6,050 rows imported (6,000 already in the database)")
+    assert "already stored changed by this export" in want[1]
+
+
+def test_two_imports_of_one_file_that_both_found_it_new_add_it_once(
+    hub_database: DatabaseConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two imports of the same file, each on its own connection, both past the "imported before?" check
+    before either writes: the second waits for the first (SQLite's write lock, PostgreSQL's advisory
+    lock), then finds the file recorded and adds nothing."""
+    both_checked = threading.Barrier(2, timeout=30)
+
+    def checked(*args: Any) -> Any:
+        found = imported_before(*args)
+        both_checked.wait()
+        return found
+
+    monkeypatch.setattr(pos, "imported_before", checked)
+    path = csv_file(tmp_path, GOOD)
+    added: list[int] = []
+
+    def run() -> None:
+        with open_database(hub_database) as own:
+            added.append(importer("pos")(own, path, CONFIG).added_n)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(added) == [0, 4]
+    assert query(hub_database, "SELECT count(*) FROM pos_transactions") == [(4,)]
+    assert query(hub_database, "SELECT count(*) FROM imports") == [(1,)]
+
+
+def test_an_import_that_waits_too_long_for_another_says_the_database_is_busy(
+    db: Db, hub_database: DatabaseConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While another import holds the database, an import waits (30 s), then says so in one line and
+    writes nothing; once the other is done it goes in."""
+    monkeypatch.setattr(base, "BUSY_TIMEOUT_S", 0.2)
+    with open_database(hub_database) as other:
+        if other.engine == "sqlite":
+            other.execute("BEGIN IMMEDIATE")
+            why = "database is locked"
+        else:
+            other.execute("SELECT pg_advisory_lock(?)", (base.IMPORT_LOCK,))
+            why = "canceling statement due to lock timeout"
+        with pytest.raises(ImportFileError) as err:
+            importer("pos")(db, csv_file(tmp_path, GOOD), CONFIG)
+        assert str(err.value) == f"pos.csv: the database is busy ({why}); try again"
+        other.execute("ROLLBACK" if other.engine == "sqlite" else "SELECT pg_advisory_unlock_all()")
+    assert rows(db) == []
+    assert importer("pos")(db, csv_file(tmp_path, GOOD), CONFIG).added_n == 4

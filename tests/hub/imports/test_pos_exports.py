@@ -6,17 +6,16 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlite_utils
 
 from hub.cli import main
-from hub.config import HubConfig, PosConfig, StoreConfig
+from hub.config import DatabaseConfig, HubConfig, PosConfig, StoreConfig
 from hub.imports import ImportFileError, importer
-from hub.store import open_db
+from hub.store.sql import Db, open_database
+from tests.hub.support import query
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "pos"
 SQUARE = HubConfig(
@@ -37,20 +36,18 @@ CHINA = HubConfig(
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[sqlite_utils.Database]:
-    database = open_db(tmp_path / "hub.db")
-    try:
+def db(hub_database: DatabaseConfig) -> Iterator[Db]:
+    """The hub's database on each engine (tests/conftest.py)."""
+    with open_database(hub_database) as database:
         yield database
-    finally:
-        database.close()
 
 
-def stored(db: sqlite_utils.Database) -> list[tuple[object, ...]]:
+def stored(db: Db) -> list[tuple[object, ...]]:
     return db.execute("SELECT store, transaction_id, at_utc, net_amount_cents, member_id, voided"
                       " FROM pos_transactions ORDER BY at_epoch_s").fetchall()
 
 
-def test_a_square_export_imports_unedited(db: sqlite_utils.Database) -> None:
+def test_a_square_export_imports_unedited(db: Db) -> None:
     """Square: `$24.90`, quoted `"$1,512.50"`, `-$5.00`, `11/24/26` + `09:12:44` in the store's zone, location
     names to store ids; net sales from Net Sales, never Total Collected (tax and tip included)."""
     result = importer("pos")(db, DATA / "square-transactions.csv", SQUARE)
@@ -76,7 +73,7 @@ def test_a_square_export_imports_unedited(db: sqlite_utils.Database) -> None:
     ]
 
 
-def test_a_shopify_export_imports_unedited(db: sqlite_utils.Database) -> None:
+def test_a_shopify_export_imports_unedited(db: Db) -> None:
     """Shopify: `+0100` times, `#1001` names (pos.columns), a voided order kept and not counted, a refund;
     no net column, so net = Total - Taxes (the prices include VAT)."""
     result = importer("pos")(db, DATA / "shopify-orders.csv", SHOPIFY)
@@ -95,7 +92,7 @@ def test_a_shopify_export_imports_unedited(db: sqlite_utils.Database) -> None:
 
 
 def test_a_chinese_export_imports_and_its_gbk_copy_is_refused_by_name(
-    db: sqlite_utils.Database, tmp_path: Path
+    db: Db, tmp_path: Path
 ) -> None:
     """A Chinese POS day: Chinese headers, `¥1,130.00`, net from 不含税金额 (not the tax-inclusive 含税金额),
     已作废 voided. The same file saved as GBK is refused, naming GBK and how to convert it."""
@@ -113,7 +110,7 @@ def test_a_chinese_export_imports_and_its_gbk_copy_is_refused_by_name(
         importer("pos")(db, gbk, CHINA)
 
 
-def test_a_total_alone_is_never_taken_as_net_sales(db: sqlite_utils.Database, tmp_path: Path) -> None:
+def test_a_total_alone_is_never_taken_as_net_sales(db: Db, tmp_path: Path) -> None:
     """An export with a tax-inclusive Total and no net or tax column is refused at its header, with the
     remedy."""
     path = tmp_path / "pos.csv"
@@ -131,7 +128,7 @@ def test_a_total_alone_is_never_taken_as_net_sales(db: sqlite_utils.Database, tm
     ("ch", "1'234.50", 123450), ("en", '"£1,234.50"', 123450),
 ])
 def test_amounts_follow_the_store_s_locale(
-    db: sqlite_utils.Database, tmp_path: Path, locale: str, amount: str, cents: int
+    db: Db, tmp_path: Path, locale: str, amount: str, cents: int
 ) -> None:
     """Decimal commas, thousands separators and currency marks as the store's locale writes them."""
     path = tmp_path / "pos.csv"
@@ -157,7 +154,7 @@ def test_amounts_follow_the_store_s_locale(
      " wrong date format?"),
 ])
 def test_amounts_and_times_out_of_range_fail_by_line(
-    db: sqlite_utils.Database, tmp_path: Path, row: str, message: str
+    db: Db, tmp_path: Path, row: str, message: str
 ) -> None:
     """An ambiguous amount, one beyond pos.max_amount, a local time the clocks skip and a date outside
     pos.time_range_days are refused with their line; nothing is written."""
@@ -171,7 +168,7 @@ def test_amounts_and_times_out_of_range_fail_by_line(
 
 
 def test_a_corrected_export_updates_the_rows_and_says_how_many(
-    db: sqlite_utils.Database, tmp_path: Path
+    db: Db, tmp_path: Path
 ) -> None:
     """Corrections (the same transaction ids with a new amount, a void, a new time) replace the stored
     values; the summary says how many changed; unchanged rows are not counted; the newest file imported
@@ -193,7 +190,7 @@ def test_a_corrected_export_updates_the_rows_and_says_how_many(
                                                         ("T4", 500, 0)]
 
 
-def _import(db_path: str, csv_path: str, hub_yaml: str, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _import(csv_path: str, hub_yaml: str, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     import contextlib  # noqa: PLC0415
     import io  # noqa: PLC0415
 
@@ -203,19 +200,22 @@ def _import(db_path: str, csv_path: str, hub_yaml: str, out: multiprocessing.Que
     out.put((code, stdout.getvalue(), stderr.getvalue()))
 
 
-def test_two_imports_of_one_file_at_once_neither_tracebacks(tmp_path: Path) -> None:
+def test_two_imports_of_one_file_at_once_neither_tracebacks(
+    hub_database: DatabaseConfig, tmp_path: Path
+) -> None:
     """Two processes import the same 20,000-row file at the same moment: one imports it, the other waits
-    for the database and then adds nothing; both exit 0 and say so, no traceback."""
+    for the database and then adds nothing; both exit 0 and say so, no traceback (either engine)."""
     lines = ["store,timestamp,transaction_id,net_amount"]
     lines += [f"brno-1,2026-11-24T{10 + i // 3600 % 8:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z,T{i},1.00"
               for i in range(20_000)]
     (tmp_path / "pos.csv").write_text("\n".join(lines) + "\n")
-    (tmp_path / "hub.yaml").write_text("version: 1\ndatabase: {path: hub.db}\n")
-    open_db(tmp_path / "hub.db").close()
+    where = f"url: '{hub_database.url}'" if hub_database.engine == "postgresql" else "path: hub.db"
+    (tmp_path / "hub.yaml").write_text(f"version: 1\ndatabase: {{{where}}}\n")
+    open_database(hub_database).close()
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    procs = [ctx.Process(target=_import, args=(str(tmp_path / "hub.db"), str(tmp_path / "pos.csv"),
-                                               str(tmp_path / "hub.yaml"), out)) for _ in range(2)]
+    procs = [ctx.Process(target=_import, args=(str(tmp_path / "pos.csv"), str(tmp_path / "hub.yaml"), out))
+             for _ in range(2)]
     for p in procs:
         p.start()
     got = [out.get(timeout=120) for _ in procs]
@@ -227,12 +227,27 @@ def test_two_imports_of_one_file_at_once_neither_tracebacks(tmp_path: Path) -> N
     assert firsts[1] in ("pos.csv: nothing imported: its 20,000 rows were already in the database",
                          "pos.csv: 20,000 rows imported") or firsts[1].startswith(
                              "pos.csv: nothing imported: this file was already imported at"), firsts
-    with sqlite3.connect(tmp_path / "hub.db") as conn:
-        assert conn.execute("SELECT count(*) FROM pos_transactions").fetchone() == (20_000,)
-        assert conn.execute("SELECT count(*) FROM imports").fetchone() == (1,)
+    assert query(hub_database, "SELECT count(*) FROM pos_transactions") == [(20_000,)]
+    assert query(hub_database, "SELECT count(*) FROM imports") == [(1,)]
 
 
 def test_config_rejects_an_unknown_locale() -> None:
     """A store's locale must be one the hub can read and write amounts in."""
     with pytest.raises(ValueError, match="locale 'xx' is not one of en, zh, ja, de, fr, cs, ch"):
         dataclasses.replace(StoreConfig(), locale="xx").check()
+
+
+def test_an_import_into_a_postgresql_database_behind_the_code_says_what_to_run(
+    pg_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """import-pos against a PostgreSQL database not yet migrated: one line naming the command to run,
+    exit 1, nothing imported."""
+    from hub.store.postgres.schema import LATEST  # noqa: PLC0415 -- the version the message names
+
+    (tmp_path / "pos.csv").write_text("store,timestamp,transaction_id,net_amount\n"
+                                      "brno-1,2026-11-24T10:00:00Z,T1,1.00\n")
+    (tmp_path / "hub.yaml").write_text(f"version: 1\ndatabase: {{url: '{pg_url}'}}\n")
+    assert main(["import-pos", str(tmp_path / "pos.csv"), "--config", str(tmp_path / "hub.yaml")]) == 1
+    assert capsys.readouterr().err == (
+        f"footfall-hub: error: the database is at schema version 0, this hub needs {LATEST} (run:"
+        " footfall-hub migrate --config hub.yaml); nothing was imported\n")

@@ -12,11 +12,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.config import HubConfig, StoreConfig
+from hub.config import DatabaseConfig, HubConfig, StoreConfig
 from hub.imports import ImportFileError, importer
 from hub.imports.pos_values import cents
 from hub.locales import LOCALES
-from hub.store import open_db
+from hub.store.sql import open_database
 
 CONFIG = HubConfig(stores={"brno-1": StoreConfig(timezone="Europe/Prague")})
 AMOUNT_CHARS = "0123456789.,-+ ()$€¥£'\u00a0\u202fKčCNYUSD"
@@ -29,13 +29,19 @@ FIELD = st.one_of(
 GOOD = "store,timestamp,transaction_id,net_amount\nbrno-1,2026-11-24T10:00:00Z,G1,1.00\n"
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(rows=st.lists(st.tuples(FIELD, FIELD, FIELD, FIELD), min_size=1, max_size=4))
-def test_any_rows_are_stored_or_refused_by_line_and_a_good_file_follows(rows: list[tuple[str, ...]]) -> None:
-    """Random fields in each column: stored, or ImportFileError naming `pos.csv:N`; nothing else."""
+def test_any_rows_are_stored_or_refused_by_line_and_a_good_file_follows(
+    hub_database: DatabaseConfig, rows: list[tuple[str, ...]]
+) -> None:
+    """Random fields in each column: stored, or ImportFileError naming `pos.csv:N`; nothing else (either
+    engine: one database for every example, emptied before each)."""
     with tempfile.TemporaryDirectory() as tmp:
-        db = open_db(Path(tmp) / "hub.db")
+        db = open_database(hub_database)
         try:
+            db.execute("DELETE FROM pos_transactions")
+            db.execute("DELETE FROM imports")
             text = io.StringIO()
             writer = csv.writer(text, lineterminator="\n")
             writer.writerow(["store", "timestamp", "transaction_id", "net_amount"])

@@ -6,23 +6,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlite_utils
 
-from hub.config import HubConfig, StoreConfig
+from hub.config import DatabaseConfig, HubConfig, StoreConfig
 from hub.imports import ImportFileError, importer
-from hub.store import open_db
+from hub.store.sql import Db, open_database
 
 CONFIG = HubConfig(stores={"brno-1": StoreConfig(timezone="Europe/Prague")})
 ROTA = "store,date,hour,labour_hours\nbrno-1,2026-11-26,10,3\nbrno-1,2026-11-26,11,2.5\n"
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[sqlite_utils.Database]:
-    database = open_db(tmp_path / "hub.db")
-    try:
+def db(hub_database: DatabaseConfig) -> Iterator[Db]:
+    """The hub's database on each engine (tests/conftest.py)."""
+    with open_database(hub_database) as database:
         yield database
-    finally:
-        database.close()
 
 
 def rota(tmp_path: Path, text: str, name: str = "rota.csv") -> Path:
@@ -32,7 +29,7 @@ def rota(tmp_path: Path, text: str, name: str = "rota.csv") -> Path:
 
 
 def test_local_hours_are_stored_in_utc_and_corrections_replace(
-    db: sqlite_utils.Database, tmp_path: Path
+    db: Db, tmp_path: Path
 ) -> None:
     """Local 10:00 in Prague is 09:00Z; a later file changes only the hours it corrects; the same file
     twice adds nothing."""
@@ -66,7 +63,7 @@ def test_local_hours_are_stored_in_utc_and_corrections_replace(
         ),
     ],
 )
-def test_bad_rows_are_explained(db: sqlite_utils.Database, tmp_path: Path, row: str, message: str) -> None:
+def test_bad_rows_are_explained(db: Db, tmp_path: Path, row: str, message: str) -> None:
     """Errors name file, line and column, word for word; nothing is written."""
     with pytest.raises(ImportFileError) as err:
         importer("staff")(db, rota(tmp_path, f"store,date,hour,labour_hours\n{row}\n"), CONFIG)

@@ -190,12 +190,14 @@ def test_a_voided_sale_counts_nowhere(config: HubConfig, tmp_path: Path, db: sql
     one way (the issue: `--date` counted it, `--from/--to` did not)."""
     from hub.imports import importer  # noqa: PLC0415
     from hub.joins.metrics import store_metrics  # noqa: PLC0415
+    from hub.store.sql import open_database  # noqa: PLC0415
 
     build(config, tmp_path)
     void = tmp_path / "void.csv"
     void.write_text("store,timestamp,transaction_id,net_amount,status\n"
                     "brno-1,2026-11-26T10:10:00+01:00,T1,25.00,VOID\n")
-    importer("pos")(db, void, config)
+    with open_database(config.database) as imports:  # the importer takes a Db (hub/store/sql.py)
+        importer("pos")(imports, void, config)
     r = report(db, config)
     assert (r.day.transactions, r.day.net_sales_cents) == (3, 2550)
     assert (r.hours[10].transactions, r.hours[10].net_sales_cents) == (1, 550)

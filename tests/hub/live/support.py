@@ -11,7 +11,7 @@ from hub.config import HubConfig, LiveConfig, TrustConfig
 from hub.imports import importer
 from hub.imports.crm import gateway_key
 from hub.pki.registry import optout_secret
-from hub.store import open_db
+from hub.store.sql import open_database
 from tests.support.mosquitto import free_port
 
 MACS = {"M1": "00:1b:63:a1:b2:c3", "M2": "f4:f5:e8:12:34:56"}
@@ -33,7 +33,7 @@ def import_members(config: HubConfig, tmp: Path, consent: str = "yes", name: str
     path = tmp / name
     path.write_text("member_id,segment,tier,join_date,consent,device_mac\n" + "".join(
         f"{m},family,gold,2024-05-01,{consent},{mac}\n" for m, mac in MACS.items()))
-    db = open_db(config.database.path)
+    db = open_database(config.database)
     try:
         importer("crm")(db, path, config)
     finally:

@@ -15,11 +15,11 @@ hub's tables, as ingest and imports would write them. Seeded: the same seed give
 from __future__ import annotations
 
 import random
-import sqlite3
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from hub.store import open_db
+from hub.config import DatabaseConfig
+from hub.store.sql import Db, open_database
 
 STORES = ("brno-1", "brno-2", "praha-1")
 KINDS = {"active": 0.3, "normal": 0.3, "lapsing": 0.15, "churn_risk": 0.1, "new": 0.15}
@@ -27,8 +27,11 @@ GAPS = {"active": (1, 4), "normal": (6, 12), "lapsing": (3, 8), "churn_risk": (3
 DAYS = 61
 
 
-def generate(db_path: str | Path, as_of: date, members_n: int, seed: int = 1) -> dict[str, str]:
-    """Write the chain's members, member visits and purchases; member id -> planned segment."""
+def generate(
+    database: DatabaseConfig | str | Path, as_of: date, members_n: int, seed: int = 1
+) -> dict[str, str]:
+    """Write the chain's members, member visits and purchases into the hub database (either engine; a
+    path is an SQLite file); member id -> planned segment."""
     rng = random.Random(seed)
     first_day = as_of - timedelta(days=DAYS - 1)
     truth: dict[str, str] = {}
@@ -65,22 +68,23 @@ def generate(db_path: str | Path, as_of: date, members_n: int, seed: int = 1) ->
             if rng.random() < 0.6:
                 sales.append((store, f"{member}-{start}", at.strftime("%Y-%m-%dT%H:%M:%SZ"), start + 900,
                               rng.randint(500, 15000), member))
-    db = open_db(db_path)
-    try:
-        with db.conn:
-            db.conn.executemany("INSERT INTO members (member_id, segment, tier, joined_on, member_key)"
-                                " VALUES (?, ?, ?, ?, ?)", members)
-            db.conn.executemany("INSERT INTO member_visits VALUES (?, ?, ?, ?, ?, ?)", visits)
-            db.conn.executemany("INSERT INTO pos_transactions (store, transaction_id, at_utc, at_epoch_s,"
-                                " net_amount_cents, member_id) VALUES (?, ?, ?, ?, ?, ?)", sales)
-    finally:
-        db.close()
+    if not isinstance(database, DatabaseConfig):
+        database = DatabaseConfig(path=str(database))
+    with open_database(database) as db, db.transaction():
+        if members:
+            db.executemany("INSERT INTO members (member_id, segment, tier, joined_on, member_key)"
+                           " VALUES (?, ?, ?, ?, ?)", members)
+        if visits:
+            db.executemany("INSERT INTO member_visits VALUES (?, ?, ?, ?, ?, ?)", visits)
+        if sales:
+            db.executemany("INSERT INTO pos_transactions (store, transaction_id, at_utc, at_epoch_s,"
+                           " net_amount_cents, member_id) VALUES (?, ?, ?, ?, ?, ?)", sales)
     return truth
 
 
-def agreement(conn: sqlite3.Connection, truth: dict[str, str], as_of: date) -> tuple[float, dict[str, str]]:
+def agreement(db: Db, truth: dict[str, str], as_of: date) -> tuple[float, dict[str, str]]:
     """Share of members whose stored segment on `as_of` is the planned one; and each member's segment."""
-    got = {str(m): str(s) for m, s in conn.execute(
+    got = {str(m): str(s) for m, s in db.execute(
         "SELECT member_id, segment FROM member_segments WHERE as_of = ?", (as_of.isoformat(),))}
     same = sum(1 for m, s in truth.items() if got.get(m) == s)
     return same / len(truth), got

@@ -27,6 +27,7 @@ from hub.joins import daily_report
 from hub.reports import FORMATS, formatter
 from hub.reports.html import write_page
 from hub.store import open_db
+from hub.store.sql import open_database
 from tests.hub.reports.chromium import Page, browser, chromium_binary, coloured_pixels, open_file, screenshot
 from tests.hub.scenario import build, write
 
@@ -79,7 +80,8 @@ def build_week(config: HubConfig, tmp_path: Path, *, with_footfall: bool = True)
         )
     write(config, [("gw-1", i, records[i * 400:(i + 1) * 400]) for i in range(len(records) // 400 + 1)])
     (tmp_path / "pos.csv").write_text("\n".join(pos) + "\n")
-    importer("pos")(db, tmp_path / "pos.csv", config)
+    with open_database(config.database) as imports:  # the importer takes a Db (hub/store/sql.py)
+        importer("pos")(imports, tmp_path / "pos.csv", config)
     db.close()
 
 
