@@ -365,7 +365,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if hasattr(args, "run_with_config"):  # imports, members: ValueError is the user's error
             try:
-                code: int = args.run_with_config(args, _config(args))
+                any_engine = args.command in ("users", "live")  # hub/live runs on both (issue 17)
+                code: int = args.run_with_config(args, _config(args, any_engine=any_engine))
             except ValueError as exc:
                 raise UserError(str(exc)) from None
         else:

@@ -50,8 +50,8 @@ class LiveServer:
     def __init__(self, config: HubConfig, state: LiveState, extra: Callable[[str, float], dict[str, Any]],
                  address: tuple[str, int]) -> None:
         self.config, self.state, self.extra = config, state, extra
-        self.users = Users(config.database.path)
-        self.sessions = Sessions(config.live.session_ttl_s)
+        self.users = Users(config.database)  # one connection for the HTTP threads, behind its lock
+        self.sessions = Sessions(self.users, config.live.session_ttl_s)
         self._key = secrets.token_bytes(32)
         self.stopping = threading.Event()
         self.httpd = ThreadingHTTPServer(address, _handler(self))

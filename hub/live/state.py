@@ -31,6 +31,11 @@ from agent.wire.records import iso
 from hub.store.rows import RECORD_TABLES
 
 CAPTURE_WINDOW_S = 900
+# Rows of the last LOOKBACK_S are read again by every worker's poll (hub/live/history.py `poll`); a row's
+# batch key is kept KEEP_KEYS_S, longer, so that one reaching a state twice (its own worker's hand-over,
+# then the poll; two polls) counts once. An older row is never polled, so its key need not be kept.
+LOOKBACK_S = 300
+KEEP_KEYS_S = LOOKBACK_S + 120
 STALE_S = 600  # a gateway's presence older than this no longer says who is in the store
 ARRIVALS_KEPT = 20
 
@@ -57,6 +62,8 @@ class StoreLive:
     returning_today: set[str] = field(default_factory=set)
     arrivals: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=ARRIVALS_KEPT))
     last_data: float = 0.0
+    seen: dict[tuple[Any, ...], float] = field(default_factory=dict)  # recent rows' keys -> their time
+    pruned: float = 0.0
 
 
 class LiveState:
@@ -78,20 +85,32 @@ class LiveState:
         return st
 
     def feed(self, store: str, rtype: str, rows: list[tuple[Any, ...]], now: float) -> None:
-        """Rows of one record table (batch key first, as hub.store.rows lays them out)."""
+        """Rows of one record table (batch key first, as hub.store.rows lays them out); a recent row
+        this state already has (by its batch key) is skipped."""
         if rtype not in ("presence", "door") or not rows:
             return
+        at_col = _P_TAKEN if rtype == "presence" else _D_MINUTE
         with self._lock:
             st = self._store(store, now)
             tz = ZoneInfo(self._tz_of(store))
+            if now - st.pruned > 60:
+                st.seen = {k: t for k, t in st.seen.items() if t >= now - KEEP_KEYS_S}
+                st.pruned = now
+            fed = 0
             for row in rows:
+                at = float(row[at_col])
+                if at >= now - KEEP_KEYS_S:
+                    key = (rtype, row[0], *row[2:6])  # org, agent, epoch, seq, idx: the row's batch key
+                    if key in st.seen:
+                        continue
+                    st.seen[key] = at
+                fed += 1
                 if rtype == "presence":
                     self._presence(st, tz, row)
-                else:
-                    at = float(row[_D_MINUTE])
-                    if at >= st.day_start:
-                        st.door_hours[hour_start_of(at, tz)] += int(row[_D_IN])
-            self._changed()
+                elif at >= st.day_start:
+                    st.door_hours[hour_start_of(at, tz)] += int(row[_D_IN])
+            if fed:  # a poll that found nothing new wakes no page
+                self._changed()
 
     def _presence(self, st: StoreLive, tz: ZoneInfo, row: tuple[Any, ...]) -> None:
         agent, taken = str(row[_P_AGENT]), float(row[_P_TAKEN])

@@ -183,6 +183,7 @@ class PgWriter(Writer):
         dead: list[str] = []
         new_rows: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
         member_visits: list[dict[str, Any]] = []
+        fresh: list[DataBatch] = []  # stored for the first time: on_stored after the commit (the live view)
         with c.transaction(), c.cursor() as cur:
             new, stored_digest = _insert_batches(cur, group, decoded)
             for msg, dec in zip(group, decoded, strict=True):
@@ -199,6 +200,7 @@ class PgWriter(Writer):
                              "gateway_key": v[5]} for v in dec.member_visits)
                         stored += 1
                         records += dec.records_n
+                        fresh.append(dec)
                     elif _replayed(dec, stored_digest.get(key)):  # another body under a stored seq
                         cur.execute(DEAD_LETTER, (received_at, msg.topic[:300], "replay",
                                                   "another body under a stored seq", msg.payload))
@@ -229,6 +231,7 @@ class PgWriter(Writer):
                 cur.executemany(MEMBER_VISIT, member_visits)
             if seen:
                 cur.executemany(UPSERT_SEEN, [(a, o, s, t) for a, (o, s, t) in seen.items()])
+        self._stored.extend(fresh)
         self._counters.add(received=len(group), batches_stored=stored, records_stored=records,
                            duplicates=dups, status_updates=statuses, commits=1)
         for reason in dead:

@@ -109,8 +109,21 @@ _V2 = (
     "ALTER TABLE agents ADD PRIMARY KEY (org, store, agent)",
 )
 
+_V5 = (
+    # the live page's accounts (hub/live/auth.py; SQLite makes the same tables on first use): sessions and
+    # failed logins in the database, so a login holds and a lockout counts across every worker of a chain
+    "CREATE TABLE users (name text PRIMARY KEY, role text NOT NULL, scope text NOT NULL,"
+    " password_hash text NOT NULL, created_at text NOT NULL)",
+    "CREATE TABLE sessions (token_hash text PRIMARY KEY, csrf text NOT NULL, name text NOT NULL,"
+    " expires_epoch_s double precision NOT NULL)",
+    "CREATE INDEX sessions_name ON sessions (name)",
+    "CREATE TABLE login_failures (name text NOT NULL, at_epoch_s double precision NOT NULL)",
+    "CREATE INDEX login_failures_name_at ON login_failures (name, at_epoch_s)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the SQLite schema of hub/store/schema.py v1", _V1),
     Migration(2, "people, erasures, presence and arrivals; agents keyed by (org, store, agent)", _V2),
+    Migration(5, "the live page's users, sessions and failed logins", _V5),
 )
 LATEST = MIGRATIONS[-1].version

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from agent.wire.records import iso
+from hub.config import DatabaseConfig
 from hub.live.history import History
 from hub.live.state import LiveState
-from hub.store import open_db
+from hub.store.sql import open_database
+from tests.hub.live.support import insert
 
 TZ = "Europe/Prague"
 PRESENCE = (
@@ -27,28 +28,28 @@ SALE = (
 )
 
 
-def test_entries_compare_with_the_same_weekday_to_the_same_time(tmp_path: Path) -> None:
+def test_entries_compare_with_the_same_weekday_to_the_same_time(hub_database: DatabaseConfig) -> None:
     """Entries today stand next to the mean of the same weekday in the last weeks, counted to the same
     time of day (later entries of those days do not count); a week from before presence records uses
-    its visits. Sales so far count today's transactions, never voided ones, and give the conversion."""
-    db = open_db(tmp_path / "hub.db")
+    its visits. Sales so far count today's transactions, never voided ones, and give the conversion.
+    The same on both engines."""
+    db = open_database(hub_database)
     now = datetime(2026, 12, 2, 12, 0, tzinfo=ZoneInfo(TZ)).timestamp()  # a Wednesday noon, far from midnight
     week = 7 * 86400  # no DST change in the four weeks before
-    seq = 0
+    presence = []
     for back, entered in ((1, 10), (2, 20)):
         for offset in (-60, +3600 * 3):  # one before "now" on that day, one after it (not counted)
-            seq += 1
             t = now - back * week + offset
-            db.conn.execute(PRESENCE, (seq, iso(t), entered, int(t)))
-    for i in range(6):  # three weeks back: no presence then, six visitor visits before the time
-        t = now - 3 * week - 60 - i
-        db.conn.execute(VISIT, (100 + i, int(t), int(t) + 600))
-    for i, voided in enumerate((0, 0, 1)):
-        db.conn.execute(SALE, (f"t{i}", int(now - 30), voided))
-    db.conn.execute(PRESENCE, (99, iso(now - 5), 8, int(now - 5)))
+            presence.append((len(presence) + 1, iso(t), entered, int(t)))
+    presence.append((99, iso(now - 5), 8, int(now - 5)))
+    insert(db, "presence", PRESENCE, presence)
+    # three weeks back: no presence then, six visitor visits before the time
+    times = [int(now - 3 * week - 60 - i) for i in range(6)]
+    insert(db, "visits", VISIT, [(100 + i, t, t + 600) for i, t in enumerate(times)], epoch_at=1)
+    insert(db, "pos_transactions", SALE, [(f"t{i}", int(now - 30), v) for i, v in enumerate((0, 0, 1))])
     db.close()
     state = LiveState(lambda _s: TZ, lambda _s: 1.0)
-    history = History(tmp_path / "hub.db", lambda _s: TZ, lambda _s: 30)
+    history = History(hub_database, lambda _s: TZ, lambda _s: 30)
     history.load_today(state, now)
     extra = history.extra("brno-1", now)
     history.close()
