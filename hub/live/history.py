@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from agent.wire.records import iso
 from hub.config import DatabaseConfig
 from hub.live.state import LOOKBACK_S, LiveState, day_start_of, hour_start_of, weeks_back
 from hub.store.rows import RECORD_TABLES
@@ -21,6 +22,13 @@ from hub.store.sql import open_database
 
 WEEKS = 4
 CACHE_S = 15.0
+# A batch sent more than LATE_S before a poll may hold rows older than the poll's window: when one was
+# received within LATE_WINDOW_S, its store's day is read again, at most every RESYNC_MIN_S; SLACK_S
+# covers a batch received before a read but committed after it.
+LATE_S = LOOKBACK_S - 60
+LATE_WINDOW_S = 180
+RESYNC_MIN_S = 60
+SLACK_S = 60
 LIVE_TYPES = ("presence", "door")
 
 
@@ -42,24 +50,30 @@ class History:
         self.db = open_database(database, readonly=True, check_same_thread=False)
         self._tz_of, self._loyalty_days = timezone_of, loyalty_days
         self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._read_at: dict[str, float] = {}  # store -> when its whole day was last read
+        self._loaded_at = time.time()
 
     def close(self) -> None:
         self.db.close()
 
     def load_today(self, state: LiveState, now: float) -> None:
         """Feed `state` every presence and door row of each store's current local day."""
+        self._loaded_at = now
         for rtype in LIVE_TYPES:
             spec = RECORD_TABLES[rtype]
-            time_col = _time_column(rtype)
-            cols = ", ".join(spec.columns)
             stores = [str(s) for (s,) in self.db.execute(
-                f"SELECT DISTINCT store FROM {spec.table} WHERE {time_col} >= ?", (now - 2 * 86400,))]
+                f"SELECT DISTINCT store FROM {spec.table} WHERE {_time_column(rtype)} >= ?",
+                (math.ceil(now - 2 * 86400),))]
             for store in stores:
-                start = day_start_of(now, ZoneInfo(self._tz_of(store)))
-                rows = self.db.execute(
-                    f"SELECT {cols} FROM {spec.table} WHERE store = ? AND {time_col} >= ? AND {time_col} <= ?"
-                    f" ORDER BY {time_col}", (store, *_span(start, now))).fetchall()
-                state.feed(store, rtype, [tuple(r) for r in rows], now)
+                state.feed(store, rtype, self._today(store, rtype, now), now)
+
+    def _today(self, store: str, rtype: str, now: float, ahead_s: float = 0) -> list[tuple[Any, ...]]:
+        """The store's rows of its local day up to `now` (and `ahead_s` after: a clock ahead)."""
+        spec, time_col = RECORD_TABLES[rtype], _time_column(rtype)
+        start = day_start_of(now, ZoneInfo(self._tz_of(store)))
+        return [tuple(r) for r in self.db.execute(
+            f"SELECT {', '.join(spec.columns)} FROM {spec.table} WHERE store = ? AND {time_col} >= ?"
+            f" AND {time_col} <= ? ORDER BY {time_col}", (store, *_span(start, now + ahead_s)))]
 
     def poll(self, state: LiveState, now: float, stores: Iterable[str] = ()) -> int:
         """Feed `state` the presence and door rows of the last `LOOKBACK_S` of every store any gateway
@@ -67,8 +81,9 @@ class History:
         drops the rows it has); rows read.
 
         By time, not by insertion order: neither engine's tables have a portable one (PostgreSQL's are
-        partitioned, with no rowid). A row committed more than LOOKBACK_S after its own time (a drained
-        backlog) reaches this state only when the worker that stored it hands it over, or at the next start.
+        partitioned, with no rowid). Rows committed long after their own time (a gateway's backlog
+        drained after an outage, stored by any worker) fall outside that window: a batch received lately
+        but sent before it (`batches`: received_at, sent_at) has the store's day read again (`resync`).
         """
         known = {str(s) for (s,) in self.db.execute("SELECT DISTINCT store FROM agents") if s}
         stores = sorted(known | set(stores) | set(state.stores()))
@@ -89,7 +104,21 @@ class History:
             for store, store_rows in by_store.items():
                 state.feed(store, rtype, store_rows, now)
             read += len(rows)
+        late = self.db.execute(
+            f"SELECT store, max(received_at) FROM batches WHERE store IN ({marks}) AND received_at >= ?"
+            " AND sent_at < ? GROUP BY store", (*stores, iso(now - LATE_WINDOW_S), iso(now - LATE_S)))
+        for store, received in late.fetchall():
+            last = self._read_at.get(str(store), self._loaded_at)
+            if str(received) >= iso(last - SLACK_S) and now - last >= RESYNC_MIN_S:
+                read += self.resync(state, str(store), now)
         return read
+
+    def resync(self, state: LiveState, store: str, now: float) -> int:
+        """Read the store's day again and put its counts in `state` (LiveState.reload); rows read."""
+        rows = {rtype: self._today(store, rtype, now, LOOKBACK_S) for rtype in LIVE_TYPES}
+        state.reload(store, rows, now)
+        self._read_at[store] = now
+        return sum(len(r) for r in rows.values())
 
     def extra(self, store: str, now: float) -> dict[str, Any]:
         """Same weekday of the last weeks (entries to the same time), and POS sales so far today."""

@@ -89,28 +89,44 @@ class LiveState:
         this state already has (by its batch key) is skipped."""
         if rtype not in ("presence", "door") or not rows:
             return
-        at_col = _P_TAKEN if rtype == "presence" else _D_MINUTE
         with self._lock:
             st = self._store(store, now)
-            tz = ZoneInfo(self._tz_of(store))
             if now - st.pruned > 60:
                 st.seen = {k: t for k, t in st.seen.items() if t >= now - KEEP_KEYS_S}
                 st.pruned = now
-            fed = 0
-            for row in rows:
-                at = float(row[at_col])
-                if at >= now - KEEP_KEYS_S:
-                    key = (rtype, row[0], *row[2:6])  # org, agent, epoch, seq, idx: the row's batch key
-                    if key in st.seen:
-                        continue
-                    st.seen[key] = at
-                fed += 1
-                if rtype == "presence":
-                    self._presence(st, tz, row)
-                elif at >= st.day_start:
-                    st.door_hours[hour_start_of(at, tz)] += int(row[_D_IN])
-            if fed:  # a poll that found nothing new wakes no page
-                self._changed()
+            if self._feed(st, ZoneInfo(self._tz_of(store)), rtype, rows, now):
+                self._changed()  # a poll that found nothing new wakes no page
+
+    def reload(self, store: str, rows: dict[str, list[tuple[Any, ...]]], now: float) -> None:
+        """Replace the store's counts by those of `rows` (every presence and door row of its day so far,
+        read again: History.resync); its members and arrivals stay."""
+        with self._lock:
+            st = self._store(store, now)
+            fresh = StoreLive(day_start=st.day_start, members_today=st.members_today,
+                              returning_today=st.returning_today, arrivals=st.arrivals, pruned=now)
+            tz = ZoneInfo(self._tz_of(store))
+            for rtype in ("presence", "door"):
+                self._feed(fresh, tz, rtype, rows.get(rtype, []), now)
+            self._stores[store] = fresh
+            self._changed()
+
+    def _feed(self, st: StoreLive, tz: ZoneInfo, rtype: str, rows: list[tuple[Any, ...]], now: float) -> int:
+        """Count the rows `st` does not have yet; how many."""
+        at_col = _P_TAKEN if rtype == "presence" else _D_MINUTE
+        fed = 0
+        for row in rows:
+            at = float(row[at_col])
+            if at >= now - KEEP_KEYS_S:
+                key = (rtype, row[0], *row[2:6])  # org, agent, epoch, seq, idx: the row's batch key
+                if key in st.seen:
+                    continue
+                st.seen[key] = at
+            fed += 1
+            if rtype == "presence":
+                self._presence(st, tz, row)
+            elif at >= st.day_start:
+                st.door_hours[hour_start_of(at, tz)] += int(row[_D_IN])
+        return fed
 
     def _presence(self, st: StoreLive, tz: ZoneInfo, row: tuple[Any, ...]) -> None:
         agent, taken = str(row[_P_AGENT]), float(row[_P_TAKEN])

@@ -6,11 +6,13 @@ from __future__ import annotations
 import http.client
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from agent.wire import Topics
 from agent.wire.envelope import encode_envelope
+from agent.wire.records import iso
 from agent.wire.topics import arrivals_topic
 from hub.app import Hub
 from hub.config import HubConfig
@@ -213,7 +215,8 @@ def test_the_live_page_of_one_worker_shows_every_workers_presence(
         return body
 
     def submit(worker: int, seq: int, present_n: int, entered_n: int) -> None:
-        env = envelope(seq, [presence(present_n, entered_n)], agent=f"gw-{worker + 1}")
+        env = replace(envelope(seq, [presence(present_n, entered_n)], agent=f"gw-{worker + 1}"),
+                      sent_at=iso(time.time()))  # sent now: no backlog (that case: test_history.py)
         writers[worker].submit(Incoming(env.topics.data, encode_envelope(env), time.time()))
         assert writers[worker].wait_idle(10)
 

@@ -58,3 +58,34 @@ def test_entries_compare_with_the_same_weekday_to_the_same_time(hub_database: Da
     snap = state.snapshot("brno-1", now, extra)
     assert snap["entries"]["today"] == 8 and snap["entries"]["today_last_weeks"] == 12.0
     assert snap["sales"] == {"transactions_n": 2, "net_sales": 50.0, "conversion": 0.25}
+
+
+BATCH = (
+    "INSERT INTO batches (agent, org, store, epoch, seq, sent_at, received_at, records_n)"
+    " VALUES ('gw-1', 'acme', 'brno-1', 'e', ?, ?, ?, 1)"
+)
+
+
+def test_a_drained_backlog_stored_by_another_worker_reaches_the_figures(hub_database: DatabaseConfig) -> None:
+    """The page's worker reads the rows other workers committed in the last minutes, each once; rows
+    of a gateway's backlog (sent long before they were received, stored by another worker) are older
+    than that window: their batch has the store's day read again, and nothing is counted twice."""
+    db = open_database(hub_database)
+    now = datetime(2026, 12, 2, 12, 0, tzinfo=ZoneInfo(TZ)).timestamp()
+    insert(db, "presence", PRESENCE, [(1, iso(now - 60), 3, int(now - 60))])
+    state = LiveState(lambda _s: TZ, lambda _s: 1.0)
+    history = History(hub_database, lambda _s: TZ, lambda _s: 30)
+    history.load_today(state, now)
+    insert(db, "presence", PRESENCE, [(2, iso(now + 5), 4, int(now + 5))])  # another worker's, now
+    history.poll(state, now + 10, ["brno-1"])
+    history.poll(state, now + 12, ["brno-1"])
+    assert state.snapshot("brno-1", now + 12)["entries"]["today"] == 7
+    insert(db, "presence", PRESENCE, [(3, iso(now - 1800), 5, int(now - 1800))])  # a backlog's
+    insert(db, "batches", BATCH, [(3, iso(now - 1790), iso(now + 20))])
+    history.poll(state, now + 30, ["brno-1"])  # the day was read at `now`: once a minute at most
+    assert state.snapshot("brno-1", now + 30)["entries"]["today"] == 7
+    for t in (now + 61, now + 63, now + 130):
+        history.poll(state, t, ["brno-1"])
+        assert state.snapshot("brno-1", t)["entries"]["today"] == 12
+    history.close()
+    db.close()
