@@ -100,12 +100,20 @@ class Users:
     query of a millisecond; a psycopg connection must not be used by two threads at once)."""
 
     def __init__(self, database: DatabaseConfig) -> None:
+        self.database = database
         self.db = open_database(database, check_same_thread=False)
         ensure_tables(self.db)
         self.lock = threading.Lock()
 
     def close(self) -> None:
         self.db.close()
+
+    def reconnect(self) -> None:
+        """A new connection after the database was out of reach (a restarted server closes the old one);
+        StoreError while it still is."""
+        with self.lock:
+            self.db.close()
+            self.db = open_database(self.database, check_same_thread=False)
 
     def add(self, config: HubConfig, name: str, role: str, scope: str, password: str) -> User:
         """Add or replace a user (a replaced one is signed out); UserError for an unknown role, scope or a
@@ -178,7 +186,11 @@ class Sessions:
 
     def __init__(self, users: Users, ttl_s: float) -> None:
         self.ttl_s = ttl_s
-        self.db, self._lock = users.db, users.lock
+        self._users, self._lock = users, users.lock
+
+    @property
+    def db(self) -> Db:
+        return self._users.db
 
     def start(self, user: User, now: float | None = None) -> Session:
         now = time.time() if now is None else now

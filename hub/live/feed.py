@@ -93,7 +93,12 @@ class LiveFeed:
         with self._extra_lock:
             if self._extra_history is None:
                 self._extra_history = self._history()
-            return self._extra_history.extra(store, now)
+            try:
+                return self._extra_history.extra(store, now)
+            except Exception:  # the database went away: a new connection at the next call
+                self._extra_history.close()
+                self._extra_history = None
+                raise
 
     def _history(self) -> History:
         return History(self.config.database, lambda s: self.config.store(s).timezone,

@@ -210,3 +210,17 @@ def test_the_event_stream_sends_a_snapshot_at_once_and_on_change(server: LiveSer
     second = json.loads(resp.readline().decode().removeprefix("data: "))
     assert second["present"]["devices_n"] == 3 and second["arrivals"] == []
     conn.close()
+
+
+def test_the_page_survives_a_lost_database_connection(config: HubConfig, server: LiveServer) -> None:
+    """PostgreSQL: a restarted database server closes the live page's connection; the next request is
+    a 503 that says so (no dropped connection), the one after works on a new connection, and the
+    session, a row of the database, is still good."""
+    if config.database.engine != "postgresql":
+        pytest.skip("a local SQLite file has no connection to lose")
+    b = Browser(server.port)
+    assert b.sign_in("anna") == 303
+    query(config.database, "SELECT pg_terminate_backend(?)", (server.users.db.raw.info.backend_pid,))
+    status, _, page = b.request("GET", "/store/brno-1/now.json")
+    assert status == 503 and "out of reach" in page
+    assert b.request("GET", "/store/brno-1/now.json")[0] == 200

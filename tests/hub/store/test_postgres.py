@@ -51,10 +51,10 @@ def test_migrate_creates_the_schema_once_and_records_its_version(pg_url: str) ->
     nothing; the record tables have exactly the columns the wire's record types give (a new wire field
     needs a new migration), and the time-bound ones are partitioned."""
     version, done = apply(pg_url)
-    assert (version, [m.version for m in done]) == (LATEST, list(range(1, LATEST + 1)))
+    numbers = [m.version for m in MIGRATIONS]  # helpers' numbers may merge in any order (3, 4, 5, 6)
+    assert (version, [m.version for m in done]) == (LATEST, numbers)
     assert apply(pg_url) == (LATEST, [])
-    assert rows(pg_url, "SELECT version FROM schema_migrations ORDER BY version") == [
-        (v,) for v in range(1, LATEST + 1)]
+    assert rows(pg_url, "SELECT version FROM schema_migrations ORDER BY version") == [(v,) for v in numbers]
     for spec in RECORD_TABLES.values():
         got = rows(pg_url, "SELECT column_name FROM information_schema.columns WHERE table_name = %s"
                    " ORDER BY ordinal_position", (spec.table,))
