@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 from agent.wire.records import iso
 from hub.config import DatabaseConfig
 from hub.live.state import LOOKBACK_S, LiveState, day_start_of, hour_start_of, weeks_back
+from hub.members.arrivals import SCHEMA as ARRIVAL_SCHEMA
+from hub.members.profile import profile
 from hub.store.rows import RECORD_TABLES
 from hub.store.sql import open_database
 
@@ -104,6 +106,7 @@ class History:
             for store, store_rows in by_store.items():
                 state.feed(store, rtype, store_rows, now)
             read += len(rows)
+        self._arrivals(state, now, stores)
         late = self.db.execute(
             f"SELECT store, max(received_at) FROM batches WHERE store IN ({marks}) AND received_at >= ?"
             " AND sent_at < ? GROUP BY store", (*stores, iso(now - LATE_WINDOW_S), iso(now - LATE_S)))
@@ -112,6 +115,27 @@ class History:
             if str(received) >= iso(last - SLACK_S) and now - last >= RESYNC_MIN_S:
                 read += self.resync(state, str(store), now)
         return read
+
+    def _arrivals(self, state: LiveState, now: float, stores: list[str]) -> None:
+        """Member arrivals any worker announced in the last LOOKBACK_S (`member_arrivals`, consenting
+        members only) into the staff's list, each once, with the profile the event carried."""
+        if not self.db.has_table("member_arrivals"):  # made by the first worker's ArrivalDesk
+            return
+        rows = self.db.execute(
+            f"SELECT a.store, a.member_key, a.seen_epoch_s, a.member_id FROM member_arrivals a JOIN members m"
+            f" ON m.member_key = a.member_key WHERE a.store IN ({', '.join('?' for _ in stores)})"
+            " AND a.announced = 1 AND a.seen_epoch_s >= ? AND NOT EXISTS (SELECT 1 FROM optouts o WHERE"
+            " o.member_key = a.member_key) ORDER BY a.seen_epoch_s", (*stores, math.ceil(now - LOOKBACK_S)))
+        for store, member_key, seen, member_id in rows.fetchall():  # text columns: str on both engines
+            seen_at = iso(int(seen))
+            if state.has_arrival(store, member_key, seen_at, now):
+                continue
+            # profile() takes the hub's Db once hub/members moves (issue 17's contract); SQLite's cursor
+            # API is the same meanwhile
+            about = profile(self.db, store, str(member_id), member_key)  # type: ignore[arg-type]
+            state.arrived(store, {"schema": ARRIVAL_SCHEMA, "store": store, "seen_at": seen_at, **about,
+                                  "_member_key": member_key}, now)
+            state.member_seen(store, member_key, self.returning(store, member_key, now), now)
 
     def resync(self, state: LiveState, store: str, now: float) -> int:
         """Read the store's day again and put its counts in `state` (LiveState.reload); rows read."""

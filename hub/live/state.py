@@ -148,11 +148,24 @@ class LiveState:
                 st.returning_today.add(member_key)
             self._changed()
 
-    def arrived(self, store: str, arrival: dict[str, Any], now: float) -> None:
-        """A member's arrival event, for the staff's list (newest first)."""
+    def arrived(self, store: str, arrival: dict[str, Any], now: float) -> bool:
+        """A member's arrival event, for the staff's list (newest first); False when the list has it
+        (the same member and time: announced here, then read back from `member_arrivals`)."""
         with self._lock:
-            self._store(store, now).arrivals.appendleft(arrival)
+            st = self._store(store, now)
+            if self._has_arrival(st, arrival.get("_member_key"), arrival.get("seen_at")):
+                return False
+            st.arrivals.appendleft(arrival)
             self._changed()
+            return True
+
+    def has_arrival(self, store: str, member_key: str, seen_at: str, now: float) -> bool:
+        with self._lock:
+            return self._has_arrival(self._store(store, now), member_key, seen_at)
+
+    @staticmethod
+    def _has_arrival(st: StoreLive, member_key: Any, seen_at: Any) -> bool:
+        return any(a.get("_member_key") == member_key and a.get("seen_at") == seen_at for a in st.arrivals)
 
     def forget_members(self, keep: set[str]) -> None:
         """Drop arrivals and member marks of members not in `keep` (consent withdrawn, opted out)."""

@@ -19,13 +19,22 @@ from hub.config import HubConfig
 from hub.ingest import Counters, Incoming
 from hub.live.feed import LiveFeed, live_state
 from hub.live.server import LiveServer
+from hub.members.arrivals import ArrivalDesk
 from hub.optout import add as optout_add
 from hub.optout import settings
 from hub.pki.registry import optout_secret
 from hub.store.engine import open_store
 from tests.hub.envelopes import Publisher, envelope
 from tests.hub.live.agent import TestAgent
-from tests.hub.live.support import MACS, arrival, import_members, live_config, members_on_sqlite, presence
+from tests.hub.live.support import (
+    MACS,
+    arrival,
+    gateway_key_of,
+    import_members,
+    live_config,
+    members_on_sqlite,
+    presence,
+)
 from tests.hub.support import wait_for
 
 TOPIC = arrivals_topic("acme", "brno-1")
@@ -236,4 +245,38 @@ def test_the_live_page_of_one_worker_shows_every_workers_presence(
         for w in writers:
             w.stop()
         server.stop()
+        feed.stop()
+
+
+def test_the_live_page_of_one_worker_lists_arrivals_another_worker_announced(
+    hub_config: HubConfig, tmp_path: Path
+) -> None:
+    """With several workers each announces the arrivals its writer stored; the page's worker reads them
+    back from `member_arrivals` into the staff's list, with the member's profile, once each, and counts
+    the member as seen today."""
+    members_on_sqlite(hub_config.database)
+    config = live_config(hub_config, tmp_path)
+    open_store(config.database).prepare()
+    import_members(config, tmp_path)
+    state = live_state(config)
+    feed = LiveFeed(config, state, None)
+    feed.start()
+    other = ArrivalDesk(config.database.path, None, lambda _s: 900)  # another worker's desk
+    try:
+        now = time.time()
+        event = other.handle("acme", "brno-1", int(now - 1), gateway_key_of(config, "M1"), now)
+        assert event is not None
+
+        def listed() -> list[str]:
+            return [a["member_id"] for a in state.snapshot("brno-1", time.time())["arrivals"]]
+
+        assert wait_for(lambda: listed() == ["M1"], 10)
+        polled = feed.polled
+        assert wait_for(lambda: feed.polled >= polled + 2, 10)
+        snap = state.snapshot("brno-1", time.time())
+        assert listed() == ["M1"] and snap["arrivals"][0]["tier"] == event["tier"] == "gold"
+        assert snap["arrivals"][0]["seen_at"] == event["seen_at"]
+        assert state.known_members("brno-1") == {event["_member_key"]}
+    finally:
+        other.close()
         feed.stop()
