@@ -217,7 +217,7 @@ class Sessions:
                     self.db.execute("DELETE FROM sessions WHERE token_hash = ?", (key,))
                 return None
             expires = float(row[1])
-            if touch:
+            if touch and expires - now < self.ttl_s * 0.99:  # a page's bursts of requests write once
                 expires = now + self.ttl_s
                 self.db.execute("UPDATE sessions SET expires_epoch_s = ? WHERE token_hash = ?",
                                 (expires, key))

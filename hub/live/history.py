@@ -80,7 +80,7 @@ class History:
     def poll(self, state: LiveState, now: float, stores: Iterable[str] = ()) -> int:
         """Feed `state` the presence and door rows of the last `LOOKBACK_S` of every store any gateway
         reported from (and of `stores`, the configured ones), whichever worker committed them (LiveState
-        drops the rows it has); rows read.
+        drops the rows it has), and the member arrivals any worker announced (`_arrivals`); rows read.
 
         By time, not by insertion order: neither engine's tables have a portable one (PostgreSQL's are
         partitioned, with no rowid). Rows committed long after their own time (a gateway's backlog
