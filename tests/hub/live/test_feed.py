@@ -280,3 +280,24 @@ def test_the_live_page_of_one_worker_lists_arrivals_another_worker_announced(
     finally:
         other.close()
         feed.stop()
+
+
+def test_serve_with_http_serves_the_live_page_on_either_engine(
+    hub_config: HubConfig, publisher: Publisher, tmp_path: Path
+) -> None:
+    """`serve --http` starts the live page whatever the database URL names (no "SQLite only" any
+    more): a signed-in manager reads the figures of what the hub just stored."""
+    config = live_config(hub_config, tmp_path)
+    with Hub(config) as hub:
+        assert hub.live_server is not None
+        hub.live_server.users.add(config, "anna", "manager", "brno-1", "a-long-password")
+        user = hub.live_server.users.check("anna", "a-long-password")
+        assert user is not None
+        token = hub.live_server.sessions.start(user).token
+        publisher.send(envelope(0, [presence(4, 3)]))
+        _settle(hub, 1)
+        conn = http.client.HTTPConnection("127.0.0.1", hub.live_server.port, timeout=10)
+        conn.request("GET", "/store/brno-1/now.json", headers={"Cookie": f"ff_session={token}"})
+        snap = json.loads(conn.getresponse().read())
+        conn.close()
+        assert (snap["present"]["devices_n"], snap["entries"]["today"]) == (4, 3)
