@@ -24,11 +24,11 @@ from hub.store.sql import open_database
 
 WEEKS = 4
 CACHE_S = 15.0
-# A batch sent more than LATE_S before a poll may hold rows older than the poll's window: when one was
-# received within LATE_WINDOW_S, its store's day is read again, at most every RESYNC_MIN_S; SLACK_S
-# covers a batch received before a read but committed after it.
-LATE_S = LOOKBACK_S - 60
-LATE_WINDOW_S = 180
+# A batch received since the last poll but sent more than LATE_S before this one may hold rows older
+# than the poll's window (LOOKBACK_S): its store's day is read again, at most every RESYNC_MIN_S.
+# SLACK_S covers a batch received before a poll but committed after it (the writer's queue); an agent
+# sends every few seconds (outbox.coalesce_s), so LATE_S > SLACK_S + that keeps fresh batches out.
+LATE_S = 90
 RESYNC_MIN_S = 60
 SLACK_S = 60
 LIVE_TYPES = ("presence", "door")
@@ -53,14 +53,15 @@ class History:
         self._tz_of, self._loyalty_days = timezone_of, loyalty_days
         self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
         self._read_at: dict[str, float] = {}  # store -> when its whole day was last read
-        self._loaded_at = time.time()
+        self._loaded_at = self._polled_at = time.time()
+        self._late: set[str] = set()  # stores with a late batch, to read again
 
     def close(self) -> None:
         self.db.close()
 
     def load_today(self, state: LiveState, now: float) -> None:
         """Feed `state` every presence and door row of each store's current local day."""
-        self._loaded_at = now
+        self._loaded_at = self._polled_at = now
         for rtype in LIVE_TYPES:
             spec = RECORD_TABLES[rtype]
             stores = [str(s) for (s,) in self.db.execute(
@@ -107,13 +108,14 @@ class History:
                 state.feed(store, rtype, store_rows, now)
             read += len(rows)
         self._arrivals(state, now, stores)
-        late = self.db.execute(
-            f"SELECT store, max(received_at) FROM batches WHERE store IN ({marks}) AND received_at >= ?"
-            " AND sent_at < ? GROUP BY store", (*stores, iso(now - LATE_WINDOW_S), iso(now - LATE_S)))
-        for store, received in late.fetchall():
-            last = self._read_at.get(str(store), self._loaded_at)
-            if str(received) >= iso(last - SLACK_S) and now - last >= RESYNC_MIN_S:
-                read += self.resync(state, str(store), now)
+        self._late.update(str(store) for (store,) in self.db.execute(
+            f"SELECT DISTINCT store FROM batches WHERE store IN ({marks}) AND received_at >= ?"
+            " AND sent_at < ?", (*stores, iso(self._polled_at - SLACK_S), iso(now - LATE_S))))
+        self._polled_at = now
+        for store in sorted(self._late):
+            if now - self._read_at.get(store, self._loaded_at) >= RESYNC_MIN_S:
+                read += self.resync(state, store, now)
+                self._late.discard(store)
         return read
 
     def _arrivals(self, state: LiveState, now: float, stores: list[str]) -> None:

@@ -34,7 +34,7 @@ CAPTURE_WINDOW_S = 900
 # Rows of the last LOOKBACK_S are read again by every worker's poll (hub/live/history.py `poll`); a row's
 # batch key is kept KEEP_KEYS_S, longer, so that one reaching a state twice (its own worker's hand-over,
 # then the poll; two polls) counts once. An older row is never polled, so its key need not be kept.
-LOOKBACK_S = 300
+LOOKBACK_S = 150
 KEEP_KEYS_S = LOOKBACK_S + 120
 STALE_S = 600  # a gateway's presence older than this no longer says who is in the store
 ARRIVALS_KEPT = 20
