@@ -190,7 +190,7 @@ def main() -> None:
     db = open_db(config.database.path)
     importer("crm")(db, crm, config)
     db.close()
-    users = Users(config.database.path)
+    users = Users(config.database)
     users.add(config, "admin", "admin", "", PASSWORD)
     users.close()
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-staff", protocol=mqtt.MQTTv5)

@@ -65,11 +65,8 @@ class Hub:
         store.prepare()  # StoreError: unreachable, or its schema is behind (footfall-hub migrate)
         keys = SigningKeys(Path(trust.pki_dir) if trust.pki_dir else None)
         verifier = Verifier(keys, require_signatures=trust.require_signatures)
-        if store.engine == "sqlite":  # the live view reads SQLite for now (issue 17)
-            self.live_feed = LiveFeed(self.config, self.live, self._publish)
-            self.live_feed.start()
-        elif self.config.live.http:
-            log.warning("live: the live view runs on SQLite only for now; not started")
+        self.live_feed = LiveFeed(self.config, self.live, self._publish)  # either engine (hub/store/sql.py)
+        self.live_feed.start()
         self._writer = store.writer(
             self.counters,
             self._acknowledge,

@@ -393,8 +393,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if hasattr(args, "run_with_config"):  # imports, members: ValueError is the user's error
             try:
-                config = _config(args, any_engine=getattr(args, "any_engine", False))  # set by a command
-                code: int = args.run_with_config(args, config)
+                any_engine = getattr(args, "any_engine", False) or args.command in ("users", "live")
+                code: int = args.run_with_config(args, _config(args, any_engine=any_engine))
             except ValueError as exc:
                 raise UserError(str(exc)) from None
         else:

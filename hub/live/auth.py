@@ -7,8 +7,9 @@ Roles (a user has one):
 
 Passwords are stored as scrypt hashes (N=2^14, r=8, p=1, a 16-byte salt), never in clear; a wrong name
 and a wrong password take the same time and give the same answer. After `MAX_FAILURES` failed logins of
-a name within `LOCK_S`, that name is refused for `LOCK_S`. Sessions live in memory (a hub restart logs
-everyone out) and end after `ttl_s` without a request.
+a name within `LOCK_S`, that name is refused for `LOCK_S`. Sessions end after `ttl_s` without a request.
+Users, sessions and failed logins are tables of the hub database (made on first use on SQLite, by
+migration 5 on PostgreSQL): every worker of a chain sees the same ones.
 """
 
 from __future__ import annotations
@@ -16,15 +17,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from agent.wire.records import iso
-from hub.config import HubConfig
-from hub.store.schema import connect
+from hub.config import DatabaseConfig, HubConfig
+from hub.store.sql import Db, open_database
 
 ROLES = ("admin", "area", "manager", "staff")
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
@@ -76,25 +75,49 @@ class User:
         return allowed is None or store in allowed
 
 
-def ensure_table(conn: sqlite3.Connection) -> None:
-    conn.execute("CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY, role TEXT NOT NULL, scope TEXT NOT"
-                 " NULL, password_hash TEXT NOT NULL, created_at TEXT NOT NULL)")
+TABLES = (
+    "CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY, role TEXT NOT NULL, scope TEXT NOT NULL,"
+    " password_hash TEXT NOT NULL, created_at TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS sessions (token_hash TEXT PRIMARY KEY, csrf TEXT NOT NULL,"
+    " name TEXT NOT NULL, expires_epoch_s REAL NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS sessions_name ON sessions (name)",
+    "CREATE TABLE IF NOT EXISTS login_failures (name TEXT NOT NULL, at_epoch_s REAL NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS login_failures_name_at ON login_failures (name, at_epoch_s)",
+)
+
+
+def ensure_tables(db: Db) -> None:
+    """SQLite makes the tables on first use; PostgreSQL has them from migration 5 (no DDL at run time)."""
+    if db.engine == "sqlite":
+        for statement in TABLES:
+            db.execute(statement)
 
 
 class Users:
-    """The `users` table of the hub database."""
+    """The `users` table of the hub database, and the failed logins that lock a name.
 
-    def __init__(self, db_path: str | Path) -> None:
-        self.conn = connect(db_path, check_same_thread=False)
-        ensure_table(self.conn)
-        self._lock = threading.Lock()
-        self._failures: dict[str, list[float]] = {}
+    One connection for every thread of the live server, behind a lock (a login or a session check is a
+    query of a millisecond; a psycopg connection must not be used by two threads at once)."""
+
+    def __init__(self, database: DatabaseConfig) -> None:
+        self.database = database
+        self.db = open_database(database, check_same_thread=False)
+        ensure_tables(self.db)
+        self.lock = threading.Lock()
 
     def close(self) -> None:
-        self.conn.close()
+        self.db.close()
+
+    def reconnect(self) -> None:
+        """A new connection after the database was out of reach (a restarted server closes the old one);
+        StoreError while it still is."""
+        with self.lock:
+            self.db.close()
+            self.db = open_database(self.database, check_same_thread=False)
 
     def add(self, config: HubConfig, name: str, role: str, scope: str, password: str) -> User:
-        """Add or replace a user; UserError for an unknown role, scope or a short password."""
+        """Add or replace a user (a replaced one is signed out); UserError for an unknown role, scope or a
+        short password."""
         if role not in ROLES:
             raise UserError(f"role {role!r} is not one of {', '.join(ROLES)}")
         if role == "admin":
@@ -105,34 +128,43 @@ class Users:
             raise UserError(f"a {role} needs --store STORE")
         if len(password) < MIN_PASSWORD:
             raise UserError(f"the password is shorter than {MIN_PASSWORD} characters")
-        with self._lock:
-            self.conn.execute("INSERT OR REPLACE INTO users (name, role, scope, password_hash, created_at)"
-                              " VALUES (?, ?, ?, ?, ?)", (name, role, scope, hash_password(password),
-                                                          iso(time.time())))
+        with self.lock, self.db.transaction(immediate=True):
+            self.db.execute(
+                "INSERT INTO users (name, role, scope, password_hash, created_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET role = excluded.role, scope = excluded.scope,"
+                " password_hash = excluded.password_hash, created_at = excluded.created_at",
+                (name, role, scope, hash_password(password), iso(time.time())))
+            self.db.execute("DELETE FROM sessions WHERE name = ?", (name,))
         return User(name, role, scope)
 
     def remove(self, name: str) -> bool:
-        with self._lock:
-            return self.conn.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount == 1
+        """Remove a user and end their sessions on every worker; False when there is no such user."""
+        with self.lock, self.db.transaction(immediate=True):
+            self.db.execute("DELETE FROM sessions WHERE name = ?", (name,))
+            return self.db.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount == 1
 
     def list(self) -> list[User]:
-        with self._lock:
-            rows = self.conn.execute("SELECT name, role, scope FROM users ORDER BY name").fetchall()
+        with self.lock:
+            rows = self.db.execute("SELECT name, role, scope FROM users ORDER BY name").fetchall()
         return [User(*map(str, r)) for r in rows]
 
     def check(self, name: str, password: str, now: float | None = None) -> User | None:
-        """The user when name and password match and the name is not locked; None otherwise."""
+        """The user when name and password match and the name is not locked; None otherwise. Failures
+        are rows of the database, so a lockout holds on every worker."""
         now = time.time() if now is None else now
-        with self._lock:
-            recent = [t for t in self._failures.get(name, []) if now - t < LOCK_S]
-            row = self.conn.execute("SELECT role, scope, password_hash FROM users WHERE name = ?",
-                                    (name,)).fetchone()
+        with self.lock:
+            (recent,) = self.db.execute(
+                "SELECT count(*) FROM login_failures WHERE name = ? AND at_epoch_s > ?",
+                (name, now - LOCK_S)).fetchone()
+            row = self.db.execute("SELECT role, scope, password_hash FROM users WHERE name = ?",
+                                  (name,)).fetchone()
         ok = verify_password(password, str(row[2]) if row else _DUMMY) and row is not None
-        with self._lock:
-            if len(recent) >= MAX_FAILURES or not ok:
-                self._failures[name] = [*recent, now][-MAX_FAILURES * 2:]
+        with self.lock:
+            if int(recent) >= MAX_FAILURES or not ok:
+                self.db.execute("DELETE FROM login_failures WHERE at_epoch_s <= ?", (now - LOCK_S,))
+                self.db.execute("INSERT INTO login_failures (name, at_epoch_s) VALUES (?, ?)", (name, now))
                 return None
-            self._failures.pop(name, None)
+            self.db.execute("DELETE FROM login_failures WHERE name = ?", (name,))
         return User(name, str(row[0]), str(row[1]))
 
 
@@ -145,19 +177,29 @@ class Session:
 
 
 class Sessions:
-    """Logged-in sessions: a random token in an HttpOnly cookie, a CSRF token for each session's forms."""
+    """Logged-in sessions: a random token in an HttpOnly cookie, a CSRF token for each session's forms.
 
-    def __init__(self, ttl_s: float) -> None:
+    Kept in the `sessions` table (the token's SHA-256, never the token), so that a login holds on every
+    worker behind a load balancer and across a hub restart; a session reads its user's role at each
+    request, so a removed or changed user is signed out at once. Shares the Users' connection and lock.
+    """
+
+    def __init__(self, users: Users, ttl_s: float) -> None:
         self.ttl_s = ttl_s
-        self._by_token: dict[str, Session] = {}
-        self._lock = threading.Lock()
+        self._users, self._lock = users, users.lock
+
+    @property
+    def db(self) -> Db:
+        return self._users.db
 
     def start(self, user: User, now: float | None = None) -> Session:
         now = time.time() if now is None else now
         s = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), user, now + self.ttl_s)
         with self._lock:
-            self._by_token = {t: v for t, v in self._by_token.items() if v.expires > now}
-            self._by_token[s.token] = s
+            self.db.execute("DELETE FROM sessions WHERE expires_epoch_s <= ?", (now,))
+            self.db.execute(
+                "INSERT INTO sessions (token_hash, csrf, name, expires_epoch_s) VALUES (?, ?, ?, ?)",
+                (_digest(s.token), s.csrf, user.name, s.expires))
         return s
 
     def get(self, token: str | None, now: float | None = None, touch: bool = True) -> Session | None:
@@ -165,15 +207,27 @@ class Sessions:
         if not token:
             return None
         now = time.time() if now is None else now
+        key = _digest(token)
         with self._lock:
-            s = self._by_token.get(token)
-            if s is None or s.expires <= now:
-                self._by_token.pop(token, None)
+            row = self.db.execute(
+                "SELECT s.csrf, s.expires_epoch_s, u.name, u.role, u.scope FROM sessions s JOIN users u"
+                " ON u.name = s.name WHERE s.token_hash = ?", (key,)).fetchone()
+            if row is None or float(row[1]) <= now:
+                if row is not None:
+                    self.db.execute("DELETE FROM sessions WHERE token_hash = ?", (key,))
                 return None
-            if touch:
-                s.expires = now + self.ttl_s
-            return s
+            expires = float(row[1])
+            if touch and expires - now < self.ttl_s * 0.99:  # a page's bursts of requests write once
+                expires = now + self.ttl_s
+                self.db.execute("UPDATE sessions SET expires_epoch_s = ? WHERE token_hash = ?",
+                                (expires, key))
+        return Session(token, str(row[0]), User(str(row[2]), str(row[3]), str(row[4])), expires)
 
     def end(self, token: str) -> None:
         with self._lock:
-            self._by_token.pop(token, None)
+            self.db.execute("DELETE FROM sessions WHERE token_hash = ?", (_digest(token),))
+
+
+def _digest(token: str) -> str:
+    """What the table keeps of a session token: a reader of the database cannot sign in with it."""
+    return hashlib.sha256(token.encode()).hexdigest()

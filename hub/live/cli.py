@@ -15,8 +15,12 @@ from hub.config import HubConfig
 
 def cmd_users(args: argparse.Namespace, config: HubConfig) -> int:
     from hub.live.auth import UserError, Users  # noqa: PLC0415 -- loads only for this command
+    from hub.store.engine import StoreError  # noqa: PLC0415 -- as above
 
-    users = Users(config.database.path)
+    try:
+        users = Users(config.database)
+    except StoreError as exc:  # unreachable, or its schema is behind (the message has the remedy)
+        raise ValueError(str(exc)) from None
     try:
         if args.action == "list":
             for u in users.list():
@@ -27,7 +31,7 @@ def cmd_users(args: argparse.Namespace, config: HubConfig) -> int:
         if args.action == "remove":
             if not users.remove(args.name):
                 raise ValueError(f"there is no user {args.name!r} (see: footfall-hub users list)")
-            print(f"user {args.name} removed (their sessions end at the next hub restart)")
+            print(f"user {args.name} removed and signed out")
             return 0
         password = _password(args.password_stdin)
         try:
@@ -51,6 +55,7 @@ def _password(from_stdin: bool) -> str:
 
 def cmd_live(args: argparse.Namespace, config: HubConfig) -> int:
     from hub.live.screen import run  # noqa: PLC0415 -- rich's Live loads only for this command
+    from hub.store.engine import StoreError  # noqa: PLC0415 -- as above
 
     stop = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_a: stop.set())
@@ -58,6 +63,8 @@ def cmd_live(args: argparse.Namespace, config: HubConfig) -> int:
         return run(config, args.store, args.every, args.once, stop)
     except FileNotFoundError as exc:
         raise ValueError(f"{exc}: no hub database yet (run footfall-hub serve first)") from None
+    except StoreError as exc:
+        raise ValueError(str(exc)) from None
     finally:
         signal.signal(signal.SIGINT, previous)
 

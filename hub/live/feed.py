@@ -5,6 +5,11 @@ The writer hands over the batches a commit stored for the first time (hub/ingest
 Here they update the live figures (hub/live/state.py) and turn member arrivals into events
 (hub/members/arrivals.py). Every `SWEEP_S` the members who withdrew consent or opted out are dropped
 from the live lists too, and once a day the members' lifecycle segments are computed (for profiles).
+
+With several workers (`ingest.shared_group`) each writer hands over only its own commits: when this
+worker serves the live page (`live.http`), the thread also reads every `POLL_S` the presence and door
+rows of the last minutes from the database (History.poll), so the page counts every worker's rows, each
+once (LiveState keeps the recent rows' batch keys).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from hub.members.arrivals import ArrivalDesk
 log = logging.getLogger(__name__)
 
 SWEEP_S = 5.0
+POLL_S = 2.0
 
 
 def live_state(config: HubConfig) -> LiveState:
@@ -52,6 +58,9 @@ class LiveFeed:
         self._extra_history: History | None = None
         self._ready = threading.Event()
         self._segmented: date | None = None
+        self.polls = bool(config.live.http)  # a page served here shows every worker's rows
+        self.polled = 0  # polls done (tests)
+        self._poll_failed = False
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="hub-live", daemon=True)
@@ -84,34 +93,55 @@ class LiveFeed:
         with self._extra_lock:
             if self._extra_history is None:
                 self._extra_history = self._history()
-            return self._extra_history.extra(store, now)
+            try:
+                return self._extra_history.extra(store, now)
+            except Exception:  # the database went away: a new connection at the next call
+                self._extra_history.close()
+                self._extra_history = None
+                raise
 
     def _history(self) -> History:
-        return History(self.config.database.path, lambda s: self.config.store(s).timezone,
+        return History(self.config.database, lambda s: self.config.store(s).timezone,
                        lambda s: self.config.store(s).settings.loyalty_window_d)
 
+    def _open_desk(self) -> ArrivalDesk | None:
+        """The member arrivals' desk; on PostgreSQL none until hub/members runs there (issue 17)."""
+        if self.config.database.engine != "sqlite":
+            log.warning("live: member arrivals are not announced on PostgreSQL yet (hub/members)")
+            return None
+        return ArrivalDesk(self.config.database.path, self._publish,
+                           lambda s: self.config.store(s).settings.visit_timeout_s,
+                           self.config.live.arrival_max_age_s)
+
     def _run(self) -> None:
-        history = self._history()
-        self.desk = desk = ArrivalDesk(
-            self.config.database.path, self._publish,
-            lambda s: self.config.store(s).settings.visit_timeout_s, self.config.live.arrival_max_age_s)
+        try:
+            history = self._history()
+            self.desk = desk = self._open_desk()
+        except Exception:
+            log.exception("the live view cannot open the database; it does not run")
+            self._ready.set()
+            return
         try:
             history.load_today(self.state, time.time())
         except Exception:
             log.exception("the live view could not load today's figures; it starts empty")
         self._ready.set()
-        swept = 0.0
+        swept = polled = 0.0
+        wait_s = POLL_S if self.polls else SWEEP_S
         try:
             while True:
                 try:
-                    batches = self._queue.get(timeout=SWEEP_S)
+                    batches = self._queue.get(timeout=wait_s)
                 except queue.Empty:
                     batches = []
                 if batches is None:
                     return
                 try:
                     self._take(batches, history, desk)
-                    if time.monotonic() - swept >= SWEEP_S:
+                    if self.polls and time.monotonic() - polled >= POLL_S:
+                        polled = time.monotonic()
+                        history = self._poll(history)
+                    if desk is not None and time.monotonic() - swept >= SWEEP_S:
                         swept = time.monotonic()
                         self.state.forget_members(desk.sweep(time.time()))
                         self._daily_segments(desk)
@@ -123,15 +153,38 @@ class LiveFeed:
                             self._outstanding -= 1
                             self._idle.notify_all()
         finally:
-            desk.close()
+            if desk is not None:
+                desk.close()
             history.close()
 
-    def _take(self, batches: list[DataBatch], history: History, desk: ArrivalDesk) -> None:
+    def _poll(self, history: History) -> History:
+        """Read the other workers' recent rows; when the database is out of reach, say so once and try
+        again on a new connection at the next poll (the page meanwhile shows this worker's commits)."""
+        try:
+            history.poll(self.state, time.time(), self.config.stores)
+        except Exception as exc:
+            if not self._poll_failed:
+                log.warning("live: cannot read the other workers' rows (%s); trying again", exc)
+            self._poll_failed = True
+            history.close()
+            try:
+                return self._history()
+            except Exception:
+                return history  # closed: the next poll fails and tries again
+        if self._poll_failed:
+            log.info("live: reading the other workers' rows again")
+        self._poll_failed = False
+        self.polled += 1
+        return history
+
+    def _take(self, batches: list[DataBatch], history: History, desk: ArrivalDesk | None) -> None:
         now = time.time()
         for b in batches:
             for rtype in ("presence", "door"):
                 if rtype in b.rows:
                     self.state.feed(b.store, rtype, b.rows[rtype], now)
+            if desk is None:
+                continue
             for store, seen, _agent, gateway_key in b.arrivals:
                 event = desk.handle(b.org, store, seen, gateway_key, now)
                 if event is not None:

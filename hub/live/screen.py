@@ -1,13 +1,13 @@
 """`footfall-hub live --store S`: the live figures on the back-office PC, refreshed every few seconds.
 
-The same LiveState as the page, fed by tailing the database (rows with a rowid above the last one
-read), since this command runs beside `serve`, in another process. Member arrivals come from
-`member_arrivals` (announced ones of consenting members).
+The same LiveState as the page, fed by reading the database (today's rows at start, then the rows of
+the last minutes at each frame: History.poll; the state counts each row once), since this command runs
+beside `serve`, in another process, on either engine. Member arrivals come from `member_arrivals`
+(announced ones of consenting members).
 """
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -21,7 +21,6 @@ from hub.config import HubConfig
 from hub.live.feed import live_state
 from hub.live.history import History
 from hub.live.state import LiveState
-from hub.store.rows import RECORD_TABLES
 
 
 class Tail:
@@ -29,46 +28,26 @@ class Tail:
 
     def __init__(self, config: HubConfig, state: LiveState) -> None:
         self.config, self.state = config, state
-        self.history = History(config.database.path, lambda s: config.store(s).timezone,
+        self.history = History(config.database, lambda s: config.store(s).timezone,
                                lambda s: config.store(s).settings.loyalty_window_d)
-        self.conn = self.history.conn
-        self._last: dict[str, int] = {}
+        self.db = self.history.db
 
     def start(self, now: float) -> None:
-        """Today's rows, and where the tables end, in one read transaction (one snapshot of the file)."""
-        self.conn.execute("BEGIN")
-        try:
-            self.history.load_today(self.state, now)
-            for rtype in ("presence", "door"):
-                table = RECORD_TABLES[rtype].table
-                (last,) = self.conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}").fetchone()
-                self._last[rtype] = int(last)
-        finally:
-            self.conn.execute("COMMIT")
+        """Today's rows so far."""
+        self.history.load_today(self.state, now)
 
     def poll(self, now: float) -> None:
-        for rtype in ("presence", "door"):
-            spec = RECORD_TABLES[rtype]
-            rows = self.conn.execute(
-                f"SELECT rowid, {', '.join(spec.columns)} FROM {spec.table} WHERE rowid > ? ORDER BY rowid",
-                (self._last[rtype],)).fetchall()
-            if rows:
-                self._last[rtype] = int(rows[-1][0])
-                by_store: dict[str, list[tuple[Any, ...]]] = {}
-                for r in rows:
-                    by_store.setdefault(str(r[2]), []).append(tuple(r[1:]))
-                for store, store_rows in by_store.items():
-                    self.state.feed(store, rtype, store_rows, now)
+        """The rows committed since (by any worker): those of the last minutes, each counted once."""
+        self.history.poll(self.state, now, self.config.stores)
 
     def arrivals(self, store: str, since: float) -> list[tuple[int, str]]:
         """(seen epoch s, member id) of announced arrivals of consenting members, newest first."""
-        try:
-            return [(int(t), str(m)) for t, m in self.conn.execute(
-                "SELECT a.seen_epoch_s, a.member_id FROM member_arrivals a JOIN members m ON m.member_key ="
-                " a.member_key WHERE a.store = ? AND a.announced = 1 AND a.seen_epoch_s >= ?"
-                " ORDER BY a.seen_epoch_s DESC LIMIT 10", (store, since))]
-        except sqlite3.OperationalError:  # no arrival yet: the table is made by serve
+        if not self.db.has_table("member_arrivals"):  # no arrival yet: the table is made by serve
             return []
+        return [(int(t), str(m)) for t, m in self.db.execute(
+            "SELECT a.seen_epoch_s, a.member_id FROM member_arrivals a JOIN members m ON m.member_key ="
+            " a.member_key WHERE a.store = ? AND a.announced = 1 AND a.seen_epoch_s >= ?"
+            " ORDER BY a.seen_epoch_s DESC LIMIT 10", (store, int(since)))]
 
 
 def render(snap: dict[str, Any], arrivals: list[tuple[int, str]]) -> Group:
@@ -102,7 +81,7 @@ def run(config: HubConfig, store: str, every_s: float, once: bool, stop: threadi
     from rich.console import Console  # noqa: PLC0415 -- only this command draws
     from rich.live import Live  # noqa: PLC0415 -- as above
 
-    if not Path(config.database.path).exists():
+    if config.database.engine == "sqlite" and not Path(config.database.path).exists():
         raise FileNotFoundError(config.database.path)
     state = live_state(config)
     tail = Tail(config, state)

@@ -12,6 +12,7 @@ Policy allows only this server (`default-src 'self'`), so the page makes no thir
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import logging
@@ -29,6 +30,7 @@ from hub.config import HubConfig
 from hub.live import page
 from hub.live.auth import Session, Sessions, User, Users
 from hub.live.state import LiveState
+from hub.store.engine import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +52,8 @@ class LiveServer:
     def __init__(self, config: HubConfig, state: LiveState, extra: Callable[[str, float], dict[str, Any]],
                  address: tuple[str, int]) -> None:
         self.config, self.state, self.extra = config, state, extra
-        self.users = Users(config.database.path)
-        self.sessions = Sessions(config.live.session_ttl_s)
+        self.users = Users(config.database)  # one connection for the HTTP threads, behind its lock
+        self.sessions = Sessions(self.users, config.live.session_ttl_s)
         self._key = secrets.token_bytes(32)
         self.stopping = threading.Event()
         self.httpd = ThreadingHTTPServer(address, _handler(self))
@@ -129,6 +131,26 @@ def _handler(server: LiveServer) -> type[BaseHTTPRequestHandler]:
             return {k: v[0] for k, v in fields.items()}
 
         def do_GET(self) -> None:
+            self._guarded(self._get)
+
+        def do_POST(self) -> None:
+            self._guarded(self._post)
+
+        def _guarded(self, handle: Callable[[], None]) -> None:
+            """A request while the database is out of reach (sessions are rows): 503, said once per
+            request, never a dropped connection; the page's event stream reconnects by itself."""
+            try:
+                handle()
+            except (server.users.db.errors.Error, StoreError) as exc:
+                first = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+                log.warning("live: the database is out of reach (%s)", first)
+                with contextlib.suppress(Exception):  # still out of reach: the next request tries again
+                    server.users.reconnect()
+                with contextlib.suppress(OSError):
+                    self._send(503, page.message_page("Unavailable", "The hub's database is out of reach;"
+                                                      " try again in a minute."))
+
+        def _get(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/live.js":
                 return self._send(200, page.JS.encode(), "text/javascript; charset=utf-8")
@@ -175,16 +197,21 @@ def _handler(server: LiveServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.close_connection = True
             version = server.state.version  # read before each snapshot: a change meanwhile is sent again
-            try:
-                while not server.stopping.is_set() and server.sessions.get(session.token, touch=False):
+            checked = time.monotonic()  # the session (a database row) is read again every PUSH_S, not
+            try:                        # at every change: a logout or a removed user ends the stream then
+                while not server.stopping.is_set():
+                    if time.monotonic() - checked >= PUSH_S:
+                        if server.sessions.get(session.token, touch=False) is None:
+                            return
+                        checked = time.monotonic()
                     snap = json.dumps(server.snapshot(session.user, store))
                     self.wfile.write(f"data: {snap}\n\n".encode())
                     self.wfile.flush()
                     version = server.state.wait_change(version, PUSH_S)
-            except (BrokenPipeError, ConnectionResetError):
-                return
+            except (BrokenPipeError, ConnectionResetError, server.users.db.errors.Error):
+                return  # the page's EventSource reconnects (and gets a 503 while the database is away)
 
-        def do_POST(self) -> None:
+        def _post(self) -> None:
             path = self.path.split("?", 1)[0]
             if not self._same_origin():
                 return self._send(403, page.message_page("Refused", "A form from another site was refused."))

@@ -31,6 +31,11 @@ from agent.wire.records import iso
 from hub.store.rows import RECORD_TABLES
 
 CAPTURE_WINDOW_S = 900
+# Rows of the last LOOKBACK_S are read again by every worker's poll (hub/live/history.py `poll`); a row's
+# batch key is kept KEEP_KEYS_S, longer, so that one reaching a state twice (its own worker's hand-over,
+# then the poll; two polls) counts once. An older row is never polled, so its key need not be kept.
+LOOKBACK_S = 150
+KEEP_KEYS_S = LOOKBACK_S + 120
 STALE_S = 600  # a gateway's presence older than this no longer says who is in the store
 ARRIVALS_KEPT = 20
 
@@ -57,6 +62,8 @@ class StoreLive:
     returning_today: set[str] = field(default_factory=set)
     arrivals: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=ARRIVALS_KEPT))
     last_data: float = 0.0
+    seen: dict[tuple[Any, ...], float] = field(default_factory=dict)  # recent rows' keys -> their time
+    pruned: float = 0.0
 
 
 class LiveState:
@@ -78,20 +85,48 @@ class LiveState:
         return st
 
     def feed(self, store: str, rtype: str, rows: list[tuple[Any, ...]], now: float) -> None:
-        """Rows of one record table (batch key first, as hub.store.rows lays them out)."""
+        """Rows of one record table (batch key first, as hub.store.rows lays them out); a recent row
+        this state already has (by its batch key) is skipped."""
         if rtype not in ("presence", "door") or not rows:
             return
         with self._lock:
             st = self._store(store, now)
+            if now - st.pruned > 60:
+                st.seen = {k: t for k, t in st.seen.items() if t >= now - KEEP_KEYS_S}
+                st.pruned = now
+            if self._feed(st, ZoneInfo(self._tz_of(store)), rtype, rows, now):
+                self._changed()  # a poll that found nothing new wakes no page
+
+    def reload(self, store: str, rows: dict[str, list[tuple[Any, ...]]], now: float) -> None:
+        """Replace the store's counts by those of `rows` (every presence and door row of its day so far,
+        read again: History.resync); its members and arrivals stay."""
+        with self._lock:
+            st = self._store(store, now)
+            fresh = StoreLive(day_start=st.day_start, members_today=st.members_today,
+                              returning_today=st.returning_today, arrivals=st.arrivals, pruned=now)
             tz = ZoneInfo(self._tz_of(store))
-            for row in rows:
-                if rtype == "presence":
-                    self._presence(st, tz, row)
-                else:
-                    at = float(row[_D_MINUTE])
-                    if at >= st.day_start:
-                        st.door_hours[hour_start_of(at, tz)] += int(row[_D_IN])
+            for rtype in ("presence", "door"):
+                self._feed(fresh, tz, rtype, rows.get(rtype, []), now)
+            self._stores[store] = fresh
             self._changed()
+
+    def _feed(self, st: StoreLive, tz: ZoneInfo, rtype: str, rows: list[tuple[Any, ...]], now: float) -> int:
+        """Count the rows `st` does not have yet; how many."""
+        at_col = _P_TAKEN if rtype == "presence" else _D_MINUTE
+        fed = 0
+        for row in rows:
+            at = float(row[at_col])
+            if at >= now - KEEP_KEYS_S:
+                key = (rtype, row[0], *row[2:6])  # org, agent, epoch, seq, idx: the row's batch key
+                if key in st.seen:
+                    continue
+                st.seen[key] = at
+            fed += 1
+            if rtype == "presence":
+                self._presence(st, tz, row)
+            elif at >= st.day_start:
+                st.door_hours[hour_start_of(at, tz)] += int(row[_D_IN])
+        return fed
 
     def _presence(self, st: StoreLive, tz: ZoneInfo, row: tuple[Any, ...]) -> None:
         agent, taken = str(row[_P_AGENT]), float(row[_P_TAKEN])
@@ -113,11 +148,24 @@ class LiveState:
                 st.returning_today.add(member_key)
             self._changed()
 
-    def arrived(self, store: str, arrival: dict[str, Any], now: float) -> None:
-        """A member's arrival event, for the staff's list (newest first)."""
+    def arrived(self, store: str, arrival: dict[str, Any], now: float) -> bool:
+        """A member's arrival event, for the staff's list (newest first); False when the list has it
+        (the same member and time: announced here, then read back from `member_arrivals`)."""
         with self._lock:
-            self._store(store, now).arrivals.appendleft(arrival)
+            st = self._store(store, now)
+            if self._has_arrival(st, arrival.get("_member_key"), arrival.get("seen_at")):
+                return False
+            st.arrivals.appendleft(arrival)
             self._changed()
+            return True
+
+    def has_arrival(self, store: str, member_key: str, seen_at: str, now: float) -> bool:
+        with self._lock:
+            return self._has_arrival(self._store(store, now), member_key, seen_at)
+
+    @staticmethod
+    def _has_arrival(st: StoreLive, member_key: Any, seen_at: Any) -> bool:
+        return any(a.get("_member_key") == member_key and a.get("seen_at") == seen_at for a in st.arrivals)
 
     def forget_members(self, keep: set[str]) -> None:
         """Drop arrivals and member marks of members not in `keep` (consent withdrawn, opted out)."""

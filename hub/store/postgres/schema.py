@@ -121,6 +121,18 @@ _V3 = (
     " PRIMARY KEY (store, member_key, seen_epoch_s))",
 )
 
+_V5 = (
+    # the live page's accounts (hub/live/auth.py; SQLite makes the same tables on first use): sessions and
+    # failed logins in the database, so a login holds and a lockout counts across every worker of a chain
+    "CREATE TABLE users (name text PRIMARY KEY, role text NOT NULL, scope text NOT NULL,"
+    " password_hash text NOT NULL, created_at text NOT NULL)",
+    "CREATE TABLE sessions (token_hash text PRIMARY KEY, csrf text NOT NULL, name text NOT NULL,"
+    " expires_epoch_s double precision NOT NULL)",
+    "CREATE INDEX sessions_name ON sessions (name)",
+    "CREATE TABLE login_failures (name text NOT NULL, at_epoch_s double precision NOT NULL)",
+    "CREATE INDEX login_failures_name_at ON login_failures (name, at_epoch_s)",
+)
+
 _V6 = (
     # the agent's calibration from its status (issue 19), kept as SQLite's agents.learned is
     "ALTER TABLE agents ADD COLUMN learned text",
@@ -130,6 +142,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the SQLite schema of hub/store/schema.py v1", _V1),
     Migration(2, "people, erasures, presence and arrivals; agents keyed by (org, store, agent)", _V2),
     Migration(3, "members' daily segments and arrivals (tables SQLite makes lazily)", _V3),
+    Migration(5, "the live page's users, sessions and failed logins", _V5),
     Migration(6, "agents.learned: the calibration of the agent's status", _V6),
 )
 LATEST = MIGRATIONS[-1].version

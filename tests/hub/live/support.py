@@ -1,17 +1,24 @@
-"""Helpers for the live view's tests: a hub with its live page, members imported from a CRM file."""
+"""Helpers for the live view's tests: a hub with its live page, members imported from a CRM file, rows
+written straight into either engine."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from agent.wire.records import Arrival, Presence, iso
-from hub.config import HubConfig, LiveConfig, TrustConfig
+from hub.config import DatabaseConfig, HubConfig, LiveConfig, TrustConfig
 from hub.imports import importer
 from hub.imports.crm import gateway_key
 from hub.pki.registry import optout_secret
-from hub.store.sql import open_database
+from hub.store.postgres.partitions import Partitions, months
+from hub.store.postgres.schema import PARTITIONED
+from hub.store.sql import Db, open_database
 from tests.support.mosquitto import free_port
 
 MACS = {"M1": "00:1b:63:a1:b2:c3", "M2": "f4:f5:e8:12:34:56"}
@@ -26,6 +33,23 @@ def live_config(base: HubConfig, tmp: Path, http: bool = True) -> HubConfig:
         live=LiveConfig(http=f"127.0.0.1:{free_port()}" if http else ""),
         groups={"south": ["brno-1", "brno-2"]},
     )
+
+
+def members_on_sqlite(database: DatabaseConfig) -> None:
+    """Skip a test of member arrivals on PostgreSQL: ArrivalDesk and the CRM import (hub/members,
+    hub/imports) still open SQLite; they move in their own change of issue 17."""
+    if database.engine != "sqlite":
+        pytest.skip("member arrivals run on SQLite only until hub/members moves (issue 17)")
+
+
+def insert(db: Db, table: str, sql: str, rows: Iterable[tuple[Any, ...]], epoch_at: int = -1) -> None:
+    """Rows straight into a table, as another process's commit; on PostgreSQL the months' partitions of
+    row[epoch_at] (the time column) are made first, as the ingest writer makes them."""
+    rows = list(rows)
+    if db.engine == "postgresql" and table in PARTITIONED:
+        Partitions().ensure(db.raw, {table: months(int(r[epoch_at]) for r in rows)})
+    for row in rows:
+        db.execute(sql, row)
 
 
 def import_members(config: HubConfig, tmp: Path, consent: str = "yes", name: str = "crm.csv") -> None:
