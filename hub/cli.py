@@ -36,6 +36,7 @@ from hub.config import ConfigError, HubConfig, load_hub_config
 from hub.live.cli import add_commands as add_live_commands
 from hub.members.cli import add_commands as add_member_commands
 from hub.pki.cli import add_commands as add_pki_commands
+from hub.store.postgres.readers import add_commands as add_reader_commands
 
 PROG = "footfall-hub"
 DEFAULT_CONFIG = "hub.yaml"
@@ -355,6 +356,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_config)
     add_member_commands(command, _store, _date)  # members (hub/members/cli.py)
     add_live_commands(command, _store)  # users, live (hub/live/cli.py)
+    add_reader_commands(command)  # reader (hub/store/postgres/readers.py)
     add_pki_commands(sub)  # pki init|issue|issue-server|issue-service|revoke|list, broker-config
     return ap
 
