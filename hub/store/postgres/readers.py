@@ -14,6 +14,7 @@ import secrets
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from hub.store.sql import Db
@@ -91,11 +92,16 @@ def add_login(db: Db, name: str, password: str | None) -> Login:
 
 
 def cmd_reader(args: argparse.Namespace) -> int:
-    from hub.cli import UserError, _config  # noqa: PLC0415 -- hub.cli imports this module
-    from hub.store.engine import StoreError  # noqa: PLC0415 -- per-command import (hub/cli.py)
+    from hub.cli import DEFAULT_CONFIG, UserError  # noqa: PLC0415 -- hub.cli imports this module
+    from hub.config import ConfigError, load_hub_config  # noqa: PLC0415 -- per-command import (hub/cli.py)
+    from hub.store.engine import StoreError  # noqa: PLC0415 -- as above
     from hub.store.sql import open_database  # noqa: PLC0415 -- as above
 
-    config = _config(args, any_engine=True)
+    path = args.config or (DEFAULT_CONFIG if Path(DEFAULT_CONFIG).exists() else None)
+    try:
+        config = load_hub_config(path)
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
     if config.database.engine != "postgresql":
         raise UserError(NOT_HERE)
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
