@@ -1,8 +1,9 @@
 """The metrics publisher: a thread that publishes store-hours and store-days once final.
 
 Woken by the writer after each commit (`wake`), at every quarter hour (hours close), and every
-`poll_s` (POS imports come from another process), it looks for rows past its watermarks
-(`changes.scan`) and marks the local hours and days they fall in as dirty. A dirty cell goes out once
+`poll_s` (POS imports, and on PostgreSQL the other workers' commits, come from other processes), it
+looks for what changed (`changes.scan`: rows past watermarks on SQLite, the triggers' marks on
+PostgreSQL) and marks the local hours and days they fall in as dirty. A dirty cell goes out once
 final (`final`: closed, the agents' count records in or `final_wait_s` passed, data settled); the
 store-day is computed once through `source.store_day`, and `release` decides per period against what
 was already sent (`revisions`: the first release, at most one correction by k or more, sales updates).
@@ -250,7 +251,7 @@ class MetricsPublisher:
                 wanted.discard(DAY)  # the day goes out after every hour of it
                 left[(*key, DAY)] = dirty[(*key, DAY)]
         self.counters["settling"] = waiting  # closed cells waiting for their data, now
-        engine_db: Any = db  # the metrics engine's readers take a Db (issue 17)
+        engine_db: Any = db  # store_day, store_counts: typed Db once their issue-17 ports merge
         members: dict[date, dict[str, dict[str, int]]] = {}  # day -> store -> members by segment
         for (org, store, day), wanted in sorted(by_day.items()):
             if day not in members:  # for the days going out (hour payloads carry no segments)
