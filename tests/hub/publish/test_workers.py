@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from agent.wire import PeriodCounts
@@ -14,7 +15,7 @@ from hub.app import Hub
 from hub.config import HubConfig
 from hub.publish.example_consumer import topic_filter
 from tests.hub.envelopes import Publisher, envelope, visit
-from tests.hub.support import query
+from tests.hub.support import query, wait_for
 
 PRAGUE = ZoneInfo("Europe/Prague")
 
@@ -41,9 +42,13 @@ def test_what_a_follower_stores_is_published_once_by_the_leader(
             publisher.send(envelope(seq, [PeriodCounts("hour", iso(start), 40, 10, 30, 0, 10),
                                           *(visit(h * 100 + i, start=start + 60 * i) for i in range(10))]))
         publisher.send(envelope(len(hours), [PeriodCounts("day", iso(t0), 400, 80, 320, 0, 80)]))
+
+        def stored() -> list[Any]:
+            return [h.counters.snapshot()["batches_stored"] for h in (a, b)]
+
+        assert wait_for(lambda: sum(stored()) == len(hours) + 1), stored()
+        assert min(stored()) > 0, stored()  # mosquitto shares the group's messages round-robin
         assert a.wait_idle() and b.wait_idle()
-        stored = [h.counters.snapshot()["batches_stored"] for h in (a, b)]
-        assert min(stored) > 0 and sum(stored) == len(hours) + 1, stored  # mosquitto shares round-robin
         assert a.wait_published()
         assert publisher.wait_received(len(hours) + 1, 15), publisher.received
         assert not publisher.wait_received(len(hours) + 2, 2)  # nothing twice
