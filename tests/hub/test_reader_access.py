@@ -175,15 +175,20 @@ def test_reader_is_idempotent_and_generates_a_password_once(
     assert "already in footfall_reader" in capsys.readouterr().out
 
 
-def test_reader_refuses_a_role_that_is_not_a_data_team_login(
+def test_reader_refuses_a_role_that_is_not_a_data_team_login_or_a_bad_name(
     pg_hub: HubConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The hub's own database user (a superuser here) is never turned into a reader: one line, exit 1."""
+    """The hub's own database user (a superuser here) is never turned into a reader, and a name that
+    would need quoting is refused: one line, exit 1."""
     assert reader(yaml_for(pg_hub, tmp_path), "footfall", None, monkeypatch) == 1
     err = capsys.readouterr().err
     assert err.startswith("footfall-hub: error: role 'footfall' exists and is not a data-team login; "
                           "choose another name (database postgresql://footfall@127.0.0.1:")
     assert err.count("\n") == 1
+    assert reader(yaml_for(pg_hub, tmp_path), "BI-team", None, monkeypatch) == 1
+    assert capsys.readouterr().err.startswith(
+        "footfall-hub: error: --login 'BI-team': use lower-case letters, digits and _ (at most 63), "
+        "starting with a letter or _")
 
 
 def test_reader_on_sqlite_says_it_is_a_postgresql_feature(

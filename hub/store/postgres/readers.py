@@ -38,8 +38,7 @@ class Login:
 
 
 def _role(db: Db, name: str) -> tuple[Any, ...] | None:
-    row = db.execute("SELECT rolsuper, rolcreaterole, rolcanlogin FROM pg_roles WHERE rolname = ?",
-                     (name,)).fetchone()
+    row = db.execute("SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = ?", (name,)).fetchone()
     return None if row is None else tuple(row)
 
 
@@ -64,30 +63,35 @@ def ensure_role(db: Db) -> None:
 def add_login(db: Db, name: str, password: str | None) -> Login:
     """Make `name` a login of footfall_reader (read-only sessions); `password` None: a new login gets a
     generated one, an existing login keeps its own. ReaderError for a name taken by another role."""
-    from psycopg import sql  # noqa: PLC0415 -- as above
-
     if not NAME.fullmatch(name):
         raise ReaderError(f"--login {name!r}: use lower-case letters, digits and _ (at most 63), "
                           "starting with a letter or _")
     if db.engine != "postgresql":
         raise ReaderError(NOT_HERE)
     try:
-        ensure_role(db)
-        found = _role(db, name)
-        if found is not None and (name == ROLE or found[0] or found[1] or not _member(db, name)):
-            raise ReaderError(f"role {name!r} exists and is not a data-team login; choose another name")
-        generated = secrets.token_urlsafe(18) if password is None and found is None else None
-        secret = password if password is not None else generated
-        ident = sql.Identifier(name)
-        if found is None:
-            db.raw.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE {}").format(
-                ident, sql.Literal(secret), sql.Identifier(ROLE)))
-        elif secret is not None:
-            db.raw.execute(sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(ident, sql.Literal(secret)))
-        db.raw.execute(sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(ident))
+        with db.transaction():  # all of it or nothing
+            return _add_login(db, name, password)
     except db.errors.errors.InsufficientPrivilege as exc:
         raise ReaderError(f"{str(exc).strip().splitlines()[0]} (run it as a database user that may create "
                           "roles: CREATEROLE)") from None
+
+
+def _add_login(db: Db, name: str, password: str | None) -> Login:
+    from psycopg import sql  # noqa: PLC0415 -- as above
+
+    ensure_role(db)
+    found = _role(db, name)
+    if found is not None and (name == ROLE or found[0] or found[1] or not _member(db, name)):
+        raise ReaderError(f"role {name!r} exists and is not a data-team login; choose another name")
+    generated = secrets.token_urlsafe(18) if password is None and found is None else None
+    secret = password if password is not None else generated
+    ident = sql.Identifier(name)
+    if found is None:
+        db.raw.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE {}").format(
+            ident, sql.Literal(secret), sql.Identifier(ROLE)))
+    elif secret is not None:
+        db.raw.execute(sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(ident, sql.Literal(secret)))
+    db.raw.execute(sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(ident))
     return Login(name, found is None, generated)
 
 
