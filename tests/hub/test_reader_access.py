@@ -31,6 +31,8 @@ from hub.config import (
 )
 from hub.publish.example_consumer import topic_filter
 from hub.publish.payload import SEGMENT_FIELDS
+from hub.store.postgres.migrate import apply
+from hub.store.postgres.schema import LATEST
 from tests.hub.envelopes import Publisher, envelope, visit
 from tests.support.mosquitto import Mosquitto
 from tests.support.postgres import LocalPostgres
@@ -201,3 +203,30 @@ def test_reader_on_sqlite_says_it_is_a_postgresql_feature(
         "footfall-hub: error: read access for the data team is a PostgreSQL feature (database.url); on "
         "SQLite they subscribe to the MQTT feed (README: Data team access)\n")
     assert not (tmp_path / "hub.db").exists()
+
+
+def test_a_hub_user_without_createrole_migrates_and_reader_names_what_it_needs(
+    postgres_cluster: LocalPostgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """As in production, the hub's database user owns its database but is no superuser: migration 4
+    applies (the role exists in the cluster; only its grants are made), and `reader`, which must make
+    a role, says in one line what the user lacks."""
+    owner = f"hub_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres_cluster.url(), autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {owner} LOGIN".encode())  # names: uuid hex, not input
+        conn.execute(f"CREATE DATABASE {owner} OWNER {owner}".encode())
+    url = postgres_cluster.url(owner).replace("://footfall@", f"://{owner}@")
+    try:
+        assert apply(url)[0] == LATEST
+        config = HubConfig(database=DatabaseConfig(path=str(tmp_path / "hub.db"), url=url))
+        assert reader(yaml_for(config, tmp_path), "bi_nobody", None, monkeypatch) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("footfall-hub: error: permission denied to create role")
+        assert "(run it as a database user that may create roles: CREATEROLE)" in err
+        assert err.count("\n") == 1
+    finally:
+        with psycopg.connect(postgres_cluster.url(), autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {owner} WITH (FORCE)".encode())
+            conn.execute(f"DROP OWNED BY {owner}".encode())
+            conn.execute(f"DROP ROLE IF EXISTS {owner}".encode())
