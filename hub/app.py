@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 
 class Hub:
-    """Ingest from MQTT into the hub's SQLite store until stopped."""
+    """Ingest from MQTT into the hub's database until stopped."""
 
     def __init__(self, config: HubConfig) -> None:
         self.config = config
@@ -78,10 +78,8 @@ class Hub:
         )
         self._writer.start()
         group = self.config.ingest.shared_group
-        # the publisher reads SQLite (database.path) for now: on PostgreSQL it waits for its move (issue 17)
-        self._publishes = self.config.publish.enabled and store.engine == "sqlite"
-        if self.config.publish.enabled and not self._publishes:
-            log.warning("publish: the metrics publisher runs on SQLite only for now; not started")
+        # on either engine; with several workers only the leader publishes (its marks are in the database)
+        self._publishes = self.config.publish.enabled
         try:
             # TLS files load here: a failure stops the writer again (nothing left running)
             self._subscriber = MqttSubscriber(self.config.mqtt, self._writer.submit, shared_group=group)

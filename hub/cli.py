@@ -29,6 +29,7 @@ from agent.common.logsetup import FORMATS as LOG_FORMATS
 from agent.common.logsetup import setup as setup_logging
 from agent.common.sdnotify import Notifier
 from hub.cli_imports import add_commands as add_import_commands
+from hub.cli_reader import add_commands as add_reader_commands
 from hub.cliargs import date_arg as _date
 from hub.cliargs import demo_scale_problem, report_dates_problem
 from hub.cliargs import store_arg as _store
@@ -383,6 +384,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_config)
     add_member_commands(command, _store, _date)  # members (hub/members/cli.py)
     add_live_commands(command, _store)  # users, live (hub/live/cli.py)
+    add_reader_commands(command)  # reader (hub/cli_reader.py)
     add_pki_commands(sub)  # pki init|issue|issue-server|issue-service|revoke|list, broker-config
     return ap
 

@@ -4,7 +4,9 @@
 (`changes`), waits until a period is final (`final`), computes the store-day (`source`, the one
 boundary with the metrics engine), withholds small cells (`cells`, `suppress`) or adds noise (`noise`),
 decides what may go out again (`revisions`, `release`) and sends the payloads documented in `payload`
-(the JSON Schema: `metrics_schema()`, also `schema/metrics.schema.json`) over `client.MetricsClient`.
+(the JSON Schema: `metrics_schema()`, also `schema/metrics.schema.json`) over `client.MetricsClient`,
+keeping each period's latest in `feed_periods` (`feed`; the data team's SQL views read it). Its tables:
+`tables` (SQLite), migration 4 (PostgreSQL).
 A data-team consumer to start from: `python -m hub.publish.example_consumer --help`.
 """
 

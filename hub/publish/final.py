@@ -18,23 +18,23 @@ A day is final on the same terms with the agents' day records, once none of its 
 
 from __future__ import annotations
 
-import sqlite3
+from hub.store.sql import Db
 
 
-def expected_agents(conn: sqlite3.Connection, store: str, day_t0: int, day_t1: int) -> set[str]:
+def expected_agents(db: Db, store: str, day_t0: int, day_t1: int) -> set[str]:
     """Agents that sent an hour count for `store` on this local day or the one before."""
-    return {str(a) for (a,) in conn.execute(
+    return {str(a) for (a,) in db.execute(
         "SELECT DISTINCT agent FROM periods WHERE store = ? AND period = 'hour'"
         " AND start_epoch_s >= ? AND start_epoch_s < ?", (store, day_t0 - 86400, day_t1))}
 
 
-def reported(conn: sqlite3.Connection, store: str, period: str, start: int) -> set[str]:
+def reported(db: Db, store: str, period: str, start: int) -> set[str]:
     """Agents whose count record of `period` starting at `start` is in."""
-    return {str(a) for (a,) in conn.execute(
+    return {str(a) for (a,) in db.execute(
         "SELECT DISTINCT agent FROM periods WHERE store = ? AND period = ? AND start_epoch_s = ?",
         (store, period, start))}
 
 
-def records_in(conn: sqlite3.Connection, store: str, period: str, start: int, expected: set[str]) -> bool:
+def records_in(db: Db, store: str, period: str, start: int, expected: set[str]) -> bool:
     """True once every expected agent's record of the period is in."""
-    return not expected or expected <= reported(conn, store, period, start)
+    return not expected or expected <= reported(db, store, period, start)

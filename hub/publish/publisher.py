@@ -1,8 +1,9 @@
 """The metrics publisher: a thread that publishes store-hours and store-days once final.
 
 Woken by the writer after each commit (`wake`), at every quarter hour (hours close), and every
-`poll_s` (POS imports come from another process), it looks for rows past its watermarks
-(`changes.scan`) and marks the local hours and days they fall in as dirty. A dirty cell goes out once
+`poll_s` (POS imports, and on PostgreSQL the other workers' commits, come from other processes), it
+looks for what changed (`changes.scan`: rows past watermarks on SQLite, the triggers' marks on
+PostgreSQL) and marks the local hours and days they fall in as dirty. A dirty cell goes out once
 final (`final`: closed, the agents' count records in or `final_wait_s` passed, data settled); the
 store-day is computed once through `source.store_day`, and `release` decides per period against what
 was already sent (`revisions`: the first release, at most one correction by k or more, sales updates).
@@ -34,15 +35,15 @@ from agent.wire.topics import metrics_topic
 from hub.config import HubConfig, zone
 from hub.joins.metrics import NoMetricsError
 from hub.members.segments import store_counts
-from hub.publish import revisions
+from hub.publish import feed, revisions
 from hub.publish.cells import DAY
-from hub.publish.changes import SLOT_S, Cell, Touch, Touched, load_state, save_state, scan
+from hub.publish.changes import SLOT_S, Cell, State, Touch, Touched, load_state, save_state, scan
 from hub.publish.final import expected_agents, records_in
 from hub.publish.noise import system_rng
 from hub.publish.payload import encode, schema_payload, schema_topic
 from hub.publish.release import release
 from hub.publish.source import store_day
-from hub.store.schema import connect
+from hub.store.sql import Db, open_database
 
 log = logging.getLogger(__name__)
 
@@ -108,29 +109,45 @@ class MetricsPublisher:
             self._thread = None
         log.info("metrics publisher stopped: %s", dict(self.counters))
 
-    def _run(self) -> None:
-        conn = connect(self._config.database.path)
-        # Marks and dirty cells are saved together, so a power cut that loses the last save loses
-        # nothing: the older marks find the same rows again. No fsync per pass, then.
-        conn.execute("PRAGMA synchronous=NORMAL")
+    def _open(self) -> tuple[Db, State]:
+        db = open_database(self._config.database)
+        if db.engine == "sqlite":
+            # Marks and dirty cells are saved together, so a power cut that loses the last save loses
+            # nothing: the older marks find the same rows again. No fsync per pass, then.
+            db.execute("PRAGMA synchronous=NORMAL")
         try:
-            marks, dirty = load_state(conn)
-            saved = (dict(marks), dict(dirty))
+            return db, load_state(db)
+        except BaseException:
+            db.close()
+            raise
+
+    def _run(self) -> None:
+        db: Db | None = None
+        state = State({}, {})
+        saved: tuple[dict[str, int], dict[Cell, Touched]] | None = None
+        try:
             while True:
                 self._wake.clear()
                 with self._done:
                     self._started += 1
                 stopping = self._stopping
                 try:
-                    touches, marks = scan(conn, marks)
-                    self._touch(dirty, self._cells(touches))
-                    dirty = self._publish_closed(conn, dirty, marks)
-                    if (marks, dirty) != saved:
-                        save_state(conn, marks, dirty)
-                        saved = (dict(marks), dict(dirty))
+                    if db is None:  # at start, and after a lost server (a pass fails meanwhile)
+                        db, loaded = self._open()
+                        if saved is None:  # the first open: what the last run left
+                            state = loaded
+                            saved = (dict(state.marks), dict(state.dirty))
+                    self._touch(state.dirty, self._cells(scan(db, state)))
+                    state.dirty = self._publish_closed(db, state.dirty, state.marks)
+                    if (state.marks, state.dirty) != saved or state.consumed:
+                        save_state(db, state)
+                        saved = (dict(state.marks), dict(state.dirty))
                 except Exception:
                     self.counters["errors"] += 1
                     log.exception("publishing metrics failed; retrying at the next wake-up")
+                    if db is not None and db.engine == "postgresql":  # the connection may be gone
+                        db.close()
+                        db = None
                 with self._done:
                     self._passes += 1
                     self._done.notify_all()
@@ -142,7 +159,8 @@ class MetricsPublisher:
                     self._urgent.wait(began + MIN_PASS_S - time.monotonic())
                 self._urgent.clear()
         finally:
-            conn.close()
+            if db is not None:
+                db.close()
 
     def _sleep_s(self) -> float:
         now = self._clock()
@@ -186,7 +204,7 @@ class MetricsPublisher:
                 day += timedelta(days=1)
         return out
 
-    def _final(self, conn: Any, cell: Cell, touched: Touched, clock: float) -> tuple[bool, float]:
+    def _final(self, db: Db, cell: Cell, touched: Touched, clock: float) -> tuple[bool, float]:
         """Whether a dirty cell is final now (`hub.publish.final`), else when to look again (0: on data)."""
         _, store, day, h = cell
         tz_name = self._config.store(store).timezone or self._config.default_timezone
@@ -201,18 +219,18 @@ class MetricsPublisher:
         if end + cfg.final_wait_s <= clock:
             return True, 0.0
         if (store, t0) not in self._expected:  # once per store-day and pass
-            self._expected[(store, t0)] = expected_agents(conn, store, t0, t1)
-        if records_in(conn, store, "day" if h == DAY else "hour", start, self._expected[(store, t0)]):
+            self._expected[(store, t0)] = expected_agents(db, store, t0, t1)
+        if records_in(db, store, "day" if h == DAY else "hour", start, self._expected[(store, t0)]):
             return True, 0.0
         return False, end + cfg.final_wait_s
 
     def _publish_closed(
-        self, conn: Any, dirty: dict[Cell, Touched], newest: dict[str, int]
+        self, db: Db, dirty: dict[Cell, Touched], newest: dict[str, int]
     ) -> dict[Cell, Touched]:
         """Publish the dirty cells that are final; return the others."""
         clock = self._clock()
         if clock - self._pruned_at > 3600:  # what was sent of days past KEEP_D is not needed any more
-            revisions.prune(conn, datetime.fromtimestamp(clock - (revisions.KEEP_D + 1) * 86400, UTC).date())
+            revisions.prune(db, datetime.fromtimestamp(clock - (revisions.KEEP_D + 1) * 86400, UTC).date())
             self._pruned_at = clock
         self._expected = {}
         by_day: dict[tuple[str, str, date], set[int]] = defaultdict(set)
@@ -220,7 +238,7 @@ class MetricsPublisher:
         self._held_until = 0.0
         waiting = 0
         for cell, touched in dirty.items():
-            final, again = self._final(conn, cell, touched, clock)
+            final, again = self._final(db, cell, touched, clock)
             if final:
                 by_day[cell[:3]].add(cell[3])
             else:
@@ -233,22 +251,25 @@ class MetricsPublisher:
                 wanted.discard(DAY)  # the day goes out after every hour of it
                 left[(*key, DAY)] = dirty[(*key, DAY)]
         self.counters["settling"] = waiting  # closed cells waiting for their data, now
+        engine_db: Any = db  # store_day, store_counts: typed Db once their issue-17 ports merge
         members: dict[date, dict[str, dict[str, int]]] = {}  # day -> store -> members by segment
         for (org, store, day), wanted in sorted(by_day.items()):
             if day not in members:  # for the days going out (hour payloads carry no segments)
                 stores = sorted({s for (_, s, d), w in by_day.items() if d == day and DAY in w})
-                members[day] = store_counts(conn, day, self._config.segments, self._config.default_timezone,
-                                            stores)
+                members[day] = store_counts(engine_db, day, self._config.segments,
+                                            self._config.default_timezone, stores)
             try:
-                sd = store_day(conn, self._config, store, day, members[day].get(store, {}))
+                sd = store_day(engine_db, self._config, store, day, members[day].get(store, {}))
             except NoMetricsError:
                 continue
-            sent = revisions.load(conn, org, store, day)
+            sent = revisions.load(db, org, store, day)
             cfg = self._config.publish
             docs, tally = release(sd, org, sorted(wanted), sent, cfg, self._clock(), self._rng)
             for doc in docs:
                 self._emit(doc, newest)
-            revisions.save(conn, org, store, day, sent)
+            with db.transaction(immediate=True):  # what was sent, and the feed's table (the views)
+                revisions.save(db, org, store, day, sent)
+                feed.record(db, docs)
             for name, n in tally.items():
                 self.counters[name] += n
         return left

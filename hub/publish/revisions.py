@@ -17,19 +17,14 @@ all: without its record a new release could differ from the old one by a single 
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from hub.publish.cells import Counts
 from hub.publish.payload import DEVICE_FIELDS, SEGMENT_FIELDS
+from hub.store.sql import Db
 
-_DDL = (
-    "CREATE TABLE IF NOT EXISTS publish_sent (org TEXT NOT NULL, store TEXT NOT NULL, day TEXT NOT NULL,"
-    " hour INTEGER NOT NULL, payload TEXT NOT NULL, counts TEXT NOT NULL, revision INTEGER NOT NULL,"
-    " corrected INTEGER NOT NULL, PRIMARY KEY (org, store, day, hour)) WITHOUT ROWID"
-)
 KEEP_D = 35  # days a period may still change on the feed (a month of a gateway offline, and some)
 # Fields that follow the device counts: kept from the published payload when only sales change.
 DEVICE_DEPENDENT = (*DEVICE_FIELDS, "capture_rate", "noise_epsilon", "k", *SEGMENT_FIELDS)
@@ -46,29 +41,28 @@ class Sent:
     corrected: bool
 
 
-def load(conn: sqlite3.Connection, org: str, store: str, day: date) -> dict[int, Sent]:
-    conn.execute(_DDL)
+def load(db: Db, org: str, store: str, day: date) -> dict[int, Sent]:
     return {
         int(h): Sent(json.loads(p), json.loads(c), int(r), bool(x))
-        for h, p, c, r, x in conn.execute(
+        for h, p, c, r, x in db.execute(
             "SELECT hour, payload, counts, revision, corrected FROM publish_sent"
             " WHERE org = ? AND store = ? AND day = ?", (org, store, day.isoformat()))
     }
 
 
-def save(conn: sqlite3.Connection, org: str, store: str, day: date, sent: dict[int, Sent]) -> None:
-    conn.execute(_DDL)
-    conn.executemany(
-        "INSERT OR REPLACE INTO publish_sent (org, store, day, hour, payload, counts, revision, corrected)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+def save(db: Db, org: str, store: str, day: date, sent: dict[int, Sent]) -> None:
+    db.executemany(
+        "INSERT INTO publish_sent (org, store, day, hour, payload, counts, revision, corrected)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (org, store, day, hour) DO UPDATE SET"
+        " payload = excluded.payload, counts = excluded.counts, revision = excluded.revision,"
+        " corrected = excluded.corrected",
         [(org, store, day.isoformat(), h, json.dumps(s.payload), json.dumps(s.counts), s.revision,
-          s.corrected) for h, s in sent.items()])
+          int(s.corrected)) for h, s in sent.items()])
 
 
-def prune(conn: sqlite3.Connection, before: date) -> None:
-    """Forget what was sent for local days before `before`."""
-    conn.execute(_DDL)
-    conn.execute("DELETE FROM publish_sent WHERE day < ?", (before.isoformat(),))
+def prune(db: Db, before: date) -> None:
+    """Forget what was sent for local days before `before` (the feed's table keeps what went out)."""
+    db.execute("DELETE FROM publish_sent WHERE day < ?", (before.isoformat(),))
 
 
 def moves(old: Counts, new: Counts) -> dict[str, int]:

@@ -138,10 +138,95 @@ _V6 = (
     "ALTER TABLE agents ADD COLUMN learned text",
 )
 
+def _touch_trigger(table: str, touches: str) -> tuple[str, str]:
+    """A statement trigger adding the (org, store, first, last, day_only) `touches` of the statement's
+    new rows (`new_rows`) to publish_changes, in the writer's transaction (hub/publish/changes.py)."""
+    return (f"CREATE FUNCTION publish_touch_{table}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            " INSERT INTO publish_changes (org, store, first_epoch_s, last_epoch_s, day_only)"
+            f" {touches}; RETURN NULL; END $$",
+            f"CREATE TRIGGER publish_touch AFTER INSERT ON {table} REFERENCING NEW TABLE AS new_rows"
+            f" FOR EACH STATEMENT EXECUTE FUNCTION publish_touch_{table}()")
+
+
+_FEED_VALUES = (  # feed_periods' figures as the views show them (the payload's, withheld ones NULL)
+    " visits_n, visitors_n, passersby_n, capture_rate, traffic_in, traffic_source, transactions_n,"
+    " net_sales_cents, conversion"
+)
+_FEED_ABOUT = (  # how each row was published
+    " withheld::jsonb AS withheld, k, noise_epsilon, revision, published_at::timestamptz AS published_at"
+)
+
+_V4 = (
+    # the metrics publisher's state (hub/publish/tables.py makes the same on SQLite)
+    "CREATE TABLE publish_marks (name text PRIMARY KEY, value bigint NOT NULL)",
+    "CREATE TABLE publish_dirty (org text NOT NULL, store text NOT NULL, day text NOT NULL,"
+    " hour bigint NOT NULL, first_touch double precision, last_touch double precision,"
+    " PRIMARY KEY (org, store, day, hour))",
+    "CREATE TABLE publish_sent (org text NOT NULL, store text NOT NULL, day text NOT NULL,"
+    " hour bigint NOT NULL, payload text NOT NULL, counts text NOT NULL, revision bigint NOT NULL,"
+    " corrected bigint NOT NULL, PRIMARY KEY (org, store, day, hour))",
+    # what changed, marked by triggers in the writer's transaction (several workers commit in any order)
+    "CREATE TABLE publish_changes (id bigserial PRIMARY KEY, org text, store text NOT NULL,"
+    " first_epoch_s bigint NOT NULL, last_epoch_s bigint, day_only bigint NOT NULL)",
+    *_touch_trigger("periods", "SELECT DISTINCT n.org, n.store, n.start_epoch_s, n.start_epoch_s,"
+                    " CASE WHEN n.period = 'day' THEN 1 ELSE 0 END FROM new_rows n"),
+    *_touch_trigger("visits", "SELECT DISTINCT n.org, n.store,"
+                    " n.started_epoch_s - n.started_epoch_s % 900, 0, 0 FROM new_rows n"),
+    *_touch_trigger("doors", "SELECT DISTINCT n.org, n.store, n.minute_epoch_s - n.minute_epoch_s % 900,"
+                    " 0, 0 FROM new_rows n"),
+    *_touch_trigger("device_flags", "SELECT DISTINCT v.org, v.store, v.started_epoch_s, v.ended_epoch_s,"
+                    " 0 FROM new_rows f JOIN visits v ON v.store = f.store AND v.device_key = f.device_key"
+                    " AND v.key_window = f.key_window"),
+    *_touch_trigger("imports", "SELECT DISTINCT (SELECT org FROM batches b WHERE b.store = p.store"
+                    " LIMIT 1), p.store, p.at_epoch_s - p.at_epoch_s % 900, 0, 0 FROM new_rows i"
+                    " JOIN pos_transactions p ON p.import_file_sha256 = i.sha256"),
+    # the feed as published: one row per store-hour and store-day, a column per payload field (schema 3)
+    "CREATE TABLE feed_periods (schema bigint NOT NULL, org text NOT NULL, store text NOT NULL,"
+    " period text NOT NULL, start_at text NOT NULL, end_at text NOT NULL, local_start text NOT NULL,"
+    " timezone text NOT NULL, published_at text NOT NULL, revision bigint NOT NULL, k bigint NOT NULL,"
+    " noise_epsilon double precision, visits_n bigint, visitors_n bigint, passersby_n bigint,"
+    " capture_rate double precision, traffic_in double precision, traffic_source text NOT NULL,"
+    " transactions_n bigint, net_sales_cents bigint, conversion double precision,"
+    " members_active_n bigint, members_normal_n bigint, members_lapsing_n bigint,"
+    " members_churn_risk_n bigint, members_new_n bigint, withheld text NOT NULL,"
+    " PRIMARY KEY (org, store, period, start_at))",
+    # the data team's views (docs/chain.md): the feed's values, with the same cells withheld
+    "CREATE VIEW v_store_hour AS SELECT org, store, left(local_start, 10)::date AS local_date,"
+    " substr(local_start, 12, 2)::integer AS local_hour, local_start, timezone,"
+    " start_at::timestamptz AS start_at, end_at::timestamptz AS end_at," + _FEED_VALUES + "," + _FEED_ABOUT
+    + " FROM feed_periods WHERE period = 'hour'",
+    "CREATE VIEW v_store_day AS SELECT org, store, left(local_start, 10)::date AS local_date, timezone,"
+    " start_at::timestamptz AS start_at, end_at::timestamptz AS end_at," + _FEED_VALUES + ","
+    " members_active_n, members_normal_n, members_lapsing_n, members_churn_risk_n, members_new_n,"
+    + _FEED_ABOUT + " FROM feed_periods WHERE period = 'day'",
+    "CREATE VIEW v_member_segments AS SELECT f.org, f.store, left(f.local_start, 10)::date AS local_date,"
+    " s.segment, s.members_n, (SELECT w ->> 'reason' FROM jsonb_array_elements(f.withheld::jsonb) w"
+    " WHERE w ->> 'field' = 'members_' || s.segment || '_n') AS withheld_reason, f.k, f.revision,"
+    " f.published_at::timestamptz AS published_at FROM feed_periods f CROSS JOIN LATERAL (VALUES"
+    " (1, 'active', f.members_active_n), (2, 'normal', f.members_normal_n),"
+    " (3, 'lapsing', f.members_lapsing_n), (4, 'churn_risk', f.members_churn_risk_n),"
+    " (5, 'new', f.members_new_n)) AS s (position, segment, members_n) WHERE f.period = 'day'",
+    # the data team's role: the views only (footfall-hub reader adds logins to it). Roles belong to the
+    # cluster: made once, and skipped with a notice where the migrating user may not make roles (the
+    # reader command grants the same, run by one who may).
+    "DO $$ BEGIN"
+    " IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'footfall_reader') THEN"
+    "  IF NOT (SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user) THEN"
+    "   RAISE NOTICE 'footfall_reader not created: % may not create roles', current_user; RETURN;"
+    "  END IF;"
+    "  CREATE ROLE footfall_reader NOLOGIN;"
+    " END IF;"
+    " EXECUTE format('GRANT USAGE ON SCHEMA %I TO footfall_reader', current_schema());"
+    " GRANT SELECT ON v_store_hour, v_store_day, v_member_segments TO footfall_reader;"
+    " END $$",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the SQLite schema of hub/store/schema.py v1", _V1),
     Migration(2, "people, erasures, presence and arrivals; agents keyed by (org, store, agent)", _V2),
     Migration(3, "members' daily segments and arrivals (tables SQLite makes lazily)", _V3),
+    Migration(4, "the metrics publisher's tables and change triggers; the feed's table, its v_* views"
+              " and the footfall_reader role", _V4),
     Migration(5, "the live page's users, sessions and failed logins", _V5),
     Migration(6, "agents.learned: the calibration of the agent's status", _V6),
 )

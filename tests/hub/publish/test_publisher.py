@@ -16,7 +16,7 @@ import pytest
 from agent.wire.records import parse_iso
 from hub.config import DatabaseConfig, HubConfig, PublishConfig, StoreConfig
 from hub.publish import MetricsPublisher
-from hub.store import open_db
+from hub.store.engine import open_store
 from tests.hub.scenario import build, footfall, p, v, write
 
 TOPIC = "footfall/v1/acme/brno-1/metrics/"
@@ -61,13 +61,14 @@ def settle(pub: MetricsPublisher, clock: Clock, config: HubConfig) -> None:
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> HubConfig:
+def config(hub_database: DatabaseConfig) -> HubConfig:
+    """The scenario's store on each engine (tests/conftest.py: hub_database)."""
     cfg = HubConfig(
-        database=DatabaseConfig(path=str(tmp_path / "hub.db")),
+        database=hub_database,
         publish=PublishConfig(delay_s=120, poll_s=0.2),
         stores={"brno-1": StoreConfig(timezone="Europe/Prague", calibration_factor=1.5)},
     )
-    open_db(cfg.database.path).close()
+    open_store(cfg.database).prepare()
     return cfg
 
 
