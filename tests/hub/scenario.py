@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.wire import DoorCounts, Envelope, PeriodCounts, Status, Topics, Visit, encode_envelope
-from hub.config import HubConfig
+from hub.config import DatabaseConfig, HubConfig
 from hub.imports import importer
 from hub.ingest import Counters, Incoming, Writer
 from hub.store.engine import open_store
@@ -139,6 +139,11 @@ def import_file(config: HubConfig, kind: str, path: Path) -> None:
     """A business file through the hub's own importer, on the configured engine."""
     with open_database(config.database) as db:
         importer(kind)(db, path, config)
+
+
+def database_yaml(database: DatabaseConfig) -> str:
+    """hub.yaml's `database:` value naming `database` on its engine (a flow mapping)."""
+    return f"{{url: '{database.url}'}}" if database.url else f"{{path: '{database.path}'}}"
 
 
 def build(config: HubConfig, tmp_path: Path, with_doors: bool = False) -> None:
