@@ -153,15 +153,16 @@ def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
     # Doors and sales summed in SQL per local hour; per local day (booked to its first hour) when the
     # grain reads only days. Where a store of the chunk has a door counter, doors and visits are also
     # read over the days its Wi-Fi factor's door fit looks back on (hub.joins.estimates). A door minute
-    # sent twice counts once, as last sent (no row of the same agent and sensor with a higher (seq, idx)).
+    # sent twice counts once, as last sent (the agent and sensor's highest (seq, idx)): a window function,
+    # one range scan on both engines (a NOT EXISTS probe needs the range twice for PostgreSQL's partitions,
+    # and SQLite, without ANALYZE, then scans that range for every row).
     fit_spans = door_fit_spans(db, stores, cal, windows)
     for store, k, n, t in _bucketed(
         db,
-        "SELECT store, {k} AS k, sum(traffic_in_n), max(minute_epoch_s) FROM doors d"
-        f" WHERE store IN ({marks}) AND minute_epoch_s >= ? AND minute_epoch_s < ? AND NOT EXISTS"
-        " (SELECT 1 FROM doors e WHERE e.store = d.store AND e.minute_epoch_s = d.minute_epoch_s"
-        " AND e.agent = d.agent AND e.sensor = d.sensor AND (e.seq > d.seq OR (e.seq = d.seq AND"
-        " e.idx > d.idx))) GROUP BY store{by}",
+        "SELECT store, {k} AS k, sum(traffic_in_n), max(minute_epoch_s) FROM (SELECT store,"
+        " minute_epoch_s, traffic_in_n, row_number() OVER (PARTITION BY store, agent, sensor,"
+        f" minute_epoch_s ORDER BY seq DESC, idx DESC) AS nth FROM doors WHERE store IN ({marks})"
+        " AND minute_epoch_s >= ? AND minute_epoch_s < ?) AS last WHERE nth = 1 GROUP BY store{by}",
         "minute_epoch_s",
         stores,
         cal,
@@ -239,8 +240,9 @@ def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
         if t >= report_t0:
             found.add(store)
 
-    for store, t in db.execute(  # (store, at_epoch_s) index: one seek per store
-        f"SELECT store, max(at_epoch_s) FROM pos_transactions WHERE store IN ({marks}) GROUP BY store", stores
+    for store, t in db.execute(  # (store, at_epoch_s) index: one seek per store on both engines
+        f"WITH s(id) AS (VALUES {','.join(['(?)'] * len(stores))}) SELECT id,"
+        " (SELECT max(at_epoch_s) FROM pos_transactions p WHERE p.store = s.id) FROM s", stores
     ):
         datas[store].last_sale_at = t
 

@@ -129,6 +129,21 @@ def test_door_counts_are_traffic_when_the_store_has_them(
     assert "door counters" in r.definitions()["traffic in"]
 
 
+def test_a_door_minute_sent_again_counts_once_as_last_sent(config: HubConfig, tmp_path: Path, db: Db) -> None:
+    """gw-3 sends door-a's 10:00 minute again with 9 entries (first 7): hour 10 has 9 + 3 = 12 entries,
+    the day 17, on either engine (the agent's highest seq counts, as for a re-sent hour)."""
+    from agent.wire import DoorCounts  # noqa: PLC0415
+    from hub.joins.metrics import store_metrics  # noqa: PLC0415
+    from tests.hub.scenario import write  # noqa: PLC0415
+
+    build(config, tmp_path, with_doors=True)
+    write(config, [("gw-3", 1, [DoorCounts("door-a", "2026-11-26T09:00:00Z", 9, 5)])])
+    r = report(db, config)
+    assert (r.hours[10].traffic_in, r.day.traffic_in) == (12.0, 17.0)
+    (row,) = store_metrics(db, config, ["brno-1"], DAY, DAY, "day").rows  # summed by day in SQL
+    assert row.traffic_in == 17.0
+
+
 def test_report_states_its_definitions_and_settings(
     config: HubConfig, tmp_path: Path, db: Db
 ) -> None:
