@@ -404,12 +404,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: database {_database_path(args)}: {exc} (is database.path the hub's "
               "database? footfall-hub check-config checks it)", file=sys.stderr)
         return 1
+    except Exception as exc:  # PostgreSQL's errors (psycopg loads only for a postgresql:// URL)
+        if not type(exc).__module__.startswith("psycopg"):
+            raise
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        print(f"{PROG}: error: database {_database_path(args)}: {first} (is the server up? "
+              f"{PROG} migrate --config FILE checks it)", file=sys.stderr)
+        return 1
     return code
 
 
 def _database_path(args: argparse.Namespace) -> str:
     try:
-        return _config(args).database.path
+        return _config(args).database.where()
     except UserError:
         return "(unknown)"
 

@@ -14,10 +14,12 @@ import pytest
 
 from hub.cli import main
 from hub.config import DatabaseConfig
+from hub.store.sql import connect_postgres
 from tests.hub.envelopes import Publisher, envelope, visit
 from tests.hub.scenario import POS, database_yaml, footfall, write
 from tests.hub.support import scalar, wait_for
 from tests.support.mosquitto import Mosquitto, free_port
+from tests.support.postgres import LocalPostgres
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -164,6 +166,25 @@ def test_reports_on_an_unreachable_postgresql_say_so_in_one_line(
     assert (code, out) == (1, "")
     assert err.startswith("footfall-hub: error: cannot reach the database: ")
     assert err.endswith(f" (database postgresql://hub:***@127.0.0.1:{port}/ff)\n") and err.count("\n") == 1
+
+
+def test_a_postgresql_error_mid_report_is_one_line(
+    tmp_path: Path, postgres_cluster: LocalPostgres, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The server refuses a query half-way (here a table dropped by hand): one line naming the database
+    and the server's words, exit 1, no traceback."""
+    url = postgres_cluster.create_database(migrated=True)
+    try:
+        with connect_postgres(url) as db:
+            db.execute("DROP TABLE periods")
+        cfg = hub_yaml(tmp_path, database=DatabaseConfig(url=url))
+        code, out, err = run(capsys, "report", "--store", "brno-1", "--date", "2026-11-26", "--config",
+                             str(cfg))
+        assert (code, out) == (1, "")
+        assert err.startswith(f"footfall-hub: error: database {url}: relation \"periods\" does not exist")
+        assert err.count("\n") == 1
+    finally:
+        postgres_cluster.drop_database(url)
 
 
 def test_import_bad_row(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
