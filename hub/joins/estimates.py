@@ -40,7 +40,7 @@ class Interval:
 def load_intervals(db: Db, stores: list[str]) -> dict[str, Interval]:
     """The latest calibration interval any gateway of each store reported (none: no interval known)."""
     out: dict[str, Interval] = {}
-    if "learned" not in db.columns("agents"):  # a PostgreSQL schema before the column's migration
+    if "learned" not in db.columns("agents"):  # PostgreSQL before migration 6 (agents.learned)
         return out
     marks = ",".join("?" * len(stores))
     for store, agent, learned in db.execute(
