@@ -75,4 +75,4 @@ def add_commands(command: Any) -> None:
     ):
         p = command(name, help_text)
         p.add_argument("file", metavar="FILE.csv")
-        p.set_defaults(run_with_config=run, any_engine=True)  # either engine: hub/cli.py _config
+        p.set_defaults(run_with_config=run)

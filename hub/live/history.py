@@ -134,7 +134,7 @@ class History:
                 continue
             # profile() takes the hub's Db once hub/members moves (issue 17's contract); SQLite's cursor
             # API is the same meanwhile
-            about = profile(self.db, store, str(member_id), member_key)  # type: ignore[arg-type]
+            about = profile(self.db, store, str(member_id), member_key)
             state.arrived(store, {"schema": ARRIVAL_SCHEMA, "store": store, "seen_at": seen_at, **about,
                                   "_member_key": member_key}, now)
             state.member_seen(store, member_key, self.returning(store, member_key, now), now)

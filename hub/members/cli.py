@@ -83,4 +83,4 @@ def add_commands(command: Any, store_type: Any, date_type: Any) -> None:
     p.add_argument("--date", type=date_type, help="the day segments are computed for (default: today)")
     p.add_argument("--format", choices=["csv", "table"], default="table",
                    help="output format (default: table)")
-    p.set_defaults(run_with_config=cmd_members, any_engine=True)  # either engine: hub/cli.py _config
+    p.set_defaults(run_with_config=cmd_members)

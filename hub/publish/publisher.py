@@ -251,15 +251,14 @@ class MetricsPublisher:
                 wanted.discard(DAY)  # the day goes out after every hour of it
                 left[(*key, DAY)] = dirty[(*key, DAY)]
         self.counters["settling"] = waiting  # closed cells waiting for their data, now
-        engine_db: Any = db  # store_day, store_counts: typed Db once their issue-17 ports merge
         members: dict[date, dict[str, dict[str, int]]] = {}  # day -> store -> members by segment
         for (org, store, day), wanted in sorted(by_day.items()):
             if day not in members:  # for the days going out (hour payloads carry no segments)
                 stores = sorted({s for (_, s, d), w in by_day.items() if d == day and DAY in w})
-                members[day] = store_counts(engine_db, day, self._config.segments,
+                members[day] = store_counts(db, day, self._config.segments,
                                             self._config.default_timezone, stores)
             try:
-                sd = store_day(engine_db, self._config, store, day, members[day].get(store, {}))
+                sd = store_day(db, self._config, store, day, members[day].get(store, {}))
             except NoMetricsError:
                 continue
             sent = revisions.load(db, org, store, day)

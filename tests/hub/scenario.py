@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.wire import DoorCounts, Envelope, PeriodCounts, Status, Topics, Visit, encode_envelope
-from hub.config import HubConfig
+from hub.config import DatabaseConfig, HubConfig
 from hub.imports import importer
 from hub.ingest import Counters, Incoming, Writer
 from hub.store.engine import open_store
@@ -106,16 +106,17 @@ def doors() -> list[DoorCounts]:
 
 
 def _writer(config: HubConfig) -> Writer:
-    """The hub's own ingest writer on the config's database, either engine, its schema in place."""
+    """The hub's own ingest writer for the configured engine (hub.store.engine), started."""
     store = open_store(config.database)
     store.prepare()
-    return store.writer(Counters(), lambda _m, _a: None, max_wait_ms=0)
+    writer = store.writer(Counters(), lambda _m, _a: None, max_wait_ms=0)
+    writer.start()
+    return writer
 
 
 def write(config: HubConfig, batches: list[tuple[str, int, list[Any]]], store: str = "brno-1") -> None:
     """Store batches through the hub's own ingest writer."""
     writer = _writer(config)
-    writer.start()
     for agent, seq, records in batches:
         env = Envelope("acme", store, agent, "e1", seq, "2026-11-26T12:00:00Z", tuple(records))
         writer.submit(Incoming(env.topics.data, encode_envelope(env), time.time()))
@@ -127,12 +128,22 @@ def status(config: HubConfig, store: str, agent: str, learned: dict[str, str], s
     """An agent's retained status (with what its estimates learned: calibration, intervals) through the
     hub's own ingest writer, as MQTT delivers it."""
     writer = _writer(config)
-    writer.start()
     payload = Status(state=state, agent_version="1", updated_at="2026-11-26T12:00:00Z",
                      learned=learned).encode()
     writer.submit(Incoming(Topics("acme", store, agent).status, payload, time.time(), retained=True))
     assert writer.wait_idle()
     writer.stop()
+
+
+def import_file(config: HubConfig, kind: str, path: Path) -> None:
+    """A business file through the hub's own importer, on the configured engine."""
+    with open_database(config.database) as db:
+        importer(kind)(db, path, config)
+
+
+def database_yaml(database: DatabaseConfig) -> str:
+    """hub.yaml's `database:` value naming `database` on its engine (a flow mapping)."""
+    return f"{{url: '{database.url}'}}" if database.url else f"{{path: '{database.path}'}}"
 
 
 def build(config: HubConfig, tmp_path: Path, with_doors: bool = False) -> None:
@@ -143,8 +154,4 @@ def build(config: HubConfig, tmp_path: Path, with_doors: bool = False) -> None:
     write(config, batches)
     pos = tmp_path / "pos.csv"
     pos.write_text(POS)
-    db = open_database(config.database)
-    try:
-        importer("pos")(db, pos, config)
-    finally:
-        db.close()
+    import_file(config, "pos", pos)

@@ -22,12 +22,13 @@ AS_OF = date(2026, 11, 30)
 __all__ = ["chain"]  # the fixture, shared with test_suppression
 
 
-def test_each_store_counts_its_recent_members_in_their_segment(hub_database: DatabaseConfig) -> None:
+def test_each_store_counts_its_recent_members_in_their_segment(tmp_path: Path) -> None:
     """A store's members are those with a member visit there in the 90 days to the day, each in the
     segment `footfall-hub members` gives her; the report's section says so, with small counts withheld
     so that none can be solved from the store's total and the published ones."""
-    generate(hub_database, AS_OF, 60, seed=5)
-    conn = open_database(hub_database)
+    db = tmp_path / "hub.db"
+    generate(db, AS_OF, 60, seed=5)
+    conn = open_database(DatabaseConfig(path=str(db)))  # the members' generator writes SQLite
     config = HubConfig(default_timezone="UTC", publish=PublishConfig(k=K), segments=SegmentConfig())
     seg = {r.member_id: r.segment for r in segments.compute(conn, AS_OF, SegmentConfig(), "UTC")}
     since = datetime(2026, 9, 2).timestamp()  # 90 days to AS_OF, UTC
@@ -62,10 +63,11 @@ def test_every_report_format_has_the_section(chain: tuple[Path, HubConfig]) -> N
     assert 'data-segment="churn_risk"' in page and "Members by lifecycle segment on" in page
 
 
-def test_no_member_seen_means_no_section(hub_database: DatabaseConfig) -> None:
+def test_no_member_seen_means_no_section(tmp_path: Path) -> None:
     """A chain without member visits gets no section (nothing to say), not a row of zeros."""
-    generate(hub_database, AS_OF, 0, seed=1)
-    conn = open_database(hub_database)
+    db = tmp_path / "hub.db"
+    generate(db, AS_OF, 0, seed=1)
+    conn = open_database(DatabaseConfig(path=str(db)))
     assert segment_counts(conn, HubConfig(publish=PublishConfig(k=K)), list(STORES), AS_OF) is None
     conn.close()
 
@@ -75,7 +77,7 @@ def test_the_feed_and_the_report_give_a_store_day_the_same_segment_counts(
     """The data team's day payload and the manager's report of that day show the same members by
     segment, withheld alike: one computation (hub.members.segments), one rule (hub.suppress)."""
     config = load_hub_config(str(chain[0]))
-    with open_database(config.database) as db:
+    with open_database(config.database, readonly=True) as db:
         sd = store_day(db, config, "brno-1", DAYS[0])
     (day,), _ = release(sd, "acme", [DAY], {}, config.publish, 0.0, random.Random(0))
     report = json.loads(cli(chain[0], "--store", "brno-1", "--date", str(DAYS[0]), "--format", "json"))
