@@ -40,8 +40,6 @@ class Interval:
 def load_intervals(db: Db, stores: list[str]) -> dict[str, Interval]:
     """The latest calibration interval any gateway of each store reported (none: no interval known)."""
     out: dict[str, Interval] = {}
-    if "learned" not in db.columns("agents"):  # PostgreSQL before migration 6 (agents.learned)
-        return out
     marks = ",".join("?" * len(stores))
     for store, agent, learned in db.execute(
         f"SELECT store, agent, learned FROM agents WHERE store IN ({marks}) AND learned IS NOT NULL"
