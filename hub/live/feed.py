@@ -105,11 +105,8 @@ class LiveFeed:
                        lambda s: self.config.store(s).settings.loyalty_window_d)
 
     def _open_desk(self) -> ArrivalDesk | None:
-        """The member arrivals' desk; on PostgreSQL none until hub/members runs there (issue 17)."""
-        if self.config.database.engine != "sqlite":
-            log.warning("live: member arrivals are not announced on PostgreSQL yet (hub/members)")
-            return None
-        return ArrivalDesk(self.config.database.path, self._publish,
+        """The member arrivals' desk, on the hub's database (either engine)."""
+        return ArrivalDesk(self.config.database, self._publish,
                            lambda s: self.config.store(s).settings.visit_timeout_s,
                            self.config.live.arrival_max_age_s)
 

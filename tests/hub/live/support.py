@@ -9,10 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from agent.wire.records import Arrival, Presence, iso
-from hub.config import DatabaseConfig, HubConfig, LiveConfig, TrustConfig
+from hub.config import HubConfig, LiveConfig, TrustConfig
 from hub.imports import importer
 from hub.imports.crm import gateway_key
 from hub.pki.registry import optout_secret
@@ -33,13 +31,6 @@ def live_config(base: HubConfig, tmp: Path, http: bool = True) -> HubConfig:
         live=LiveConfig(http=f"127.0.0.1:{free_port()}" if http else ""),
         groups={"south": ["brno-1", "brno-2"]},
     )
-
-
-def members_on_sqlite(database: DatabaseConfig) -> None:
-    """Skip a test of member arrivals on PostgreSQL: ArrivalDesk and the CRM import (hub/members,
-    hub/imports) still open SQLite; they move in their own change of issue 17."""
-    if database.engine != "sqlite":
-        pytest.skip("member arrivals run on SQLite only until hub/members moves (issue 17)")
 
 
 def insert(db: Db, table: str, sql: str, rows: Iterable[tuple[Any, ...]], epoch_at: int = -1) -> None:

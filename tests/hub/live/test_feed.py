@@ -32,7 +32,6 @@ from tests.hub.live.support import (
     gateway_key_of,
     import_members,
     live_config,
-    members_on_sqlite,
     presence,
 )
 from tests.hub.support import wait_for
@@ -93,7 +92,6 @@ def test_a_consenting_member_arrival_is_announced_once_per_visit(
     """A member's arrival goes out on .../members/arrived with her profile, once per visit: a second
     gateway (or a restarted agent) hearing the same visit adds no second event; the event is not
     retained, carries no device key, and lands in the live list."""
-    members_on_sqlite(hub_config.database)
     config = live_config(hub_config, tmp_path, http=False)
     import_members(config, tmp_path)
     publisher.subscribe(TOPIC)
@@ -124,7 +122,6 @@ def test_no_event_for_non_members_or_old_arrivals(
 ) -> None:
     """A key that is no consenting member's gives no event; nor does an arrival from a drained backlog
     (older than live.arrival_max_age_s): it is not news any more."""
-    members_on_sqlite(hub_config.database)
     config = live_config(hub_config, tmp_path, http=False)
     import_members(config, tmp_path, consent="no")
     publisher.subscribe(TOPIC)
@@ -142,7 +139,6 @@ def test_withdrawn_consent_and_opt_out_stop_arrivals_at_once(
 ) -> None:
     """An opt-out or a CRM export that withdraws consent stops the next arrival event at once, though
     agents may still tag the phone until their list updates; the live list forgets the member too."""
-    members_on_sqlite(hub_config.database)
     config = live_config(hub_config, tmp_path, http=False)
     import_members(config, tmp_path)
     publisher.subscribe(TOPIC)
@@ -166,7 +162,6 @@ def test_a_real_agent_tags_a_members_phone_and_the_hub_announces_her_within_a_mi
     """The whole path: the hub's member list on the agent's retained config, the agent hears the
     member's phone and another phone, and the hub announces the member (only her) once, within 60 s of
     the first sighting."""
-    members_on_sqlite(hub_config.database)
     config = live_config(hub_config, tmp_path, http=False)
     import_members(config, tmp_path)
     publisher.subscribe(TOPIC)
@@ -254,14 +249,13 @@ def test_the_live_page_of_one_worker_lists_arrivals_another_worker_announced(
     """With several workers each announces the arrivals its writer stored; the page's worker reads them
     back from `member_arrivals` into the staff's list, with the member's profile, once each, and counts
     the member as seen today."""
-    members_on_sqlite(hub_config.database)
     config = live_config(hub_config, tmp_path)
     open_store(config.database).prepare()
     import_members(config, tmp_path)
     state = live_state(config)
     feed = LiveFeed(config, state, None)
     feed.start()
-    other = ArrivalDesk(config.database.path, None, lambda _s: 900)  # another worker's desk
+    other = ArrivalDesk(config.database, None, lambda _s: 900)  # another worker's desk
     try:
         now = time.time()
         event = other.handle("acme", "brno-1", int(now - 1), gateway_key_of(config, "M1"), now)

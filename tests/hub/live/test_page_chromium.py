@@ -14,7 +14,7 @@ from hub.config import HubConfig
 from hub.live.auth import Users
 from tests.hub.envelopes import Publisher, envelope
 from tests.hub.live.agent import TestAgent
-from tests.hub.live.support import arrival, import_members, live_config, members_on_sqlite
+from tests.hub.live.support import arrival, import_members, live_config
 from tests.hub.reports.chromium import Page, browser, screenshot
 
 PASSWORD = "till-tablet-2026"
@@ -54,7 +54,6 @@ def test_a_store_manager_sees_her_store_live_and_not_another(
 ) -> None:
     """Signed in as brno-1's manager: the page shows people now and entries, and they move within
     seconds as phones walk in; a member's arrival appears in the list; brno-2 is 403 (page and data)."""
-    members_on_sqlite(hub_config.database)
     config = live_config(hub_config, tmp_path)
     import_members(config, tmp_path)
     users = Users(config.database)
