@@ -163,7 +163,7 @@ def main() -> None:
     from hub.localbroker import LocalBroker, free_port  # noqa: PLC0415
     from hub.optout import settings  # noqa: PLC0415
     from hub.pki.registry import optout_secret  # noqa: PLC0415
-    from hub.store import open_db  # noqa: PLC0415
+    from hub.store.sql import open_database  # noqa: PLC0415
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--agents", type=int, default=50)
@@ -187,7 +187,7 @@ def main() -> None:
             for n in range(MEMBERS_PER_STORE):
                 member_of[mac_of(i, n, True)] = f"M-{store}-{n}"
                 fh.write(f"M-{store}-{n},family,gold,2024-01-01,yes,{mac_of(i, n, True)}\n")
-    db = open_db(config.database.path)
+    db = open_database(config.database)
     importer("crm")(db, crm, config)
     db.close()
     users = Users(config.database)

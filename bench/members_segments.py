@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from hub.config import SegmentConfig
 from hub.members import segments
+from hub.store.sql import SqliteDb
 from tests.hub.members.chain import agreement, generate
 
 AS_OF = date(2026, 11, 30)
@@ -40,7 +41,7 @@ def main() -> None:
     for seed in range(1, args.seeds + 1):
         db = Path(tempfile.mkdtemp(prefix="segments-bench-")) / "hub.db"
         truth = generate(db, AS_OF, args.members, seed=seed)
-        conn = sqlite3.connect(db)
+        conn = SqliteDb(sqlite3.connect(db, isolation_level=None))
         t0 = time.perf_counter()
         rows = segments.compute(conn, AS_OF, SegmentConfig(), "UTC")
         took = time.perf_counter() - t0

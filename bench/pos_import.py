@@ -28,6 +28,7 @@ from hub.config import HubConfig, StoreConfig
 from hub.imports import importer
 from hub.imports.pos import insert_statement
 from hub.store import open_db
+from hub.store.sql import SqliteDb
 
 BUDGET = 100_000
 STORES = [f"store-{i:02d}" for i in range(20)]
@@ -75,14 +76,14 @@ def main() -> int:
         insert = n / (time.perf_counter() - t0)
         del rows
 
-        db = open_db(Path(tmp) / "hub.db")
+        db = SqliteDb(open_db(Path(tmp) / "hub.db").conn)
         t0 = time.perf_counter()
         result = importer("pos")(db, path, config)
         rate = n / (time.perf_counter() - t0)
         db.close()
 
         t0 = time.perf_counter()
-        kept = importer("pos")(floor_db, path, config)
+        kept = importer("pos")(SqliteDb(floor_db.conn), path, config)
         rate_kept = n / (time.perf_counter() - t0)
         floor_db.close()
     print(f"{n:,} POS rows ({size_mb:.0f} MB), one run")
