@@ -65,7 +65,8 @@ class Hub:
         store.prepare()  # StoreError: unreachable, or its schema is behind (footfall-hub migrate)
         keys = SigningKeys(Path(trust.pki_dir) if trust.pki_dir else None)
         verifier = Verifier(keys, require_signatures=trust.require_signatures)
-        self.live_feed = LiveFeed(self.config, self.live, self._publish)  # either engine (hub/store/sql.py)
+        self.live_feed = LiveFeed(self.config, self.live, self._publish,  # either engine (hub/store/sql.py)
+                                  runs_singletons=self._runs_singletons)
         self.live_feed.start()
         self._writer = store.writer(
             self.counters,
@@ -151,6 +152,12 @@ class Hub:
     def leader(self) -> bool:
         """True when this process runs the singletons (always, for a single hub with publish enabled)."""
         return self._elector.leader if self._elector is not None else self._publisher is not None
+
+    def _runs_singletons(self) -> bool:
+        """The daily jobs run here: a single hub, or the elected one of a shared group."""
+        if not self.config.ingest.shared_group:
+            return True
+        return self._elector is not None and self._elector.leader
 
     def _start_singletons(self) -> None:
         """The metrics publisher and its own MQTT connection; BrokerUnavailableError when refused."""

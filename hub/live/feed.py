@@ -45,9 +45,14 @@ class LiveFeed:
     """Owns the live view's thread, its History and its ArrivalDesk."""
 
     def __init__(self, config: HubConfig, state: LiveState,
-                 publish: Callable[[str, bytes], None] | None) -> None:
+                 publish: Callable[[str, bytes], None] | None,
+                 runs_singletons: Callable[[], bool] = lambda: True) -> None:
+        """`runs_singletons()`: whether this worker holds the leader lease (hub/leader.py), so that of
+        several workers one computes the daily segments."""
         self.config, self.state = config, state
         self._publish = publish
+        self._runs_singletons = runs_singletons
+        self.segment_runs = 0  # daily segment jobs this process ran
         self._queue: queue.Queue[list[DataBatch] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._idle = threading.Condition()
@@ -192,11 +197,13 @@ class LiveFeed:
                 self._seen(store, gateway_key, history, desk, now)
 
     def _daily_segments(self, desk: ArrivalDesk) -> None:
-        """Once a day (and at start), every member's lifecycle segment (hub/members/segments.py)."""
+        """Once a day (and at start), every member's lifecycle segment (hub/members/segments.py); with
+        several workers only the leader's (a new leader runs the day's if its predecessor had not)."""
         today = datetime.now(ZoneInfo(self.config.default_timezone)).date()
-        if today == self._segmented:
+        if today == self._segmented or not self._runs_singletons():
             return
         self._segmented = today
+        self.segment_runs += 1
         rows = segments.compute(desk.conn, today, self.config.segments, self.config.default_timezone)
         segments.store(desk.conn, rows)
         log.info("lifecycle segments of %d members computed for %s", len(rows), today)

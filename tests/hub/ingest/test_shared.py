@@ -74,3 +74,21 @@ def test_when_the_leader_stops_another_worker_takes_over_the_publisher(hub_confi
     finally:
         a.stop()
         b.stop()
+
+
+def test_only_the_leader_runs_the_daily_segment_job(hub_config: HubConfig) -> None:
+    """The daily lifecycle segments are a singleton: of two workers only the leader computes them (both
+    used to, racing on member_segments); when it goes, the new leader runs the day's job."""
+    a = Hub(worker(hub_config, "hub-a")).start()
+    b = Hub(worker(hub_config, "hub-b")).start()
+    try:
+        assert a.leader and not b.leader and a.live_feed is not None and b.live_feed is not None
+        assert wait_for(lambda: a.live_feed is not None and a.live_feed.segment_runs == 1, 15)
+        assert b.live_feed.segment_runs == 0
+        feed_b = b.live_feed
+        a.stop()
+        assert wait_for(lambda: b.leader, 10)
+        assert wait_for(lambda: feed_b.segment_runs == 1, 15)
+    finally:
+        a.stop()
+        b.stop()
