@@ -53,6 +53,7 @@ class LiveFeed:
         self._publish = publish
         self._runs_singletons = runs_singletons
         self.segment_runs = 0  # daily segment jobs this process ran
+        self.sweeps = 0  # arrival sweeps done (each may run the daily jobs)
         self._queue: queue.Queue[list[DataBatch] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._idle = threading.Condition()
@@ -147,6 +148,7 @@ class LiveFeed:
                         swept = time.monotonic()
                         self.state.forget_members(desk.sweep(time.time()))
                         self._daily_segments(desk)
+                        self.sweeps += 1
                 except Exception:
                     log.exception("the live view skipped a commit's batches")
                 finally:

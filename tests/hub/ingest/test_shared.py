@@ -83,9 +83,9 @@ def test_only_the_leader_runs_the_daily_segment_job(hub_config: HubConfig) -> No
     b = Hub(worker(hub_config, "hub-b")).start()
     try:
         assert a.leader and not b.leader and a.live_feed is not None and b.live_feed is not None
-        assert wait_for(lambda: a.live_feed is not None and a.live_feed.segment_runs == 1, 15)
-        assert b.live_feed.segment_runs == 0
-        feed_b = b.live_feed
+        feed_a, feed_b = a.live_feed, b.live_feed
+        assert wait_for(lambda: feed_a.segment_runs == 1 and feed_b.sweeps >= 1, 20)
+        assert feed_b.segment_runs == 0
         a.stop()
         assert wait_for(lambda: b.leader, 10)
         assert wait_for(lambda: feed_b.segment_runs == 1, 15)
