@@ -7,11 +7,14 @@ by row delete, no bloat, no long vacuum. Every other table with a time loses its
 one transaction per table (on SQLite every table is of that kind).
 
 Deleted: the record tables (visits, minutes, periods, doors, presence, arrivals, by their time;
-device_flags by the arrival of their batch, as they have no time of their own), member_visits, and
-dead_letters. Kept whatever their age:
+device_flags by the arrival of their batch, as they have no time of their own), member_visits,
+dead_letters, and `batches` received before the cutoff. A batch row is the exactly-once key of its
+records, and every record of a batch received before the cutoff is older than the cutoff (a record is
+made before it is sent): those records are gone already, so the row vouches for nothing. Were such a
+batch resent (a gateway offline for months, an outbox restored from a backup), its records would come
+back into a month past retention, never beside their own copy, and the next run forgets them again;
+kept, the rows would be most of a chain's disk in a year (bench/chain_cost.py). Kept whatever their age:
 
-- `batches`: the exactly-once key. Without its row, an old batch that an agent resends (a gateway
-  offline for months, an outbox restored from a backup) would be stored again as new.
 - `erasures`: the keys an opt-out erased, so that a visit of an erased device arriving late is never
   stored; a few rows per opt-out.
 - `agents`, and what was imported (sales, staff hours, members, `imports`): the retailer's own records,
@@ -46,9 +49,11 @@ BY_TEXT: dict[str, tuple[str, str]] = {
         " AND b.epoch = device_flags.epoch AND b.seq = device_flags.seq AND b.received_at < ?)",
         "of batches received before the cutoff"),
     "dead_letters": ("FROM dead_letters WHERE received_at < ?", "received before the cutoff"),
+    # after device_flags, which finds its rows' arrival here
+    "batches": ("FROM batches WHERE received_at < ?", "received before the cutoff (their records are"
+                " older: gone already)"),
 }
-KEPT = ("batches (the exactly-once key: an old batch resent must stay a duplicate), erasures, agents, "
-        "and imported sales, staff hours and members")
+KEPT = "erasures, agents, and imported sales, staff hours and members"
 
 
 class RetentionError(ValueError):
