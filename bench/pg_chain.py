@@ -174,6 +174,7 @@ def prepare(cluster: LocalPostgres, stores: int, days: int, log: Callable[[str],
     """The URL of a database holding the chain of this size: reused when it matches, else made anew."""
     url = cluster.url(DATABASE)
     if matches(cluster, stores, days):
+        apply(url)  # migrations newer than the data (they never touch the generated rows' columns)
         return url
     with psycopg.connect(cluster.url(), autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
