@@ -5,19 +5,21 @@ Three measurements, each printed with where it comes from:
 
 1. Rows per store-day per table: the demo's store-day (agent.simulate.generate_day, the day and seed
    `footfall-hub demo` runs) through the agent's frame path in half-second batches, as live capture
-   feeds it (the demo's replay hands over 4,096 frames at a time and so sends far fewer presence counts than a
-   gateway does), its POS sales, and the MQTT batches the records would travel in (at most
-   `outbox.coalesce_s` apart, `outbox.max_records_per_batch` each). Not the synthetic shape of
+   feeds it (the demo's replay hands over 4,096 frames at a time and so sends far fewer presence
+   counts than a gateway does), its POS sales, and the MQTT batches the records would travel in (the
+   agent's coalescing and the outbox's cut: `outbox_batches`). Not the synthetic shape of
    bench/hub_reports.py (13 periods, 24 visits, 24 POS a store-day, no minutes or presence), which is
    printed beside it.
 2. Bytes per row on PostgreSQL: those rows for --sample-stores stores, interleaved across stores in time
    order as the ingest writes them, COPYed into a migrated database of a throwaway cluster;
    pg_total_relation_size (heap, indexes, TOAST; month partitions summed) / rows.
-3. The ingest rate: records/s with 2 workers from bench/chain_ingest.py (--ingest-rate, default the
-   figure in docs/chain.md), or measured now with --measure-ingest (a short 2-worker run of its code:
-   run it on an idle machine).
+3. The ingest rates of 2 PostgreSQL workers, bench/chain_ingest.py: records/s on 500-visit messages and
+   messages/s on 1-visit ones (defaults: the figures in docs/chain.md), or measured now with
+   --measure-ingest (its run on messages of the day's mean size; `both`: also 400 x 500 visits. Run it on
+   an idle machine). The workers needed are the larger count of the two limits.
 
     .venv/bin/python bench/chain_cost.py [--stores 20000] [--sample-stores 100] [--measure-ingest]
+        [--catch-up-h 1]
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ from tests.support.postgres import LocalPostgres
 DAY = date(2026, 11, 26)  # the demo's default day and seed (hub/cli.py)
 TZ = "Europe/Prague"
 INGEST_X2 = 29_001  # records/s, PostgreSQL x2, 500-visit messages: bench/chain_ingest.py in docs/chain.md
-MSGS_X2 = 292  # messages/s, PostgreSQL x2, 50-visit messages (14,597 records/s): the same page
+MSGS_X2 = 2_311  # messages/s, PostgreSQL x2, 1-visit messages: --measure-ingest messages (docs/chain.md)
 SYNTHETIC = {"periods": 13, "visits": 24, "pos_transactions": 24, "batches": 0}  # bench/hub_reports.py
 BATCH_KEY = ("acme", "gw-1")
 
@@ -198,14 +200,16 @@ def measure_ingest(batches: int, records: int) -> float:
 
 def workers(day: StoreDay, rows: Counter[str], n: int, args: argparse.Namespace) -> None:
     """Workers for the records/s and the messages/s of the chain: the larger count of the two limits."""
+    rate2, msgs2 = args.ingest_rate, args.message_rate
+    source = "bench/chain_ingest.py's run as recorded in docs/chain.md: 500-visit and 1-visit messages"
     if args.measure_ingest:
         per_msg = max(1, round(sum(k for _, k in day.batches) / max(len(day.batches), 1)))
-        rate2 = measure_ingest(400, 500)
-        msgs2 = measure_ingest(4000, per_msg) / per_msg
-        source = f"measured now by bench/chain_ingest.py's run: 400 x 500 visits, 4,000 x {per_msg}"
-    else:
-        rate2, msgs2 = args.ingest_rate, args.message_rate
-        source = "bench/chain_ingest.py as recorded in docs/chain.md: 500-visit and 50-visit messages"
+        msgs2 = measure_ingest(args.messages, per_msg) / per_msg
+        source = (f"bench/chain_ingest.py's run, now: {args.messages:,} messages of {per_msg} visit(s)"
+                  f" (the day's mean); records/s: {source}")
+        if args.measure_ingest == "both":
+            rate2 = measure_ingest(400, 500)
+            source = f"bench/chain_ingest.py's run, now: 400 x 500 visits, {args.messages:,} x {per_msg}"
     records_day = sum(rows[s.table] for s in RECORD_TABLES.values()) * n
     batches_day = len(day.batches) * n
     hour = lambda t: int(t // 3600)  # noqa: E731 -- a one-line helper
@@ -238,8 +242,10 @@ def main() -> int:
                     help=f"records/s of 2 PostgreSQL workers (default {INGEST_X2:,}: docs/chain.md)")
     ap.add_argument("--message-rate", type=float, default=MSGS_X2,
                     help=f"messages/s of 2 PostgreSQL workers on small messages (default {MSGS_X2:,})")
-    ap.add_argument("--measure-ingest", action="store_true",
-                    help="measure the 2-worker rate now (bench/chain_ingest.py; an idle machine)")
+    ap.add_argument("--measure-ingest", nargs="?", const="both", choices=["messages", "both"],
+                    help="measure the 2-worker rates now (bench/chain_ingest.py's run; an idle machine):"
+                         " messages/s of the day's small messages, and (both) records/s of 500-visit ones")
+    ap.add_argument("--messages", type=int, default=4000, help="small messages of --measure-ingest")
     ap.add_argument("--catch-up-h", type=float, default=1.0,
                     help="hours in which a day of backlog must drain on top of the live flow")
     args = ap.parse_args()
