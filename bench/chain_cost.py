@@ -60,6 +60,9 @@ INGEST_X2 = 29_001  # records/s, PostgreSQL x2, 500-visit messages: bench/chain_
 MSGS_X2 = 2_311  # messages/s, PostgreSQL x2, 1-visit messages: --measure-ingest messages (docs/chain.md)
 SYNTHETIC = {"periods": 13, "visits": 24, "pos_transactions": 24, "batches": 0}  # bench/hub_reports.py
 BATCH_KEY = ("acme", "gw-1")
+# What a chain could keep for less than a year: the exactly-once keys outlive the agents' resends (an
+# outbox keeps 7 days) and the live view's presence counts are worth little once old.
+SHORT_KEEP = {"batches": 14, "presence": 30}
 
 
 @dataclass
@@ -275,9 +278,13 @@ def main() -> int:
         print(f"{table:<18} {rows[table]:>14,} {'' if synthetic is None else f'{synthetic:,}':>11}"
               f" {per_row:>9.0f} {rows[table] * n:>13,} {gb_year:>8.0f}")
     print(f"{'total':<18} {sum(rows.values()):>14,} {'':>11} {'':>9} {total_rows:>13,.0f} {total_gb:>8.0f}")
-    top = sorted(rows, key=lambda t: -rows[t] * sizes[t][1] / max(sizes[t][0], 1))[:3]
+    gb = {t: rows[t] * n * sizes[t][1] / max(sizes[t][0], 1) * 365 / 1e9 for t in rows}
+    top = sorted(gb, key=lambda t: -gb[t])[:3]
     print(f"  {n:,} stores x 365 days: {total_gb / 1e3:.1f} TB a year of tables and indexes (no WAL archive,"
           f" replica or backup); most of it: {', '.join(top)}")
+    kept = total_gb - sum(gb.get(t, 0) * (1 - d / 365) for t, d in SHORT_KEEP.items())
+    print(f"  kept shorter ({', '.join(f'{t} {d} days' for t, d in SHORT_KEEP.items())}; a hub has no such"
+          f" retention yet): {kept / 1e3:.1f} TB")
 
     workers(day, rows, n, args)
     return 0
