@@ -143,14 +143,17 @@ def counts(db: Db, stores: list[str], t0: int, t1: int) -> int:
     return n
 
 
-def counts_by_store(db: Db, t0: int, t1: int) -> int:
-    """The same rows for every store at once: one `count(*) ... GROUP BY store` per table (what a reader
-    of the whole chain pays at the least when it does not ask store by store)."""
+def counts_by_store(db: Db, stores: list[str], t0: int, t1: int) -> int:
+    """The same rows for every store at once: one `count(*) ... WHERE store IN (...) GROUP BY store` per
+    table (what a reader of the whole chain pays at the least when it does not ask store by store; the
+    store list lets both engines use their (store, time) indexes)."""
     n = 0
+    marks = ",".join("?" * len(stores))
     for table, col, only in (("periods", "start_epoch_s", " AND period IN ('hour', 'day')"),
                              ("visits", "started_epoch_s", ""), ("pos_transactions", "at_epoch_s", "")):
-        sql = f"SELECT store, count(*) FROM {table} WHERE {col} >= ? AND {col} < ?{only} GROUP BY store"
-        n += sum(c for _, c in db.execute(sql, (t0, t1)).fetchall())
+        sql = (f"SELECT store, count(*) FROM {table} WHERE store IN ({marks}){only} AND {col} >= ?"
+               f" AND {col} < ? GROUP BY store")
+        n += sum(c for _, c in db.execute(sql, (*stores, t0, t1)).fetchall())
     return n
 
 
@@ -221,8 +224,8 @@ def measure(db: Db, config: HubConfig, stores_n: int, days: int, *, repeat: int,
     base, _ = best_ms(lambda: counts(db, all_stores, epoch(day), epoch(day) + DAY_S), r)
     out.append(Timing("chain day", "baseline SELECT count(*) of every store's rows", base, base, base, None))
     print(f"  {out[-1].name:<50} {base:8.1f} ms")
-    run("chain day", "(one count(*) GROUP BY store per table instead)", lambda: counts_by_store(
-        db, epoch(day), epoch(day) + DAY_S), base, budget=None, r=r)
+    run("chain day", "(one count(*) ... GROUP BY store a table instead)", lambda: counts_by_store(
+        db, all_stores, epoch(day), epoch(day) + DAY_S), base, budget=None, r=r)
     for name, fn, budget in (
         ("store_metrics(all stores, day grain)", lambda: store_metrics(
             db, config, all_stores, day, day, "day"), chain_budget_ms),
