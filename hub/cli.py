@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 from agent import __version__
 from agent.common.configfile import path_problem
@@ -37,6 +38,9 @@ from hub.live.cli import add_commands as add_live_commands
 from hub.members.cli import add_commands as add_member_commands
 from hub.pki.cli import add_commands as add_pki_commands
 
+if TYPE_CHECKING:
+    from hub.store.sql import Db
+
 PROG = "footfall-hub"
 DEFAULT_CONFIG = "hub.yaml"
 COUNTERS_EVERY_S = 60.0
@@ -48,20 +52,37 @@ class UserError(Exception):
     """An error the user can fix: printed as one line, exit code 1."""
 
 
-def _config(args: argparse.Namespace, *, any_engine: bool = False) -> HubConfig:
-    """hub.yaml as given; without --config, ./hub.yaml when it exists, else every default. Commands
-    that read the database through SQLite only (reports, imports) refuse a PostgreSQL URL for now."""
+def _config(args: argparse.Namespace) -> HubConfig:
+    """hub.yaml as given; without --config, ./hub.yaml when it exists, else every default."""
     path: str | None = args.config
     if path is None:
         path = DEFAULT_CONFIG if Path(DEFAULT_CONFIG).exists() else None
     try:
-        config = load_hub_config(path)
+        return load_hub_config(path)
     except ConfigError as exc:
         raise UserError(str(exc)) from None
-    if not any_engine and config.database.engine != "sqlite":
-        raise UserError(f"{args.command} reads SQLite only for now, and database.url is "
-                        f"{config.database.where()} (serve and migrate run on PostgreSQL; see docs/chain.md)")
-    return config
+
+
+def _database(config: HubConfig, *, readonly: bool = False) -> Db:
+    """The hub's database on either engine (hub.store.sql); one line when it cannot be used as it is
+    (unreachable, schema behind: the remedy is in the message)."""
+    from hub.store.engine import StoreError  # noqa: PLC0415 -- per-command import (docstring)
+    from hub.store.sql import open_database  # noqa: PLC0415 -- per-command import (docstring)
+
+    try:
+        return open_database(config.database, readonly=readonly)
+    except StoreError as exc:
+        raise UserError(f"{exc} (database {config.database.where()})") from None
+
+
+def _no_file(config: HubConfig) -> bool:
+    """The SQLite file is missing (a server's database always exists once migrated)."""
+    return config.database.engine == "sqlite" and not Path(config.database.path).exists()
+
+
+def _missing(config: HubConfig) -> UserError:
+    return UserError(f"database {config.database.path} does not exist (is the hub ingesting? see {PROG} "
+                     "serve)")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -69,7 +90,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from hub.ingest.mqtt import BrokerUnavailableError  # noqa: PLC0415 -- paho loads only for serve
     from hub.store.engine import StoreError  # noqa: PLC0415 -- per-command import (docstring)
 
-    config = _config(args, any_engine=True)
+    config = _config(args)
     if args.http:  # the live page (hub/live): --http overrides live.http
         import dataclasses  # noqa: PLC0415 -- only with --http
 
@@ -122,7 +143,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     from hub.joins.metrics import NoMetricsError, store_metrics  # noqa: PLC0415 -- per-command import
     from hub.joins.selection import select  # noqa: PLC0415 -- per-command import (docstring)
     from hub.reports import formatter  # noqa: PLC0415 -- per-command import (docstring)
-    from hub.store import open_db  # noqa: PLC0415 -- per-command import (docstring)
 
     config = _config(args)
     if problem := report_dates_problem(args):
@@ -132,24 +152,23 @@ def cmd_report(args: argparse.Namespace) -> int:
                      end=args.end, grain=args.grain)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    db_path = Path(config.database.path)
-    if not db_path.exists():
-        raise UserError(f"database {db_path} does not exist (is the hub ingesting? see {PROG} serve)")
+    if _no_file(config):
+        raise _missing(config)
     from hub.reports.segment_counts import segment_counts  # noqa: PLC0415 -- per-command import
     from hub.reports.suppression import chosen_k, suppress_report  # noqa: PLC0415 -- per-command import
 
     k = chosen_k(args.suppress, args.format, config.publish.k)
-    db = open_db(db_path)
+    db = _database(config, readonly=True)
     try:
-        segments = segment_counts(db.conn, config, list(sel.stores), sel.end)  # members by segment
+        segments = segment_counts(db, config, list(sel.stores), sel.end)  # members by segment
         if args.format == "html":  # its charts need hour and day rows of hub.joins.metrics
             from hub.reports.html import write_page  # noqa: PLC0415 -- per-command import (docstring)
 
-            write_page(db.conn, config, list(sel.stores), sel.start, sel.end, grain=sel.grain, k=k,
+            write_page(db, config, list(sel.stores), sel.start, sel.end, grain=sel.grain, k=k,
                        segments=segments, out=sys.stdout)
             return 0
-        report = (daily_report(db.conn, config, sel.stores[0], sel.start) if sel.daily
-                  else store_metrics(db.conn, config, list(sel.stores), sel.start, sel.end, sel.grain))
+        report = (daily_report(db, config, sel.stores[0], sel.start) if sel.daily
+                  else store_metrics(db, config, list(sel.stores), sel.start, sel.end, sel.grain))
     except (NoDataError, NoMetricsError) as exc:
         raise UserError(f"{exc} (is the hub ingesting? see {PROG} serve)") from None
     finally:
@@ -162,15 +181,14 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_stores(args: argparse.Namespace) -> int:
     from hub.joins.stores import store_summaries  # noqa: PLC0415 -- per-command import (docstring)
     from hub.reports.stores_view import FORMATS as STORE_FORMATS  # noqa: PLC0415 -- per-command import
-    from hub.store import open_db  # noqa: PLC0415 -- per-command import (docstring)
 
     config = _config(args)
-    db_path = Path(config.database.path)
-    if not db_path.exists() and not config.stores:
-        raise UserError(f"no store configured and no database at {db_path} (add stores to hub.yaml)")
-    db = open_db(db_path)
+    if _no_file(config) and not config.stores:
+        raise UserError(f"no store configured and no database at {config.database.path} (add stores to "
+                        "hub.yaml)")
+    db = _database(config, readonly=not _no_file(config))  # the configured stores, before any data
     try:
-        stores = store_summaries(db.conn, config)
+        stores = store_summaries(_joins_db(db), config)
     finally:
         db.close()
     STORE_FORMATS[args.format](stores, sys.stdout)
@@ -180,24 +198,26 @@ def cmd_stores(args: argparse.Namespace) -> int:
 def cmd_agents(args: argparse.Namespace) -> int:
     from hub.agents_view import FORMATS as AGENT_FORMATS  # noqa: PLC0415 -- per-command import (docstring)
     from hub.joins.agents import agent_summaries  # noqa: PLC0415 -- per-command import (docstring)
-    from hub.store import open_db  # noqa: PLC0415 -- per-command import (docstring)
 
     config = _config(args)
-    db_path = Path(config.database.path)
-    if not db_path.exists():
-        raise UserError(f"database {db_path} does not exist (is the hub ingesting? see {PROG} serve)")
-    db = open_db(db_path)
+    if _no_file(config):
+        raise _missing(config)
+    db = _database(config, readonly=True)
     try:
-        agents = agent_summaries(db.conn, args.store)
+        agents = agent_summaries(_joins_db(db), args.store)
     finally:
         db.close()
     if not agents:
         whose = f"of store {args.store} " if args.store else ""
-        raise UserError(
-            f"no agent {whose}has reported to {db_path} yet (is the hub ingesting? see {PROG} serve)"
-        )
+        raise UserError(f"no agent {whose}has reported to {config.database.where()} yet (is the hub "
+                        f"ingesting? see {PROG} serve)")
     AGENT_FORMATS[args.format](agents, sys.stdout)
     return 0
+
+
+def _joins_db(db: Db) -> Any:
+    """hub.joins.stores and .agents take a Db once their port lands (issue 17)."""
+    return db
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -243,7 +263,7 @@ def cmd_optout(args: argparse.Namespace) -> int:
 def cmd_migrate(args: argparse.Namespace) -> int:
     from hub.store.engine import StoreError, open_store  # noqa: PLC0415 -- per-command import (docstring)
 
-    config = _config(args, any_engine=True)
+    config = _config(args)
     try:
         version, applied = open_store(config.database).migrate()
     except StoreError as exc:
@@ -384,12 +404,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: database {_database_path(args)}: {exc} (is database.path the hub's "
               "database? footfall-hub check-config checks it)", file=sys.stderr)
         return 1
+    except Exception as exc:  # PostgreSQL's errors (psycopg loads only for a postgresql:// URL)
+        if not type(exc).__module__.startswith("psycopg"):
+            raise
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        print(f"{PROG}: error: database {_database_path(args)}: {first} (is the server up? "
+              f"{PROG} migrate --config FILE checks it)", file=sys.stderr)
+        return 1
     return code
 
 
 def _database_path(args: argparse.Namespace) -> str:
     try:
-        return _config(args).database.path
+        return _config(args).database.where()
     except UserError:
         return "(unknown)"
 

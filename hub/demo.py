@@ -18,7 +18,7 @@ import time
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from agent.app import AgentApp
 from agent.common.tlsfiles import CA_FILE, CERT_FILE
@@ -38,7 +38,7 @@ from hub.pki.ca import CA_KEY, CertificateAuthority
 from hub.pki.enrolment import issue_gateway
 from hub.pki.registry import RegistryError
 from hub.reports import formatter
-from hub.store import open_db
+from hub.store.sql import open_database
 
 log = logging.getLogger("footfall.demo")
 ORG, STORE, AGENT, TZ, HOST = "demo", "demo-store", "gw-1", "Europe/Prague", "127.0.0.1"
@@ -123,23 +123,18 @@ def run_demo(out_dir: Path | None, day: date, *, seed: int, scale: float, fmt: s
 
 
 def _import_and_report(cfg: HubConfig, pos_csv: Path, day: date, fmt: str, out: TextIO) -> None:
-    db = open_db(cfg.database.path)
-    try:
-        result = importer("pos")(db, pos_csv, cfg, progress=False)
+    with open_database(cfg.database) as db:
+        imports_db: Any = db  # hub.imports takes a Db once its port lands (issue 17)
+        result = importer("pos")(imports_db, pos_csv, cfg, progress=False)
         log.info("%s", result.summary())
-        formatter(fmt)(daily_report(db.conn, cfg, STORE, day), out)
-    finally:
-        db.close()
+        formatter(fmt)(daily_report(db, cfg, STORE, day), out)
 
 
 def _compare(truth_json: Path, cfg: HubConfig, day: date, out: TextIO) -> None:
     """One line per headline figure: what the hub reports next to what the generator knows."""
     truth = json.loads(truth_json.read_text())["totals"]
-    db = open_db(cfg.database.path)
-    try:
-        got = daily_report(db.conn, cfg, STORE, day).day
-    finally:
-        db.close()
+    with open_database(cfg.database, readonly=True) as db:
+        got = daily_report(db, cfg, STORE, day).day
     print("\nagainst the generator's truth (the demo knows who was a visitor):", file=out)
     for name, ours, true in (("visitors", got.visitors, truth["visitors"]),
                              ("passers-by", got.passersby, truth["passersby"]),

@@ -3,7 +3,7 @@
 One metrics engine (CONVENTIONS rule 11), which every output reads (table, csv, json, html, the feed,
 `report --date` and ranges, every grain):
 
-    metrics.py      the API: store_metrics(conn, config, stores, start, end, grain) -> MetricsReport
+    metrics.py      the API: store_metrics(db, config, stores, start, end, grain) -> MetricsReport
     daily.py        a store-day, hours and day: daily_report(...) (report --date, the feed, live views)
     metric_data.py  loading, one query per table; visits.py makes people of a store's visits (linked MAC
                     fragments, several gateways); estimates.py the calibration interval and door fit

@@ -1,6 +1,6 @@
 """A store's local day, by hour and in total: a view of the metrics engine, not an engine of its own.
 
-    daily_report(conn, config, store, day) -> DailyReport  # hours (local order) and the day's totals
+    daily_report(db, config, store, day) -> DailyReport  # hours (local order) and the day's totals
 
 `report --date D`, the live view and the data-team feed read a store-day through this one call; the
 rows are `hub.joins.metrics.MetricsRow`s, computed by the same code as every other report (two engines
@@ -11,13 +11,13 @@ call cheap enough to repeat every few seconds for "today so far".
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from hub.config import HubConfig, MetricSettings
 from hub.joins.metrics import MetricsRow, NoMetricsError, StoreSettings, definitions, store_metrics_by
+from hub.store.sql import Db
 
 NoDataError = NoMetricsError  # the name callers of the daily report catch
 PeriodRow = MetricsRow  # an hour or the day: the engine's row
@@ -46,10 +46,10 @@ class DailyReport:
 
 
 def daily_report(
-    conn: sqlite3.Connection, config: HubConfig, store: str, day: date, *, compare: bool = True
+    db: Db, config: HubConfig, store: str, day: date, *, compare: bool = True
 ) -> DailyReport:
     """The store's local day; NoDataError when nothing is stored for the store on that date."""
-    got = store_metrics_by(conn, config, [store], day, day, ("hour", "day"), compare=compare)
+    got = store_metrics_by(db, config, [store], day, day, ("hour", "day"), compare=compare)
     hours, days = got["hour"], got["day"]
     (total,) = days.rows
     used = days.store_settings[0]

@@ -16,11 +16,11 @@ Two things, each defined once elsewhere and only applied here:
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 
 from agent.common.recalibrate import DayCounts, rolling_factors
 from hub.joins.calendar import Calendar
+from hub.store.sql import Db
 
 FIT_WINDOW_D = 14  # agent.common.recalibrate.rolling_factors' default window
 # traffic_source of a Wi-Fi figure, by where its factor came from (agent.common.recalibrate's source names)
@@ -37,11 +37,13 @@ class Interval:
     agent: str
 
 
-def load_intervals(conn: sqlite3.Connection, stores: list[str]) -> dict[str, Interval]:
+def load_intervals(db: Db, stores: list[str]) -> dict[str, Interval]:
     """The latest calibration interval any gateway of each store reported (none: no interval known)."""
     out: dict[str, Interval] = {}
+    if "learned" not in db.columns("agents"):  # PostgreSQL before migration 6 (agents.learned)
+        return out
     marks = ",".join("?" * len(stores))
-    for store, agent, learned in conn.execute(
+    for store, agent, learned in db.execute(
         f"SELECT store, agent, learned FROM agents WHERE store IN ({marks}) AND learned IS NOT NULL"
         " ORDER BY store, agent", stores,
     ):
@@ -59,13 +61,13 @@ def load_intervals(conn: sqlite3.Connection, stores: list[str]) -> dict[str, Int
 
 
 def door_fit_spans(
-    conn: sqlite3.Connection, stores: list[str], cal: Calendar, windows: list[tuple[int, int]]
+    db: Db, stores: list[str], cal: Calendar, windows: list[tuple[int, int]]
 ) -> list[tuple[int, int]]:
     """The days before each window that a door fit looks back on, when any of `stores` has door counts
     in the calendar (else none: a store without a counter reads no more than before)."""
     marks = ",".join("?" * len(stores))
-    if conn.execute(f"SELECT 1 FROM doors WHERE store IN ({marks}) AND minute_epoch_s >= ?"
-                    " AND minute_epoch_s < ? LIMIT 1", [*stores, cal.t0, cal.t1]).fetchone() is None:
+    if db.execute(f"SELECT 1 FROM doors WHERE store IN ({marks}) AND minute_epoch_s >= ?"
+                  " AND minute_epoch_s < ? LIMIT 1", [*stores, cal.t0, cal.t1]).fetchone() is None:
         return []
     out = []
     for lo, _ in windows:

@@ -1,8 +1,8 @@
 """Everything one store's metrics need over a range, loaded with one query per table and bucketed by
 local hour (and day) of the store's calendar. Pure bucketing: the metrics are `metric_rows.py`'s.
 
-Where an agent sent the same hour, day or door minute twice, the last one received counts. Visitors,
-entries, dwell and occupancy come from the store's people (`visits.py`): the fragments a gateway
+Where an agent sent the same hour, day or door minute twice, the last one it sent (highest seq) counts.
+Visitors, entries, dwell and occupancy come from the store's people (`visits.py`): the fragments a gateway
 linked into one person (a phone that changed its MAC) are that person's stay, and a person heard by
 two gateways counts once; visits of devices flagged static are left out. The store's calibration
 interval and, for a door store, the days its door fit looks back on are loaded too (`estimates.py`).
@@ -13,7 +13,6 @@ period.
 
 from __future__ import annotations
 
-import sqlite3
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from typing import Any
 from hub.joins.calendar import HOUR_S, Calendar
 from hub.joins.estimates import Interval, door_fit_spans, load_intervals
 from hub.joins.visits import Key, merge_visits, person_visits
+from hub.store.sql import Db
 
 
 @dataclass
@@ -60,7 +60,7 @@ CHUNK = 500  # stores per query (SQLite's limit on parameters is far above)
 
 
 def load_many(  # noqa: PLR0917 -- one call site (metric_rows.stores_rows)
-    conn: sqlite3.Connection,
+    db: Db,
     stores: list[str],
     cal: Calendar,
     report_t0: int,
@@ -81,13 +81,13 @@ def load_many(  # noqa: PLR0917 -- one call site (metric_rows.stores_rows)
     out = {s: StoreData(cal) for s in dict.fromkeys(stores)}
     ids = list(out)
     for i in range(0, len(ids), CHUNK):
-        _load_chunk(conn, {s: out[s] for s in ids[i : i + CHUNK]}, cal, report_t0, since, windows,
+        _load_chunk(db, {s: out[s] for s in ids[i : i + CHUNK]}, cal, report_t0, since, windows,
                     timeouts, hour_counts)
     return out
 
 
 def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
-    conn: sqlite3.Connection,
+    db: Db,
     datas: dict[str, StoreData],
     cal: Calendar,
     report_t0: int,
@@ -104,22 +104,27 @@ def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
     found: set[str] = set()  # stores with anything at or after report_t0
 
     static_keys: dict[str, set[Key]] = defaultdict(set)
-    for store, key, window in conn.execute(
+    for store, key, window in db.execute(
         f"SELECT DISTINCT store, device_key, key_window FROM device_flags WHERE store IN ({marks})"
         " AND flag = 'static'",
         stores,
     ):
         static_keys[store].add((key, window))
 
-    # Where an agent sent an hour or day twice, the last received (highest rowid) counts: SQLite takes
-    # the bare columns of a max() aggregate from the row holding the maximum.
+    # Where an agent sent an hour or day twice, the last one it sent counts: the highest (seq, idx) of
+    # the agent (a correction goes out after the count it corrects; a wiped gateway's new epoch starts
+    # at seq 0 but never re-sends a period its old outbox sent). The same rule on both engines.
     counts = (
-        "SELECT store, agent, start_epoch_s, passersby_n, max(rowid) FROM periods"
+        "SELECT store, agent, start_epoch_s, passersby_n, seq, idx FROM periods"
         f" WHERE store IN ({marks}) AND period = ? AND start_epoch_s >= ? AND start_epoch_s < ?"
-        " GROUP BY store, agent, start_epoch_s"
     )
     for period in ("hour", "day") if hour_counts else ("day",):
-        for store, agent, t, p, _ in _each(conn, counts, [*stores, period], windows):
+        latest: dict[tuple[str, str, int], tuple[int, int, int]] = {}
+        for store, agent, t, p, seq, idx in _each(db, counts, [*stores, period], windows):
+            got = latest.get((store, agent, t))
+            if got is None or (seq, idx) > got[1:]:
+                latest[store, agent, t] = (p, seq, idx)
+        for (store, agent, t), (p, _, _) in latest.items():
             d = datas[store]
             if period == "hour":
                 b = hour_of(t)
@@ -137,7 +142,7 @@ def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
     if not hour_counts:  # a report day without the agents' day count (today): reported if they sent hours
         for i in range(cal.day_of(report_t0), len(cal.days)):
             missing = [s for s in stores if i not in datas[s].day_known]
-            for (store,) in conn.execute(
+            for (store,) in db.execute(
                 f"SELECT DISTINCT store FROM periods WHERE store IN ({','.join('?' * len(missing))})"
                 " AND period = 'hour' AND start_epoch_s >= ? AND start_epoch_s < ?",
                 [*missing, cal.bounds[i], cal.bounds[i + 1]],
@@ -147,14 +152,17 @@ def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
 
     # Doors and sales summed in SQL per local hour; per local day (booked to its first hour) when the
     # grain reads only days. Where a store of the chunk has a door counter, doors and visits are also
-    # read over the days its Wi-Fi factor's door fit looks back on (hub.joins.estimates).
-    fit_spans = door_fit_spans(conn, stores, cal, windows)
+    # read over the days its Wi-Fi factor's door fit looks back on (hub.joins.estimates). A door minute
+    # sent twice counts once, as last sent (the agent and sensor's highest (seq, idx)): a window function,
+    # one range scan on both engines (a NOT EXISTS probe needs the range twice for PostgreSQL's partitions,
+    # and SQLite, without ANALYZE, then scans that range for every row).
+    fit_spans = door_fit_spans(db, stores, cal, windows)
     for store, k, n, t in _bucketed(
-        conn,
-        "SELECT store, {k} AS k, sum(traffic_in_n), max(minute_epoch_s) FROM"
-        " (SELECT store, minute_epoch_s, traffic_in_n, max(rowid) FROM doors"
-        f" WHERE store IN ({marks}) AND minute_epoch_s >= ? AND minute_epoch_s < ?"
-        " GROUP BY store, agent, sensor, minute_epoch_s) GROUP BY store{by}",
+        db,
+        "SELECT store, {k} AS k, sum(traffic_in_n), max(minute_epoch_s) FROM (SELECT store,"
+        " minute_epoch_s, traffic_in_n, row_number() OVER (PARTITION BY store, agent, sensor,"
+        f" minute_epoch_s ORDER BY seq DESC, idx DESC) AS nth FROM doors WHERE store IN ({marks})"
+        " AND minute_epoch_s >= ? AND minute_epoch_s < ?) AS last WHERE nth = 1 GROUP BY store{by}",
         "minute_epoch_s",
         stores,
         cal,
@@ -178,7 +186,7 @@ def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
            " AND started_epoch_s >= ?")
     done = None  # the end of the window read before: a visit that started before it was read with it
     for lo, hi in windows_of([*windows, (since[0], report_t0), *fit_spans]):
-        found_rows = conn.execute(sql, [*stores, lo, hi, lo - 86400])
+        found_rows = db.execute(sql, [*stores, lo, hi, lo - 86400])
         for store, start, end, dwell, kind, key, window, agent, person, person_dwell in found_rows:
             if done is not None and start < done:
                 continue
@@ -215,9 +223,10 @@ def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
                 found.add(store)
 
     for store, k, cents, n, t in _bucketed(
-        conn,
-        "SELECT store, {k} AS k, sum(net_amount_cents), sum(net_amount_cents > 0),"
-        f" max(at_epoch_s) FROM pos_transactions WHERE store IN ({marks}) AND at_epoch_s >= ?"
+        db,
+        "SELECT store, {k} AS k, sum(net_amount_cents),"
+        " sum(CASE WHEN net_amount_cents > 0 THEN 1 ELSE 0 END), max(at_epoch_s)"
+        f" FROM pos_transactions WHERE store IN ({marks}) AND at_epoch_s >= ?"
         " AND at_epoch_s < ? AND voided = 0 GROUP BY store{by}",
         "at_epoch_s",
         stores,
@@ -231,13 +240,14 @@ def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
         if t >= report_t0:
             found.add(store)
 
-    for store, t in conn.execute(  # (store, at_epoch_s) index: one seek per store
-        f"SELECT store, max(at_epoch_s) FROM pos_transactions WHERE store IN ({marks}) GROUP BY store", stores
+    for store, t in db.execute(  # (store, at_epoch_s) index: one seek per store on both engines
+        f"WITH s(id) AS (VALUES {','.join(['(?)'] * len(stores))}) SELECT id,"
+        " (SELECT max(at_epoch_s) FROM pos_transactions p WHERE p.store = s.id) FROM s", stores
     ):
         datas[store].last_sale_at = t
 
     for store, t, hours in _each(
-        conn,
+        db,
         f"SELECT store, hour_epoch_s, labour_hours FROM staff_hours WHERE store IN ({marks})"
         " AND hour_epoch_s >= ? AND hour_epoch_s < ?",
         stores,
@@ -247,7 +257,7 @@ def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
 
     # Members (buyers, member visits, loyalty) only for stores with any member visit stored.
     members = [
-        s for (s,) in conn.execute(
+        s for (s,) in db.execute(
             f"WITH s(id) AS (VALUES {','.join(['(?)'] * len(stores))}) SELECT id FROM s"
             " WHERE EXISTS (SELECT 1 FROM member_visits m WHERE m.store = s.id)",
             stores,
@@ -258,7 +268,7 @@ def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
         for store in members:
             datas[store].has_members = True
         for store, t, member in _each(
-            conn,
+            db,
             f"SELECT store, at_epoch_s, member_id FROM pos_transactions WHERE store IN ({m_marks})"
             " AND at_epoch_s >= ? AND at_epoch_s < ? AND voided = 0 AND net_amount_cents > 0"
             " AND member_id IS NOT NULL",
@@ -266,7 +276,7 @@ def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
             windows,
         ):
             datas[store].buyers[hour_of(t)].add(member)
-        for store, key, start in conn.execute(
+        for store, key, start in db.execute(
             f"SELECT store, member_key, started_epoch_s FROM member_visits WHERE store IN ({m_marks})"
             " AND started_epoch_s >= ? AND started_epoch_s < ?",
             [*members, since[1], t1],
@@ -282,28 +292,28 @@ def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
         for i in range(0, len(visited), 500):  # only the members who visited (a chain may have millions)
             chunk = visited[i : i + 500]
             marks_k = ",".join("?" * len(chunk))
-            ids.update(conn.execute(
+            ids.update(db.execute(
                 f"SELECT member_key, member_id FROM members WHERE member_key IN ({marks_k})", chunk
             ).fetchall())
         for store in members:
             d = datas[store]
             d.member_ids.update((k, ids[k]) for k in d.member_days if k in ids)
-    for store, interval in load_intervals(conn, stores).items():
+    for store, interval in load_intervals(db, stores).items():
         datas[store].interval = interval
     for store in found:
         datas[store].found = True
 
 
 def _each(
-    conn: sqlite3.Connection, sql: str, params: list[Any], windows: list[tuple[int, int]]
+    db: Db, sql: str, params: list[Any], windows: list[tuple[int, int]]
 ) -> Iterator[tuple[Any, ...]]:
     """Rows of `sql` (whose last two parameters are a time range) over each window, by index range."""
     for lo, hi in windows:
-        yield from conn.execute(sql, [*params, lo, hi])
+        yield from db.execute(sql, [*params, lo, hi])
 
 
 def _bucketed(  # noqa: PLR0917 -- a private helper of _load_chunk
-    conn: sqlite3.Connection,
+    db: Db,
     sql: str,
     column: str,
     stores: list[str],
@@ -320,13 +330,13 @@ def _bucketed(  # noqa: PLR0917 -- a private helper of _load_chunk
     if not by_day:
         per_hour = sql.format(k=f"({column} - ?) / {HOUR_S}", by=", k")
         for lo, hi in windows:
-            yield from conn.execute(per_hour, [cal.t0, *stores, lo, hi])
+            yield from db.execute(per_hour, [cal.t0, *stores, lo, hi])
         return
     per_day = sql.format(k="0", by="")
     for lo, hi in windows:
         for i in range(cal.day_of(lo), cal.day_of(hi - 1) + 1):
             k = cal.day_hours(i).start
-            for store, _, *rest in conn.execute(per_day, [*stores, cal.bounds[i], cal.bounds[i + 1]]):
+            for store, _, *rest in db.execute(per_day, [*stores, cal.bounds[i], cal.bounds[i + 1]]):
                 yield (store, k, *rest)
 
 

@@ -7,7 +7,6 @@ grain, store and output (table, csv, json, html, the feed, `--date` and ranges) 
 from __future__ import annotations
 
 import math
-import sqlite3
 import statistics
 from dataclasses import asdict, replace
 from datetime import date, timedelta
@@ -18,6 +17,7 @@ from hub.joins.calendar import HOUR_S, Calendar, Period
 from hub.joins.estimates import WIFI_SOURCES, door_factors
 from hub.joins.metric_data import StoreData, load_many, windows_of
 from hub.joins.metrics import COMPARED, ENGAGEMENT_BUCKETS_S, MetricsRow, StoreSettings
+from hub.store.sql import Db
 
 
 def loyalty_limits(window_d: int) -> tuple[int, int]:
@@ -258,7 +258,7 @@ class _Rows:
 
 
 def stores_rows(  # noqa: PLR0917 -- mirrors store_metrics' positional signature
-    conn: sqlite3.Connection, config: HubConfig, stores: list[str], start: date, end: date,
+    db: Db, config: HubConfig, stores: list[str], start: date, end: date,
     grains: tuple[str, ...], *, compare: bool = True,
 ) -> dict[str, tuple[bool, dict[str, list[MetricsRow]], StoreSettings]]:
     """Per store: (any data in the range, the rows of each grain, the settings used).
@@ -282,7 +282,7 @@ def stores_rows(  # noqa: PLR0917 -- mirrors store_metrics' positional signature
         shifts = range(5) if cmp_days else range(1)
         b = cal.index(end) + 1
         spans = [(cal.bounds[a - 7 * w], cal.bounds[b - 7 * w]) for w in shifts if a - 7 * w >= 0]
-        datas = load_many(conn, [s for s, _ in members], cal, cal.bounds[a], since, windows_of(spans),
+        datas = load_many(db, [s for s, _ in members], cal, cal.bounds[a], since, windows_of(spans),
                           {s: sc.settings.visit_timeout_s for s, sc in members},
                           hour_counts="hour" in grains)
         periods = {g: cal.periods(g, start, end) for g in grains}

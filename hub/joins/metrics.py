@@ -1,6 +1,6 @@
 """Store metrics by local hour, day, week or month (docs/metrics.md): the hub's one metrics API.
 
-    store_metrics(conn, config, stores, start, end, grain) -> MetricsReport
+    store_metrics(db, config, stores, start, end, grain) -> MetricsReport
 
 `start` and `end` are local dates, both included; `grain` is hour, day, week (Monday to Sunday, ISO)
 or month, on each store's own local calendar. A week or month cut by `start`/`end` covers only the days
@@ -17,12 +17,12 @@ the arithmetic per period `metric_rows.py`.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
 from hub.config import HubConfig
+from hub.store.sql import Db
 
 Grain = Literal["hour", "day", "week", "month"]
 GRAINS: tuple[Grain, ...] = ("hour", "day", "week", "month")
@@ -166,8 +166,8 @@ def definitions(store_settings: tuple[StoreSettings, ...] = ()) -> dict[str, str
     return out
 
 
-def store_metrics(  # noqa: PLR0917 -- the agreed API reads like a sentence: conn, config, what, when, grain
-    conn: sqlite3.Connection,
+def store_metrics(  # noqa: PLR0917 -- the agreed API reads like a sentence: db, config, what, when, grain
+    db: Db,
     config: HubConfig,
     stores: list[str],
     start: date,
@@ -181,11 +181,11 @@ def store_metrics(  # noqa: PLR0917 -- the agreed API reads like a sentence: con
     NoMetricsError when none of the stores has any data in the range; ValueError for a bad grain or
     an end before the start. `compare=False` leaves out last week and the 4-week average (cheaper).
     """
-    return store_metrics_by(conn, config, stores, start, end, (grain,), compare=compare)[grain]
+    return store_metrics_by(db, config, stores, start, end, (grain,), compare=compare)[grain]
 
 
 def store_metrics_by(  # noqa: PLR0917 -- store_metrics' signature, several grains
-    conn: sqlite3.Connection,
+    db: Db,
     config: HubConfig,
     stores: list[str],
     start: date,
@@ -203,7 +203,7 @@ def store_metrics_by(  # noqa: PLR0917 -- store_metrics' signature, several grai
     if end < start:
         raise ValueError(f"the end {end.isoformat()} is before the start {start.isoformat()}")
     chosen = list(dict.fromkeys(stores))
-    by_store = stores_rows(conn, config, chosen, start, end, tuple(dict.fromkeys(grains)), compare=compare)
+    by_store = stores_rows(db, config, chosen, start, end, tuple(dict.fromkeys(grains)), compare=compare)
     if not any(by_store[s][0] for s in chosen):
         names = ", ".join(repr(s) for s in chosen)
         when = f"on {start}" if start == end else f"from {start.isoformat()} to {end.isoformat()}"

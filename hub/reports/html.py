@@ -6,7 +6,7 @@ grain (hours, days, weeks or months) with a totals row; then the definitions, in
 settings' values, and each store's settings. Money is written as the store writes it (its currency and
 locale). Every figure is the metrics engine's (hub.joins.metrics); the totals are hub.joins.totals'.
 
-    write_page(conn, config, ["brno-1"], date(2026, 11, 23), date(2026, 11, 29), grain="week", out=out)
+    write_page(db, config, ["brno-1"], date(2026, 11, 23), date(2026, 11, 29), grain="week", out=out)
     render(report, out)  # the formats registry's entry: a MetricsReport or a DailyReport
 
 The page says under its title whether it is suppressed (`report --format html --suppress`: small
@@ -15,7 +15,6 @@ counts withheld by hub.reports.suppression, with which k) or shows exact counts 
 
 from __future__ import annotations
 
-import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -33,6 +32,7 @@ from hub.reports import html_table
 from hub.reports.columns import settings_words
 from hub.reports.segment_counts import SegmentCounts
 from hub.reports.suppression import Suppression, suppress_metrics, suppressed_total
+from hub.store.sql import Db
 
 ENGAGEMENT = ("5-20 min", "20-60 min", "1-6 h", "6 h+")
 ENGAGED = ("engaged_5_20_min_n", "engaged_20_60_min_n", "engaged_1_6_h_n", "engaged_6_h_plus_n")
@@ -228,12 +228,12 @@ def render(report: MetricsReport | DailyReport, out: TextIO, suppression: Suppre
     out.write(page_html(replace(page, segments=segments)))
 
 
-def write_page(conn: sqlite3.Connection, config: HubConfig, stores: list[str], start: date, end: date,
+def write_page(db: Db, config: HubConfig, stores: list[str], start: date, end: date,
                *, grain: Grain = "day", out: TextIO, k: int | None = None,
                segments: SegmentCounts | None = None) -> None:
     """The full page of stores from `start` to `end` (local dates, included), its table by `grain`;
     NoMetricsError when empty. `k`: suppressed with it (each of the page's reports)."""
-    got = store_metrics_by(conn, config, stores, start, end, ("hour", "day", grain))
+    got = store_metrics_by(db, config, stores, start, end, ("hour", "day", grain))
     if k is None:
         page = page_from_metrics(got[grain], got["hour"], got["day"])
     else:

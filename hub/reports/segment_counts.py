@@ -9,13 +9,13 @@ people, as in `footfall-hub members`.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from hub.config import HubConfig
 from hub.members.segments import SEGMENTS, store_counts
+from hub.store.sql import Db
 from hub.suppress import protect_named
 
 
@@ -47,10 +47,11 @@ class SegmentCounts:
                 for s, c in self.counts.items()]
 
 
-def segment_counts(conn: sqlite3.Connection, config: HubConfig, stores: list[str],
+def segment_counts(db: Db, config: HubConfig, stores: list[str],
                    as_of: date) -> SegmentCounts | None:
     """The section for `stores` on `as_of`; None when no member has ever been seen (nothing to say)."""
-    raw = store_counts(conn, as_of, config.segments, config.default_timezone, stores)
+    members_db: Any = db  # hub.members takes a Db once its port lands (issue 17)
+    raw = store_counts(members_db, as_of, config.segments, config.default_timezone, stores)
     if not any(any(c.values()) for c in raw.values()):
         return None
     k = config.publish.k

@@ -46,6 +46,7 @@ from hub.publish.payload import DEVICE_FIELDS
 from hub.publish.source import store_day
 from hub.store import open_db
 from hub.store.schema import connect
+from hub.store.sql import SqliteDb
 
 PRAGUE = ZoneInfo("Europe/Prague")
 DAYS = [date(2026, 11, 23) + timedelta(days=i) for i in range(7)]
@@ -293,7 +294,7 @@ def week(tmp_path: Path) -> Iterator[tuple[Findings, Findings, str]]:
     writer = Writer(config.database.path, Counters(), lambda _m, _a: None, max_wait_ms=0)
     pub.start()
     writer.start()
-    conn = connect(config.database.path)
+    conn = SqliteDb(connect(config.database.path))  # the metrics engine takes a Db (hub/store/sql.py)
     seq: dict[str, int] = defaultdict(int)
     i = 0
     try:

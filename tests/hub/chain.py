@@ -18,17 +18,22 @@ from __future__ import annotations
 import hashlib
 import hmac
 import random
-import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from agent.wire import DoorCounts, PeriodCounts, Visit
 from agent.wire.records import iso
 from hub.config import DatabaseConfig, HubConfig, MetricSettings, StoreConfig
-from tests.hub.scenario import write
+from hub.store.sql import open_database
+from tests.hub.scenario import import_file, write
+from tests.support.postgres import LocalPostgres
 
 FIRST = date(2026, 10, 12)
 DAYS = 35
@@ -60,9 +65,10 @@ class Truth:
         return datetime.fromtimestamp(t, self.tz).date()
 
 
-def config(tmp: Path) -> HubConfig:
+def config(tmp: Path, database: DatabaseConfig | None = None) -> HubConfig:
+    """The chain's stores and group; `database` on either engine (default: an SQLite file in `tmp`)."""
     return HubConfig(
-        database=DatabaseConfig(path=str(tmp / "hub.db")),
+        database=database or DatabaseConfig(path=str(tmp / "hub.db")),
         default_timezone="UTC",
         stores={
             s: StoreConfig(timezone=tz, calibration_factor=f, settings=MetricSettings(linkability_window_d=w))
@@ -219,18 +225,32 @@ HEADERS = {
 }
 
 
+@contextmanager
+def engine_database(request: pytest.FixtureRequest, tmp: Path) -> Iterator[DatabaseConfig]:
+    """A database on the engine `request.param` names (ENGINES): for the module-scoped chains, built once
+    per engine, where tests/conftest.py's hub_database is made per test."""
+    if request.param == "sqlite":
+        yield DatabaseConfig(path=str(tmp / "hub.db"))
+        return
+    cluster: LocalPostgres = request.getfixturevalue("postgres_cluster")
+    url = cluster.create_database(migrated=True)
+    try:
+        yield DatabaseConfig(path=str(tmp / "hub.db"), url=url)
+    finally:
+        cluster.drop_database(url)
+
+
 def member_key(secret: bytes, mac: bytes) -> str:
     """docs/privacy.md's member key, computed here on its own (not with the hub's function)."""
     return hmac.new(secret, mac, hashlib.sha256).digest()[:16].hex()
 
 
-def build(tmp: Path, seed: int = 7) -> tuple[HubConfig, dict[str, Truth]]:
+def build(
+    tmp: Path, seed: int = 7, database: DatabaseConfig | None = None
+) -> tuple[HubConfig, dict[str, Truth]]:
     """Generate every store, write the records through the ingest writer, import POS, CRM and staff
     through the importers, and store consenting members' visits."""
-    from hub.imports import importer  # noqa: PLC0415 -- keeps this module importable without a db
-    from hub.store import open_db  # noqa: PLC0415
-
-    cfg = config(tmp)
+    cfg = config(tmp, database)
     truths: dict[str, Truth] = {}
     crm = ["member_id,segment,tier,join_date,consent,device_mac"]
     staff = ["store,date,hour,labour_hours"]
@@ -249,18 +269,14 @@ def build(tmp: Path, seed: int = 7) -> tuple[HubConfig, dict[str, Truth]]:
             staff.append(f"{store},{local.date().isoformat()},{local.hour},{hours}")
     (tmp / "crm.csv").write_text("\n".join(crm) + "\n")
     (tmp / "staff.csv").write_text("\n".join(staff) + "\n")
-    db = open_db(cfg.database.path)
-    try:
-        for path in files:
-            importer("pos")(db, path, cfg)
-        importer("crm")(db, tmp / "crm.csv", cfg)
-        importer("staff")(db, tmp / "staff.csv", cfg)
-    finally:
-        db.close()
+    for path in files:
+        import_file(cfg, "pos", path)
+    import_file(cfg, "crm", tmp / "crm.csv")
+    import_file(cfg, "staff", tmp / "staff.csv")
     secret = cfg.member_secret_path().read_bytes()
-    with sqlite3.connect(cfg.database.path) as conn:
+    with open_database(cfg.database) as db, db.transaction():
         for store, truth in truths.items():
-            conn.executemany(
+            db.executemany(
                 "INSERT INTO member_visits (store, member_key, started_epoch_s, ended_epoch_s, dwell_s,"
                 " agent) VALUES (?, ?, ?, ?, ?, 'gw-1')",
                 [

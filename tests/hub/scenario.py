@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from agent.wire import DoorCounts, Envelope, PeriodCounts, Status, Topics, Visit, encode_envelope
-from hub.config import HubConfig
+from hub.config import DatabaseConfig, HubConfig
 from hub.imports import importer
 from hub.ingest import Counters, Incoming, Writer
-from hub.store import open_db
+from hub.store.engine import open_store
+from hub.store.sql import open_database
 
 POS = """\
 store,timestamp,transaction_id,net_amount
@@ -104,11 +105,18 @@ def doors() -> list[DoorCounts]:
     ]
 
 
+def _writer(config: HubConfig) -> Writer:
+    """The hub's own ingest writer for the configured engine (hub.store.engine), started."""
+    store = open_store(config.database)
+    store.prepare()
+    writer = store.writer(Counters(), lambda _m, _a: None, max_wait_ms=0)
+    writer.start()
+    return writer
+
+
 def write(config: HubConfig, batches: list[tuple[str, int, list[Any]]], store: str = "brno-1") -> None:
     """Store batches through the hub's own ingest writer."""
-    open_db(config.database.path).close()
-    writer = Writer(config.database.path, Counters(), lambda _m, _a: None, max_wait_ms=0)
-    writer.start()
+    writer = _writer(config)
     for agent, seq, records in batches:
         env = Envelope("acme", store, agent, "e1", seq, "2026-11-26T12:00:00Z", tuple(records))
         writer.submit(Incoming(env.topics.data, encode_envelope(env), time.time()))
@@ -119,14 +127,23 @@ def write(config: HubConfig, batches: list[tuple[str, int, list[Any]]], store: s
 def status(config: HubConfig, store: str, agent: str, learned: dict[str, str], state: str = "online") -> None:
     """An agent's retained status (with what its estimates learned: calibration, intervals) through the
     hub's own ingest writer, as MQTT delivers it."""
-    open_db(config.database.path).close()
-    writer = Writer(config.database.path, Counters(), lambda _m, _a: None, max_wait_ms=0)
-    writer.start()
+    writer = _writer(config)
     payload = Status(state=state, agent_version="1", updated_at="2026-11-26T12:00:00Z",
                      learned=learned).encode()
     writer.submit(Incoming(Topics("acme", store, agent).status, payload, time.time(), retained=True))
     assert writer.wait_idle()
     writer.stop()
+
+
+def import_file(config: HubConfig, kind: str, path: Path) -> None:
+    """A business file through the hub's own importer, on the configured engine."""
+    with open_database(config.database) as db:
+        importer(kind)(db, path, config)
+
+
+def database_yaml(database: DatabaseConfig) -> str:
+    """hub.yaml's `database:` value naming `database` on its engine (a flow mapping)."""
+    return f"{{url: '{database.url}'}}" if database.url else f"{{path: '{database.path}'}}"
 
 
 def build(config: HubConfig, tmp_path: Path, with_doors: bool = False) -> None:
@@ -137,8 +154,4 @@ def build(config: HubConfig, tmp_path: Path, with_doors: bool = False) -> None:
     write(config, batches)
     pos = tmp_path / "pos.csv"
     pos.write_text(POS)
-    db = open_db(config.database.path)
-    try:
-        importer("pos")(db, pos, config)
-    finally:
-        db.close()
+    import_file(config, "pos", pos)

@@ -13,21 +13,26 @@ from pathlib import Path
 import pytest
 
 from hub.cli import main
+from hub.config import DatabaseConfig
+from hub.store.sql import connect_postgres
 from tests.hub.envelopes import Publisher, envelope, visit
-from tests.hub.scenario import POS, footfall, write
+from tests.hub.scenario import POS, database_yaml, footfall, write
 from tests.hub.support import scalar, wait_for
 from tests.support.mosquitto import Mosquitto, free_port
+from tests.support.postgres import LocalPostgres
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def hub_yaml(tmp_path: Path, port: int | None = None, extra: str = "") -> Path:
+def hub_yaml(tmp_path: Path, port: int | None = None, extra: str = "",
+             database: DatabaseConfig | None = None) -> Path:
+    """A hub.yaml in tmp_path; its database `hub.db` beside it, or `database` (either engine)."""
     path = tmp_path / "hub.yaml"
     path.write_text(f"""\
 version: 1
 mqtt: {{port: {port or free_port()}, client_id: cli-hub, allow_plain_loopback: true}}
 trust: {{require_signatures: false}}
-database: {{path: hub.db}}
+database: {database_yaml(database) if database else "{path: hub.db}"}
 stores:
   brno-1: {{timezone: Europe/Prague, calibration_factor: 1.5}}
 {extra}""")
@@ -84,9 +89,11 @@ def test_report_without_database(tmp_path: Path, capsys: pytest.CaptureFixture[s
     )
 
 
-def test_report_without_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_without_data(
+    tmp_path: Path, hub_database: DatabaseConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A store or day with nothing stored is an error with a remedy, not a table of zeros."""
-    cfg = hub_yaml(tmp_path)
+    cfg = hub_yaml(tmp_path, database=hub_database)
     from hub.config import load_hub_config  # noqa: PLC0415
 
     write(load_hub_config(cfg), footfall())
@@ -98,9 +105,11 @@ def test_report_without_data(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     )
 
 
-def test_import_then_report_as_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """import-pos then report: the day's sales show up in the report."""
-    cfg = hub_yaml(tmp_path)
+def test_import_then_report_as_json(
+    tmp_path: Path, hub_database: DatabaseConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """import-pos then report: the day's sales show up in the report, on either engine."""
+    cfg = hub_yaml(tmp_path, database=hub_database)
     from hub.config import load_hub_config  # noqa: PLC0415
 
     write(load_hub_config(cfg), footfall())
@@ -131,6 +140,51 @@ def test_import_then_report_as_json(tmp_path: Path, capsys: pytest.CaptureFixtur
         5050,
         6,
     )
+
+
+def test_reports_on_a_postgresql_database_behind_say_to_migrate(
+    tmp_path: Path, pg_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """report, stores and agents open a postgresql:// URL like serve does: a database without the hub's
+    schema is one line saying to migrate, exit 1, the password masked."""
+    cfg = hub_yaml(tmp_path, database=DatabaseConfig(url=pg_url.replace("footfall@", "footfall:pw@")))
+    for argv in (["report", "--store", "brno-1", "--date", "2026-11-26"], ["stores"], ["agents"]):
+        code, out, err = run(capsys, *argv, "--config", str(cfg))
+        assert (code, out) == (1, ""), argv
+        assert err.startswith("footfall-hub: error: the database is at schema version 0, this hub needs ")
+        assert "(run: footfall-hub migrate --config hub.yaml)" in err and "pw" not in err
+        assert err.count("\n") == 1
+
+
+def test_reports_on_an_unreachable_postgresql_say_so_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Nothing listening at the URL: one line naming the database, exit 1, no traceback."""
+    port = free_port()
+    cfg = hub_yaml(tmp_path, database=DatabaseConfig(url=f"postgresql://hub:pw@127.0.0.1:{port}/ff"))
+    code, out, err = run(capsys, "report", "--store", "brno-1", "--date", "2026-11-26", "--config", str(cfg))
+    assert (code, out) == (1, "")
+    assert err.startswith("footfall-hub: error: cannot reach the database: ")
+    assert err.endswith(f" (database postgresql://hub:***@127.0.0.1:{port}/ff)\n") and err.count("\n") == 1
+
+
+def test_a_postgresql_error_mid_report_is_one_line(
+    tmp_path: Path, postgres_cluster: LocalPostgres, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The server refuses a query half-way (here a table dropped by hand): one line naming the database
+    and the server's words, exit 1, no traceback."""
+    url = postgres_cluster.create_database(migrated=True)
+    try:
+        with connect_postgres(url) as db:
+            db.execute("DROP TABLE periods")
+        cfg = hub_yaml(tmp_path, database=DatabaseConfig(url=url))
+        code, out, err = run(capsys, "report", "--store", "brno-1", "--date", "2026-11-26", "--config",
+                             str(cfg))
+        assert (code, out) == (1, "")
+        assert err.startswith(f"footfall-hub: error: database {url}: relation \"periods\" does not exist")
+        assert err.count("\n") == 1
+    finally:
+        postgres_cluster.drop_database(url)
 
 
 def test_import_bad_row(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

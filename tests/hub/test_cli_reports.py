@@ -3,32 +3,38 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from hub.cli import main
-from tests.hub.chain import build
+from hub.config import DatabaseConfig
+from tests.conftest import ENGINES
+from tests.hub.chain import build, engine_database
+from tests.hub.scenario import database_yaml
 
 HUB_YAML = """\
 version: 1
-database: {path: hub.db}
+database: {db}
 stores:
-  brno-1: {timezone: Europe/Prague, settings: {linkability_window_d: 7}}
-  leeds-1: {timezone: Europe/London, calibration_factor: 1.25}
-  praha-2: {timezone: Europe/Prague}
+  brno-1: {{timezone: Europe/Prague, settings: {{linkability_window_d: 7}}}}
+  leeds-1: {{timezone: Europe/London, calibration_factor: 1.25}}
+  praha-2: {{timezone: Europe/Prague}}
 groups:
   czechia: [brno-1, praha-2]
 """
 
 
-@pytest.fixture(scope="module")
-def cfg(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture(scope="module", params=ENGINES)
+def cfg(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The chain on each engine; its hub.yaml names the database by path or URL."""
     tmp = tmp_path_factory.mktemp("cli-chain")
-    build(tmp)
-    path = tmp / "hub.yaml"
-    path.write_text(HUB_YAML)
-    return path
+    with engine_database(request, tmp) as database:
+        build(tmp, database=database)
+        path = tmp / "hub.yaml"
+        path.write_text(HUB_YAML.format(db=database_yaml(database)))
+        yield path
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -145,11 +151,13 @@ def test_stores_lists_config_and_data(cfg: Path, capsys: pytest.CaptureFixture[s
     assert doc["leeds-1"]["timezone"] == "Europe/London" and doc["leeds-1"]["last_data_at"]
 
 
-def test_import_crm_and_staff_from_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_import_crm_and_staff_from_the_cli(
+    tmp_path: Path, hub_database: DatabaseConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
     """import-crm and import-staff print one summary line; a bad row is one error line naming file,
     line and column, with the remedy."""
     cfg = tmp_path / "hub.yaml"
-    cfg.write_text(HUB_YAML)
+    cfg.write_text(HUB_YAML.format(db=database_yaml(hub_database)))
     crm = tmp_path / "crm.csv"
     crm.write_text("member_id,consent,device_mac\nM1,yes,00:1b:63:00:00:01\n")
     assert run(capsys, "import-crm", str(crm), "--config", str(cfg)) == (

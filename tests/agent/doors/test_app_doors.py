@@ -16,6 +16,7 @@ from hub.app import Hub
 from hub.config import DatabaseConfig, HubConfig, TrustConfig
 from hub.config import MqttConfig as HubMqttConfig
 from hub.joins.daily import daily_report
+from hub.store.sql import SqliteDb
 from tests.agent.doors.conftest import post
 from tests.support.frames import write_pcap
 from tests.support.mosquitto import Mosquitto
@@ -80,6 +81,6 @@ def test_pushed_door_counts_reach_the_hub_and_become_the_reports_traffic_in(tmp_
         rows = db.execute("SELECT sensor, minute_epoch_s, traffic_in_n, traffic_out_n FROM doors"
                           " ORDER BY sensor").fetchall()
         assert sorted(set(rows)) == [("door-back", minute, 3, 2), ("door-main", minute, 4, 1)]
-        report = daily_report(db, hub_cfg, "brno-1", datetime.fromtimestamp(minute, UTC).date())
+        report = daily_report(SqliteDb(db), hub_cfg, "brno-1", datetime.fromtimestamp(minute, UTC).date())
     assert report.traffic_source == "door_counters"
     assert sum(h.traffic_in or 0 for h in report.hours) == 7

@@ -7,40 +7,37 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-import sqlite_utils
 
 from hub.config import DatabaseConfig, HubConfig, StoreConfig
 from hub.joins import DailyReport, NoDataError, daily_report
-from hub.store import open_db
-from tests.hub.scenario import build
+from hub.store.sql import Db, open_database
+from tests.hub.scenario import build, import_file
 
 DAY = date(2026, 11, 26)
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> HubConfig:
+def config(hub_database: DatabaseConfig) -> HubConfig:
+    """brno-1 on a fresh database of each engine."""
     return HubConfig(
-        database=DatabaseConfig(path=str(tmp_path / "hub.db")),
+        database=hub_database,
         default_timezone="UTC",
         stores={"brno-1": StoreConfig(timezone="Europe/Prague", calibration_factor=1.5)},
     )
 
 
 @pytest.fixture
-def db(config: HubConfig) -> Iterator[sqlite_utils.Database]:
-    database = open_db(config.database.path)
-    try:
+def db(config: HubConfig) -> Iterator[Db]:
+    with open_database(config.database) as database:
         yield database
-    finally:
-        database.close()
 
 
-def report(db: sqlite_utils.Database, config: HubConfig) -> DailyReport:
-    return daily_report(db.conn, config, "brno-1", DAY)
+def report(db: Db, config: HubConfig) -> DailyReport:
+    return daily_report(db, config, "brno-1", DAY)
 
 
 def test_hours_are_local_and_count_people_once(
-    config: HubConfig, tmp_path: Path, db: sqlite_utils.Database
+    config: HubConfig, tmp_path: Path, db: Db
 ) -> None:
     """Hour 10 local: visitors are the phones that came in (keys 3, 4 via gw-1, 7 via gw-2) = 3; passers-by
     the larger gateway count, max(6, 3) = 6 (two gateways hear one street); capture 3/9. Hour 11: gw-1's
@@ -57,7 +54,7 @@ def test_hours_are_local_and_count_people_once(
 
 
 def test_median_dwell_of_visitor_visits_by_start_hour(
-    config: HubConfig, tmp_path: Path, db: sqlite_utils.Database
+    config: HubConfig, tmp_path: Path, db: Db
 ) -> None:
     """Hour 10: visitors 300, 900, 600 s (the bounce is not a visitor) -> 600; hour 11: 1200, 400 -> 800;
     hour 00 holds the visit that started at 23:10Z the day before; the day: 300..1200 -> (600+700)/2."""
@@ -73,7 +70,7 @@ def test_median_dwell_of_visitor_visits_by_start_hour(
 
 
 def test_sales_and_conversion_without_door_counters(
-    config: HubConfig, tmp_path: Path, db: sqlite_utils.Database
+    config: HubConfig, tmp_path: Path, db: Db
 ) -> None:
     """No door counts: traffic in = arrivals x 1.5. Hour 10: 2 sales (25.00, 10.50; the refund is not a sale),
     net 30.50, 3 arrivals, traffic 4.5. Hour 11: 12.00 (naive local) + 8.00 (10:59:59Z), 2 arrivals, 3.0."""
@@ -88,7 +85,7 @@ def test_sales_and_conversion_without_door_counters(
     assert (h12.transactions, h12.net_sales_cents, h12.traffic_in, h12.conversion) == (0, 0, None, None)
 
 
-def test_hours_add_up_to_the_day(config: HubConfig, tmp_path: Path, db: sqlite_utils.Database) -> None:
+def test_hours_add_up_to_the_day(config: HubConfig, tmp_path: Path, db: Db) -> None:
     """Day: 6 phones came in (traffic 6 x 1.5 = 9, the sum of the hours 1.5 + 4.5 + 3.0), passers-by the
     larger gateway's day count max(20, 3); 4 sales, 50.50, conversion 4/9, the same rate the hours add up
     to. The next local day's counts and sales are not included."""
@@ -103,7 +100,7 @@ def test_hours_add_up_to_the_day(config: HubConfig, tmp_path: Path, db: sqlite_u
 
 
 def test_a_stay_across_two_hours_is_one_entry_and_occupies_both(
-    config: HubConfig, tmp_path: Path, db: sqlite_utils.Database
+    config: HubConfig, tmp_path: Path, db: Db
 ) -> None:
     """A 40-minute stay from 12:40 to 13:20 local is traffic in 12:00 only, and occupancy in 12:00 and 13:00:
     hourly conversion is not diluted by people who came in earlier."""
@@ -119,7 +116,7 @@ def test_a_stay_across_two_hours_is_one_entry_and_occupies_both(
 
 
 def test_door_counts_are_traffic_when_the_store_has_them(
-    config: HubConfig, tmp_path: Path, db: sqlite_utils.Database
+    config: HubConfig, tmp_path: Path, db: Db
 ) -> None:
     """With door counts that day, traffic in is the entries: hour 10 7 + 3 = 10, conversion 2/10; hour 11 has
     no entries (conversion unknown); the day has 15 entries, conversion 4/15."""
@@ -132,8 +129,23 @@ def test_door_counts_are_traffic_when_the_store_has_them(
     assert "door counters" in r.definitions()["traffic in"]
 
 
+def test_a_door_minute_sent_again_counts_once_as_last_sent(config: HubConfig, tmp_path: Path, db: Db) -> None:
+    """gw-3 sends door-a's 10:00 minute again with 9 entries (first 7): hour 10 has 9 + 3 = 12 entries,
+    the day 17, on either engine (the agent's highest seq counts, as for a re-sent hour)."""
+    from agent.wire import DoorCounts  # noqa: PLC0415
+    from hub.joins.metrics import store_metrics  # noqa: PLC0415
+    from tests.hub.scenario import write  # noqa: PLC0415
+
+    build(config, tmp_path, with_doors=True)
+    write(config, [("gw-3", 1, [DoorCounts("door-a", "2026-11-26T09:00:00Z", 9, 5)])])
+    r = report(db, config)
+    assert (r.hours[10].traffic_in, r.day.traffic_in) == (12.0, 17.0)
+    (row,) = store_metrics(db, config, ["brno-1"], DAY, DAY, "day").rows  # summed by day in SQL
+    assert row.traffic_in == 17.0
+
+
 def test_report_states_its_definitions_and_settings(
-    config: HubConfig, tmp_path: Path, db: sqlite_utils.Database
+    config: HubConfig, tmp_path: Path, db: Db
 ) -> None:
     """Every report says what its words mean and which thresholds and window were used."""
     build(config, tmp_path)
@@ -164,12 +176,12 @@ def test_report_states_its_definitions_and_settings(
     assert r.agents == ("gw-1", "gw-2")
 
 
-def test_daylight_saving_day_has_25_hours(config: HubConfig, db: sqlite_utils.Database) -> None:
+def test_daylight_saving_day_has_25_hours(config: HubConfig, db: Db) -> None:
     """On the autumn change the local day has 25 hours, 02:00 twice, told apart by their offsets."""
     from tests.hub.scenario import p, write  # noqa: PLC0415
 
     write(config, [("gw-1", 0, [p("hour", "2026-10-25T01:00:00Z", 1, 1)])])
-    r = daily_report(db.conn, config, "brno-1", date(2026, 10, 25))
+    r = daily_report(db, config, "brno-1", date(2026, 10, 25))
     assert len(r.hours) == 25
     assert [h.start.isoformat() for h in r.hours[2:4]] == [
         "2026-10-25T02:00:00+02:00",
@@ -178,33 +190,32 @@ def test_daylight_saving_day_has_25_hours(config: HubConfig, db: sqlite_utils.Da
     assert (r.hours[3].visitors, r.hours[3].passersby) == (0, 1)  # reported: nobody came in (0, not unknown)
 
 
-def test_no_data_for_the_store_and_day(config: HubConfig, tmp_path: Path, db: sqlite_utils.Database) -> None:
+def test_no_data_for_the_store_and_day(config: HubConfig, tmp_path: Path, db: Db) -> None:
     """A store or day with nothing stored is an error, not a report of zeros."""
     build(config, tmp_path)
     with pytest.raises(NoDataError, match="no data for store 'brno-1' on 2026-11-28"):
-        daily_report(db.conn, config, "brno-1", date(2026, 11, 28))
+        daily_report(db, config, "brno-1", date(2026, 11, 28))
 
 
-def test_a_voided_sale_counts_nowhere(config: HubConfig, tmp_path: Path, db: sqlite_utils.Database) -> None:
+def test_a_voided_sale_counts_nowhere(config: HubConfig, tmp_path: Path, db: Db) -> None:
     """A later export voids T1 (25.00 at 10:10): the day, its 10:00 hour and the range report all drop it,
     one way (the issue: `--date` counted it, `--from/--to` did not)."""
-    from hub.imports import importer  # noqa: PLC0415
     from hub.joins.metrics import store_metrics  # noqa: PLC0415
 
     build(config, tmp_path)
     void = tmp_path / "void.csv"
     void.write_text("store,timestamp,transaction_id,net_amount,status\n"
                     "brno-1,2026-11-26T10:10:00+01:00,T1,25.00,VOID\n")
-    importer("pos")(db, void, config)
+    import_file(config, "pos", void)
     r = report(db, config)
     assert (r.day.transactions, r.day.net_sales_cents) == (3, 2550)
     assert (r.hours[10].transactions, r.hours[10].net_sales_cents) == (1, 550)
-    (row,) = store_metrics(db.conn, config, ["brno-1"], DAY, DAY, "day").rows
+    (row,) = store_metrics(db, config, ["brno-1"], DAY, DAY, "day").rows
     assert (row.transactions, row.net_sales_cents) == (3, 2550)
 
 
 def test_sales_are_known_once_an_export_reached_the_day(
-    config: HubConfig, tmp_path: Path, db: sqlite_utils.Database
+    config: HubConfig, tmp_path: Path, db: Db
 ) -> None:
     """The 26th (sales imported through the 27th) is known, its quiet hours included: 0 means none sold. The
     29th, with footfall but no export yet, is not: its 0 transactions are not known yet."""
@@ -214,6 +225,6 @@ def test_sales_are_known_once_an_export_reached_the_day(
     write(config, [("gw-1", 7, [v("2026-11-29T10:00:00Z", 600, key=30)])])
     r = report(db, config)
     assert r.day.sales_known and all(h.sales_known for h in r.hours)
-    later = daily_report(db.conn, config, "brno-1", date(2026, 11, 29))
+    later = daily_report(db, config, "brno-1", date(2026, 11, 29))
     assert (later.day.transactions, later.day.sales_known) == (0, False)
     assert "not known yet" in later.definitions()["sales known"]

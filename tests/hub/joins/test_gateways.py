@@ -15,6 +15,7 @@ from __future__ import annotations
 import shutil
 import struct
 import threading
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, datetime, time
 from pathlib import Path
@@ -31,7 +32,7 @@ from hub.app import Hub
 from hub.config import DatabaseConfig, HubConfig, StoreConfig, TrustConfig
 from hub.config import MqttConfig as HubMqttConfig
 from hub.joins import daily_report
-from hub.store import open_db
+from hub.store.sql import open_database
 from tests.support.mosquitto import Mosquitto
 
 DAY = date(2026, 11, 26)
@@ -55,12 +56,14 @@ def _overlap(capture: Path, out: Path, until_hour: int = 15) -> Path:
     return out
 
 
-def _run(tmp: Path, name: str, port: int, captures: dict[str, Path], chain: Path | None) -> dict[str, Any]:
-    """Replay each gateway's capture into a fresh hub; the day's figures."""
+def _run(  # noqa: PLR0917 -- a private helper of one test
+    tmp: Path, name: str, port: int, captures: dict[str, Path], chain: Path | None, database: DatabaseConfig
+) -> dict[str, Any]:
+    """Replay each gateway's capture into a fresh hub (an empty `database`); the day's figures."""
     work = tmp / name
     hub_cfg = HubConfig(mqtt=HubMqttConfig(port=port, allow_plain_loopback=True, client_id=f"hub-{name}"),
                         trust=TrustConfig(require_signatures=False),
-                        database=DatabaseConfig(path=str(work / "hub.db")),
+                        database=database,
                         stores={STORE: StoreConfig(timezone=TZ)})
     work.mkdir()
     with Hub(hub_cfg) as hub:
@@ -77,11 +80,8 @@ def _run(tmp: Path, name: str, port: int, captures: dict[str, Path], chain: Path
             assert hub.wait_idle(20.0)
             if chain is None:
                 chain = state / "keychain.json"
-    db = open_db(hub_cfg.database.path)
-    try:
-        report = daily_report(db.conn, hub_cfg, STORE, DAY)
-    finally:
-        db.close()
+    with open_database(hub_cfg.database) as db:
+        report = daily_report(db, hub_cfg, STORE, DAY)
     figures: dict[str, Any] = {f: getattr(report.day, f) for f in FIGURES}
     figures["hours_traffic_in"] = [h.traffic_in for h in report.hours]
     figures["hours_occupancy"] = [h.occupancy for h in report.hours]
@@ -89,17 +89,33 @@ def _run(tmp: Path, name: str, port: int, captures: dict[str, Path], chain: Path
     return figures
 
 
+@pytest.fixture
+def second_database(hub_database: DatabaseConfig, request: pytest.FixtureRequest,
+                    tmp_path: Path) -> Iterator[DatabaseConfig]:
+    """Another empty database on hub_database's engine (each replay fills a fresh hub's)."""
+    if hub_database.engine == "sqlite":
+        yield DatabaseConfig(path=str(tmp_path / "second.db"))
+        return
+    cluster = request.getfixturevalue("postgres_cluster")
+    url = cluster.create_database(migrated=True)
+    try:
+        yield DatabaseConfig(path=str(tmp_path / "second.db"), url=url)
+    finally:
+        cluster.drop_database(url)
+
+
 def test_two_gateways_hearing_the_same_people_give_the_single_gateway_figures(
-    tmp_path: Path, mosquitto: Mosquitto
+    tmp_path: Path, mosquitto: Mosquitto, hub_database: DatabaseConfig, second_database: DatabaseConfig
 ) -> None:
     """Replayed through gw-1 alone, then through gw-1 and gw-2 (which hears the same phones until 15:00):
     visitors, traffic by hour, dwell, engagement, occupancy and passers-by are
     the same; summing the gateways' counts would have counted the overlap twice."""
     files = generate_day(tmp_path / "data", DAY, seed=4, store=STORE, timezone=TZ, scale=0.3)
     second = _overlap(files.pcap, tmp_path / "gw-2.pcap")
-    alone = _run(tmp_path, "alone", mosquitto.port, {"gw-1": files.pcap}, None)
+    alone = _run(tmp_path, "alone", mosquitto.port, {"gw-1": files.pcap}, None, hub_database)
     chain = tmp_path / "alone" / "gw-1" / "keychain.json"
-    both = _run(tmp_path, "both", mosquitto.port, {"gw-1": files.pcap, "gw-2": second}, chain)
+    both = _run(tmp_path, "both", mosquitto.port, {"gw-1": files.pcap, "gw-2": second}, chain,
+                second_database)
     assert alone.pop("agents") == ("gw-1",) and both.pop("agents") == ("gw-1", "gw-2")
     assert alone["visitors"], "the day has visitors"
     print(f"\none gateway:  {alone}\ntwo gateways: {both}")

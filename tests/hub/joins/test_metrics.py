@@ -6,7 +6,6 @@ amounts, consent), following docs/metrics.md's definitions, never with the hub's
 
 from __future__ import annotations
 
-import sqlite3
 import statistics
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
@@ -15,26 +14,27 @@ from typing import Any
 
 import pytest
 
-from hub.config import HubConfig
+from hub.config import DatabaseConfig, HubConfig
 from hub.joins.metrics import MetricsReport, NoMetricsError, store_metrics
-from hub.store import open_db
-from tests.hub.chain import DAYS, FIRST, STORES, Truth, build
+from hub.store.sql import Db, open_database
+from tests.conftest import ENGINES
+from tests.hub.chain import DAYS, FIRST, STORES, Truth, build, engine_database
 
 Chain = tuple[HubConfig, dict[str, Truth]]
 
 
-@pytest.fixture(scope="module")
-def chain(tmp_path_factory: pytest.TempPathFactory) -> Chain:
-    return build(tmp_path_factory.mktemp("chain"))
+@pytest.fixture(scope="module", params=ENGINES)
+def chain(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
+    """The chain, built once per engine."""
+    tmp = tmp_path_factory.mktemp("chain")
+    with engine_database(request, tmp) as database:
+        yield build(tmp, database=database)
 
 
 @pytest.fixture
-def conn(chain: Chain) -> Iterator[sqlite3.Connection]:
-    db = open_db(chain[0].database.path)
-    try:
-        yield db.conn
-    finally:
-        db.close()
+def conn(chain: Chain) -> Iterator[Db]:
+    with open_database(chain[0].database, readonly=True) as db:
+        yield db
 
 
 def _span(t: Truth, first: date, last: date) -> tuple[int, int]:
@@ -132,7 +132,7 @@ def got(report: MetricsReport, i: int, keys: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("store", list(STORES))
-def test_daily_metrics_equal_the_truth(chain: Chain, conn: sqlite3.Connection, store: str) -> None:
+def test_daily_metrics_equal_the_truth(chain: Chain, conn: Db, store: str) -> None:
     """Every metric of every day of the last three weeks (DST change included) matches the truth."""
     config, truths = chain
     first, last = FIRST + timedelta(days=14), FIRST + timedelta(days=DAYS - 1)
@@ -154,7 +154,7 @@ def test_daily_metrics_equal_the_truth(chain: Chain, conn: sqlite3.Connection, s
     ],
 )
 def test_weeks_and_months_add_up_days_and_pool_visits(
-    chain: Chain, conn: sqlite3.Connection, grain: str, spans: list[tuple[date, date]]
+    chain: Chain, conn: Db, grain: str, spans: list[tuple[date, date]]
 ) -> None:
     """Weeks (Monday to Sunday) and calendar months cut to the range: visitors summed over days,
     dwell median and engagement over all the period's visits, sales and labour summed."""
@@ -168,7 +168,7 @@ def test_weeks_and_months_add_up_days_and_pool_visits(
             assert {k: getattr(row, k) for k in want} == want, (store, a)
 
 
-def test_hours_count_arrivals_and_keep_presence_as_occupancy(chain: Chain, conn: sqlite3.Connection) -> None:
+def test_hours_count_arrivals_and_keep_presence_as_occupancy(chain: Chain, conn: Db) -> None:
     """By hour: visitors and Wi-Fi traffic are the people who came in that hour (so hours add up to the
     day), occupancy the people present in it (the agents' hourly counts x factor), door entries of the
     hour, sales and labour of the hour; the day the clocks go back has 25 local hours."""
@@ -198,7 +198,7 @@ def test_hours_count_arrivals_and_keep_presence_as_occupancy(chain: Chain, conn:
         assert sum(r.traffic_in or 0 for r in rows) == total.traffic_in
 
 
-def test_comparisons_with_last_week_and_four_weeks(chain: Chain, conn: sqlite3.Connection) -> None:
+def test_comparisons_with_last_week_and_four_weeks(chain: Chain, conn: Db) -> None:
     """Each day carries the same weekday last week and the mean of the last four, where known."""
     config, truths = chain
     day = FIRST + timedelta(days=DAYS - 1)
@@ -215,7 +215,7 @@ def test_comparisons_with_last_week_and_four_weeks(chain: Chain, conn: sqlite3.C
         assert row.avg_4_weeks["transactions"] == pytest.approx(sum(tx) / 4)
 
 
-def test_every_report_states_definitions_settings_and_window(chain: Chain, conn: sqlite3.Connection) -> None:
+def test_every_report_states_definitions_settings_and_window(chain: Chain, conn: Db) -> None:
     """A report names its definitions, each store's settings and the linkability windows it used."""
     config, _ = chain
     report = store_metrics(conn, config, ["brno-1", "leeds-1"], FIRST, FIRST, "day")
@@ -243,27 +243,19 @@ def test_every_report_states_definitions_settings_and_window(chain: Chain, conn:
     assert "1.25 (leeds-1)" in words["traffic in"]  # each store's setting value, by store where they differ
 
 
-def test_no_data_in_the_range_is_an_error(chain: Chain, conn: sqlite3.Connection) -> None:
+def test_no_data_in_the_range_is_an_error(chain: Chain, conn: Db) -> None:
     """Asking for a period with nothing stored is a clear error, not a page of empty rows."""
     with pytest.raises(NoMetricsError, match="no data for store 'brno-1' from 2030-01-01 to 2030-01-02"):
         store_metrics(conn, chain[0], ["brno-1"], date(2030, 1, 1), date(2030, 1, 2), "day")
 
 
-def test_rows_without_members_are_unknown_not_zero(tmp_path: Path) -> None:
+def test_rows_without_members_are_unknown_not_zero(tmp_path: Path, hub_database: DatabaseConfig) -> None:
     """Before any member visit is stored (the agent side is pending), member metrics are None."""
-    from hub.config import DatabaseConfig  # noqa: PLC0415
     from tests.hub.scenario import build as day_build  # noqa: PLC0415
 
-    config = HubConfig(
-        database=DatabaseConfig(path=str(tmp_path / "hub.db")), default_timezone="Europe/Prague"
-    )
+    config = HubConfig(database=hub_database, default_timezone="Europe/Prague")
     day_build(config, tmp_path)
-    db = open_db(config.database.path)
-    try:
-        row = store_metrics(db.conn, config, ["brno-1"], date(2026, 11, 26), date(2026, 11, 26), "day").rows[
-            0
-        ]
-    finally:
-        db.close()
+    with open_database(config.database) as db:
+        row = store_metrics(db, config, ["brno-1"], date(2026, 11, 26), date(2026, 11, 26), "day").rows[0]
     assert (row.member_visits_n, row.member_conversion, row.loyalty_daily_n) == (None, None, None)
     assert row.labour_hours is None and row.transactions == 4

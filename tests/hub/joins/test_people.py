@@ -12,7 +12,6 @@ import io
 import json
 import statistics
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +22,7 @@ from hub.config import DatabaseConfig, HubConfig, StoreConfig
 from hub.joins.metrics import store_metrics
 from hub.publish.source import store_day
 from hub.reports import formatter
-from hub.store import open_db
+from hub.store.sql import open_database
 from tests.hub import scenario
 from tests.hub.scenario import write
 
@@ -31,8 +30,8 @@ STORE = "brno-1"  # Europe/Prague: local 10:00 on a November day is 09:00Z
 DAY = date(2026, 11, 26)
 
 
-def _config(tmp_path: Path, factor: float = 1.0) -> HubConfig:
-    return HubConfig(database=DatabaseConfig(path=str(tmp_path / "hub.db")), default_timezone="UTC",
+def _config(database: DatabaseConfig, factor: float = 1.0) -> HubConfig:
+    return HubConfig(database=database, default_timezone="UTC",
                      stores={STORE: StoreConfig(timezone="Europe/Prague", calibration_factor=factor)})
 
 
@@ -56,11 +55,8 @@ def status(config: HubConfig, learned: dict[str, str], state: str = "online") ->
 
 
 def _day(config: HubConfig, first: date = DAY, last: date = DAY, grain: Any = "day") -> list[Any]:
-    db = open_db(config.database.path)
-    try:
-        return list(store_metrics(db.conn, config, [STORE], first, last, grain).rows)
-    finally:
-        db.close()
+    with open_database(config.database) as db:
+        return list(store_metrics(db, config, [STORE], first, last, grain).rows)
 
 
 def people_day() -> list[tuple[str, int, list[Any]]]:
@@ -85,11 +81,11 @@ def people_day() -> list[tuple[str, int, list[Any]]]:
     ]
 
 
-def test_visitors_are_people_linked_across_fragments_and_gateways(tmp_path: Path) -> None:
+def test_visitors_are_people_linked_across_fragments_and_gateways(hub_database: DatabaseConfig) -> None:
     """A phone that changes its MAC is one visitor, however many gateways heard which fragments (issue 19:
     the hub counts people as replay --summary does); stays are the people's: Anna 30 min, Ben 10, Cara
     20, so the median is 20 min and the mean 20 min; traffic in is 3 arrivals x the factor."""
-    config = _config(tmp_path, factor=1.5)
+    config = _config(hub_database, factor=1.5)
     write(config, people_day())
     day = _day(config)[0]
     assert (day.visitors, day.visitor_visits_n, day.traffic_in) == (3, 3, 4.5)
@@ -99,10 +95,10 @@ def test_visitors_are_people_linked_across_fragments_and_gateways(tmp_path: Path
     assert (hours[10].occupancy, hours[11].occupancy) == (3.0, 1.5)  # Anna and Ben, then Cara: x 1.5
 
 
-def test_without_person_keys_visitors_are_device_keys_as_before(tmp_path: Path) -> None:
+def test_without_person_keys_visitors_are_device_keys_as_before(hub_database: DatabaseConfig) -> None:
     """An agent that does not link (older, or a phone that keeps its MAC) still gives one visitor per
     device key: five fragments without person keys are five visitors."""
-    config = _config(tmp_path)
+    config = _config(hub_database)
     write(config, [("gw-1", 0, [_day_count(DAY), *(frag(f"2026-11-26T09:{10 * i:02d}:00Z", 600, i + 1)
                                                   for i in range(5))])])
     assert _day(config)[0].visitors == 5
@@ -112,11 +108,11 @@ CALIBRATED = {"calibration_factor": "1.4", "visitors_factor": "1.1", "visitors_q
               "visitors_q90": "1.2", "calibrated_at": "2026-11-20T10:00:00Z"}
 
 
-def test_estimates_carry_the_agents_calibration_interval(tmp_path: Path) -> None:
+def test_estimates_carry_the_agents_calibration_interval(hub_database: DatabaseConfig) -> None:
     """The 80 % interval calibrate found travels in the gateway's status and comes out of every report:
     3 visitors (2.4-3.6), traffic in 4.5 (3.6-5.4); the table and the page show "3 (2-4)"; json and csv
     carry visitors_low/_high and traffic_in_low/_high. An offline last will (no calibration) keeps it."""
-    config = _config(tmp_path, factor=1.5)
+    config = _config(hub_database, factor=1.5)
     write(config, people_day())
     assert _day(config)[0].visitors_low is None, "never calibrated: no interval"
     status(config, CALIBRATED)
@@ -124,11 +120,8 @@ def test_estimates_carry_the_agents_calibration_interval(tmp_path: Path) -> None
     day = _day(config)[0]
     assert (day.visitors_low, day.visitors_high) == pytest.approx((2.4, 3.6))
     assert (day.traffic_in_low, day.traffic_in_high) == pytest.approx((3.6, 5.4))
-    db = open_db(config.database.path)
-    try:
-        report = store_metrics(db.conn, config, [STORE], DAY, DAY, "day")
-    finally:
-        db.close()
+    with open_database(config.database) as db:
+        report = store_metrics(db, config, [STORE], DAY, DAY, "day")
     shown = {}
     for fmt in ("table", "html", "json", "csv"):
         out = io.StringIO()
@@ -144,10 +137,10 @@ def test_estimates_carry_the_agents_calibration_interval(tmp_path: Path) -> None
     assert "80 % interval" in report.definitions()["interval"]
 
 
-def test_a_calibration_too_short_to_say_gives_no_interval(tmp_path: Path) -> None:
+def test_a_calibration_too_short_to_say_gives_no_interval(hub_database: DatabaseConfig) -> None:
     """calibrate writes (1, 1) when it had too few days for an interval: the hub shows none rather than a
     pretend-exact figure."""
-    config = _config(tmp_path)
+    config = _config(hub_database)
     write(config, people_day())
     status(config, {**CALIBRATED, "visitors_q10": "1.0", "visitors_q90": "1.0"})
     assert _day(config)[0].visitors_low is None
@@ -173,14 +166,14 @@ def door_weeks(first: date, days: int, door: dict[int, int], people: int = 10) -
     return batches
 
 
-def test_days_without_door_counts_take_the_door_fitted_factor(tmp_path: Path) -> None:
+def test_days_without_door_counts_take_the_door_fitted_factor(hub_database: DatabaseConfig) -> None:
     """A store whose counter counted 20 entries for 10 Wi-Fi people a day for two weeks, then went dark
     for two days: those days' traffic in is 10 x 2.0 (the rolling 14-day fit), not 10 x the configured
     1.5, and says so (wifi_door_fit). A day the counter came back half-dead (3 entries) keeps its count
     but does not move the factor. Before three counted days the configured factor counts (wifi_visitors)."""
     first = DAY - timedelta(days=17)
     door = {i: 20 for i in range(14)} | {16: 3, 17: 20}
-    config = _config(tmp_path, factor=1.5)
+    config = _config(hub_database, factor=1.5)
     write(config, door_weeks(first, 18, door))
     rows = {r.start.date(): r for r in _day(config, first, DAY)}
     dark = [rows[first + timedelta(days=i)] for i in (14, 15)]
@@ -195,46 +188,40 @@ def test_days_without_door_counts_take_the_door_fitted_factor(tmp_path: Path) ->
     week = _day(config, first + timedelta(days=14), DAY, "week")
     assert {r.traffic_source for r in week} <= {"mixed", "wifi_door_fit", "door_counters"}
     assert "wifi_door_fit" in store_metrics_definitions(config)["traffic source"]
-    db = open_db(config.database.path)
-    try:  # the data-team feed suppresses it as the device-derived figure it is (its schema's wifi_visitors)
-        fed = store_day(db.conn, config, STORE, dark[0].start.date())
-    finally:
-        db.close()
+    with open_database(config.database) as db:  # the data-team feed suppresses it as the device-derived
+        fed = store_day(db, config, STORE, dark[0].start.date())  # figure it is (its schema's wifi_visitors)
     assert (fed.traffic_source, fed.wifi, fed.day.traffic_in) == ("wifi_visitors", True, 20.0)
 
 
-def test_before_the_counter_has_three_days_the_configured_factor_counts(tmp_path: Path) -> None:
+def test_before_the_counter_has_three_days_the_configured_factor_counts(hub_database: DatabaseConfig) -> None:
     """A counter that counted only two days teaches nothing yet: a dark day after them is 10 x the
     configured 1.5, from the calibration (wifi_visitors)."""
     first = DAY - timedelta(days=2)
-    config = _config(tmp_path, factor=1.5)
+    config = _config(hub_database, factor=1.5)
     write(config, door_weeks(first, 3, {0: 20, 1: 20}))
     day = _day(config)[0]
     assert (day.traffic_in, day.traffic_source) == (15.0, "wifi_visitors")
 
 
-def test_a_counter_out_beyond_the_fit_window_carries_its_last_factor(tmp_path: Path) -> None:
+def test_a_counter_out_beyond_the_fit_window_carries_its_last_factor(hub_database: DatabaseConfig) -> None:
     """A counter dark for more than 14 days leaves no day to fit on: its last good factor carries on
     (wifi_carried), never a silent return to the configured one."""
     first = DAY - timedelta(days=20)
-    config = _config(tmp_path, factor=1.5)
+    config = _config(hub_database, factor=1.5)
     write(config, door_weeks(first, 21, {i: 30 for i in range(5)}))
     day = _day(config)[0]
     assert (day.traffic_in, day.traffic_source) == (30.0, "wifi_carried")
 
 
 def store_metrics_definitions(config: HubConfig) -> dict[str, str]:
-    db = open_db(config.database.path)
-    try:
-        return store_metrics(db.conn, config, [STORE], DAY, DAY, "day").definitions()
-    finally:
-        db.close()
+    with open_database(config.database) as db:
+        return store_metrics(db, config, [STORE], DAY, DAY, "day").definitions()
 
 
-def test_people_stays_use_the_longest_fragment_report(tmp_path: Path) -> None:
+def test_people_stays_use_the_longest_fragment_report(hub_database: DatabaseConfig) -> None:
     """A person's stay is the largest person_dwell_s of their fragments (the agent's definition), from the
     first sighting of the first fragment: fragments reported out of order make the same stay."""
-    config = _config(tmp_path)
+    config = _config(hub_database)
     write(config, [("gw-1", 0, [_day_count(DAY),
                                 frag("2026-11-26T09:20:00Z", 600, 3, 100, person_dwell_s=1800),
                                 frag("2026-11-26T09:00:00Z", 600, 1, 100, person_dwell_s=600)])])
@@ -243,19 +230,16 @@ def test_people_stays_use_the_longest_fragment_report(tmp_path: Path) -> None:
     assert statistics.fmean([1800]) == day.mean_dwell_s
 
 
-def test_report_date_shows_the_interval_too(tmp_path: Path) -> None:
+def test_report_date_shows_the_interval_too(hub_database: DatabaseConfig) -> None:
     """`report --date` (the store-day view) shows the same intervals: the table's day row "3 (2-4)", the
     csv's visitors_low column, the page's day totals with data-low."""
     from hub.joins import daily_report  # noqa: PLC0415 -- the view this test is about
 
-    config = _config(tmp_path, factor=1.5)
+    config = _config(hub_database, factor=1.5)
     write(config, people_day())
     status(config, CALIBRATED)
-    db = open_db(config.database.path)
-    try:
-        report = daily_report(db.conn, config, STORE, DAY)
-    finally:
-        db.close()
+    with open_database(config.database) as db:
+        report = daily_report(db, config, STORE, DAY)
     shown = {}
     for fmt in ("table", "html", "csv"):
         out = io.StringIO()

@@ -24,13 +24,13 @@ from agent.sources.pcap_file import PcapFileSource
 from agent.wire import Visit
 from hub.config import DatabaseConfig, HubConfig, StoreConfig
 from hub.joins.metrics import store_metrics
-from hub.store import open_db
+from hub.store.sql import open_database
 from tests.hub.scenario import write
 
 DAY, STORE, TZ = date(2026, 11, 26), "demo-store", "Europe/Prague"
 
 
-def test_hub_stays_are_replay_s_linked_people(tmp_path: Path) -> None:
+def test_hub_stays_are_replay_s_linked_people(tmp_path: Path, hub_database: DatabaseConfig) -> None:
     """Stays (entries), mean and median stay of the hub's day agree with replay --summary's linked people
     within 3 %, while the MAC fragments on the wire are 10 % more: a manager's visitors no longer grow
     with how often phones change their MAC."""
@@ -46,14 +46,11 @@ def test_hub_stays_are_replay_s_linked_people(tmp_path: Path) -> None:
         records.extend(pipeline.feed(batch).records)
     assert pipeline is not None
     records.extend(pipeline.close().records)
-    hub = HubConfig(database=DatabaseConfig(path=str(tmp_path / "hub.db")),
+    hub = HubConfig(database=hub_database,
                     stores={STORE: StoreConfig(timezone=TZ)})
     write(hub, [("gw-1", i, records[i : i + 500]) for i in range(0, len(records), 500)], store=STORE)
-    db = open_db(hub.database.path)
-    try:
-        day = store_metrics(db.conn, hub, [STORE], DAY, DAY, "day").rows[0]
-    finally:
-        db.close()
+    with open_database(hub.database) as db:
+        day = store_metrics(db, hub, [STORE], DAY, DAY, "day").rows[0]
     fragments = [v for v in records if isinstance(v, Visit) and v.kind == "visitor"]
     print(f"\nreplay --summary: {summary['linked_visitors']} people, mean {summary['mean_dwell_s']} s, median"
           f" {summary['median_dwell_s']} s; hub: {day.visitor_visits_n} stays of {day.visitors} people, mean"

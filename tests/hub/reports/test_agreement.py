@@ -28,9 +28,10 @@ from hub.cli import main
 from hub.config import HubConfig, load_hub_config
 from hub.joins.metrics import MetricsRow, store_metrics
 from hub.publish.publisher import store_day
-from hub.store import open_db
-from tests.hub.chain import DAYS, FIRST, STORES, build
-from tests.hub.scenario import status
+from hub.store.sql import open_database
+from tests.conftest import ENGINES
+from tests.hub.chain import DAYS, FIRST, STORES, build, engine_database
+from tests.hub.scenario import database_yaml, status
 
 LAST = FIRST + timedelta(days=DAYS - 1)
 ADDITIVE = ("traffic_in", "visitors", "passersby", "visitor_visits_n", "engaged_5_20_min_n",
@@ -47,7 +48,7 @@ CALIBRATED = {"visitors_q10": "0.85", "visitors_q90": "1.2", "calibrated_at": "2
 INTERVALS = ("visitors_low", "visitors_high", "traffic_in_low", "traffic_in_high")
 HUB_YAML = """\
 version: 1
-database: {{path: {db}}}
+database: {db}
 stores:
   brno-1: {{timezone: Europe/Prague, settings: {{linkability_window_d: 7}}}}
   leeds-1: {{timezone: Europe/London, calibration_factor: 1.25}}
@@ -55,24 +56,24 @@ stores:
 """
 
 
-@pytest.fixture(scope="module")
-def month(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, HubConfig]:
+@pytest.fixture(scope="module", params=ENGINES)
+def month(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+          ) -> Iterator[tuple[Path, HubConfig]]:
+    """The chain's month on each engine, and a hub.yaml naming its database (path or URL)."""
     tmp = tmp_path_factory.mktemp("agreement")
-    config, _ = build(tmp)
-    for store in ("brno-1", "leeds-1"):  # calibrated (80 % intervals); praha-2 never was
-        status(config, store, f"{store}-gw", CALIBRATED)
-    path = tmp / "hub.yaml"
-    path.write_text(HUB_YAML.format(db=config.database.path))
-    return path, load_hub_config(str(path))
+    with engine_database(request, tmp) as database:
+        config, _ = build(tmp, database=database)
+        for store in ("brno-1", "leeds-1"):  # calibrated (80 % intervals); praha-2 never was
+            status(config, store, f"{store}-gw", CALIBRATED)
+        path = tmp / "hub.yaml"
+        path.write_text(HUB_YAML.format(db=database_yaml(database)))
+        yield path, load_hub_config(str(path))
 
 
 @pytest.fixture(scope="module")
 def reference(month: tuple[Path, HubConfig]) -> dict[tuple[str, date], MetricsRow]:
-    db = open_db(month[1].database.path)
-    try:
-        report = store_metrics(db.conn, month[1], list(STORES), FIRST, LAST, "day")
-    finally:
-        db.close()
+    with open_database(month[1].database, readonly=True) as db:
+        report = store_metrics(db, month[1], list(STORES), FIRST, LAST, "day")
     return {(r.store, r.start.date()): r for r in report.rows}
 
 
@@ -297,14 +298,11 @@ def test_the_feed_publishes_the_engine_s_store_day(
     month: tuple[Path, HubConfig], reference: dict[tuple[str, date], MetricsRow], checked: Checked
 ) -> None:
     """The data-team feed's store-day (before suppression) is the engine's day row, figure for figure."""
-    db = open_db(month[1].database.path)
-    try:
+    with open_database(month[1].database, readonly=True) as db:
         for (store, day), want in reference.items():
-            got = store_day(db.conn, month[1], store, day).day
+            got = store_day(db, month[1], store, day).day
             for key in ("traffic_in", "visitors", "passersby", "capture_rate", "visitor_visits_n",
                         "transactions", "net_sales_cents", "conversion"):
                 value = getattr(got, key)
                 assert not (isinstance(value, float) and math.isnan(value))
                 checked.eq("feed store-day", value, getattr(want, key), (store, day, key))
-    finally:
-        db.close()

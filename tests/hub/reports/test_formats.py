@@ -13,22 +13,20 @@ import pytest
 from hub.config import DatabaseConfig, HubConfig, StoreConfig
 from hub.joins import DailyReport, daily_report
 from hub.reports import FORMATS, formatter
-from hub.store import open_db
+from hub.store.sql import open_database
 from tests.hub.scenario import build
 
 
 @pytest.fixture
-def report(tmp_path: Path) -> DailyReport:
+def report(tmp_path: Path, hub_database: DatabaseConfig) -> DailyReport:
+    """The scenario's day, read on each engine."""
     config = HubConfig(
-        database=DatabaseConfig(path=str(tmp_path / "hub.db")),
+        database=hub_database,
         stores={"brno-1": StoreConfig(timezone="Europe/Prague", calibration_factor=1.5)},
     )
     build(config, tmp_path)
-    db = open_db(config.database.path)
-    try:
-        return daily_report(db.conn, config, "brno-1", date(2026, 11, 26))
-    finally:
-        db.close()
+    with open_database(config.database) as db:
+        return daily_report(db, config, "brno-1", date(2026, 11, 26))
 
 
 def render(name: str, report: DailyReport) -> str:

@@ -22,13 +22,12 @@ from agent.wire import PeriodCounts, Visit
 from agent.wire.records import iso
 from hub.cli import main
 from hub.config import DatabaseConfig, HubConfig, StoreConfig
-from hub.imports import importer
 from hub.joins import daily_report
 from hub.reports import FORMATS, formatter
 from hub.reports.html import write_page
-from hub.store import open_db
+from hub.store.sql import open_database
 from tests.hub.reports.chromium import Page, browser, chromium_binary, coloured_pixels, open_file, screenshot
-from tests.hub.scenario import build, write
+from tests.hub.scenario import build, database_yaml, import_file, write
 
 PRAGUE = ZoneInfo("Europe/Prague")
 MONDAY = date(2026, 11, 23)
@@ -41,7 +40,17 @@ MIN_INK = 40  # coloured pixels that make a chart not empty (one thin bar has mo
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> HubConfig:
+def config(hub_database: DatabaseConfig) -> HubConfig:
+    """brno-1 on each engine: the page's figures and words."""
+    return HubConfig(
+        database=hub_database,
+        stores={"brno-1": StoreConfig(timezone="Europe/Prague", calibration_factor=1.5)},
+    )
+
+
+@pytest.fixture
+def page_config(tmp_path: Path) -> HubConfig:
+    """brno-1 on SQLite: the tests of the page's layout in chromium (the engine changes no pixel)."""
     return HubConfig(
         database=DatabaseConfig(path=str(tmp_path / "hub.db")),
         stores={"brno-1": StoreConfig(timezone="Europe/Prague", calibration_factor=1.5)},
@@ -57,7 +66,7 @@ def build_week(config: HubConfig, tmp_path: Path, *, with_footfall: bool = True)
     and member visits (loyalty); `with_footfall=False` leaves only sales and member visits."""
     records: list[Any] = []
     pos = ["store,timestamp,transaction_id,net_amount"]
-    db = open_db(config.database.path)
+    db = open_database(config.database)
     for d in range(7):
         t0 = datetime.combine(MONDAY + timedelta(days=d), time(0), PRAGUE).timestamp()
         day_v = 0
@@ -72,24 +81,21 @@ def build_week(config: HubConfig, tmp_path: Path, *, with_footfall: bool = True)
                 pos.append(f"brno-1,{iso(t0 + h * 3600 + 300 * i + 60)},T{d}-{h}-{i},{12 + i}.50")
         if with_footfall:
             records.append(PeriodCounts("day", iso(t0), day_v + 200, day_v, 200, 12, day_v))
-        db.conn.executemany(
+        db.executemany(
             "INSERT INTO member_visits (store, member_key, started_epoch_s, ended_epoch_s, dwell_s, agent)"
             " VALUES ('brno-1', ?, ?, ?, 900, 'gw-1')",
             [(f"m{m}", int(t0) + 36000 + m, int(t0) + 36900 + m) for m in range(12) if d % (1 + m % 6) == 0],
         )
     write(config, [("gw-1", i, records[i * 400:(i + 1) * 400]) for i in range(len(records) // 400 + 1)])
     (tmp_path / "pos.csv").write_text("\n".join(pos) + "\n")
-    importer("pos")(db, tmp_path / "pos.csv", config)
     db.close()
+    import_file(config, "pos", tmp_path / "pos.csv")
 
 
 def page_file(config: HubConfig, tmp_path: Path, start: date, end: date) -> Path:
     out = io.StringIO()
-    db = open_db(config.database.path)
-    try:
-        write_page(db.conn, config, ["brno-1"], start, end, out=out)
-    finally:
-        db.close()
+    with open_database(config.database) as db:
+        write_page(db, config, ["brno-1"], start, end, out=out)
     path = tmp_path / "report.html"
     path.write_text(out.getvalue())
     return path
@@ -111,12 +117,9 @@ def test_html_is_registered_and_needs_nothing_from_the_network(config: HubConfig
     resource, and states its definitions and settings."""
     assert FORMATS["html"] == "hub.reports.html:render"
     build(config, tmp_path)
-    db = open_db(config.database.path)
-    try:
+    with open_database(config.database) as db:
         out = io.StringIO()
-        formatter("html")(daily_report(db.conn, config, "brno-1", date(2026, 11, 26)), out)
-    finally:
-        db.close()
+        formatter("html")(daily_report(db, config, "brno-1", date(2026, 11, 26)), out)
     html = out.getvalue()
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
     for banned in ("<script", "http://", "https://", "<link", "<img", "@import", "url("):
@@ -134,8 +137,8 @@ def test_cli_html_for_one_day_shows_that_days_row_of_the_heat_map(
     from the metrics API (3 visits of 5-20 min at 10:00 among the day's 6)."""
     build(config, tmp_path)
     cfg = tmp_path / "hub.yaml"
-    cfg.write_text("version: 1\ndatabase: {path: hub.db}\nstores:\n  brno-1: {timezone: Europe/Prague,"
-                   " calibration_factor: 1.5}\n")
+    cfg.write_text(f"version: 1\ndatabase: {database_yaml(config.database)}\nstores:\n"
+                   "  brno-1: {timezone: Europe/Prague, calibration_factor: 1.5}\n")
     assert main(["report", "--store", "brno-1", "--date", "2026-11-26", "--format", "html",
                  "--config", str(cfg)]) == 0
     html = capsys.readouterr().out
@@ -144,11 +147,13 @@ def test_cli_html_for_one_day_shows_that_days_row_of_the_heat_map(
     assert "5 (83%)" in html  # engagement: 5 of the 6 visits lasted 5-20 min
 
 
-def test_a_week_on_a_phone_draws_every_chart_with_no_console_error(config: HubConfig, tmp_path: Path) -> None:
+def test_a_week_on_a_phone_draws_every_chart_with_no_console_error(
+    page_config: HubConfig, tmp_path: Path
+) -> None:
     """A week's page on a 390 px phone in chromium: no console message, no network request, no
     sideways scroll, and traffic, heat map, engagement and loyalty each have coloured marks."""
-    build_week(config, tmp_path)
-    path = page_file(config, tmp_path, MONDAY, MONDAY + timedelta(days=6))
+    build_week(page_config, tmp_path)
+    path = page_file(page_config, tmp_path, MONDAY, MONDAY + timedelta(days=6))
     assert path.read_text().count("(mean)") == 0 and path.read_text().count("<title>Sun 29 Nov ") == 24
     with browser(tmp_path) as page:
         open_file(page, path, 390, 844, mobile=True)
@@ -164,11 +169,11 @@ def test_a_week_on_a_phone_draws_every_chart_with_no_console_error(config: HubCo
     assert all(n >= MIN_INK for n in ink.values()), ink
 
 
-def test_the_check_catches_an_empty_chart(config: HubConfig, tmp_path: Path) -> None:
+def test_the_check_catches_an_empty_chart(page_config: HubConfig, tmp_path: Path) -> None:
     """Without footfall (sales only) there is no traffic and no visit: the traffic, heat-map and engagement
     charts draw no mark and the pixel check says so, while loyalty (member visits) still has its bars."""
-    build_week(config, tmp_path, with_footfall=False)
-    path = page_file(config, tmp_path, MONDAY, MONDAY)
+    build_week(page_config, tmp_path, with_footfall=False)
+    path = page_file(page_config, tmp_path, MONDAY, MONDAY)
     with browser(tmp_path) as page:
         open_file(page, path, 390, 844, mobile=True)
         assert page.problems() == []
@@ -209,20 +214,18 @@ LAYOUT_JS = """(() => {
 
 @pytest.mark.parametrize(("width", "mobile"), [(1280, False), (390, True)])
 def test_the_week_page_by_day_fits_the_screen_with_totals_and_money(
-    config: HubConfig, tmp_path: Path, width: int, mobile: bool
+    page_config: HubConfig, tmp_path: Path, width: int, mobile: bool
 ) -> None:
     """A week by day at 1280 px and on a 390 px phone, measured in chromium: no sideways scroll; every
     period's traffic, transactions, net sales and conversion on screen (a card per day on the phone);
     every chart label inside its chart, the hourly chart's axes titled; a totals row; money in the
     store's currency with thousands separators."""
-    config = replace(config, stores={"brno-1": replace(config.stores["brno-1"], currency="EUR", locale="cs")})
+    config = replace(page_config, stores={"brno-1": replace(page_config.stores["brno-1"], currency="EUR",
+                                                             locale="cs")})
     build_week(config, tmp_path)
     out = io.StringIO()
-    db = open_db(config.database.path)
-    try:
-        write_page(db.conn, config, ["brno-1"], MONDAY, MONDAY + timedelta(days=6), grain="day", out=out)
-    finally:
-        db.close()
+    with open_database(config.database) as db:
+        write_page(db, config, ["brno-1"], MONDAY, MONDAY + timedelta(days=6), grain="day", out=out)
     path = tmp_path / "week.html"
     path.write_text(out.getvalue())
     with browser(tmp_path) as page:
@@ -242,7 +245,8 @@ def test_the_grain_decides_the_table(config: HubConfig, tmp_path: Path) -> None:
     grain is honoured, never the same page whatever it says."""
     build_week(config, tmp_path)
     cfg = tmp_path / "hub.yaml"
-    cfg.write_text("version: 1\ndatabase: {path: hub.db}\nstores:\n  brno-1: {timezone: Europe/Prague}\n")
+    cfg.write_text(f"version: 1\ndatabase: {database_yaml(config.database)}\nstores:\n"
+                   "  brno-1: {timezone: Europe/Prague}\n")
     pages = {}
     for grain in ("week", "day", "hour"):
         out = io.StringIO()

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import json
 import random
-import sqlite3
 from collections import Counter
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from hub.config import HubConfig, PublishConfig, SegmentConfig, load_hub_config
+from hub.config import DatabaseConfig, HubConfig, PublishConfig, SegmentConfig, load_hub_config
 from hub.members import segments
 from hub.publish.cells import DAY
 from hub.publish.release import release
 from hub.publish.source import store_day
 from hub.reports.segment_counts import segment_counts
-from hub.store import open_db
+from hub.store.sql import open_database
 from tests.hub.members.chain import STORES, generate
 from tests.hub.reports.test_suppression import DAYS, K, chain, cli, pinned
 
@@ -29,7 +28,7 @@ def test_each_store_counts_its_recent_members_in_their_segment(tmp_path: Path) -
     so that none can be solved from the store's total and the published ones."""
     db = tmp_path / "hub.db"
     generate(db, AS_OF, 60, seed=5)
-    conn = sqlite3.connect(db)
+    conn = open_database(DatabaseConfig(path=str(db)))  # the members' generator writes SQLite
     config = HubConfig(default_timezone="UTC", publish=PublishConfig(k=K), segments=SegmentConfig())
     seg = {r.member_id: r.segment for r in segments.compute(conn, AS_OF, SegmentConfig(), "UTC")}
     since = datetime(2026, 9, 2).timestamp()  # 90 days to AS_OF, UTC
@@ -68,7 +67,7 @@ def test_no_member_seen_means_no_section(tmp_path: Path) -> None:
     """A chain without member visits gets no section (nothing to say), not a row of zeros."""
     db = tmp_path / "hub.db"
     generate(db, AS_OF, 0, seed=1)
-    conn = sqlite3.connect(db)
+    conn = open_database(DatabaseConfig(path=str(db)))
     assert segment_counts(conn, HubConfig(publish=PublishConfig(k=K)), list(STORES), AS_OF) is None
     conn.close()
 
@@ -78,11 +77,8 @@ def test_the_feed_and_the_report_give_a_store_day_the_same_segment_counts(
     """The data team's day payload and the manager's report of that day show the same members by
     segment, withheld alike: one computation (hub.members.segments), one rule (hub.suppress)."""
     config = load_hub_config(str(chain[0]))
-    db = open_db(config.database.path)
-    try:
-        sd = store_day(db.conn, config, "brno-1", DAYS[0])
-    finally:
-        db.close()
+    with open_database(config.database, readonly=True) as db:
+        sd = store_day(db, config, "brno-1", DAYS[0])
     (day,), _ = release(sd, "acme", [DAY], {}, config.publish, 0.0, random.Random(0))
     report = json.loads(cli(chain[0], "--store", "brno-1", "--date", str(DAYS[0]), "--format", "json"))
     section = report["member_segments"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import redirect_stdout
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,7 +22,9 @@ import pytest
 from hub.cli import main
 from hub.config import HubConfig, load_hub_config
 from hub.suppress import BELOW_K, primary
-from tests.hub.chain import FIRST, STORES, build
+from tests.conftest import ENGINES
+from tests.hub.chain import FIRST, STORES, build, engine_database
+from tests.hub.scenario import database_yaml
 
 K = 5
 DAYS = (FIRST + timedelta(days=3), FIRST + timedelta(days=4))
@@ -30,7 +32,7 @@ COUNTS = ("visitors", "passersby", "visitor_visits_n", "bounces_n", "engaged_5_2
           "new_visitors_n", "returning_visitors_n", "member_visits_n")
 HUB_YAML = """\
 version: 1
-database: {{path: {db}}}
+database: {db}
 publish: {{k: {k}}}
 stores:
   brno-1: {{timezone: Europe/Prague, settings: {{linkability_window_d: 7}}}}
@@ -39,13 +41,16 @@ stores:
 """
 
 
-@pytest.fixture(scope="module")
-def chain(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, HubConfig]:
+@pytest.fixture(scope="module", params=ENGINES)
+def chain(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+          ) -> Iterator[tuple[Path, HubConfig]]:
+    """The chain on each engine, and a hub.yaml naming its database."""
     tmp = tmp_path_factory.mktemp("suppression")
-    config, _ = build(tmp)
-    path = tmp / "hub.yaml"
-    path.write_text(HUB_YAML.format(db=config.database.path, k=K))
-    return path, load_hub_config(str(path))
+    with engine_database(request, tmp) as database:
+        build(tmp, database=database)
+        path = tmp / "hub.yaml"
+        path.write_text(HUB_YAML.format(db=database_yaml(database), k=K))
+        yield path, load_hub_config(str(path))
 
 
 def cli(config: Path, *argv: str) -> str:

@@ -99,20 +99,6 @@ def test_serve_says_in_one_line_when_the_database_is_unreachable(
     assert err.count("\n") == 1 and "pw" not in err
 
 
-def test_report_commands_refuse_a_postgresql_url_for_now(
-    pg_url: str, tmp_path: Any, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """Reports and imports still read SQLite: with a PostgreSQL URL they stop with one line, rather than
-    reading an empty SQLite file beside the config."""
-    path = tmp_path / "hub.yaml"
-    path.write_text("version: 1\ndatabase: {url: 'postgresql://hub:secret@db.example:5432/footfall'}\n")
-    assert main(["stores", "--config", str(path)]) == 1
-    assert capsys.readouterr().err == (
-        "footfall-hub: error: stores reads SQLite only for now, and database.url is "
-        "postgresql://hub:***@db.example:5432/footfall (serve and migrate run on PostgreSQL; see "
-        "docs/chain.md)\n")
-
-
 def test_ingest_on_postgres_stores_each_batch_once_in_monthly_partitions(
     hub_config: HubConfig, pg_url: str, publisher: Publisher
 ) -> None:
