@@ -242,13 +242,13 @@ def side_by_side(results: dict[str, list[Timing]]) -> None:
     """Each engine's figures in a column, with its own baseline ratio (figures from one run)."""
     names = list(results)
     print("\nside by side (ms, x its own engine's baseline)")
-    print(f"  {'':<50}" + "".join(f" {n:>24}" for n in names))
+    print(f"  {'':<64}" + "".join(f" {n:>20}" for n in names))
     for i, t in enumerate(results[names[0]]):
         cells = []
         for n in names:
             u = results[n][i]
             cells.append("failed" if u.best_ms is None else f"{u.best_ms:,.1f} x{u.best_ms / u.base_ms:.1f}")
-        print(f"  {t.section + ': ' + t.name:<50.50}" + "".join(f" {c:>24}" for c in cells))
+        print(f"  {t.section + ': ' + t.name:<64.64}" + "".join(f" {c:>20}" for c in cells))
 
 
 def sqlite_chain(args: argparse.Namespace) -> list[Timing]:

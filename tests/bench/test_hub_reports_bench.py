@@ -68,7 +68,7 @@ def test_report_bench_runs_both_engines_side_by_side(tmp_path: Path, capsys: pyt
         out = capsys.readouterr().out
         assert "generated 4 stores x 35 days" in out
         assert "SQLite 3" in out and "PostgreSQL 4" in out and "side by side" in out
-        assert "failed" not in out.split("== PostgreSQL")[0]  # the SQLite reports
+        assert "failed" not in out
         assert reports.main() == 0
         assert "generated" not in capsys.readouterr().out
     finally:
