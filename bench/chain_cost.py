@@ -283,7 +283,8 @@ def main() -> int:
     print(f"  {n:,} stores x 365 days: {total_gb / 1e3:.1f} TB a year of tables and indexes (no WAL archive,"
           f" replica or backup); most of it: {', '.join(top)}")
     kept = total_gb - sum(gb.get(t, 0) * (1 - d / 365) for t, d in SHORT_KEEP.items())
-    print(f"  kept shorter ({', '.join(f'{t} {d} days' for t, d in SHORT_KEEP.items())}): {kept / 1e3:.1f} TB;"
+    short = ", ".join(f"{t} {d} days" for t, d in SHORT_KEEP.items())
+    print(f"  kept shorter ({short}): {kept / 1e3:.1f} TB;"
           " footfall-hub retention keeps whole months of every table alike, a shorter keep per table is not"
           " built")
 
