@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from hub.config import DatabaseConfig
+from tests.support.engines import ENGINES, engine_database
 from tests.support.mosquitto import Mosquitto
 from tests.support.postgres import LocalPostgres
 
@@ -69,23 +70,13 @@ def postgres_cluster() -> Iterator[LocalPostgres]:
         cluster.remove()
 
 
-ENGINES = tuple(os.environ.get("FOOTFALL_TEST_ENGINES", "sqlite,postgresql").split(","))
-
-
 @pytest.fixture(params=ENGINES)
 def hub_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DatabaseConfig]:
     """The hub's store, once on SQLite (a file in tmp_path) and once on PostgreSQL (a migrated database of
     the session's cluster, dropped after): the hub's tests that take it run on both engines.
     FOOTFALL_TEST_ENGINES=sqlite runs one engine only (quick local runs; CI runs both)."""
-    if request.param == "sqlite":
-        yield DatabaseConfig(path=str(tmp_path / "hub.db"))
-        return
-    cluster: LocalPostgres = request.getfixturevalue("postgres_cluster")
-    url = cluster.create_database(migrated=True)
-    try:
-        yield DatabaseConfig(path=str(tmp_path / "hub.db"), url=url)
-    finally:
-        cluster.drop_database(url)
+    with engine_database(request, tmp_path) as database:
+        yield database
 
 
 @pytest.fixture

@@ -18,22 +18,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import random
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
-
 from agent.wire import DoorCounts, PeriodCounts, Visit
 from agent.wire.records import iso
 from hub.config import DatabaseConfig, HubConfig, MetricSettings, StoreConfig
 from hub.store.sql import open_database
 from tests.hub.scenario import import_file, write
-from tests.support.postgres import LocalPostgres
 
 FIRST = date(2026, 10, 12)
 DAYS = 35
@@ -223,21 +218,6 @@ HEADERS = {
     "brno-1": "Receipt No,Date,Time,Store ID,Line Total,Status,Loyalty ID,SKU",
     "other": "location,timestamp,ticket,net_total,status,customer_id",
 }
-
-
-@contextmanager
-def engine_database(request: pytest.FixtureRequest, tmp: Path) -> Iterator[DatabaseConfig]:
-    """A database on the engine `request.param` names (ENGINES): for the module-scoped chains, built once
-    per engine, where tests/conftest.py's hub_database is made per test."""
-    if request.param == "sqlite":
-        yield DatabaseConfig(path=str(tmp / "hub.db"))
-        return
-    cluster: LocalPostgres = request.getfixturevalue("postgres_cluster")
-    url = cluster.create_database(migrated=True)
-    try:
-        yield DatabaseConfig(path=str(tmp / "hub.db"), url=url)
-    finally:
-        cluster.drop_database(url)
 
 
 def member_key(secret: bytes, mac: bytes) -> str:

@@ -10,9 +10,9 @@ import pytest
 
 from hub.cli import main
 from hub.config import DatabaseConfig
-from tests.conftest import ENGINES
-from tests.hub.chain import build, engine_database
+from tests.hub.chain import build
 from tests.hub.scenario import database_yaml
+from tests.support.engines import ENGINES, engine_database
 
 HUB_YAML = """\
 version: 1

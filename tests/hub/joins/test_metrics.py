@@ -17,8 +17,8 @@ import pytest
 from hub.config import DatabaseConfig, HubConfig
 from hub.joins.metrics import MetricsReport, NoMetricsError, store_metrics
 from hub.store.sql import Db, open_database
-from tests.conftest import ENGINES
-from tests.hub.chain import DAYS, FIRST, STORES, Truth, build, engine_database
+from tests.hub.chain import DAYS, FIRST, STORES, Truth, build
+from tests.support.engines import ENGINES, engine_database
 
 Chain = tuple[HubConfig, dict[str, Truth]]
 

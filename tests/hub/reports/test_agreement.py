@@ -29,9 +29,9 @@ from hub.config import HubConfig, load_hub_config
 from hub.joins.metrics import MetricsRow, store_metrics
 from hub.publish.publisher import store_day
 from hub.store.sql import open_database
-from tests.conftest import ENGINES
-from tests.hub.chain import DAYS, FIRST, STORES, build, engine_database
+from tests.hub.chain import DAYS, FIRST, STORES, build
 from tests.hub.scenario import database_yaml, status
+from tests.support.engines import ENGINES, engine_database
 
 LAST = FIRST + timedelta(days=DAYS - 1)
 ADDITIVE = ("traffic_in", "visitors", "passersby", "visitor_visits_n", "engaged_5_20_min_n",

@@ -22,9 +22,9 @@ import pytest
 from hub.cli import main
 from hub.config import HubConfig, load_hub_config
 from hub.suppress import BELOW_K, primary
-from tests.conftest import ENGINES
-from tests.hub.chain import FIRST, STORES, build, engine_database
+from tests.hub.chain import FIRST, STORES, build
 from tests.hub.scenario import database_yaml
+from tests.support.engines import ENGINES, engine_database
 
 K = 5
 DAYS = (FIRST + timedelta(days=3), FIRST + timedelta(days=4))
