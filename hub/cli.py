@@ -430,8 +430,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # PostgreSQL's errors (psycopg loads only for a postgresql:// URL)
         if not type(exc).__module__.startswith("psycopg"):
             raise
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        print(f"{PROG}: error: database {_database_path(args)}: {first} (is the server up? "
+        from hub.store.sql import first_line  # noqa: PLC0415 -- per-command import (docstring)
+
+        print(f"{PROG}: error: database {_database_path(args)}: {first_line(exc)} (is the server up? "
               f"{PROG} migrate --config FILE checks it)", file=sys.stderr)
         return 1
     return code

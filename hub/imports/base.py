@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.wire.records import iso
-from hub.store.sql import Db
+from hub.store.sql import Db, first_line
 
 IMPORT_LOCK = 0x466F6F74496D7074  # "FootImpt": PostgreSQL's advisory lock key of an import's transaction
 BUSY_TIMEOUT_S = 30.0  # how long an import waits for another before "the database is busy"
@@ -118,8 +118,7 @@ def write_all(
     except db.errors.OperationalError as exc:
         if not _busy(db, exc):  # a lost connection, say: not the user's to fix by trying again
             raise
-        first = str(exc).strip().splitlines()[0]
-        raise ImportFileError(f"{path.name}: the database is busy ({first}); try again") from None
+        raise ImportFileError(f"{path.name}: the database is busy ({first_line(exc)}); try again") from None
     try:
         found = db.execute("SELECT rows_n FROM imports WHERE sha256 = ?", [sha]).fetchone()
         if found is not None:  # the same file, imported meanwhile by another process: nothing to add

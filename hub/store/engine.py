@@ -83,16 +83,11 @@ class PostgresStore:
         self.url = url
 
     def prepare(self) -> None:
-        import psycopg  # noqa: PLC0415 -- psycopg loads only for a postgresql:// URL
+        from hub.store.postgres.migrate import check  # noqa: PLC0415 -- psycopg: a postgresql:// URL only
+        from hub.store.sql import connect_postgres  # noqa: PLC0415 -- sql.py imports this module
 
-        from hub.store.postgres.migrate import check  # noqa: PLC0415 -- as above
-
-        try:
-            with psycopg.connect(self.url, connect_timeout=10) as conn:
-                check(conn)
-        except psycopg.OperationalError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise StoreError(f"cannot reach the database: {first}") from None
+        with connect_postgres(self.url) as db:  # StoreError when unreachable
+            check(db.raw)
 
     def migrate(self) -> tuple[int, list[str]]:
         import psycopg  # noqa: PLC0415 -- as above
@@ -102,8 +97,9 @@ class PostgresStore:
         try:
             version, done = apply(self.url)
         except psycopg.OperationalError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise StoreError(f"cannot reach the database: {first}") from None
+            from hub.store.sql import first_line  # noqa: PLC0415 -- as above
+
+            raise StoreError(f"cannot reach the database: {first_line(exc)}") from None
         return version, [m.name for m in done]
 
     def writer(self, counters: Counters, after_commit: AfterCommit, *,

@@ -4,7 +4,7 @@ The hub's SQL is written once, in the subset both engines share: `?` placeholder
 CONFLICT`, `coalesce`, `count`, `sum`, integer epoch seconds. `Db.execute` passes it to sqlite3 as it
 is and rewrites it for psycopg (`?` -> `%s`, a literal `%` doubled, `BEGIN IMMEDIATE` -> `BEGIN`); sums
 come back as int or float on both (PostgreSQL's numeric would be a Decimal). What the engines do not
-share has a method here (`columns`, `has_table`, `insert_ignore`) instead of a dialect test at each site.
+share has a method here (`columns`, `has_table`) instead of a dialect test at each site.
 
 Both connections run in autocommit mode with explicit transactions: `with db.transaction():` (or the
 statements BEGIN/COMMIT/ROLLBACK) as sqlite3 code of the hub always did.
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from hub.config import DatabaseConfig
 
-Params = Sequence[Any] | Mapping[str, Any]
+Params = Sequence[Any]
 
 
 class Cursor(Protocol):
@@ -80,15 +80,6 @@ class Db:
     def has_table(self, table: str) -> bool:
         return bool(self.columns(table))
 
-    def insert_ignore(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
-        """Insert the rows that do not collide with a unique key; how many went in."""
-        marks = ", ".join("?" for _ in columns)
-        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) ON CONFLICT DO NOTHING"
-        added = 0
-        for row in rows:
-            added += max(self.execute(sql, row).rowcount, 0)
-        return added
-
 
 class SqliteDb(Db):
     engine = "sqlite"
@@ -140,13 +131,13 @@ def _name(table: str) -> str:
     return table
 
 
-_TOKENS = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|\?|%|:[A-Za-z_]\w*|::")
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|\?|%")
 
 
 @lru_cache(maxsize=1024)
 def pg_sql(sql: str) -> str:
-    """SQLite-style SQL of the shared subset as psycopg takes it: `?` -> `%s`, `:name` -> `%(name)s`,
-    `%` -> `%%` (outside quoted literals and names), BEGIN IMMEDIATE/EXCLUSIVE -> BEGIN."""
+    """SQLite-style SQL of the shared subset as psycopg takes it: `?` -> `%s`, `%` -> `%%` (in quoted
+    literals too: psycopg reads every `%`), BEGIN IMMEDIATE/EXCLUSIVE -> BEGIN."""
     head = sql.lstrip().upper()
     if head.startswith(("BEGIN IMMEDIATE", "BEGIN EXCLUSIVE", "BEGIN DEFERRED")):
         return "BEGIN"
@@ -159,8 +150,6 @@ def pg_sql(sql: str) -> str:
             return "%%"
         if tok.startswith("'"):
             return tok.replace("%", "%%")
-        if tok.startswith(":") and tok != "::":
-            return f"%({tok[1:]})s"
         return tok
 
     return _TOKENS.sub(swap, sql)
@@ -190,9 +179,15 @@ def connect_postgres(url: str, *, connect_timeout_s: int = 10) -> PostgresDb:
     try:
         conn = psycopg.connect(url, autocommit=True, connect_timeout=connect_timeout_s)
     except psycopg.OperationalError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StoreError(f"cannot reach the database: {first}") from None
+        raise StoreError(f"cannot reach the database: {first_line(exc)}") from None
     return PostgresDb(conn)
+
+
+def first_line(exc: BaseException) -> str:
+    """A database error in one line for a person: its message's first line (psycopg's run to several,
+    with hints and context), or its type when it has none."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def open_database(db: DatabaseConfig, *, readonly: bool = False, check_same_thread: bool = True) -> Db:

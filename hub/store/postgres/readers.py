@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from hub.store.sql import Db
+from hub.store.sql import Db, first_line
 
 ROLE = "footfall_reader"
 VIEWS = ("v_store_hour", "v_store_day", "v_member_segments")
@@ -69,7 +69,7 @@ def add_login(db: Db, name: str, password: str | None) -> Login:
         with db.transaction():  # all of it or nothing
             return _add_login(db, name, password)
     except db.errors.errors.InsufficientPrivilege as exc:
-        raise ReaderError(f"{str(exc).strip().splitlines()[0]} (run it as a database user that may create "
+        raise ReaderError(f"{first_line(exc)} (run it as a database user that may create "
                           "roles: CREATEROLE)") from None
 
 
