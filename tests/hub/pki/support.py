@@ -143,7 +143,10 @@ class Peer:
         self._connected: ReasonCode | None = None
         self._subacks: dict[int, list[int]] = {}
         self._pubacks: dict[int, int] = {}
+        self.last_puback: int | None = None  # the raw reason code of the last publish (0x10: no subscriber)
+        self.disconnects: list[int] = []  # the reason codes of every lost connection, for failure messages
         self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
         self.client.on_publish = self._on_publish
@@ -156,6 +159,11 @@ class Peer:
     def _on_connect(self, _c: mqtt.Client, _u: object, _f: object, rc: ReasonCode, _p: object) -> None:
         with self._cond:
             self._connected = rc
+            self._cond.notify_all()
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: object, _f: object, rc: ReasonCode, _p: object) -> None:
+        with self._cond:
+            self.disconnects.append(rc.value)
             self._cond.notify_all()
 
     def _on_message(self, _c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
@@ -188,7 +196,12 @@ class Peer:
         with self._cond:
             assert self._cond.wait_for(lambda: info.mid in self._pubacks, 5)
             code = self._pubacks[info.mid]
+        self.last_puback = code
         return 0 if code == 0x10 else code
+
+    def wait_disconnected(self, timeout: float) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: bool(self.disconnects), timeout)
 
     def wait_for(self, topic: str, payload: bytes, timeout: float = 5.0) -> bool:
         with self._cond:
