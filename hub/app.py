@@ -25,6 +25,7 @@ from hub.config import ConfigError, HubConfig
 from hub.ingest import Counters, Incoming, MqttSubscriber, Writer
 from hub.ingest.decode import Verifier, decode
 from hub.ingest.mqtt import BrokerUnavailableError
+from hub.joins.rollup_job import RollupKeeper
 from hub.leader import Elector
 from hub.live.feed import LiveFeed, live_state
 from hub.live.server import LiveServer
@@ -47,6 +48,7 @@ class Hub:
         self._subscriber: MqttSubscriber | None = None
         self._metrics_client: MetricsClient | None = None
         self._publisher: MetricsPublisher | None = None
+        self._rollups: RollupKeeper | None = None
         self._ratchet: ChainRatchet | None = None  # keeps the hub's store keys in the future (key custody)
         self._elector: Elector | None = None
         self._publishes = False
@@ -86,7 +88,7 @@ class Hub:
             self._subscriber = MqttSubscriber(self.config.mqtt, self._writer.submit, shared_group=group)
             if group:  # one of several workers: the elected one runs the singletons
                 self._elector = Elector(store.lease(), self._start_singletons, self._stop_singletons).start()
-            elif self._publishes:
+            else:
                 self._start_singletons()
             self._subscriber.start()
             if self.config.live.http and self.live_feed is not None:
@@ -151,7 +153,7 @@ class Hub:
     @property
     def leader(self) -> bool:
         """True when this process runs the singletons (always, for a single hub with publish enabled)."""
-        return self._elector.leader if self._elector is not None else self._publisher is not None
+        return self._elector.leader if self._elector is not None else self._rollups is not None
 
     def _runs_singletons(self) -> bool:
         """The daily jobs run here: a single hub, or the elected one of a shared group."""
@@ -160,7 +162,10 @@ class Hub:
         return self._elector is not None and self._elector.leader
 
     def _start_singletons(self) -> None:
-        """The metrics publisher and its own MQTT connection; BrokerUnavailableError when refused."""
+        """The day rollups' job, and the metrics publisher with its own MQTT connection when publishing
+        (BrokerUnavailableError when refused)."""
+        if self._rollups is None:
+            self._rollups = RollupKeeper(self.config).start()
         if not self._publishes:
             return
         self._metrics_client = MetricsClient(self.config.mqtt, self.config.publish.client_id)
@@ -174,6 +179,9 @@ class Hub:
         self._publisher = publisher
 
     def _stop_singletons(self) -> None:
+        if self._rollups is not None:
+            self._rollups.stop()
+            self._rollups = None
         if self._publisher is not None:
             self._publisher.stop()
             self._publisher = None

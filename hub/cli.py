@@ -289,6 +289,26 @@ def cmd_retention(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rollup(args: argparse.Namespace) -> int:
+    from hub.joins.rollup_job import refresh  # noqa: PLC0415 -- per-command import (docstring)
+    from hub.store.engine import StoreError  # noqa: PLC0415 -- per-command import (docstring)
+    from hub.store.sql import open_database  # noqa: PLC0415 -- per-command import (docstring)
+
+    config = _config(args)
+    if args.days < 1:
+        raise UserError(f"--days {args.days}: give 1 or more closed days")
+    try:
+        with open_database(config.database) as db:
+            done = refresh(db, config, days=args.days)
+    except StoreError as exc:
+        raise UserError(f"{exc} (database {config.database.where()})") from None
+    if done.skipped:
+        raise UserError("another rollup pass is running (the serving leader's): try again when it ends")
+    print(f"{config.database.where()}: {done.changes_n} changes read, {done.dropped_n} day rollups made"
+          f" stale, {done.computed_n} computed (the last {args.days} closed days)")
+    return 0
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     path = args.config or DEFAULT_CONFIG
     if not Path(path).exists():
@@ -348,6 +368,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-months", required=True, metavar="N", help="full months kept before this one")
     p.add_argument("--dry-run", action="store_true", help="say what would go, change nothing")
     p.set_defaults(run=cmd_retention)
+    p = command("rollup", "compute the day rollups of the last N closed days that are missing or stale "
+                "(serve's leader keeps the last 35; this backfills or serves a hub that does not run)")
+    p.add_argument("--days", type=int, default=35, metavar="N", help="closed local days (default: 35)")
+    p.set_defaults(run=cmd_rollup)
     add_import_commands(command)  # import-pos, import-crm, import-staff (hub/cli_imports.py)
     p = command("report", "footfall joined with sales by store and local hour, day, week or month")
     p.add_argument("--store", action="append", type=_store, help="store id (repeatable)")

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from agent.wire.records import iso
 from hub.config import DatabaseConfig
+from hub.joins.rollup_tables import NO_DAY
 from hub.store.postgres.schema import PARTITIONED
 from hub.store.sql import Db, open_database
 
@@ -108,7 +109,23 @@ def apply_retention(db: Db, months: int, *, now: datetime | None = None,
             out.append(_delete(db, table, f"FROM {table} WHERE {column} < ?", epoch_s, dry_run=dry_run))
     for table, (where, note) in BY_TEXT.items():
         out.append(_delete(db, table, where, text, dry_run=dry_run, note=note))
+    if db.has_table("day_rollups"):
+        out.append(_forget_rollups(db, epoch_s, dry_run))
     return start, out
+
+
+def _forget_rollups(db: Db, epoch_s: int, dry_run: bool) -> Outcome:
+    """Day rollups of days before the cutoff go; the later ones are marked stale (a day's figures look
+    back over its linkability, loyalty and door-fit windows, which lost their older records), so the
+    rollup job computes them again from what is kept (hub/joins/rollup_job.py)."""
+    where = "FROM day_rollups WHERE end_epoch_s <= ?"
+    if dry_run:
+        return Outcome("day_rollups", int(db.execute(f"SELECT count(*) {where}", (epoch_s,)).fetchone()[0]))
+    with db.transaction(immediate=True):
+        n = db.execute(f"DELETE {where}", (epoch_s,)).rowcount
+        db.execute("INSERT INTO rollup_changes (store, first_epoch_s, window_day)"
+                   " SELECT DISTINCT store, ?, ? FROM day_rollups", (epoch_s, NO_DAY))
+    return Outcome("day_rollups", max(n, 0), note="of days before the cutoff (later ones: computed again)")
 
 
 def _delete(db: Db, table: str, where: str, before: int | str, *, dry_run: bool, note: str = "") -> Outcome:

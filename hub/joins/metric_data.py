@@ -51,7 +51,7 @@ class StoreData:
     member_ids: dict[str, str] = field(default_factory=dict)  # member key -> member id
     has_members: bool = False
     last_sale_at: int | None = None  # the newest POS transaction stored (any time): sales known up to its day
-    agents: set[str] = field(default_factory=set)
+    agents: set[str] = field(default_factory=set)  # the agents that sent counts or visits of the range
     interval: Interval | None = None  # the store's calibration interval (hub.joins.estimates)
     found: bool = False  # anything at all inside the reported range
 
@@ -136,8 +136,8 @@ def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
                 b = cal.day_of(t)
                 d.day_passersby[b] = max(d.day_passersby.get(b, 0), p)
                 d.day_known.add(b)
-            d.agents.add(agent)
-            if t >= report_t0:
+            if t >= report_t0:  # the agents of the report's own range (not of the weeks it compares)
+                d.agents.add(agent)
                 found.add(store)
     if not hour_counts:  # a report day without the agents' day count (today): reported if they sent hours
         for i in range(cal.day_of(report_t0), len(cal.days)):
@@ -191,7 +191,8 @@ def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
             if done is not None and start < done:
                 continue
             d = datas[store]
-            d.agents.add(agent)
+            if report_t0 <= start < t1:
+                d.agents.add(agent)
             if kind == "bounce":
                 if start >= t0:
                     d.bounces[(start - t0) // HOUR_S] += 1

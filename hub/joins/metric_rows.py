@@ -17,6 +17,7 @@ from hub.joins.calendar import HOUR_S, Calendar, Period
 from hub.joins.estimates import WIFI_SOURCES, door_factors
 from hub.joins.metric_data import StoreData, load_many, windows_of
 from hub.joins.metrics import COMPARED, ENGAGEMENT_BUCKETS_S, MetricsRow, StoreSettings
+from hub.joins.rollups import serve
 from hub.store.sql import Db
 
 
@@ -259,21 +260,25 @@ class _Rows:
 
 def stores_rows(  # noqa: PLR0917 -- mirrors store_metrics' positional signature
     db: Db, config: HubConfig, stores: list[str], start: date, end: date,
-    grains: tuple[str, ...], *, compare: bool = True,
+    grains: tuple[str, ...], *, compare: bool = True, rollups: bool = True,
 ) -> dict[str, tuple[bool, dict[str, list[MetricsRow]], StoreSettings]]:
     """Per store: (any data in the range, the rows of each grain, the settings used).
 
-    Stores with the same time zone and windows share one calendar and are loaded together, with one
-    query per table for all of them (metric_data.load_many); every grain asked for is computed from
-    that one load (hours and the day of `report --date`, or the page's hours, days and table)."""
+    Day rows come from fresh day rollups where every day needed has one (hub/joins/rollups.py; not
+    with `rollups=False`, as the rollup job computes them). The other stores with the same time zone
+    and windows share one calendar and are loaded together, with one query per table for all of them
+    (metric_data.load_many); every grain asked for is computed from that one load (hours and the day of
+    `report --date`, or the page's hours, days and table)."""
+    out: dict[str, tuple[bool, dict[str, list[MetricsRow]], StoreSettings]] = {}
+    if rollups and grains == ("day",):
+        out.update(serve(db, config, list(dict.fromkeys(stores)), start, end, compare=compare))
     groups: dict[tuple[str, int, int], list[tuple[str, StoreConfig]]] = {}
-    for store in dict.fromkeys(stores):
+    for store in dict.fromkeys(s for s in stores if s not in out):
         sc = config.store(store)
         s = sc.settings
         key = (sc.timezone or config.default_timezone, s.loyalty_window_d, s.linkability_window_d)
         groups.setdefault(key, []).append((store, sc))
     cmp_days = 0 if set(grains) == {"month"} or not compare else 28
-    out: dict[str, tuple[bool, dict[str, list[MetricsRow]], StoreSettings]] = {}
     settings_of: dict[MetricSettings, dict[str, Any]] = {}
     for (tz_name, loyalty_d, linkability_d), members in groups.items():
         cal = Calendar(zone(tz_name), start - timedelta(days=cmp_days + max(loyalty_d, linkability_d)), end)

@@ -175,13 +175,15 @@ def store_metrics(  # noqa: PLR0917 -- the agreed API reads like a sentence: db,
     grain: Grain = "day",
     *,
     compare: bool = True,
+    rollups: bool = True,
 ) -> MetricsReport:
     """Every metric of each store for each period of `grain` from `start` to `end` (local, included).
 
     NoMetricsError when none of the stores has any data in the range; ValueError for a bad grain or
     an end before the start. `compare=False` leaves out last week and the 4-week average (cheaper).
+    `rollups=False` computes every day row from the records, fresh day rollups or not (the same rows).
     """
-    return store_metrics_by(db, config, stores, start, end, (grain,), compare=compare)[grain]
+    return store_metrics_by(db, config, stores, start, end, (grain,), compare=compare, rollups=rollups)[grain]
 
 
 def store_metrics_by(  # noqa: PLR0917 -- store_metrics' signature, several grains
@@ -193,6 +195,7 @@ def store_metrics_by(  # noqa: PLR0917 -- store_metrics' signature, several grai
     grains: tuple[Grain, ...],
     *,
     compare: bool = True,
+    rollups: bool = True,
 ) -> dict[str, MetricsReport]:
     """store_metrics for each of `grains`, from one load of the data (a store-day's hours and day)."""
     from hub.joins.metric_rows import stores_rows  # noqa: PLC0415 -- the heavy part, see the docstring
@@ -203,7 +206,8 @@ def store_metrics_by(  # noqa: PLR0917 -- store_metrics' signature, several grai
     if end < start:
         raise ValueError(f"the end {end.isoformat()} is before the start {start.isoformat()}")
     chosen = list(dict.fromkeys(stores))
-    by_store = stores_rows(db, config, chosen, start, end, tuple(dict.fromkeys(grains)), compare=compare)
+    by_store = stores_rows(db, config, chosen, start, end, tuple(dict.fromkeys(grains)), compare=compare,
+                           rollups=rollups)
     if not any(by_store[s][0] for s in chosen):
         names = ", ".join(repr(s) for s in chosen)
         when = f"on {start}" if start == end else f"from {start.isoformat()} to {end.isoformat()}"

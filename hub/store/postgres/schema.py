@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hub.joins.rollup_tables import PG_STATEMENTS
+
 # Record table -> partition column (epoch seconds); device_flags has no time and is not partitioned.
 PARTITIONED: dict[str, str] = {
     "visits": "started_epoch_s",
@@ -229,5 +231,7 @@ MIGRATIONS: tuple[Migration, ...] = (
               " and the footfall_reader role", _V4),
     Migration(5, "the live page's users, sessions and failed logins", _V5),
     Migration(6, "agents.learned: the calibration of the agent's status", _V6),
+    Migration(7, "day rollups and the triggers marking what makes them stale (hub/joins/rollup_tables.py)",
+              PG_STATEMENTS),
 )
 LATEST = MIGRATIONS[-1].version

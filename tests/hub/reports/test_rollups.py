@@ -1,0 +1,179 @@
+"""Day rollups (hub/joins/rollups.py): a report served from them is the report computed from the records,
+field for field, on each engine; and a rollup never outlives a change to what it summarises (late
+records, a POS import, a CRM change, other settings), whichever way the change comes in.
+
+The chain is tests/hub/chain.py's three-store month (doors, members, staff, calibration intervals, a
+7-day linkability window, a 25-hour day), rolled up once by the job over every day a report of it reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from agent.wire import Visit
+from agent.wire.records import iso
+from hub.cli import main
+from hub.config import HubConfig
+from hub.joins.metrics import MetricsReport, store_metrics
+from hub.joins.rollup_job import refresh
+from hub.joins.rollups import serve
+from hub.retention import apply_retention
+from hub.store.sql import Db, open_database
+from tests.hub.chain import DAYS, FIRST, STORES, build
+from tests.hub.scenario import database_yaml, status, write
+from tests.support.engines import ENGINES, engine_database
+
+LAST = FIRST + timedelta(days=DAYS - 1)
+NOW = datetime.combine(LAST + timedelta(days=1), datetime.min.time(), UTC).timestamp() + 12 * 3600
+HORIZON = DAYS + 28  # every day a report of the month reads, its 4 weeks back included
+CALIBRATED = {"visitors_q10": "0.85", "visitors_q90": "1.2", "calibrated_at": "2026-10-01T10:00:00Z"}
+
+
+@pytest.fixture(params=ENGINES)
+def chain(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HubConfig]:
+    """The chain's month on each engine, rolled up."""
+    with engine_database(request, tmp_path) as database:
+        config, _ = build(tmp_path, database=database)
+        status(config, "brno-1", "brno-1-gw", CALIBRATED)
+        with open_database(config.database) as db:
+            done = refresh(db, config, days=HORIZON, now=NOW)
+        assert done.computed_n == len(STORES) * HORIZON
+        yield config
+
+
+def both(db: Db, config: HubConfig, start: date, end: date) -> tuple[MetricsReport, MetricsReport]:
+    """The day report as served (rollups where fresh) and as computed from the records."""
+    return (store_metrics(db, config, list(STORES), start, end, "day"),
+            store_metrics(db, config, list(STORES), start, end, "day", rollups=False))
+
+
+def assert_same(got: MetricsReport, want: MetricsReport) -> None:
+    assert [r.as_dict() for r in got.rows] == [r.as_dict() for r in want.rows]
+    assert got.rows == want.rows
+    assert got.settings_used() == want.settings_used()
+    for a, b in zip(got.rows, want.rows, strict=True):
+        assert (a.start.tzinfo, a.end.tzinfo) == (b.start.tzinfo, b.end.tzinfo)  # the store's zone, as made
+
+
+def served(db: Db, config: HubConfig, day: date) -> set[str]:
+    return set(serve(db, config, list(STORES), day, day, compare=True))
+
+
+def test_every_day_and_the_month_from_rollups_are_the_reports_from_the_records(chain: HubConfig) -> None:
+    with open_database(chain.database, readonly=True) as db:
+        for i in range(DAYS):
+            day = FIRST + timedelta(days=i)
+            assert served(db, chain, day) == set(STORES), day
+            assert_same(*both(db, chain, day, day))
+        got, want = both(db, chain, FIRST, LAST)
+        assert_same(got, want)
+        assert sum(r.traffic_in or 0 for r in got.rows) > 0 and any(r.members_not_bought for r in got.rows)
+        assert any(r.last_week.get("visitors") for r in got.rows)  # the comparisons are there, from rollups
+        assert any(r.visitors_low is not None for r in got.rows)  # and the intervals
+
+
+def late_visit(day: date, hour: int, key: int) -> Visit:
+    t = datetime.combine(day, datetime.min.time(), UTC).timestamp() + hour * 3600
+    return Visit(started_at=iso(t), ended_at=iso(t + 1800), dwell_s=1800, sightings_n=9, rssi_max_dbm=-50,
+                 kind="visitor", randomized=False, device_key=f"{key:032x}", key_window=day.isoformat())
+
+
+def test_a_late_visit_makes_its_day_and_later_days_stale_at_once_and_the_job_rolls_them_again(
+        chain: HubConfig) -> None:
+    """A gateway back after days offline: the report has the visit at once (the store's rows come from
+    the records until the next pass), the days before it stay rolled up, and a pass rolls them again."""
+    day = FIRST + timedelta(days=20)
+    with open_database(chain.database, readonly=True) as db:
+        before = store_metrics(db, chain, ["praha-2"], day, day, "day").rows[0].visitors
+    write(chain, [("praha-2-gw2", 0, [late_visit(day, 11, 0xBEEF)])], store="praha-2")
+    with open_database(chain.database) as db:
+        assert "praha-2" not in served(db, chain, day)
+        assert "praha-2" in served(db, chain, day - timedelta(days=1))  # a day before the visit's window
+        got, want = both(db, chain, day, day)
+        assert_same(got, want)
+        assert got.rows_of("praha-2")[0].visitors == (before or 0) + 1
+        assert "praha-2-gw2" in got.settings_used()["praha-2"]["agents"]
+        done = refresh(db, chain, days=HORIZON, now=NOW)
+        assert done.changes_n >= 1 and done.computed_n == done.dropped_n > 0
+        assert served(db, chain, day) == set(STORES)
+        assert_same(*both(db, chain, day, day))
+
+
+def test_a_pos_import_and_a_crm_change_reach_rolled_days(chain: HubConfig, tmp_path: Path) -> None:
+    """Sales added to a rolled day count at once; a sale the next day says the day's sales are known."""
+    day = LAST
+    with open_database(chain.database) as db:
+        t = int(datetime.combine(day, datetime.min.time(), UTC).timestamp()) + 15 * 3600
+        with db.transaction():
+            db.execute("INSERT INTO pos_transactions (store, transaction_id, at_utc, at_epoch_s,"
+                       " net_amount_cents) VALUES ('leeds-1', 'late-1', ?, ?, 4200)", (iso(t), t))
+            db.execute("UPDATE members SET member_key = NULL WHERE member_id IN"
+                       " (SELECT member_id FROM members WHERE member_key IS NOT NULL LIMIT 1)")
+        assert served(db, chain, day) == {"praha-2"} or served(db, chain, day) == set()
+        assert_same(*both(db, chain, day, day))
+        refresh(db, chain, days=HORIZON, now=NOW)
+        assert "leeds-1" in served(db, chain, day)
+        later = t + 86400
+        with db.transaction():
+            db.execute("INSERT INTO pos_transactions (store, transaction_id, at_utc, at_epoch_s,"
+                       " net_amount_cents) VALUES ('praha-2', 'next-day', ?, ?, 100)", (iso(later), later))
+        got, want = both(db, chain, day, day)
+        assert_same(got, want)
+        assert got.rows_of("praha-2")[0].sales_known
+
+
+def test_other_settings_or_a_new_calibration_are_never_served_from_old_rollups(chain: HubConfig) -> None:
+    day = FIRST + timedelta(days=30)
+    changed = dataclasses.replace(chain, stores={
+        **chain.stores, "leeds-1": dataclasses.replace(chain.stores["leeds-1"], calibration_factor=2.0)})
+    status(chain, "praha-2", "praha-2-gw", CALIBRATED)
+    with open_database(chain.database, readonly=True) as db:
+        assert served(db, changed, day) == set(STORES) - {"leeds-1"}
+        got, want = both(db, changed, day, day)
+        assert_same(got, want)
+        assert got.rows_of("praha-2")[0].visitors_low is not None
+
+
+def test_retention_forgets_the_rollups_of_its_months_and_the_job_recomputes_the_days_after(
+        chain: HubConfig) -> None:
+    """After `retention --keep-months 1` on 2026-12-10 (cutoff 1 November): no rollup of October is
+    left, and a November day, whose look-back lost its October records, is computed again before it is
+    served; served or not, it is the report from what is kept."""
+    day = date(2026, 11, 10)
+    with open_database(chain.database) as db:
+        start, outcomes = apply_retention(db, 1, now=datetime(2026, 12, 10, tzinfo=UTC))
+        assert start == datetime(2026, 11, 1, tzinfo=UTC)
+        assert {o.table: o.rows_n for o in outcomes}["day_rollups"] > 0
+        assert db.execute("SELECT count(*) FROM day_rollups WHERE day < '2026-10-31'").fetchone()[0] == 0
+        assert served(db, chain, day) == set()
+        assert_same(*both(db, chain, day, day))
+        refresh(db, chain, days=HORIZON, now=NOW)
+        assert served(db, chain, day) == set(STORES)
+        assert_same(*both(db, chain, day, day))
+
+
+def test_the_rollup_command_backfills_what_a_serving_leader_keeps(chain: HubConfig, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """`footfall-hub rollup --days N` on a hub that did not serve: the closed days it names are rolled up
+    (here the chain's month, weeks before today), and what it prints says how many."""
+    with open_database(chain.database) as db, db.transaction():
+        db.execute("DELETE FROM day_rollups")
+    stores = "".join(f"  {s}: {{timezone: {tz}, calibration_factor: {f},"
+                     f" settings: {{linkability_window_d: {w}}}}}\n" for s, (tz, f, w, _) in STORES.items())
+    path = tmp_path / "hub.yaml"
+    path.write_text(f"version: 1\ndatabase: {database_yaml(chain.database)}\nstores:\n{stores}")
+    days = (date.today() - FIRST).days + 28
+    assert main(["rollup", "--config", str(path), "--days", str(days)]) == 0
+    assert re.fullmatch(rf".*: 0 changes read, 0 day rollups made stale, {days * len(STORES)} computed \(the"
+                        rf" last {days} closed days\)\n", capsys.readouterr().out)
+    with open_database(chain.database, readonly=True) as db:
+        assert served(db, chain, LAST) == set(STORES)
+        assert_same(*both(db, chain, LAST, LAST))
+    assert main(["rollup", "--config", str(path), "--days", "0"]) == 1
+    assert "--days 0: give 1 or more closed days" in capsys.readouterr().err
