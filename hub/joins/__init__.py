@@ -10,6 +10,8 @@ One metrics engine (CONVENTIONS rule 11), which every output reads (table, csv, 
     metric_rows.py  every formula, once; definitions.py what each means, with the settings' values
     totals.py       a totals row: sums, and ratios of the sums
     calendar.py     local hours, days, weeks and months of a store's time zone
+    rollups.py      closed store-days' day rows kept (a chain's day is a row per store); rollup_job.py
+                    keeps them fresh, rollup_tables.py their tables and the triggers marking changes
 
 A join returns a plain report model; formatting is `hub.reports`' business.
 """

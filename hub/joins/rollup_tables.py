@@ -22,18 +22,38 @@ NO_EPOCH = 1 << 62  # first_epoch_s of a change dated by its key window only
 NO_DAY = "9999-12-31"  # window_day of a change without a key window
 SLOT_S = 900  # SQLite: changes floored to 15 min (every zone offset is a multiple of it)
 
-# table -> [(event, the changed rows' (store, first_epoch_s, window_day) over `{r}`, the NEW or OLD row)]
+ALL_DAYS = "0000-01-01"  # window_day of a change that may touch any day of its store
+
+
+def _window(r: str, none: str) -> str:
+    """The key window's first local day (the agents' window id, agent/privacy/keychain.py), as a
+    template over the row `{r}` and the engine's date test `{is_date}`: a window named otherwise may have
+    begun any day (ALL_DAYS); none (a bounce, with no key): `none`."""
+    return (f"CASE WHEN {r}.key_window IS NULL THEN '{none}' WHEN {{is_date}} THEN {r}.key_window"
+            f" ELSE '{ALL_DAYS}' END")
+
+
+# table -> [(event, the changed rows' first_epoch_s over `{r}`, window_day over `{r}`)]
 _MARKS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "periods": (("INSERT", "{r}.start_epoch_s", f"'{NO_DAY}'"),),
-    "visits": (("INSERT", "{r}.started_epoch_s", f"coalesce({{r}}.key_window, '{NO_DAY}')"),
-               ("DELETE", "{r}.started_epoch_s", f"coalesce({{r}}.key_window, '{NO_DAY}')")),
+    "visits": (("INSERT", "{r}.started_epoch_s", _window("{r}", NO_DAY)),
+               ("DELETE", "{r}.started_epoch_s", _window("{r}", NO_DAY))),
     "doors": (("INSERT", "{r}.minute_epoch_s", f"'{NO_DAY}'"),),
     # a device found static leaves the counts of its key window (a flag without a window: everything)
-    "device_flags": (("INSERT", str(NO_EPOCH), "coalesce({r}.key_window, '0000-01-01')"),),
+    "device_flags": (("INSERT", str(NO_EPOCH), _window("{r}", ALL_DAYS)),),
     "pos_transactions": tuple((e, "{r}.at_epoch_s", f"'{NO_DAY}'") for e in ("INSERT", "UPDATE", "DELETE")),
     "staff_hours": tuple((e, "{r}.hour_epoch_s", f"'{NO_DAY}'") for e in ("INSERT", "UPDATE", "DELETE")),
     "member_visits": tuple((e, "{r}.started_epoch_s", f"'{NO_DAY}'") for e in ("INSERT", "UPDATE", "DELETE")),
 }
+# a window id that is a date, per engine ({r}: the row)
+_IS_DATE = {"sqlite": "{r}.key_window GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'",
+            "postgresql": "{r}.key_window ~ '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}$'"}
+
+
+def _day(template: str, r: str, engine: str) -> str:
+    return template.replace("{is_date}", _IS_DATE[engine]).format(r=r)
+
+
 # members: a member's id or key changing changes every day of the stores the member visited (member ids
 # name the members who bought nothing and count the buyers)
 _MEMBER_STORES = ("SELECT DISTINCT m.store, 0, '" + NO_DAY + "' FROM member_visits m"
@@ -61,7 +81,7 @@ def _sqlite_triggers() -> list[str]:
     for table, marks in _MARKS.items():
         for event, epoch, day in marks:
             rows = ("NEW",) if event == "INSERT" else ("OLD",) if event == "DELETE" else ("OLD", "NEW")
-            body = "".join(_sqlite_mark(f"{r}.store", f"({e}) - ({e}) % {SLOT_S}", day.format(r=r))
+            body = "".join(_sqlite_mark(f"{r}.store", f"({e}) - ({e}) % {SLOT_S}", _day(day, r, "sqlite"))
                            for r in rows for e in [epoch.format(r=r)])
             out.append(f"CREATE TRIGGER IF NOT EXISTS rollup_mark_{table}_{event.lower()} AFTER {event}"
                        f" ON {table} BEGIN{body} END")
@@ -105,8 +125,9 @@ def _pg_statements() -> list[str]:
         for event, epoch, day in marks:
             sides = _SIDES[event]
             refs = " ".join(f"{'NEW' if s == 'new_rows' else 'OLD'} TABLE AS {s}" for s in sides)
-            parts = " UNION ALL ".join(f"SELECT r.store, {epoch.format(r='r')} AS t, {day.format(r='r')} AS d"
-                                       f" FROM {s} r" for s in sides)
+            first, window = epoch.format(r="r"), _day(day, "r", "postgresql")
+            parts = " UNION ALL ".join(f"SELECT r.store, {first} AS t, {window} AS d FROM {s} r"
+                                       for s in sides)
             select = f"SELECT store, min(t), min(d) FROM ({parts}) AS c GROUP BY store"
             out += _pg_trigger(table, event, select, refs)
     for event, sides in _SIDES.items():

@@ -177,3 +177,74 @@ def test_the_rollup_command_backfills_what_a_serving_leader_keeps(chain: HubConf
         assert_same(*both(db, chain, LAST, LAST))
     assert main(["rollup", "--config", str(path), "--days", "0"]) == 1
     assert "--days 0: give 1 or more closed days" in capsys.readouterr().err
+
+
+def _day_span(day: date, tz: str) -> tuple[int, int]:
+    from zoneinfo import ZoneInfo  # noqa: PLC0415
+
+    t0 = int(datetime.combine(day, datetime.min.time(), ZoneInfo(tz)).timestamp())
+    return t0, t0 + 86400
+
+
+# Every table a day row reads, changed the way its writer changes it: (the days it reaches, store, SQL
+# over the day's span). A flag or an erasure reaches its key window (the chain's windows are not named by
+# their first day, so every day); an opt-out, every day of the member's visits.
+DAY, ALL = "the day and later", "every day"
+CHANGES = {
+    "a late day count": (
+        DAY, "praha-2",
+        "INSERT INTO periods (org, store, agent, epoch, seq, idx, period, start_at, seen_n,"
+        " visitors_n, passersby_n, bounces_n, visits_n, start_epoch_s) VALUES ('acme', 'praha-2', 'gw-late',"
+        " 'e9', 0, 0, 'day', '', 999, 0, 999, 0, 0, :t0)"),
+    "a door minute": (
+        DAY, "brno-1",
+        "INSERT INTO doors (org, store, agent, epoch, seq, idx, sensor, minute_at, traffic_in_n,"
+        " traffic_out_n, minute_epoch_s) VALUES ('acme', 'brno-1', 'door-late', 'e9', 0, 0, 'front', '', 50,"
+        " 0, :t0 + 36000)"),
+    "a device found static": (
+        ALL, "leeds-1",
+        "INSERT INTO device_flags (org, store, agent, epoch, seq, idx, device_key, key_window,"
+        " flag, hours_present_h, days_present_n) SELECT org, store, agent, 'e9', 0, 0, device_key,"
+        " key_window, 'static', 12, 5 FROM visits WHERE store = 'leeds-1' AND started_epoch_s >= :t0"
+        " AND started_epoch_s < :t1 AND device_key IS NOT NULL ORDER BY started_epoch_s LIMIT 1"),
+    "an erased visit": (
+        ALL, "praha-2",
+        "DELETE FROM visits WHERE store = 'praha-2' AND started_epoch_s = (SELECT"
+        " min(started_epoch_s) FROM visits WHERE store = 'praha-2' AND kind = 'visitor' AND started_epoch_s"
+        " >= :t0 AND started_epoch_s < :t1)"),
+    "a voided sale": (
+        DAY, "leeds-1",
+        "UPDATE pos_transactions SET voided = 1 WHERE store = 'leeds-1' AND transaction_id ="
+        " (SELECT min(transaction_id) FROM pos_transactions WHERE store = 'leeds-1' AND voided = 0 AND"
+        " net_amount_cents > 0 AND at_epoch_s >= :t0 AND at_epoch_s < :t1)"),
+    "a staff hour corrected": (
+        DAY, "brno-1",
+        "UPDATE staff_hours SET labour_hours = labour_hours + 3 WHERE store = 'brno-1' AND"
+        " hour_epoch_s = (SELECT min(hour_epoch_s) FROM staff_hours WHERE store = 'brno-1' AND hour_epoch_s"
+        " >= :t0 AND hour_epoch_s < :t1)"),
+    "an opted-out member's visits": (
+        ALL, "brno-1",
+        "DELETE FROM member_visits WHERE store = 'brno-1' AND member_key = (SELECT min(member_key)"
+        " FROM member_visits WHERE store = 'brno-1' AND started_epoch_s >= :t0 AND started_epoch_s < :t1)"),
+}
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_any_change_to_what_a_day_row_reads_makes_it_stale_in_the_writers_transaction(
+        chain: HubConfig, change: str) -> None:
+    """Whatever table changes, the rolled day of that store is no longer served the moment the change
+    commits, the report has the change, and it is the report from the records."""
+    reach, store, sql = CHANGES[change]
+    day = FIRST + timedelta(days=24)
+    t0, t1 = _day_span(day, STORES[store][0])
+    with open_database(chain.database) as db:
+        before = store_metrics(db, chain, [store], day, day, "day").rows[0]
+        with db.transaction():
+            n = db.execute(sql.replace(":t0", str(t0)).replace(":t1", str(t1))).rowcount
+        assert n >= 1, change
+        assert store not in served(db, chain, day)
+        week_before = served(db, chain, day - timedelta(days=8))
+        assert week_before == (set(STORES) if reach == DAY else set(STORES) - {store})
+        got, want = both(db, chain, day, day)
+        assert_same(got, want)
+        assert got.rows_of(store)[0] != before, change  # the change shows
