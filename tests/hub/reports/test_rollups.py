@@ -66,6 +66,8 @@ def served(db: Db, config: HubConfig, day: date) -> set[str]:
 
 
 def test_every_day_and_the_month_from_rollups_are_the_reports_from_the_records(chain: HubConfig) -> None:
+    """Each day of the month, and the month by day, served from rollups (every store, with the
+    comparisons, intervals and members) equals the report computed from the records."""
     with open_database(chain.database, readonly=True) as db:
         for i in range(DAYS):
             day = FIRST + timedelta(days=i)
@@ -129,6 +131,8 @@ def test_a_pos_import_and_a_crm_change_reach_rolled_days(chain: HubConfig, tmp_p
 
 
 def test_other_settings_or_a_new_calibration_are_never_served_from_old_rollups(chain: HubConfig) -> None:
+    """A store whose settings changed (a calibration factor) is computed, not served; a calibration an
+    agent sent after the rollup shows in the intervals of a served day."""
     day = FIRST + timedelta(days=30)
     changed = dataclasses.replace(chain, stores={
         **chain.stores, "leeds-1": dataclasses.replace(chain.stores["leeds-1"], calibration_factor=2.0)})
