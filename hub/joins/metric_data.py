@@ -241,10 +241,7 @@ def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
         if t >= report_t0:
             found.add(store)
 
-    for store, t in db.execute(  # (store, at_epoch_s) index: one seek per store on both engines
-        f"WITH s(id) AS (VALUES {','.join(['(?)'] * len(stores))}) SELECT id,"
-        " (SELECT max(at_epoch_s) FROM pos_transactions p WHERE p.store = s.id) FROM s", stores
-    ):
+    for store, t in last_sales(db, stores).items():
         datas[store].last_sale_at = t
 
     for store, t, hours in _each(
@@ -303,6 +300,15 @@ def _load_chunk(  # noqa: PLR0917 -- one pass over the tables, in order
         datas[store].interval = interval
     for store in found:
         datas[store].found = True
+
+
+def last_sales(db: Db, stores: list[str]) -> dict[str, int | None]:
+    """Each store's newest POS transaction, any time: sales are known up to its day. The (store,
+    at_epoch_s) index: one seek per store on both engines."""
+    got = db.execute(
+        f"WITH s(id) AS (VALUES {','.join(['(?)'] * len(stores))}) SELECT id,"
+        " (SELECT max(at_epoch_s) FROM pos_transactions p WHERE p.store = s.id) FROM s", stores)
+    return {str(s): (int(t) if t is not None else None) for s, t in got}
 
 
 def _each(

@@ -16,7 +16,7 @@ from hub.config import HubConfig, MetricSettings, StoreConfig, zone
 from hub.joins.calendar import HOUR_S, Calendar, Period
 from hub.joins.estimates import WIFI_SOURCES, door_factors
 from hub.joins.metric_data import StoreData, load_many, windows_of
-from hub.joins.metrics import COMPARED, ENGAGEMENT_BUCKETS_S, MetricsRow, StoreSettings
+from hub.joins.metrics import COMPARED, ENGAGEMENT_BUCKETS_S, MetricsRow, StoreSettings, weeks_mean
 from hub.joins.rollups import serve
 from hub.store.sql import Db
 
@@ -314,8 +314,5 @@ def stores_rows(  # noqa: PLR0917 -- mirrors store_metrics' positional signature
 def _comparisons(maker: _Rows, earlier: list[Period | None]) -> tuple[dict[str, float | None], ...]:
     """(last week, the mean of the last 4 weeks) of the COMPARED metrics, where known."""
     got = [maker.compared(e) if e is not None else None for e in earlier]
-    avg: dict[str, float | None] = {}
-    for m in COMPARED:
-        vals = [v for g in got if g is not None and (v := g[m]) is not None]
-        avg[m] = sum(vals) / len(vals) if vals else None
-    return got[0] or dict.fromkeys(COMPARED), avg
+    return got[0] or dict.fromkeys(COMPARED), weeks_mean(got)
+

@@ -31,6 +31,15 @@ COMPARED = ("traffic_in", "visitors", "capture_rate", "transactions", "net_sales
 ENGAGEMENT_BUCKETS_S = ((300, 1200), (1200, 3600), (3600, 21600), (21600, None))
 
 
+def weeks_mean(got: list[dict[str, float | None] | None]) -> dict[str, float | None]:
+    """`avg_4_weeks`: the mean of each COMPARED metric over the earlier weeks where it is known."""
+    avg: dict[str, float | None] = {}
+    for m in COMPARED:
+        vals = [v for g in got if g is not None and (v := g[m]) is not None]
+        avg[m] = sum(vals) / len(vals) if vals else None
+    return avg
+
+
 class NoMetricsError(LookupError):
     """Nothing at all is stored for any of the stores in the range."""
 

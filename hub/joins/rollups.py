@@ -25,7 +25,8 @@ from zoneinfo import ZoneInfo
 
 from hub.config import HubConfig, StoreConfig, zone
 from hub.joins.estimates import Interval, load_intervals
-from hub.joins.metrics import COMPARED, MetricsRow, StoreSettings
+from hub.joins.metric_data import last_sales
+from hub.joins.metrics import COMPARED, MetricsRow, StoreSettings, weeks_mean
 from hub.store.sql import Db
 
 VERSION = 1  # bump when a metric's definition changes: every rollup is recomputed
@@ -88,14 +89,6 @@ def _intervals(values: dict[str, Any], iv: Interval | None) -> dict[str, Any]:
     }
 
 
-def _last_sales(db: Db, stores: list[str]) -> dict[str, int | None]:
-    """Each store's newest POS transaction (one index seek per store, as the engine reads it)."""
-    got = db.execute(
-        f"WITH s(id) AS (VALUES {','.join(['(?)'] * len(stores))}) SELECT id,"
-        " (SELECT max(at_epoch_s) FROM pos_transactions p WHERE p.store = s.id) FROM s", stores)
-    return {str(s): (int(t) if t is not None else None) for s, t in got}
-
-
 FRESH = ("SELECT r.store, r.day, r.signature, r.found, r.agents, r.row FROM day_rollups r"
          " WHERE r.store IN ({stores}) AND r.day IN ({days}) AND NOT EXISTS (SELECT 1 FROM rollup_changes c"
          " WHERE c.store = r.store AND (c.first_epoch_s < r.end_epoch_s OR c.window_day <= r.day))")
@@ -128,7 +121,7 @@ def serve(db: Db, config: HubConfig, stores: list[str], start: date, end: date, 
              if all((g := got.get((s, d.isoformat()))) is not None and g[0] == sigs[s] for d in needed)]
     if not whole:
         return {}
-    last_sale = _last_sales(db, whole)
+    last_sale = last_sales(db, whole)
     intervals = load_intervals(db, whole)
     out: Served = {}
     for store in whole:
@@ -150,7 +143,7 @@ def serve(db: Db, config: HubConfig, stores: list[str], start: date, end: date, 
             if compare:
                 before = [_compared(decode(got[store, e.isoformat()][3], tz)) for e in earlier[d]]
                 values["last_week"] = before[0]
-                values["avg_4_weeks"] = _mean(before)
+                values["avg_4_weeks"] = weeks_mean(list(before))
             else:
                 values["last_week"], values["avg_4_weeks"] = {}, {}
             rows.append(MetricsRow(**values))
@@ -164,11 +157,4 @@ def _compared(values: dict[str, Any]) -> dict[str, float | None]:
     return {m: values[m] for m in COMPARED}
 
 
-def _mean(rows: list[dict[str, float | None]]) -> dict[str, float | None]:
-    """The 4 weeks' mean of each COMPARED metric where known (metric_rows._comparisons)."""
-    avg: dict[str, float | None] = {}
-    for m in COMPARED:
-        vals = [v for g in rows if (v := g[m]) is not None]
-        avg[m] = sum(vals) / len(vals) if vals else None
-    return avg
 
