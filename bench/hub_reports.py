@@ -10,13 +10,15 @@ with generate_series, one INSERT ... SELECT per table and month partition (bench
 cluster with fsync on (tests/support/postgres.py) kept in --pg-dir. Timed, best of --repeat runs on a
 warm cache, against each engine's baseline measured in the same run: bare `SELECT count(*)`s over the
 same rows (periods, visits, POS of the store and range), i.e. what reading them costs at the least.
-The reports read through `hub.store.sql.Db`, the one connection type of both engines.
+The reports read through `hub.store.sql.Db`, the one connection type of both engines. The chain day is
+timed as served (day rollups, after one pass of the leader's rollup job over its 29 days, timed once)
+and as computed from the records.
 
     .venv/bin/python bench/hub_reports.py [--engine both] [--stores 1000] [--pg-stores 5000] [--days 365]
         [--db /tmp/footfall-reports.db] [--pg-dir /tmp/footfall-pg-reports]
 
 Both databases are kept and reused when their size matches (SQLite: a few minutes to make; PostgreSQL,
-5,000 stores: about half an hour and 25 GB).
+5,000 stores: about 15 minutes and 30 GB).
 """
 
 from __future__ import annotations
