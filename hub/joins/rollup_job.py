@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from hub.config import HubConfig, zone
-from hub.joins.rollup_tables import SQLITE_DDL, SQLITE_TRIGGERS
+from hub.joins.rollup_tables import TRIGGERS_NOW, sqlite_schema
 from hub.joins.rollups import day_end, encode, signature, timezone_of
 from hub.store.sql import Db, open_database
 
@@ -50,8 +50,11 @@ class Pass:
 def ensure_tables(db: Db) -> None:
     """SQLite: the tables and triggers (PostgreSQL: migration 7 made them)."""
     if db.engine == "sqlite":
-        for ddl in (*SQLITE_DDL, *SQLITE_TRIGGERS):
-            db.execute(ddl)
+        now = {str(n): str(q) for n, q in db.execute(TRIGGERS_NOW).fetchall()}
+        if ddl := sqlite_schema(now):
+            with db.transaction(immediate=True):
+                for statement in ddl:
+                    db.execute(statement)
 
 
 def consume(db: Db) -> tuple[int, int]:

@@ -76,15 +76,15 @@ def _sqlite_mark(store: str, epoch: str, day: str) -> str:
             f" AND first_epoch_s = {epoch} AND window_day = {day});")
 
 
-def _sqlite_triggers() -> list[str]:
-    out = []
+def _sqlite_triggers() -> dict[str, str]:
+    out = {}
     for table, marks in _MARKS.items():
         for event, epoch, day in marks:
             rows = ("NEW",) if event == "INSERT" else ("OLD",) if event == "DELETE" else ("OLD", "NEW")
             body = "".join(_sqlite_mark(f"{r}.store", f"({e}) - ({e}) % {SLOT_S}", _day(day, r, "sqlite"))
                            for r in rows for e in [epoch.format(r=r)])
-            out.append(f"CREATE TRIGGER IF NOT EXISTS rollup_mark_{table}_{event.lower()} AFTER {event}"
-                       f" ON {table} BEGIN{body} END")
+            name = f"rollup_mark_{table}_{event.lower()}"
+            out[name] = f"CREATE TRIGGER {name} AFTER {event} ON {table} BEGIN{body} END"
     for event, rows in (("INSERT", ("NEW",)), ("UPDATE", ("OLD", "NEW")), ("DELETE", ("OLD",))):
         when = (" WHEN OLD.member_key IS NOT NEW.member_key OR OLD.member_id IS NOT NEW.member_id"
                 if event == "UPDATE" else "")
@@ -92,12 +92,26 @@ def _sqlite_triggers() -> list[str]:
                        f" {_MEMBER_STORES.format(r=r)} AND NOT EXISTS (SELECT 1 FROM rollup_changes c"
                        f" WHERE c.store = m.store AND c.first_epoch_s = 0 AND c.window_day = '{NO_DAY}');"
                        for r in rows)
-        out.append(f"CREATE TRIGGER IF NOT EXISTS rollup_mark_members_{event.lower()} AFTER {event}"
-                   f" ON members{when} BEGIN{body} END")
+        name = f"rollup_mark_members_{event.lower()}"
+        out[name] = f"CREATE TRIGGER {name} AFTER {event} ON members{when} BEGIN{body} END"
     return out
 
 
-SQLITE_TRIGGERS: tuple[str, ...] = tuple(_sqlite_triggers())
+SQLITE_TRIGGERS: dict[str, str] = _sqlite_triggers()
+
+
+def sqlite_schema(triggers_now: dict[str, str]) -> list[str]:
+    """The SQLite statements that bring a database whose rollup triggers are `triggers_now` (name: SQL, from
+    sqlite_master) to this version: the tables, and each trigger missing or defined otherwise made again
+    (run in the caller's write transaction, so no writer ever goes without it)."""
+    out = list(SQLITE_DDL)
+    for name, sql in SQLITE_TRIGGERS.items():
+        if triggers_now.get(name) != sql:
+            out += [f"DROP TRIGGER IF EXISTS {name}", sql]
+    return out
+
+
+TRIGGERS_NOW = "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'rollup_mark_%'"
 
 
 def _pg_trigger(table: str, event: str, select: str, refs: str) -> tuple[str, str]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from hub.joins.rollup_tables import SQLITE_DDL, SQLITE_TRIGGERS
+from hub.joins.rollup_tables import TRIGGERS_NOW, sqlite_schema
 from hub.store.rows import RECORD_TABLES, TIME_INDEX
 
 SCHEMA_VERSION = 1
@@ -114,7 +114,8 @@ def ensure_schema(db: sqlite_utils.Database) -> None:
         pk="sha256",
         if_not_exists=True,
     )
-    for ddl in (*SQLITE_DDL, *SQLITE_TRIGGERS):  # day rollups and the changes that make them stale
+    now = {str(n): str(q) for n, q in db.execute(TRIGGERS_NOW).fetchall()}
+    for ddl in sqlite_schema(now):  # day rollups and the triggers marking the changes that make them stale
         db.execute(ddl)
     db.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 

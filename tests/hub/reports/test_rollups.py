@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -22,8 +23,10 @@ from hub.cli import main
 from hub.config import HubConfig
 from hub.joins.metrics import MetricsReport, store_metrics
 from hub.joins.rollup_job import refresh
+from hub.joins.rollup_tables import SQLITE_DDL, SQLITE_TRIGGERS, TRIGGERS_NOW, sqlite_schema
 from hub.joins.rollups import serve
 from hub.retention import apply_retention
+from hub.store.schema import open_db
 from hub.store.sql import Db, open_database
 from tests.hub.chain import DAYS, FIRST, STORES, build
 from tests.hub.scenario import database_yaml, status, write
@@ -252,3 +255,19 @@ def test_any_change_to_what_a_day_row_reads_makes_it_stale_in_the_writers_transa
         got, want = both(db, chain, day, day)
         assert_same(got, want)
         assert got.rows_of(store)[0] != before, change  # the change shows
+
+
+def test_a_database_with_older_rollup_triggers_gets_this_versions_at_start(tmp_path: Path) -> None:
+    """SQLite: a trigger defined otherwise (an older hub's) is made again when the hub opens the file,
+    inside the schema's write transaction; one already current is left alone."""
+    path = tmp_path / "hub.db"
+    open_db(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TRIGGER rollup_mark_visits_insert")
+        conn.execute("CREATE TRIGGER rollup_mark_visits_insert AFTER INSERT ON visits BEGIN SELECT 1; END")
+        conn.execute("DROP TRIGGER rollup_mark_doors_insert")
+    open_db(path).close()
+    with sqlite3.connect(path) as conn:
+        now = dict(conn.execute(TRIGGERS_NOW).fetchall())
+    assert now == SQLITE_TRIGGERS
+    assert sqlite_schema(now) == list(SQLITE_DDL)  # nothing left to make again
