@@ -22,11 +22,10 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from hub.config import HubConfig, zone
 from hub.joins.rollup_tables import TRIGGERS_NOW, sqlite_schema
-from hub.joins.rollups import day_end, encode, signature, timezone_of
+from hub.joins.rollups import day_end, encode, fresh_rows, signature, timezone_of
 from hub.store.sql import Db, open_database
 
 log = logging.getLogger(__name__)
@@ -144,10 +143,9 @@ def _fill(db: Db, config: HubConfig, days: int, now: float, stores: list[str]) -
     return computed
 
 
-def _fresh(db: Db, stores: list[str], span: list[date]) -> dict[tuple[str, str], Any]:
-    from hub.joins.rollups import fresh_rows  # noqa: PLC0415
-
-    return {k: v[0] for k, v in fresh_rows(db, stores, span).items()}
+def _fresh(db: Db, stores: list[str], span: list[date]) -> dict[tuple[str, str], str]:
+    """(store, day) -> signature of the fresh rollups (their rows are not read)."""
+    return {k: v[0] for k, v in fresh_rows(db, stores, span, values=False).items()}
 
 
 class RollupKeeper:

@@ -89,20 +89,23 @@ def _intervals(values: dict[str, Any], iv: Interval | None) -> dict[str, Any]:
     }
 
 
-FRESH = ("SELECT r.store, r.day, r.signature, r.found, r.agents, r.row FROM day_rollups r"
-         " WHERE r.store IN ({stores}) AND r.day IN ({days}) AND NOT EXISTS (SELECT 1 FROM rollup_changes c"
-         " WHERE c.store = r.store AND (c.first_epoch_s < r.end_epoch_s OR c.window_day <= r.day))")
+FRESH = ("SELECT r.store, r.day, r.signature, {values} FROM day_rollups r WHERE r.store IN ({stores})"
+         " AND r.day IN ({days}) AND NOT EXISTS (SELECT 1 FROM rollup_changes c WHERE c.store = r.store"
+         " AND (c.first_epoch_s < r.end_epoch_s OR c.window_day <= r.day))")
 
 
-def fresh_rows(db: Db, stores: list[str], days: Iterable[date]) -> dict[tuple[str, str], tuple[Any, ...]]:
-    """(store, day) -> (signature, found, agents, row) of the fresh rollups of those stores and days."""
+def fresh_rows(db: Db, stores: list[str], days: Iterable[date], *,
+               values: bool = True) -> dict[tuple[str, str], tuple[Any, ...]]:
+    """(store, day) -> (signature, found, agents, row) of the fresh rollups of those stores and days;
+    without `values`, found, agents and row are None (the job asks only which are there)."""
     wanted = sorted({d.isoformat() for d in days})
     out: dict[tuple[str, str], tuple[Any, ...]] = {}
     for i in range(0, len(stores), 500):
         chunk = stores[i : i + 500]
-        sql = FRESH.format(stores=",".join("?" * len(chunk)), days=",".join("?" * len(wanted)))
+        sql = FRESH.format(stores=",".join("?" * len(chunk)), days=",".join("?" * len(wanted)),
+                           values="r.found, r.agents, r.row" if values else "NULL, NULL, NULL")
         for store, day, sig, found, agents, row in db.execute(sql, [*chunk, *wanted]):
-            out[str(store), str(day)] = (sig, bool(found), agents, row)
+            out[str(store), str(day)] = (sig, found if found is None else bool(found), agents, row)
     return out
 
 
