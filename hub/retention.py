@@ -119,13 +119,15 @@ def _forget_rollups(db: Db, epoch_s: int, dry_run: bool) -> Outcome:
     back over its linkability, loyalty and door-fit windows, which lost their older records), so the
     rollup job computes them again from what is kept (hub/joins/rollup_job.py)."""
     where = "FROM day_rollups WHERE end_epoch_s <= ?"
+    note = "of days before the cutoff (later ones: computed again)"
     if dry_run:
-        return Outcome("day_rollups", int(db.execute(f"SELECT count(*) {where}", (epoch_s,)).fetchone()[0]))
+        return Outcome("day_rollups", int(db.execute(f"SELECT count(*) {where}", (epoch_s,)).fetchone()[0]),
+                       note=note)
     with db.transaction(immediate=True):
         n = db.execute(f"DELETE {where}", (epoch_s,)).rowcount
         db.execute("INSERT INTO rollup_changes (store, first_epoch_s, window_day)"
                    " SELECT DISTINCT store, ?, ? FROM day_rollups", (epoch_s, NO_DAY))
-    return Outcome("day_rollups", max(n, 0), note="of days before the cutoff (later ones: computed again)")
+    return Outcome("day_rollups", max(n, 0), note=note)
 
 
 def _delete(db: Db, table: str, where: str, before: int | str, *, dry_run: bool, note: str = "") -> Outcome:

@@ -127,8 +127,9 @@ def test_retention_forgets_the_old_months_and_keeps_the_others_exactly(
     lines = out.splitlines()
     assert lines[0] == (f"keeping data from {start:%Y-%m-%d} (UTC): the current month and 2 full months "
                         "before it")
-    assert len(lines) == 2 + len(WHEN) and lines[-1].startswith("kept whatever their age: erasures")
+    assert len(lines) == 3 + len(WHEN) and lines[-1].startswith("kept whatever their age: erasures")
     assert "arrivals: deleted 3 rows" in lines
+    assert "day_rollups: deleted 0 rows of days before the cutoff (later ones: computed again)" in lines
     assert "dead_letters: deleted 3 rows received before the cutoff" in lines
     if hub_database.engine == "postgresql":
         gone = [partition_name("visits", cutoff(b, datetime.now(UTC))) for b in (5, 4, 3)]
