@@ -37,6 +37,24 @@ class Interval:
     agent: str
 
 
+def traffic_interval(traffic: float | None, source: str | None,
+                     iv: Interval | None) -> tuple[float | None, float | None]:
+    """The 80 % interval of a traffic figure of one source: a door count is as counted; a Wi-Fi figure
+    is the figure x (q10, q90) of the store's calibration, unknown without one."""
+    if traffic is None or source is None:
+        return None, None
+    if source == "door_counters":
+        return traffic, traffic
+    return (traffic * iv.low, traffic * iv.high) if iv is not None else (None, None)
+
+
+def visitors_interval(visitors: int | None, iv: Interval | None) -> tuple[float | None, float | None]:
+    """The 80 % interval of a visitor count (None without a count or a calibration)."""
+    if visitors is None or iv is None:
+        return None, None
+    return visitors * iv.low, visitors * iv.high
+
+
 def load_intervals(db: Db, stores: list[str]) -> dict[str, Interval]:
     """The latest calibration interval any gateway of each store reported (none: no interval known)."""
     out: dict[str, Interval] = {}

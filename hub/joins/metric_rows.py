@@ -14,7 +14,7 @@ from typing import Any
 
 from hub.config import HubConfig, MetricSettings, StoreConfig, zone
 from hub.joins.calendar import HOUR_S, Calendar, Period
-from hub.joins.estimates import WIFI_SOURCES, door_factors
+from hub.joins.estimates import WIFI_SOURCES, door_factors, traffic_interval, visitors_interval
 from hub.joins.metric_data import StoreData, load_many, windows_of
 from hub.joins.metrics import COMPARED, ENGAGEMENT_BUCKETS_S, MetricsRow, StoreSettings, weeks_mean
 from hub.joins.rollups import serve
@@ -55,13 +55,8 @@ class _Rows:
         return factor, WIFI_SOURCES[source]
 
     def bounds(self, traffic: float | None, source: str | None) -> tuple[float | None, float | None]:
-        """The 80 % interval of a traffic figure of one source: a door count is as counted."""
-        if traffic is None or source is None:
-            return None, None
-        if source == "door_counters":
-            return traffic, traffic
-        iv = self.d.interval
-        return (traffic * iv.low, traffic * iv.high) if iv is not None else (None, None)
+        """The 80 % interval of a traffic figure of one source (estimates.traffic_interval)."""
+        return traffic_interval(traffic, source, self.d.interval)
 
     def hours(self, p: Period) -> list[int]:
         if p.hour is not None:
@@ -191,7 +186,7 @@ class _Rows:
         d, cal = self.d, self.cal
         hours = self.hours(p)
         v, ps, traffic, source, occupancy, (traffic_low, traffic_high) = self.footfall(p)
-        iv = d.interval
+        visitors_low, visitors_high = visitors_interval(v, d.interval)
         dwell = [x for k in hours for x in d.dwell.get(k, ())]
         bounces = sum(d.bounces.get(k, 0) for k in hours)
         engaged = [sum(1 for x in dwell if lo <= x and (hi is None or x < hi))
@@ -222,8 +217,8 @@ class _Rows:
             visitor_visits_n=len(dwell),
             median_dwell_s=float(statistics.median(dwell)) if dwell else None,
             mean_dwell_s=statistics.fmean(dwell) if dwell else None,
-            visitors_low=v * iv.low if v is not None and iv is not None else None,
-            visitors_high=v * iv.high if v is not None and iv is not None else None,
+            visitors_low=visitors_low,
+            visitors_high=visitors_high,
             traffic_in_low=traffic_low,
             traffic_in_high=traffic_high,
             engaged_5_20_min_n=engaged[0],

@@ -17,6 +17,7 @@ the arithmetic per period `metric_rows.py`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
@@ -31,7 +32,7 @@ COMPARED = ("traffic_in", "visitors", "capture_rate", "transactions", "net_sales
 ENGAGEMENT_BUCKETS_S = ((300, 1200), (1200, 3600), (3600, 21600), (21600, None))
 
 
-def weeks_mean(got: list[dict[str, float | None] | None]) -> dict[str, float | None]:
+def weeks_mean(got: Sequence[dict[str, float | None] | None]) -> dict[str, float | None]:
     """`avg_4_weeks`: the mean of each COMPARED metric over the earlier weeks where it is known."""
     avg: dict[str, float | None] = {}
     for m in COMPARED:

@@ -155,9 +155,6 @@ class RollupKeeper:
     def __init__(self, config: HubConfig, interval_s: float = INTERVAL_S) -> None:
         self.config = config
         self.interval_s = interval_s
-        self.passes = 0
-        self.failures = 0
-        self.last: Pass | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -178,10 +175,11 @@ class RollupKeeper:
             try:
                 if db is None:
                     db = open_database(self.config.database)
-                self.last = refresh(db, self.config)
-                self.passes += 1
+                done = refresh(db, self.config)
+                if done.computed_n or done.dropped_n:
+                    log.info("rollups: %d changes, %d day rollups stale, %d computed", done.changes_n,
+                             done.dropped_n, done.computed_n)
             except Exception as exc:
-                self.failures += 1
                 log.warning("rollups: pass failed (%s); next in %.0f s", exc, self.interval_s)
                 if db is not None:
                     db.close()

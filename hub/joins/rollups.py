@@ -20,18 +20,18 @@ import json
 from collections.abc import Iterable
 from dataclasses import asdict, fields
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hub.config import HubConfig, StoreConfig, zone
-from hub.joins.estimates import Interval, load_intervals
+from hub.config import HubConfig, MetricSettings, StoreConfig, zone
+from hub.joins.estimates import Interval, load_intervals, traffic_interval, visitors_interval
 from hub.joins.metric_data import last_sales
 from hub.joins.metrics import COMPARED, MetricsRow, StoreSettings, weeks_mean
 from hub.store.sql import Db
 
 VERSION = 1  # bump when a metric's definition changes: every rollup is recomputed
-_FIELDS = tuple(f.name for f in fields(MetricsRow))
-_KEPT = tuple(f for f in _FIELDS if f not in ("last_week", "avg_4_weeks"))
+_KEPT = tuple(f.name for f in fields(MetricsRow) if f.name not in ("last_week", "avg_4_weeks"))
 _SHAPE = hashlib.sha256(",".join(_KEPT).encode()).hexdigest()[:12]
 Served = dict[str, tuple[bool, dict[str, list[MetricsRow]], StoreSettings]]
 
@@ -44,8 +44,13 @@ def signature(config: HubConfig, store: str) -> str:
     """What a store's rows were computed with: its zone, calibration factor and settings, and the row's
     shape and this module's version (a rollup of other settings is not this store's row any more)."""
     sc = config.store(store)
-    text = json.dumps([VERSION, _SHAPE, timezone_of(config, sc), sc.calibration_factor, asdict(sc.settings)],
-                      sort_keys=True, default=str)
+    return _signature(timezone_of(config, sc), sc.calibration_factor, sc.settings)
+
+
+@lru_cache(maxsize=256)
+def _signature(tz_name: str, factor: float, settings: MetricSettings) -> str:
+    """Once per distinct settings (a chain's thousands of stores share a few)."""
+    text = json.dumps([VERSION, _SHAPE, tz_name, factor, asdict(settings)], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -73,20 +78,11 @@ def decode(text: str, tz: ZoneInfo) -> dict[str, Any]:
 
 
 def _intervals(values: dict[str, Any], iv: Interval | None) -> dict[str, Any]:
-    """The 80 % intervals of a day row with the store's calibration now (hub.joins.metric_rows._Rows)."""
-    v, traffic, source = values["visitors"], values["traffic_in"], values["traffic_source"]
-    low = high = None
-    if traffic is not None and source is not None:
-        if source == "door_counters":
-            low, high = traffic, traffic
-        elif iv is not None:
-            low, high = traffic * iv.low, traffic * iv.high
-    return {
-        "visitors_low": v * iv.low if v is not None and iv is not None else None,
-        "visitors_high": v * iv.high if v is not None and iv is not None else None,
-        "traffic_in_low": low,
-        "traffic_in_high": high,
-    }
+    """The 80 % intervals of a day row with the store's calibration now, as the engine makes them."""
+    v_low, v_high = visitors_interval(values["visitors"], iv)
+    t_low, t_high = traffic_interval(values["traffic_in"], values["traffic_source"], iv)
+    return {"visitors_low": v_low, "visitors_high": v_high,
+            "traffic_in_low": t_low, "traffic_in_high": t_high}
 
 
 FRESH = ("SELECT r.store, r.day, r.signature, {values} FROM day_rollups r WHERE r.store IN ({stores})"
@@ -146,7 +142,7 @@ def serve(db: Db, config: HubConfig, stores: list[str], start: date, end: date, 
             if compare:
                 before = [_compared(decode(got[store, e.isoformat()][3], tz)) for e in earlier[d]]
                 values["last_week"] = before[0]
-                values["avg_4_weeks"] = weeks_mean(list(before))
+                values["avg_4_weeks"] = weeks_mean(before)
             else:
                 values["last_week"], values["avg_4_weeks"] = {}, {}
             rows.append(MetricsRow(**values))
