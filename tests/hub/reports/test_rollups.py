@@ -14,11 +14,13 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from agent.wire import Visit
 from agent.wire.records import iso
+from hub.app import Hub
 from hub.cli import main
 from hub.config import HubConfig
 from hub.joins.metrics import MetricsReport, store_metrics
@@ -29,7 +31,9 @@ from hub.retention import apply_retention
 from hub.store.schema import open_db
 from hub.store.sql import Db, open_database
 from tests.hub.chain import DAYS, FIRST, STORES, build
+from tests.hub.envelopes import visit
 from tests.hub.scenario import database_yaml, status, write
+from tests.hub.support import query, wait_for
 from tests.support.engines import ENGINES, engine_database
 
 LAST = FIRST + timedelta(days=DAYS - 1)
@@ -271,3 +275,28 @@ def test_a_database_with_older_rollup_triggers_gets_this_versions_at_start(tmp_p
         now = dict(conn.execute(TRIGGERS_NOW).fetchall())
     assert now == SQLITE_TRIGGERS
     assert sqlite_schema(now) == list(SQLITE_DDL)  # nothing left to make again
+
+
+def test_the_serving_leader_rolls_up_the_closed_days_of_its_stores(hub_config: HubConfig) -> None:
+    """Two `serve` workers of a shared group: the elected one's job rolls up the last 35 closed days of
+    the stores agents report from (here a day two days ago, stored before they start), as the engine
+    computes them."""
+    tz = ZoneInfo("Europe/Prague")
+    day = datetime.now(tz).date() - timedelta(days=2)
+    t0 = datetime.combine(day, datetime.min.time(), tz).timestamp() + 10 * 3600
+    write(hub_config, [("gw-1", 0, [visit(i, start=t0 + 300 * i) for i in range(6)])], store="brno-1")
+    group = dataclasses.replace(hub_config.ingest, shared_group="hub")
+    workers = [dataclasses.replace(hub_config, ingest=group, mqtt=dataclasses.replace(
+        hub_config.mqtt, client_id=f"test-hub-{name}")) for name in ("a", "b")]
+    with Hub(workers[0]) as a, Hub(workers[1]) as b:
+        assert [a.leader, b.leader].count(True) == 1
+        assert wait_for(lambda: query(hub_config.database, "SELECT count(*) FROM day_rollups"
+                                      " WHERE store = 'brno-1' AND day = ?", (day.isoformat(),)) == [(1,)])
+        with open_database(hub_config.database, readonly=True) as db:
+            assert "brno-1" in serve(db, hub_config, ["brno-1"], day, day, compare=False)
+            got = store_metrics(db, hub_config, ["brno-1"], day, day, "day", compare=False)
+            assert got.rows == store_metrics(db, hub_config, ["brno-1"], day, day, "day", compare=False,
+                                             rollups=False).rows
+            assert got.rows[0].visitor_visits_n == 6
+    days = query(hub_config.database, "SELECT count(*) FROM day_rollups WHERE store = 'brno-1'")
+    assert days == [(35,)]  # the leader's horizon
