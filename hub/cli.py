@@ -32,7 +32,7 @@ from agent.common.sdnotify import Notifier
 from hub.cli_imports import add_commands as add_import_commands
 from hub.cli_reader import add_commands as add_reader_commands
 from hub.cliargs import date_arg as _date
-from hub.cliargs import demo_scale_problem, report_dates_problem
+from hub.cliargs import demo_scale_problem, report_dates_problem, rollup_days
 from hub.cliargs import store_arg as _store
 from hub.config import ConfigError, HubConfig, load_hub_config
 from hub.live.cli import add_commands as add_live_commands
@@ -294,18 +294,20 @@ def cmd_rollup(args: argparse.Namespace) -> int:
     from hub.store.engine import StoreError  # noqa: PLC0415 -- per-command import (docstring)
     from hub.store.sql import open_database  # noqa: PLC0415 -- per-command import (docstring)
 
+    try:
+        days = rollup_days(args.days)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     config = _config(args)
-    if args.days < 1:
-        raise UserError(f"--days {args.days}: give 1 or more closed days")
     try:
         with open_database(config.database) as db:
-            done = refresh(db, config, days=args.days)
+            done = refresh(db, config, days=days)
     except StoreError as exc:
         raise UserError(f"{exc} (database {config.database.where()})") from None
     if done.skipped:
         raise UserError("another rollup pass is running (the serving leader's): try again when it ends")
     print(f"{config.database.where()}: {done.changes_n} changes read, {done.dropped_n} day rollups made"
-          f" stale, {done.computed_n} computed (the last {args.days} closed days)")
+          f" stale, {done.computed_n} computed (the last {days} closed days)")
     return 0
 
 
@@ -370,7 +372,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_retention)
     p = command("rollup", "compute the day rollups of the last N closed days that are missing or stale "
                 "(serve's leader keeps the last 35; this backfills or serves a hub that does not run)")
-    p.add_argument("--days", type=int, default=35, metavar="N", help="closed local days (default: 35)")
+    p.add_argument("--days", default="35", metavar="N", help="closed local days, 1 to 3660 (default: 35)")
     p.set_defaults(run=cmd_rollup)
     add_import_commands(command)  # import-pos, import-crm, import-staff (hub/cli_imports.py)
     p = command("report", "footfall joined with sales by store and local hour, day, week or month")

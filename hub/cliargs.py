@@ -21,6 +21,18 @@ def report_dates_problem(args: argparse.Namespace) -> str | None:
     return None
 
 
+ROLLUP_DAYS_MAX = 3660  # ten years of closed days
+
+
+def rollup_days(text: str) -> int:
+    """`rollup --days` as given: a whole number of closed days from 1 to ROLLUP_DAYS_MAX; ValueError:
+    the one line the CLI prints."""
+    if not text.strip().isdigit() or not 1 <= int(text) <= ROLLUP_DAYS_MAX:
+        raise ValueError(f"--days {text!r} must be a whole number of closed days from 1 to {ROLLUP_DAYS_MAX}"
+                         " (e.g. --days 35)")
+    return int(text)
+
+
 def demo_scale_problem(scale: float) -> str | None:
     if not 0 < scale <= DEMO_SCALE_MAX:  # also false for nan
         return f"--scale {scale} must be in (0, {DEMO_SCALE_MAX}]"

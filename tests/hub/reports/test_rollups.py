@@ -186,8 +186,10 @@ def test_the_rollup_command_backfills_what_a_serving_leader_keeps(chain: HubConf
     with open_database(chain.database, readonly=True) as db:
         assert served(db, chain, LAST) == set(STORES)
         assert_same(*both(db, chain, LAST, LAST))
-    assert main(["rollup", "--config", str(path), "--days", "0"]) == 1
-    assert "--days 0: give 1 or more closed days" in capsys.readouterr().err
+    for bad in ("0", "abc", "-3", "3661", "99999999999"):  # one line, exit 1, nothing computed
+        assert main(["rollup", "--config", str(path), "--days", bad]) == 1
+        assert capsys.readouterr() == ("", f"footfall-hub: error: --days {bad!r} must be a whole number of"
+                                           " closed days from 1 to 3660 (e.g. --days 35)\n")
 
 
 def _day_span(day: date, tz: str) -> tuple[int, int]:
