@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from hub.config import HubConfig, zone
-from hub.joins.rollup_tables import TRIGGERS_NOW, sqlite_schema
 from hub.joins.rollups import day_end, encode, fresh_rows, signature, timezone_of
 from hub.store.sql import Db, open_database
 
@@ -44,16 +43,6 @@ class Pass:
     dropped_n: int = 0
     computed_n: int = 0
     skipped: bool = False  # another pass held the lock (PostgreSQL)
-
-
-def ensure_tables(db: Db) -> None:
-    """SQLite: the tables and triggers (PostgreSQL: migration 7 made them)."""
-    if db.engine == "sqlite":
-        now = {str(n): str(q) for n, q in db.execute(TRIGGERS_NOW).fetchall()}
-        if ddl := sqlite_schema(now):
-            with db.transaction(immediate=True):
-                for statement in ddl:
-                    db.execute(statement)
 
 
 def consume(db: Db) -> tuple[int, int]:
@@ -90,8 +79,8 @@ def known_stores(db: Db, config: HubConfig) -> list[str]:
 
 def refresh(db: Db, config: HubConfig, *, days: int = HORIZON_D, now: float | None = None,
             stores: list[str] | None = None) -> Pass:
-    """One pass over the last `days` closed local days of `stores` (default: every known store)."""
-    ensure_tables(db)
+    """One pass over the last `days` closed local days of `stores` (default: every known store). `db`
+    from open_database: on SQLite, opening made the tables and triggers (hub/store/schema.py)."""
     done = Pass()
     if db.engine == "postgresql" and not db.execute(
             "SELECT pg_try_advisory_lock(?)", (ROLLUP_LOCK,)).fetchone()[0]:
