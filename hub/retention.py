@@ -8,7 +8,8 @@ one transaction per table (on SQLite every table is of that kind).
 
 Deleted: the record tables (visits, minutes, periods, doors, presence, arrivals, by their time;
 device_flags by the arrival of their batch, as they have no time of their own), member_visits,
-dead_letters, and `batches` received before the cutoff. A batch row is the exactly-once key of its
+dead_letters, `batches` received before the cutoff, and the day rollups of days before it (later ones
+are computed again). A batch row is the exactly-once key of its
 records, and every record of a batch received before the cutoff is older than the cutoff (a record is
 made before it is sent): those records are gone already, so the row vouches for nothing. Were such a
 batch resent (a gateway offline for months, an outbox restored from a backup), its records would come
@@ -117,7 +118,8 @@ def apply_retention(db: Db, months: int, *, now: datetime | None = None,
 def _forget_rollups(db: Db, epoch_s: int, dry_run: bool) -> Outcome:
     """Day rollups of days before the cutoff go; the later ones are marked stale (a day's figures look
     back over its linkability, loyalty and door-fit windows, which lost their older records), so the
-    rollup job computes them again from what is kept (hub/joins/rollup_job.py)."""
+    rollup job computes them again from what is kept (hub/joins/rollup_job.py). That one mark per store
+    replaces the changes the deleted rows marked (on SQLite, one per store and 15 minutes deleted)."""
     where = "FROM day_rollups WHERE end_epoch_s <= ?"
     note = "of days before the cutoff (later ones: computed again)"
     if dry_run:
@@ -125,6 +127,9 @@ def _forget_rollups(db: Db, epoch_s: int, dry_run: bool) -> Outcome:
                        note=note)
     with db.transaction(immediate=True):
         n = db.execute(f"DELETE {where}", (epoch_s,)).rowcount
+        # the changes marked by the rows just deleted (and any older): the marks below reach further
+        db.execute("DELETE FROM rollup_changes WHERE first_epoch_s < ? OR window_day < ?",
+                   (epoch_s, iso(epoch_s)[:10]))
         db.execute("INSERT INTO rollup_changes (store, first_epoch_s, window_day)"
                    " SELECT DISTINCT store, ?, ? FROM day_rollups", (epoch_s, NO_DAY))
     return Outcome("day_rollups", max(n, 0), note=note)

@@ -162,6 +162,9 @@ def test_retention_forgets_the_rollups_of_its_months_and_the_job_recomputes_the_
         assert start == datetime(2026, 11, 1, tzinfo=UTC)
         assert {o.table: o.rows_n for o in outcomes}["day_rollups"] > 0
         assert db.execute("SELECT count(*) FROM day_rollups WHERE day < '2026-10-31'").fetchone()[0] == 0
+        # a mark per store, not one per row deleted
+        marks = db.execute("SELECT store, first_epoch_s FROM rollup_changes").fetchall()
+        assert sorted(marks) == [(s, int(start.timestamp())) for s in sorted(STORES)]
         assert served(db, chain, day) == set()
         assert_same(*both(db, chain, day, day))
         refresh(db, chain, days=HORIZON, now=NOW)
