@@ -115,23 +115,43 @@ def test_a_late_visit_makes_its_day_and_later_days_stale_at_once_and_the_job_rol
 
 
 def test_a_pos_import_and_a_crm_change_reach_rolled_days(chain: HubConfig, tmp_path: Path) -> None:
-    """Sales added to a rolled day count at once; a sale the next day says the day's sales are known."""
+    """Sales added to a rolled day count at once, and a member's key taken away (consent withdrawn in the
+    CRM) reaches every store the member visited; the other stores stay served."""
     day = LAST
     with open_database(chain.database) as db:
+        member, key = db.execute("SELECT member_id, member_key FROM members WHERE member_key IS NOT NULL"
+                                 " ORDER BY member_id LIMIT 1").fetchone()
+        visited = {s for (s,) in db.execute("SELECT DISTINCT store FROM member_visits WHERE member_key = ?",
+                                            (key,))}
+        assert visited and "leeds-1" not in visited
         t = int(datetime.combine(day, datetime.min.time(), UTC).timestamp()) + 15 * 3600
         with db.transaction():
             db.execute("INSERT INTO pos_transactions (store, transaction_id, at_utc, at_epoch_s,"
                        " net_amount_cents) VALUES ('leeds-1', 'late-1', ?, ?, 4200)", (iso(t), t))
-            db.execute("UPDATE members SET member_key = NULL WHERE member_id IN"
-                       " (SELECT member_id FROM members WHERE member_key IS NOT NULL LIMIT 1)")
-        assert served(db, chain, day) == {"praha-2"} or served(db, chain, day) == set()
+            db.execute("UPDATE members SET member_key = NULL WHERE member_id = ?", (member,))
+        assert served(db, chain, day) == set(STORES) - visited - {"leeds-1"}
         assert_same(*both(db, chain, day, day))
         refresh(db, chain, days=HORIZON, now=NOW)
-        assert "leeds-1" in served(db, chain, day)
-        later = t + 86400
+        assert served(db, chain, day) == set(STORES)
+        assert_same(*both(db, chain, day, day))
+
+
+def test_a_sale_of_a_later_day_says_a_rolled_days_sales_are_known_without_rolling_it_again(
+        chain: HubConfig) -> None:
+    """Until a POS export reaches a day, its sales are not known; a later export's first sale makes
+    them known in the day as served, though the day itself did not change."""
+    day = LAST
+    t0, t1 = _day_span(day, STORES["praha-2"][0])
+    with open_database(chain.database) as db:
+        with db.transaction():
+            db.execute("DELETE FROM pos_transactions WHERE store = 'praha-2' AND at_epoch_s >= ?", (t0,))
+        refresh(db, chain, days=HORIZON, now=NOW)
+        assert not store_metrics(db, chain, ["praha-2"], day, day, "day").rows[0].sales_known
+        later = t1 + 3600
         with db.transaction():
             db.execute("INSERT INTO pos_transactions (store, transaction_id, at_utc, at_epoch_s,"
                        " net_amount_cents) VALUES ('praha-2', 'next-day', ?, ?, 100)", (iso(later), later))
+        assert "praha-2" in served(db, chain, day)
         got, want = both(db, chain, day, day)
         assert_same(got, want)
         assert got.rows_of("praha-2")[0].sales_known
