@@ -1,10 +1,11 @@
 """Day rollups: each closed store-day's day-grain row, kept so that a chain-wide day is one row per store.
 
 A day report of a whole chain reads, per store, the day's visits and the same weekday 1 to 4 weeks back
-and merges them in Python: about 1.7 ms a store, seconds for thousands of stores. A closed day rarely
-changes, so the rollup job (`rollup_job.py`, the leader's) computes each store-day once with the engine
-itself (`store_metrics`, day grain, that one day) and keeps the row in `day_rollups`; a day report then
-takes every store whose days all have a fresh rollup from there, and computes the others as before.
+and merges them in Python: about 1 ms a store (bench/hub_reports.py), seconds for thousands of stores.
+A closed day rarely changes, so the rollup job (`rollup_job.py`, the leader's) computes each store-day
+once with the engine itself (`store_metrics`, day grain, that one day) and keeps the row in
+`day_rollups`; a day report then takes every store whose days all have a fresh rollup from there, and
+computes the others as before.
 
 Fresh means: computed with the store's current settings (`signature`) and no change written since
 touches it (`rollup_changes`, filled by triggers in the writers' transactions: rollup_tables.py). What
