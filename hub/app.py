@@ -164,9 +164,8 @@ class Hub:
     def _start_singletons(self) -> None:
         """The day rollups' job, and the metrics publisher with its own MQTT connection when publishing
         (BrokerUnavailableError when refused)."""
-        if self._rollups is None:
-            self._rollups = RollupKeeper(self.config).start()
         if not self._publishes:
+            self._start_rollups()
             return
         self._metrics_client = MetricsClient(self.config.mqtt, self.config.publish.client_id)
         try:
@@ -177,6 +176,11 @@ class Hub:
         publisher = MetricsPublisher(self.config, self._metrics_client.send)
         publisher.start()
         self._publisher = publisher
+        self._start_rollups()  # after the publisher has its watermarks: the job's passes take the write lock
+
+    def _start_rollups(self) -> None:
+        if self._rollups is None:
+            self._rollups = RollupKeeper(self.config).start()
 
     def _stop_singletons(self) -> None:
         if self._rollups is not None:

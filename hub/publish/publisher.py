@@ -79,10 +79,19 @@ class MetricsPublisher:
         self._started = self._passes = 0
         self._done = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._ready: tuple[Db, State] | None = None  # the database and state start() loaded
         self._held_until = 0.0  # when the first held cell settles; 0: none held
         self.counters: dict[str, int] = defaultdict(int)
 
     def start(self) -> None:
+        """Load the saved state before returning: on a first start the watermarks are the tables' ends
+        now, so a batch the hub commits after start() is always past them (loaded later, in the thread,
+        a commit in between would fall behind the marks and never be published). A database out of
+        reach now is tried again by the thread."""
+        try:
+            self._ready = self._open()
+        except Exception as exc:
+            log.warning("metrics publisher: the database is out of reach at start (%s); retrying", exc)
         self._thread = threading.Thread(target=self._run, name="hub-metrics", daemon=True)
         self._thread.start()
 
@@ -110,7 +119,7 @@ class MetricsPublisher:
         log.info("metrics publisher stopped: %s", dict(self.counters))
 
     def _open(self) -> tuple[Db, State]:
-        db = open_database(self._config.database)
+        db = open_database(self._config.database, check_same_thread=False)  # opened by start(), used here
         if db.engine == "sqlite":
             # Marks and dirty cells are saved together, so a power cut that loses the last save loses
             # nothing: the older marks find the same rows again. No fsync per pass, then.
@@ -125,6 +134,9 @@ class MetricsPublisher:
         db: Db | None = None
         state = State({}, {})
         saved: tuple[dict[str, int], dict[Cell, Touched]] | None = None
+        if self._ready is not None:  # what start() loaded
+            (db, state), self._ready = self._ready, None
+            saved = (dict(state.marks), dict(state.dirty))
         try:
             while True:
                 self._wake.clear()
